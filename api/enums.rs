@@ -1,0 +1,73 @@
+//! Closed sets of codes (kinds, statuses) shared by the API, the database and exports.
+
+/// Declares a snake_case string enum with its database text, OpenAPI schema and labels:
+///
+/// ```ignore
+/// string_enum! {
+///     /// Doc.
+///     pub enum OfficeStatus { Open = "open" ("Open", "Abierta"), Closed = "closed" ("Closed", "Cerrada") }
+/// }
+/// ```
+#[macro_export]
+macro_rules! string_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $code:literal ($en:literal, $es:literal) ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        pub enum $name {
+            $( $(#[$vmeta])* #[serde(rename = $code)] $variant ),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The code, as stored and as in JSON.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+
+            /// The code's human label.
+            pub fn label(self, lang: $crate::i18n::Lang) -> &'static str {
+                match (self, lang) {
+                    $( ($name::$variant, $crate::i18n::Lang::En) => $en,
+                       ($name::$variant, $crate::i18n::Lang::Es) => $es, )+
+                }
+            }
+
+            pub fn parse(code: &str) -> Option<$name> {
+                match code { $($code => Some($name::$variant),)+ _ => None }
+            }
+
+            /// Parses a stored code; the database's CHECK constraint guarantees it.
+            pub fn from_db(code: &str) -> $name {
+                Self::parse(code).unwrap_or_else(|| panic!("unexpected {} in the database: {code}", stringify!($name)))
+            }
+
+            /// Parses a comma-separated filter value, or a 400 naming `param`.
+            pub fn parse_filter(param: &str, raw: &str) -> Result<Vec<&'static str>, $crate::error::ApiError> {
+                $crate::pagination::split_list(raw)
+                    .iter()
+                    .map(|v| {
+                        Self::parse(v).map(Self::as_str).ok_or_else(|| {
+                            let allowed = Self::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+                            $crate::error::ApiError::invalid_parameter(
+                                param,
+                                $crate::text!("must be among {allowed}", "debe estar entre {allowed}"),
+                            )
+                        })
+                    })
+                    .collect()
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}

@@ -1,0 +1,131 @@
+//! The OpenAPI 3.1 document, generated from the handlers themselves: a route exists in
+//! the service exactly when it is in the document.
+
+use std::sync::OnceLock;
+
+use actix_web::App;
+use utoipa::OpenApi;
+use utoipa::openapi::path::{HttpMethod, PathItem};
+use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::{Problem, ProblemField, responses};
+use crate::{departments, health, member_states, offices};
+
+const DESCRIPTION: &str = include_str!("openapi_description.md");
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "OGSMS API",
+        description = DESCRIPTION,
+        contact(name = "Coordinating Office for the Offices and Units of the General Secretariat in the Member States"),
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    components(
+        schemas(Problem, ProblemField),
+        responses(
+            responses::BadRequest,
+            responses::Unauthorized,
+            responses::Forbidden,
+            responses::NotFound,
+            responses::Conflict,
+            responses::PreconditionFailed,
+            responses::PayloadTooLarge,
+            responses::UnsupportedMediaType,
+            responses::Unprocessable,
+            responses::PreconditionRequired,
+            responses::Unavailable,
+        )
+    ),
+    tags(
+        (name = "Reference data", description = "Member states, Secretariats and Departments"),
+        (name = "Offices", description = "Country offices and the Coordinating Office"),
+        (name = "Operations", description = "Health probes"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Every route under `/v1`.
+pub fn v1(cfg: &mut ServiceConfig) {
+    cfg.service(member_states::list_member_states)
+        .service(member_states::get_member_state)
+        .service(departments::list_departments)
+        .service(departments::create_department)
+        .service(departments::get_department)
+        .service(departments::update_department)
+        .service(offices::list_offices)
+        .service(offices::create_office)
+        .service(offices::get_office)
+        .service(offices::update_office)
+        .service(offices::close_office);
+}
+
+/// The probes, outside `/v1`.
+pub fn operations(cfg: &mut ServiceConfig) {
+    cfg.service(health::livez).service(health::readyz);
+}
+
+/// Builds the document from the routes (no database needed).
+fn build() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(operations)
+        .service(utoipa_actix_web::scope("/v1").configure(v1))
+        .split_for_parts();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
+/// The document, built once.
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(build)
+}
+
+/// The document as committed in `openapi/openapi.json`: pretty JSON with a final newline.
+pub fn document_json() -> String {
+    let mut s = document()
+        .to_pretty_json()
+        .expect("the document serializes");
+    s.push('\n');
+    s
+}
+
+fn methods(item: &PathItem) -> Vec<&'static str> {
+    [
+        (HttpMethod::Get, &item.get, "GET"),
+        (HttpMethod::Put, &item.put, "PUT"),
+        (HttpMethod::Post, &item.post, "POST"),
+        (HttpMethod::Delete, &item.delete, "DELETE"),
+        (HttpMethod::Patch, &item.patch, "PATCH"),
+    ]
+    .into_iter()
+    .filter(|(_, op, _)| op.is_some())
+    .map(|(_, _, name)| name)
+    .collect()
+}
+
+fn template_matches(template: &str, path: &str) -> bool {
+    let t: Vec<&str> = template.trim_end_matches('/').split('/').collect();
+    let p: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(t, p)| (t.starts_with('{') && t.ends_with('}') && !p.is_empty()) || t == p)
+}
+
+/// The methods the document has for a concrete path (empty when no template matches).
+pub fn allowed_methods(path: &str) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = document()
+        .paths
+        .paths
+        .iter()
+        .filter(|(template, _)| template_matches(template, path))
+        .flat_map(|(_, item)| methods(item))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}

@@ -1,0 +1,11 @@
+//! Integration tests against a real PostgreSQL: each test has its own database, cloned
+//! from a migrated template, and its own service on a loopback port.
+
+mod common;
+
+mod departments;
+mod health;
+mod member_states;
+mod offices;
+mod openapi;
+mod protocol;

@@ -1,0 +1,239 @@
+//! The HTTP contract for malformed requests: every one gets an RFC 9457 problem with a
+//! 4xx status, never a 500 or a plain-text body.
+
+use actix_web::http::Method;
+use serde_json::json;
+
+use crate::common::{TestApp, new_office};
+
+#[actix_web::test]
+async fn malformed_json_is_a_400_problem() {
+    let app = TestApp::new().await;
+    let res = app
+        .raw(
+            Method::POST,
+            "/v1/offices",
+            &[("content-type", "application/json")],
+            b"{\"code\": ".to_vec(),
+        )
+        .await;
+    res.problem(400, "malformed-body");
+    let res = app
+        .raw(
+            Method::POST,
+            "/v1/offices",
+            &[("content-type", "application/json")],
+            b"{} trailing".to_vec(),
+        )
+        .await;
+    res.problem(400, "malformed-body");
+    let res = app
+        .raw(
+            Method::POST,
+            "/v1/offices",
+            &[("content-type", "application/json")],
+            Vec::new(),
+        )
+        .await;
+    res.problem(400, "malformed-body");
+}
+
+#[actix_web::test]
+async fn deeply_nested_json_is_rejected_without_harm() {
+    let app = TestApp::new().await;
+    let body = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let res = app
+        .raw(
+            Method::POST,
+            "/v1/offices",
+            &[("content-type", "application/json")],
+            body.into_bytes(),
+        )
+        .await;
+    assert!(res.status.is_client_error(), "{}", res.status);
+    assert_eq!(
+        res.header("content-type").as_deref(),
+        Some("application/problem+json")
+    );
+}
+
+#[actix_web::test]
+async fn a_wrong_content_type_is_a_415_problem() {
+    let app = TestApp::new().await;
+    let body = serde_json::to_vec(&new_office("OGSMS-T1", "PE")).unwrap();
+    let res = app
+        .raw(
+            Method::POST,
+            "/v1/offices",
+            &[("content-type", "text/plain")],
+            body.clone(),
+        )
+        .await;
+    res.problem(415, "unsupported-media-type");
+    let res = app.raw(Method::POST, "/v1/offices", &[], body).await;
+    res.problem(415, "unsupported-media-type");
+}
+
+#[actix_web::test]
+async fn a_body_over_the_limit_is_a_413_problem() {
+    let app = TestApp::new().await;
+    let mut office = new_office("OGSMS-T1", "PE");
+    office["address"] = json!("x".repeat(300 * 1024));
+    let res = app.post("/v1/offices", &office).await;
+    res.problem(413, "payload-too-large");
+}
+
+#[actix_web::test]
+async fn a_path_id_that_is_not_a_uuid_is_a_400_problem_naming_it() {
+    let app = TestApp::new().await;
+    let res = app.get("/v1/offices/not-a-uuid").await;
+    let p = res.problem(400, "invalid-parameter");
+    assert_eq!(p["errors"][0]["field"], "id");
+    let res = app
+        .request(
+            Method::PATCH,
+            "/v1/departments/123",
+            &[("if-match", "*")],
+            Some(&json!({})),
+        )
+        .await;
+    res.problem(400, "invalid-parameter");
+}
+
+#[actix_web::test]
+async fn unknown_routes_and_methods_are_problems() {
+    let app = TestApp::new().await;
+    app.get("/v1/nothing-here").await.problem(404, "not-found");
+    app.get("/").await.problem(404, "not-found");
+    let res = app.request(Method::DELETE, "/v1/offices", &[], None).await;
+    res.problem(405, "method-not-allowed");
+    assert_eq!(res.header("allow").as_deref(), Some("GET, POST"));
+    let res = app
+        .request(
+            Method::PUT,
+            "/v1/offices/0193a6f0-0000-7000-8000-000000000000",
+            &[],
+            None,
+        )
+        .await;
+    res.problem(405, "method-not-allowed");
+    assert_eq!(res.header("allow").as_deref(), Some("GET, PATCH"));
+}
+
+#[actix_web::test]
+async fn list_parameters_are_validated() {
+    let app = TestApp::new().await;
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=-5", "limit"),
+        ("limit=abc", "limit"),
+        ("limit=99999999999999999999999", "limit"),
+        ("frobnicate=1", "frobnicate"),
+        ("sort=name", "sort"),
+        ("status=opened", "status"),
+        ("kind=embassy", "kind"),
+        ("member_state=Peru", "member_state"),
+        ("updated_since=yesterday", "updated_since"),
+        ("cursor=garbage", "cursor"),
+        ("limit=1&limit=2", "limit"),
+    ] {
+        let res = app.get(&format!("/v1/offices?{query}")).await;
+        let p = res.problem(400, "invalid-parameter");
+        assert_eq!(p["errors"][0]["field"], field, "{query}: {p}");
+    }
+    // A huge limit is clamped, not refused.
+    let res = app.get("/v1/offices?limit=100000").await;
+    assert_eq!(res.status, 200);
+}
+
+#[actix_web::test]
+async fn a_cursor_is_only_valid_for_the_sort_it_was_made_for() {
+    let app = TestApp::demo().await;
+    let page = app.get("/v1/offices?limit=2&sort=code").await.json();
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let res = app
+        .get(&format!("/v1/offices?limit=2&sort=-code&cursor={cursor}"))
+        .await;
+    res.problem(400, "invalid-parameter");
+}
+
+#[actix_web::test]
+async fn problems_speak_the_callers_language() {
+    let app = TestApp::new().await;
+    let res = app
+        .get_with(
+            "/v1/offices/0193a6f0-0000-7000-8000-000000000000",
+            &[("accept-language", "es-PE, en;q=0.5")],
+        )
+        .await;
+    let p = res.problem(404, "not-found");
+    assert_eq!(p["title"], "No encontrado");
+    assert_eq!(res.header("content-language").as_deref(), Some("es"));
+    let res = app
+        .get_with(
+            "/v1/offices/0193a6f0-0000-7000-8000-000000000000",
+            &[("accept-language", "de, en;q=0.8")],
+        )
+        .await;
+    assert_eq!(res.problem(404, "not-found")["title"], "Not found");
+    assert_eq!(res.header("content-language").as_deref(), Some("en"));
+    // Garbage in the header falls back to English, never an error.
+    let res = app
+        .get_with("/v1/offices", &[("accept-language", ";;;q=abc,,")])
+        .await;
+    assert_eq!(res.status, 200);
+    // Validation messages are localized too.
+    let mut office = new_office("OGSMS-T1", "PE");
+    office["name"] = json!({"es": "   "});
+    let res = app
+        .request(
+            Method::POST,
+            "/v1/offices",
+            &[("accept-language", "es")],
+            Some(&office),
+        )
+        .await;
+    let p = res.problem(422, "validation-failed");
+    assert_eq!(p["errors"][0]["field"], "name.es");
+    assert_eq!(p["errors"][0]["message"], "no debe estar vacío");
+}
+
+#[actix_web::test]
+async fn request_ids_are_echoed_or_generated() {
+    let app = TestApp::new().await;
+    let res = app
+        .get_with("/v1/offices", &[("x-request-id", "pull-2026-11-28.001")])
+        .await;
+    assert_eq!(
+        res.header("x-request-id").as_deref(),
+        Some("pull-2026-11-28.001")
+    );
+    let res = app.get("/v1/nothing").await;
+    let id = res.header("x-request-id").unwrap();
+    assert_eq!(res.json()["request_id"], id);
+    // An id with characters that could forge log lines is replaced.
+    let res = app
+        .get_with("/v1/offices", &[("x-request-id", "evil\tid")])
+        .await;
+    assert_ne!(res.header("x-request-id").as_deref(), Some("evil\tid"));
+}
+
+#[actix_web::test]
+async fn docs_and_document_are_served_offline() {
+    let app = TestApp::new().await;
+    let res = app.get("/openapi.json").await;
+    assert_eq!(res.status, 200);
+    assert_eq!(
+        res.json(),
+        serde_json::from_str::<serde_json::Value>(&ogsms::openapi::document_json()).unwrap()
+    );
+    let res = app.get("/docs/").await;
+    assert_eq!(res.status, 200);
+    assert!(res.text().contains("swagger-ui"), "{}", res.text());
+    let res = app.get("/docs/swagger-ui-bundle.js").await;
+    assert_eq!(res.status, 200);
+    assert!(
+        res.body.len() > 100_000,
+        "the bundle is served from the binary"
+    );
+}
