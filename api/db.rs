@@ -113,7 +113,11 @@ pub struct Constraint {
 
 /// Every resource module's constraints.
 fn constraints() -> impl Iterator<Item = &'static Constraint> {
-    [crate::departments::CONSTRAINTS, crate::offices::CONSTRAINTS]
+    [
+        crate::departments::CONSTRAINTS,
+        crate::offices::CONSTRAINTS,
+        crate::service_accounts::CONSTRAINTS,
+    ]
         .into_iter()
         .flatten()
 }

@@ -10,6 +10,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::audit;
+use crate::auth::Caller;
 use crate::db::{Constraint, Meaning};
 use crate::error::{ApiError, FieldError};
 use crate::http::{IfMatch, JsonBody, Tagged, from_value};
@@ -223,6 +225,7 @@ pub struct DepartmentQuery {
 #[get("/departments")]
 pub async fn list_departments(
     state: web::Data<AppState>,
+    _caller: Caller,
     query: web::Query<DepartmentQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -340,6 +343,7 @@ async fn load(
 #[get("/departments/{id}")]
 pub async fn get_department(
     state: web::Data<AppState>,
+    _caller: Caller,
     id: web::Path<Uuid>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -365,8 +369,10 @@ pub async fn get_department(
 #[post("/departments")]
 pub async fn create_department(
     state: web::Data<AppState>,
+    caller: Caller,
     body: JsonBody<NewDepartment>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.may_manage_reference_data()?;
     let new = body.0;
     let now = Utc::now();
     let department = Department {
@@ -394,7 +400,9 @@ pub async fn create_department(
                 .returning(DepartmentRow::as_returning())
                 .get_result(conn)
                 .await?;
-            Ok::<_, ApiError>(Department::from(row))
+            let created = Department::from(row);
+            audit::record(conn, &caller.actor(), "create", "department", created.id, None, Some(&created)).await?;
+            Ok::<_, ApiError>(created)
         })
         .await?;
     let location = format!("/v1/departments/{}", created.id);
@@ -427,10 +435,12 @@ pub async fn create_department(
 #[patch("/departments/{id}")]
 pub async fn update_department(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<Uuid>,
     body: JsonBody<serde_json::Value>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    caller.may_manage_reference_data()?;
     let id = id.into_inner();
     let if_match = IfMatch::of(&req);
     let mut conn = state.pool.get().await?;
@@ -439,6 +449,7 @@ pub async fn update_department(
             let current = load(conn, id, true).await?;
             if_match.require(&Tagged::new(&current).etag)?;
             validate::reject_read_only(&body.0, READ_ONLY)?;
+            let before = Tagged::new(&current);
             let patch: DepartmentPatch = from_value(body.0.clone())?;
             let mut next = current;
             if let Some(v) = patch.code {
@@ -464,7 +475,13 @@ pub async fn update_department(
                 .returning(DepartmentRow::as_returning())
                 .get_result(conn)
                 .await?;
-            Ok::<_, ApiError>(Department::from(row))
+            let after = Department::from(row);
+            if Tagged::new(&after).etag != before.etag {
+                let before: serde_json::Value = serde_json::from_slice(&before.bytes).expect("own JSON");
+                let after_json = serde_json::to_value(&after).expect("serializes");
+                audit::record(conn, &caller.actor(), "update", "department", id, Some(&before), Some(&after_json)).await?;
+            }
+            Ok::<_, ApiError>(after)
         })
         .await?;
     Ok(Tagged::new(&updated).ok(&req))

@@ -238,6 +238,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// Extra headers (e.g. `Allow`, `WWW-Authenticate`).
     pub headers: Vec<(header::HeaderName, HeaderValue)>,
+    /// On the token endpoint: the RFC 6749 §5.2 error code.
+    pub oauth_error: Option<&'static str>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -261,6 +263,7 @@ impl ApiError {
             errors: Vec::new(),
             retry_after: None,
             headers: Vec::new(),
+            oauth_error: None,
         }
     }
 
@@ -421,6 +424,7 @@ impl ApiError {
                     message: e.message.get(lang).to_owned(),
                 })
                 .collect(),
+            error: self.oauth_error.map(str::to_owned),
         }
     }
 
@@ -490,6 +494,10 @@ pub struct Problem {
     /// For validation and parameter problems: the fields at fault.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemField>,
+    /// On the token endpoint only: the OAuth 2.0 error code (RFC 6749 §5.2), e.g.
+    /// `invalid_client`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// A field at fault.

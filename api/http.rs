@@ -301,6 +301,8 @@ fn json_error(path: String, inner: serde_json::Error) -> ApiError {
         serde_json::error::Category::Data => {
             let (field, code) = match (message.strip_prefix("unknown field "), backticked(&message))
             {
+                // The path already ends with the unknown field's name.
+                (Some(_), Some(name)) if path.ends_with(name) => (path.clone(), "unknown_field"),
                 (Some(_), Some(name)) => (join_path(&path, name), "unknown_field"),
                 _ if message.starts_with("missing field") => (
                     join_path(&path, backticked(&message).unwrap_or_default()),

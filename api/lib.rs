@@ -4,6 +4,8 @@
 //! One module per resource (routes, types and queries together); shared concerns in
 //! modules of their own.
 
+pub mod audit;
+pub mod auth;
 pub mod db;
 pub mod enums;
 pub mod error;
@@ -14,6 +16,7 @@ pub mod localized;
 pub mod openapi;
 pub mod pagination;
 pub mod pg_cluster;
+pub mod policy;
 pub mod schema;
 pub mod seed;
 pub mod validate;
@@ -21,6 +24,7 @@ pub mod validate;
 pub mod departments;
 pub mod member_states;
 pub mod offices;
+pub mod service_accounts;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -32,6 +36,18 @@ use utoipa_swagger_ui::SwaggerUi;
 /// What every handler shares.
 pub struct AppState {
     pub pool: db::DbPool,
+    pub auth: std::sync::Arc<auth::AuthConfig>,
+    pub revocations: auth::Revocations,
+}
+
+impl AppState {
+    pub fn new(pool: db::DbPool, auth: auth::AuthConfig) -> AppState {
+        AppState {
+            pool,
+            auth: std::sync::Arc::new(auth),
+            revocations: auth::Revocations::default(),
+        }
+    }
 }
 
 /// The service: every route, the OpenAPI document at `/openapi.json`, interactive docs at

@@ -8,7 +8,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ogsms::db::{self, PoolSettings};
 use ogsms::pg_cluster::{self, LocalCluster};
-use ogsms::{AppState, openapi, seed};
+use ogsms::auth::AuthConfig;
+use ogsms::policy::Role;
+use ogsms::{AppState, openapi, seed, service_accounts};
 
 #[derive(Parser)]
 #[command(
@@ -54,6 +56,72 @@ enum Command {
     },
     /// Print the OpenAPI document (as committed in openapi/openapi.json).
     Openapi,
+    /// Print an access token for local use (signed with the service's key).
+    Token {
+        /// coordinator, representative, office_staff, hq_department, auditor or viewer.
+        #[arg(long)]
+        role: String,
+        /// The office (id or code) of a representative or office_staff token.
+        #[arg(long)]
+        office: Option<String>,
+        /// The department (id or code) of an hq_department token.
+        #[arg(long)]
+        department: Option<String>,
+        /// The token's subject.
+        #[arg(long, default_value = "local-admin")]
+        sub: String,
+        /// Lifetime in seconds (default: the service's token TTL, 900).
+        #[arg(long)]
+        ttl: Option<u64>,
+    },
+    /// Manage service accounts (client-credentials clients).
+    ServiceAccount {
+        #[command(subcommand)]
+        action: AccountAction,
+    },
+    /// Revoke a token by its jti, at once and until it expires.
+    Revoke {
+        #[arg(long)]
+        jti: String,
+        /// When the token expires (RFC 3339); default 24 hours from now.
+        #[arg(long)]
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountAction {
+    /// Create an account; prints its client_id and secret (shown only this once).
+    Create {
+        /// The client id: 3-64 lower-case letters, digits, `.`, `_`, `-`.
+        #[arg(long)]
+        client_id: String,
+        /// What the account is for, e.g. "Power BI dashboard of DECO".
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: String,
+        /// The office (id or code) of a representative or office_staff account.
+        #[arg(long)]
+        office: Option<String>,
+        /// The department (id or code) of an hq_department account.
+        #[arg(long)]
+        department: Option<String>,
+    },
+    /// Disable an account: it gets no new tokens.
+    Disable {
+        #[arg(long)]
+        client_id: String,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        #[arg(long)]
+        client_id: String,
+    },
+    /// List the accounts.
+    List,
 }
 
 /// The database to use: DATABASE_URL, or the private cluster (started here, stopped
@@ -78,10 +146,138 @@ fn database(cli: &Cli) -> anyhow::Result<(String, Option<LocalCluster>)> {
     Ok((cluster.url("ogsms"), Some(cluster)))
 }
 
+/// Runs `f` with a connection to the (migrated) database.
+fn with_db<T>(
+    cli: &Cli,
+    f: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let (url, _cluster) = database(cli)?;
+    db::run_migrations(&url)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        use diesel_async::AsyncConnection;
+        let mut conn = diesel_async::AsyncPgConnection::establish(&url).await?;
+        f(&mut conn).await
+    })
+}
+
+fn parse_role(role: &str) -> anyhow::Result<Role> {
+    Role::parse(role).ok_or_else(|| {
+        let all: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        anyhow::anyhow!("--role must be one of {}", all.join(", "))
+    })
+}
+
+/// An office or department named by id or code.
+async fn resolve(
+    conn: &mut diesel_async::AsyncPgConnection,
+    table: &str,
+    key: Option<&str>,
+) -> anyhow::Result<Option<uuid::Uuid>> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let Some(key) = key else { return Ok(None) };
+    if let Ok(id) = uuid::Uuid::parse_str(key) {
+        return Ok(Some(id));
+    }
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: uuid::Uuid,
+    }
+    let rows: Vec<Row> = diesel::sql_query(format!("SELECT id FROM {table} WHERE code = $1"))
+        .bind::<diesel::sql_types::Text, _>(key.to_ascii_uppercase())
+        .load(conn)
+        .await?;
+    <[Row]>::first(&rows)
+        .map(|r| Some(r.id))
+        .ok_or_else(|| anyhow::anyhow!("no {table} with code {key}"))
+}
+
 fn main() -> anyhow::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
     match &cli.command {
+        Command::Token {
+            role,
+            office,
+            department,
+            sub,
+            ttl,
+        } => {
+            let role = parse_role(role)?;
+            let auth = AuthConfig::from_env(&cli.data_dir)?;
+            let (office_id, department_id) = if office.as_deref().is_some_and(|o| uuid::Uuid::parse_str(o).is_err())
+                || department.as_deref().is_some_and(|d| uuid::Uuid::parse_str(d).is_err())
+            {
+                with_db(&cli, async |conn| {
+                    Ok((
+                        resolve(conn, "offices", office.as_deref()).await?,
+                        resolve(conn, "departments", department.as_deref()).await?,
+                    ))
+                })?
+            } else {
+                (
+                    office.as_deref().map(uuid::Uuid::parse_str).transpose()?,
+                    department.as_deref().map(uuid::Uuid::parse_str).transpose()?,
+                )
+            };
+            let claims = auth.claims(sub, role, office_id, department_id, ttl.map(std::time::Duration::from_secs));
+            println!("{}", auth.sign(&claims)?);
+            Ok(())
+        }
+        Command::ServiceAccount { action } => with_db(&cli, async |conn| {
+            let actor = ogsms::audit::Actor::cli();
+            let show = |a: &service_accounts::ServiceAccount| serde_json::to_string_pretty(a).expect("serializes");
+            match action {
+                AccountAction::Create {
+                    client_id,
+                    name,
+                    role,
+                    office,
+                    department,
+                } => {
+                    let role = parse_role(role)?;
+                    let office_id = resolve(conn, "offices", office.as_deref()).await?;
+                    let department_id = resolve(conn, "departments", department.as_deref()).await?;
+                    let (account, secret) =
+                        service_accounts::create(conn, &actor, client_id, name, role, office_id, department_id)
+                            .await
+                            .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    println!(
+                        "{}",
+                        serde_json::json!({"client_id": account.client_id, "client_secret": secret, "account": account})
+                    );
+                    eprintln!("Keep the client_secret now: it is stored only as a hash and cannot be shown again.");
+                }
+                AccountAction::Disable { client_id } => {
+                    let a = service_accounts::set_status(conn, &actor, client_id, service_accounts::AccountStatus::Disabled)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    println!("{}", show(&a));
+                }
+                AccountAction::Enable { client_id } => {
+                    let a = service_accounts::set_status(conn, &actor, client_id, service_accounts::AccountStatus::Active)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    println!("{}", show(&a));
+                }
+                AccountAction::List => {
+                    for a in service_accounts::list(conn).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+                        println!("{}", serde_json::to_string(&a)?);
+                    }
+                }
+            }
+            Ok(())
+        }),
+        Command::Revoke { jti, expires_at, reason } => with_db(&cli, async |conn| {
+            let expires_at = expires_at.unwrap_or_else(|| chrono::Utc::now() + chrono::Duration::hours(24));
+            let r = service_accounts::revoke(conn, &ogsms::audit::Actor::cli(), jti, expires_at, reason.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("revoked {} until {}", r.jti, r.expires_at);
+            Ok(())
+        }),
         Command::Openapi => {
             print!("{}", openapi::document_json());
             Ok(())
@@ -114,7 +310,8 @@ fn main() -> anyhow::Result<()> {
             let (url, cluster) = database(&cli)?;
             // Migrations run before the actix system starts (diesel's harness blocks).
             db::run_migrations(&url)?;
-            let result = serve(&url, *bind, *workers, *pool_size, !no_demo);
+            let auth = AuthConfig::from_env(&cli.data_dir)?;
+            let result = serve(&url, auth, *bind, *workers, *pool_size, !no_demo);
             drop(cluster);
             result
         }
@@ -123,6 +320,7 @@ fn main() -> anyhow::Result<()> {
 
 fn serve(
     url: &str,
+    auth: AuthConfig,
     bind: SocketAddr,
     workers: Option<usize>,
     pool_size: usize,
@@ -140,7 +338,9 @@ fn serve(
                 seed::demo(&mut conn).await?;
             }
         }
-        let state = web::Data::new(AppState { pool });
+        let state = web::Data::new(AppState::new(pool, auth));
+        state.revocations.refresh(&state.pool).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        state.revocations.spawn_refresher(state.pool.clone());
         let mut server = HttpServer::new(move || ogsms::app(state.clone()))
             .shutdown_timeout(30)
             .bind(bind)

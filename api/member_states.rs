@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
+use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::http::Tagged;
 use crate::localized::LocalizedText;
@@ -101,6 +102,7 @@ pub struct MemberStateQuery {
 #[get("/member-states")]
 pub async fn list_member_states(
     state: web::Data<AppState>,
+    _caller: Caller,
     query: web::Query<MemberStateQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -167,6 +169,7 @@ pub async fn list_member_states(
 #[get("/member-states/{code}")]
 pub async fn get_member_state(
     state: web::Data<AppState>,
+    _caller: Caller,
     code: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {

@@ -11,6 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::audit;
+use crate::auth::Caller;
 use crate::db::{Constraint, Meaning};
 use crate::error::ApiError;
 use crate::http::{IfMatch, JsonBody, Tagged, from_value};
@@ -331,6 +333,7 @@ pub struct OfficeQuery {
 #[get("/offices")]
 pub async fn list_offices(
     state: web::Data<AppState>,
+    _caller: Caller,
     query: web::Query<OfficeQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -445,6 +448,7 @@ async fn load(
 #[get("/offices/{id}")]
 pub async fn get_office(
     state: web::Data<AppState>,
+    _caller: Caller,
     id: web::Path<Uuid>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -471,8 +475,10 @@ pub async fn get_office(
 #[post("/offices")]
 pub async fn create_office(
     state: web::Data<AppState>,
+    caller: Caller,
     body: JsonBody<NewOffice>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.may_manage_reference_data()?;
     let new = body.0;
     let now = Utc::now();
     let office = Office {
@@ -511,7 +517,9 @@ pub async fn create_office(
                 .returning(OfficeRow::as_returning())
                 .get_result(conn)
                 .await?;
-            Ok::<_, ApiError>(Office::from(row))
+            let created = Office::from(row);
+            audit::record(conn, &caller.actor(), "create", "office", created.id, None, Some(&created)).await?;
+            Ok::<_, ApiError>(created)
         })
         .await?;
     let location = format!("/v1/offices/{}", created.id);
@@ -552,10 +560,12 @@ fn trim_contacts(c: Contacts) -> Contacts {
 #[patch("/offices/{id}")]
 pub async fn update_office(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<Uuid>,
     body: JsonBody<serde_json::Value>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    caller.may_manage_reference_data()?;
     let id = id.into_inner();
     let if_match = IfMatch::of(&req);
     let mut conn = state.pool.get().await?;
@@ -564,6 +574,7 @@ pub async fn update_office(
             let current = load(conn, id, true).await?;
             if_match.require(&Tagged::new(&current).etag)?;
             validate::reject_read_only(&body.0, READ_ONLY)?;
+            let before = Tagged::new(&current);
             let patch: OfficePatch = from_value(body.0.clone())?;
             let mut next = current;
             if let Some(v) = patch.code {
@@ -607,7 +618,13 @@ pub async fn update_office(
                 .returning(OfficeRow::as_returning())
                 .get_result(conn)
                 .await?;
-            Ok::<_, ApiError>(Office::from(row))
+            let after = Office::from(row);
+            if Tagged::new(&after).etag != before.etag {
+                let before: serde_json::Value = serde_json::from_slice(&before.bytes).expect("own JSON");
+                let after_json = serde_json::to_value(&after).expect("serializes");
+                audit::record(conn, &caller.actor(), "update", "office", id, Some(&before), Some(&after_json)).await?;
+            }
+            Ok::<_, ApiError>(after)
         })
         .await?;
     Ok(Tagged::new(&updated).ok(&req))
@@ -638,10 +655,12 @@ pub async fn update_office(
 #[post("/offices/{id}/close")]
 pub async fn close_office(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<Uuid>,
     body: JsonBody<CloseOffice>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    caller.may_manage_reference_data()?;
     let id = id.into_inner();
     let closed_on = body.0.closed_on;
     let if_match = IfMatch::of(&req);
@@ -683,7 +702,9 @@ pub async fn close_office(
                 .returning(OfficeRow::as_returning())
                 .get_result(conn)
                 .await?;
-            Ok::<_, ApiError>(Office::from(row))
+            let after = Office::from(row);
+            audit::record(conn, &caller.actor(), "close", "office", id, Some(&current), Some(&after)).await?;
+            Ok::<_, ApiError>(after)
         })
         .await?;
     Ok(Tagged::new(&closed).ok(&req))

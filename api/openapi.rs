@@ -10,7 +10,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{Problem, ProblemField, responses};
-use crate::{departments, health, member_states, offices};
+use crate::{audit, auth, departments, health, member_states, offices, service_accounts};
 
 const DESCRIPTION: &str = include_str!("openapi_description.md");
 
@@ -41,10 +41,62 @@ const DESCRIPTION: &str = include_str!("openapi_description.md");
     tags(
         (name = "Reference data", description = "Member states, Secretariats and Departments"),
         (name = "Offices", description = "Country offices and the Coordinating Office"),
+        (name = "Authentication", description = "Tokens, service accounts and the caller's identity"),
+        (name = "Audit", description = "The audit trail of every write"),
         (name = "Operations", description = "Health probes"),
-    )
+    ),
+    modifiers(&Security)
 )]
 pub struct ApiDoc;
+
+/// Declares the bearer scheme.
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A JWT from `POST /v1/auth/token` (client credentials of a service account) \
+                         or from the deployment's identity provider. Tokens live 15 minutes.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Operations that need no token.
+const PUBLIC: &[&str] = &["/livez", "/readyz", "/v1/auth/token"];
+
+/// Every operation except the public ones requires a bearer token and may answer 401:
+/// the rule is applied here, once, as the `Caller` extractor applies it to requests.
+fn require_bearer(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::SecurityRequirement;
+    use utoipa::openapi::{Ref, RefOr};
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for op in [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete]
+            .into_iter()
+            .flatten()
+        {
+            if PUBLIC.contains(&path.as_str()) {
+                op.security = None;
+                continue;
+            }
+            op.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+            op.responses
+                .responses
+                .entry("401".to_owned())
+                .or_insert_with(|| RefOr::Ref(Ref::from_response_name("Unauthorized")));
+        }
+    }
+}
 
 /// Every route under `/v1`.
 pub fn v1(cfg: &mut ServiceConfig) {
@@ -58,7 +110,11 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(offices::create_office)
         .service(offices::get_office)
         .service(offices::update_office)
-        .service(offices::close_office);
+        .service(offices::close_office)
+        .service(service_accounts::issue_token)
+        .service(service_accounts::revoke_token)
+        .service(auth::me)
+        .service(audit::list_audit_events);
 }
 
 /// The probes, outside `/v1`.
@@ -75,6 +131,7 @@ fn build() -> utoipa::openapi::OpenApi {
         .service(utoipa_actix_web::scope("/v1").configure(v1))
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    require_bearer(&mut doc);
     doc
 }
 

@@ -20,6 +20,8 @@ use diesel::{Connection, RunQueryDsl};
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use ogsms::AppState;
+use ogsms::auth::AuthConfig;
+use ogsms::policy::Role;
 use ogsms::db::{self, PoolSettings};
 use ogsms::pg_cluster::LocalCluster;
 use serde_json::Value;
@@ -245,13 +247,26 @@ impl Drop for TestDb {
     }
 }
 
+/// The HS256 secret of test services.
+pub const TEST_SECRET: &[u8] = b"test-secret-test-secret-test-secret-0123456789";
+pub const TEST_ISSUER: &str = "ogsms-test";
+pub const TEST_AUDIENCE: &str = "ogsms-api-test";
+
+pub fn test_auth() -> AuthConfig {
+    AuthConfig::hs256(TEST_SECRET, TEST_ISSUER, TEST_AUDIENCE).unwrap()
+}
+
 /// A running service on its own database.
+///
+/// Requests carry a coordinator's token unless they set `authorization` themselves
+/// (`("authorization", "none")` sends none).
 pub struct TestApp {
     pub db: TestDb,
     pub base: String,
     pub state: web::Data<AppState>,
     client: awc::Client,
     handle: actix_web::dev::ServerHandle,
+    coordinator: String,
 }
 
 /// Options of a test service.
@@ -296,7 +311,7 @@ impl TestApp {
                 .await
                 .expect("loading demo data");
         }
-        let state = web::Data::new(AppState { pool });
+        let state = web::Data::new(AppState::new(pool, test_auth()));
         let s = state.clone();
         let server = HttpServer::new(move || ogsms::app(s.clone()))
             .workers(1)
@@ -312,13 +327,27 @@ impl TestApp {
             .timeout(Duration::from_secs(60))
             .disable_redirects()
             .finish();
+        let coordinator = state
+            .auth
+            .sign(&state.auth.claims("test-coordinator", Role::Coordinator, None, None, None))
+            .unwrap();
         TestApp {
             db,
             base: format!("http://{addr}"),
             state,
             client,
             handle,
+            coordinator: format!("Bearer {coordinator}"),
         }
+    }
+
+    /// A token of `role` (with its office or department), signed with the test key.
+    pub fn token(&self, role: Role, office: Option<uuid::Uuid>, department: Option<uuid::Uuid>) -> String {
+        let sub = format!("test-{}", role.as_str());
+        self.state
+            .auth
+            .sign(&self.state.auth.claims(&sub, role, office, department, None))
+            .unwrap()
     }
 
     /// Sends a request; `body` is sent as JSON when given.
@@ -355,8 +384,18 @@ impl TestApp {
             format!("{}{path}", self.base)
         };
         let mut req = self.client.request(method, url);
+        let mut has_auth = false;
         for (k, v) in headers {
+            if k.eq_ignore_ascii_case("authorization") {
+                has_auth = true;
+                if *v == "none" {
+                    continue;
+                }
+            }
             req = req.insert_header((*k, *v));
+        }
+        if !has_auth {
+            req = req.insert_header(("authorization", self.coordinator.as_str()));
         }
         let mut res = req.send_body(body).await.expect("sending the request");
         let bytes = res

@@ -1,0 +1,4 @@
+DROP TABLE audit_events;
+DROP FUNCTION reject_change();
+DROP TABLE revoked_tokens;
+DROP TABLE service_accounts;
