@@ -48,7 +48,8 @@ pub async fn record<T: Serialize>(
     before: Option<&T>,
     after: Option<&T>,
 ) -> Result<(), ApiError> {
-    let to_json = |v: Option<&T>| v.map(|v| serde_json::to_value(v).expect("audited state serializes"));
+    let to_json =
+        |v: Option<&T>| v.map(|v| serde_json::to_value(v).expect("audited state serializes"));
     diesel::insert_into(audit_events::table)
         .values((
             audit_events::id.eq(Uuid::now_v7()),
@@ -175,7 +176,10 @@ fn short_text_param(name: &str, raw: Option<&str>) -> Result<Option<String>, Api
     match raw {
         Some(v) if v.is_empty() || v.len() > 200 => Err(ApiError::invalid_parameter(
             name,
-            text!("must be 1 to 200 characters", "debe tener de 1 a 200 caracteres"),
+            text!(
+                "must be 1 to 200 characters",
+                "debe tener de 1 a 200 caracteres"
+            ),
         )),
         other => Ok(other.map(str::to_owned)),
     }
@@ -213,12 +217,15 @@ pub async fn list_audit_events(
     let resource_id = short_text_param("resource_id", query.resource_id.as_deref())?;
     let resource_types = short_text_param("resource_type", query.resource_type.as_deref())?
         .map(|v| pagination::split_list(&v));
-    let actions = short_text_param("action", query.action.as_deref())?.map(|v| pagination::split_list(&v));
+    let actions =
+        short_text_param("action", query.action.as_deref())?.map(|v| pagination::split_list(&v));
     let from = validate::param_datetime("occurred_from", query.occurred_from.as_deref())?;
     let to = validate::param_datetime("occurred_to", query.occurred_to.as_deref())?;
     let since = validate::param_datetime("updated_since", query.updated_since.as_deref())?;
 
-    let mut q = audit_events::table.select(AuditRow::as_select()).into_boxed();
+    let mut q = audit_events::table
+        .select(AuditRow::as_select())
+        .into_boxed();
     if let Some(v) = actor {
         q = q.filter(audit_events::actor_sub.eq(v));
     }
@@ -243,7 +250,13 @@ pub async fn list_audit_events(
     let after = after
         .map(|c| Ok::<_, ApiError>((c.value_as::<DateTime<Utc>>()?, c.id)))
         .transpose()?;
-    let q = keyset!(q, audit_events::occurred_at, audit_events::id, sort.desc, after);
+    let q = keyset!(
+        q,
+        audit_events::occurred_at,
+        audit_events::id,
+        sort.desc,
+        after
+    );
     let mut conn = state.pool.get().await?;
     let rows: Vec<AuditRow> = q.limit(limit + 1).load(&mut conn).await?;
     let page = Page::from_rows(rows, limit, |r| Cursor {

@@ -52,7 +52,10 @@ pub struct AuthConfig {
 impl AuthConfig {
     /// HS256 with a shared secret (at least 32 bytes).
     pub fn hs256(secret: &[u8], issuer: &str, audience: &str) -> anyhow::Result<AuthConfig> {
-        anyhow::ensure!(secret.len() >= 32, "the HS256 secret must be at least 32 bytes");
+        anyhow::ensure!(
+            secret.len() >= 32,
+            "the HS256 secret must be at least 32 bytes"
+        );
         install_crypto_provider();
         Ok(AuthConfig {
             issuer: issuer.to_owned(),
@@ -137,7 +140,10 @@ impl AuthConfig {
                                 use std::os::unix::fs::OpenOptionsExt;
                                 let mut bytes = [0u8; 48];
                                 rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
-                                let s = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+                                let s = base64::Engine::encode(
+                                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                                    bytes,
+                                );
                                 std::fs::create_dir_all(data_dir)?;
                                 let mut f = std::fs::OpenOptions::new()
                                     .write(true)
@@ -154,18 +160,31 @@ impl AuthConfig {
                 AuthConfig::hs256(secret.as_bytes(), &issuer, &audience)?
             }
             "RS256" | "EdDSA" => {
-                let algorithm = if alg == "RS256" { Algorithm::RS256 } else { Algorithm::EdDSA };
-                let jwks_path = var("OGSMS_JWKS_FILE").context("OGSMS_JWKS_FILE is required with RS256 or EdDSA")?;
-                let jwks = std::fs::read_to_string(&jwks_path).with_context(|| format!("reading {jwks_path}"))?;
+                let algorithm = if alg == "RS256" {
+                    Algorithm::RS256
+                } else {
+                    Algorithm::EdDSA
+                };
+                let jwks_path = var("OGSMS_JWKS_FILE")
+                    .context("OGSMS_JWKS_FILE is required with RS256 or EdDSA")?;
+                let jwks = std::fs::read_to_string(&jwks_path)
+                    .with_context(|| format!("reading {jwks_path}"))?;
                 let signing = match (var("OGSMS_JWT_SIGNING_KEY"), var("OGSMS_JWT_SIGNING_KID")) {
-                    (Some(path), Some(kid)) => Some((kid, std::fs::read(&path).with_context(|| format!("reading {path}"))?)),
+                    (Some(path), Some(kid)) => Some((
+                        kid,
+                        std::fs::read(&path).with_context(|| format!("reading {path}"))?,
+                    )),
                     (None, None) => None,
-                    _ => anyhow::bail!("OGSMS_JWT_SIGNING_KEY and OGSMS_JWT_SIGNING_KID go together"),
+                    _ => {
+                        anyhow::bail!("OGSMS_JWT_SIGNING_KEY and OGSMS_JWT_SIGNING_KID go together")
+                    }
                 };
                 AuthConfig::asymmetric(
                     algorithm,
                     &jwks,
-                    signing.as_ref().map(|(kid, pem)| (kid.as_str(), pem.as_slice())),
+                    signing
+                        .as_ref()
+                        .map(|(kid, pem)| (kid.as_str(), pem.as_slice())),
                     &issuer,
                     &audience,
                 )?
@@ -207,7 +226,8 @@ impl AuthConfig {
             _ => return Err(AuthError),
         };
         let key = self.verify_keys.get(&kid).ok_or(AuthError)?;
-        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation()).map_err(|_| AuthError)?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation())
+            .map_err(|_| AuthError)?;
         let claims = data.claims;
         claims.check_scope()?;
         Ok(claims)
@@ -284,7 +304,9 @@ impl Claims {
     /// role carries what it does not need.
     fn check_scope(&self) -> Result<(), AuthError> {
         let ok = match self.role {
-            Role::Representative | Role::OfficeStaff => self.office_id.is_some() && self.department_id.is_none(),
+            Role::Representative | Role::OfficeStaff => {
+                self.office_id.is_some() && self.department_id.is_none()
+            }
             Role::HqDepartment => self.department_id.is_some() && self.office_id.is_none(),
             Role::Coordinator | Role::Auditor | Role::Viewer => {
                 self.office_id.is_none() && self.department_id.is_none()
@@ -334,7 +356,10 @@ struct RevocationState {
 
 impl Revocations {
     pub fn contains(&self, jti: &str) -> bool {
-        self.inner.read().map(|s| s.jtis.contains(jti)).unwrap_or(true)
+        self.inner
+            .read()
+            .map(|s| s.jtis.contains(jti))
+            .unwrap_or(true)
     }
 
     pub fn insert(&self, jti: &str) {
@@ -351,7 +376,9 @@ impl Revocations {
         let since = self.inner.read().ok().and_then(|s| s.loaded_until);
         let mut conn = pool.get().await?;
         let mut q = r::table
-            .filter(r::expires_at.gt(Utc::now() - chrono::Duration::seconds(MAX_LEEWAY_SECS as i64)))
+            .filter(
+                r::expires_at.gt(Utc::now() - chrono::Duration::seconds(MAX_LEEWAY_SECS as i64)),
+            )
             .select((r::jti, r::revoked_at))
             .into_boxed();
         if let Some(t) = since {

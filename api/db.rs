@@ -118,8 +118,8 @@ fn constraints() -> impl Iterator<Item = &'static Constraint> {
         crate::offices::CONSTRAINTS,
         crate::service_accounts::CONSTRAINTS,
     ]
-        .into_iter()
-        .flatten()
+    .into_iter()
+    .flatten()
 }
 
 fn constraint_error(name: &str, is_delete: bool) -> Option<ApiError> {

@@ -122,8 +122,13 @@ pub struct DepartmentPatch {
 
 const READ_ONLY: &[&str] = &["id", "kind", "created_at", "updated_at"];
 
-/// Checks the fields, and that a department's parent is an active Secretariat.
-async fn validate_department(conn: &mut AsyncPgConnection, d: &Department) -> Result<(), ApiError> {
+/// Checks the fields, and that a department's parent is a Secretariat, an active one
+/// when the link is new (`new_link`).
+async fn validate_department(
+    conn: &mut AsyncPgConnection,
+    d: &Department,
+    new_link: bool,
+) -> Result<(), ApiError> {
     let mut errors = Vec::new();
     validate::code("code", &d.code, 16, &mut errors);
     d.name.validate("name", 300, &mut errors);
@@ -145,13 +150,24 @@ async fn validate_department(conn: &mut AsyncPgConnection, d: &Department) -> Re
             ),
         )),
         (DepartmentKind::Department, Some(parent)) => {
-            let kind: Option<String> = departments::table
+            let parent_row: Option<(String, String)> = departments::table
                 .find(parent)
-                .select(departments::kind)
+                .select((departments::kind, departments::status))
                 .first(conn)
                 .await
                 .optional()?;
-            match kind.as_deref() {
+            if new_link
+                && parent_row
+                    .as_ref()
+                    .is_some_and(|(_, status)| status == "inactive")
+            {
+                errors.push(FieldError::new(
+                    "parent_id",
+                    "inactive",
+                    text!("the Secretariat is inactive", "la Secretaría está inactiva"),
+                ));
+            }
+            match parent_row.as_ref().map(|(kind, _)| kind.as_str()) {
                 None => errors.push(FieldError::new(
                     "parent_id",
                     "unknown",
@@ -359,6 +375,7 @@ pub async fn get_department(
     responses(
         (status = 201, description = "Created", body = Department, headers(("ETag" = String), ("Location" = String))),
         (status = 400, response = crate::error::responses::BadRequest),
+        (status = 403, response = crate::error::responses::Forbidden),
         (status = 409, response = crate::error::responses::Conflict),
         (status = 413, response = crate::error::responses::PayloadTooLarge),
         (status = 415, response = crate::error::responses::UnsupportedMediaType),
@@ -388,7 +405,7 @@ pub async fn create_department(
     let mut conn = state.pool.get().await?;
     let created = conn
         .transaction(async |conn| {
-            validate_department(conn, &department).await?;
+            validate_department(conn, &department, true).await?;
             let row: DepartmentRow = diesel::insert_into(departments::table)
                 .values((
                     departments::id.eq(department.id),
@@ -401,7 +418,16 @@ pub async fn create_department(
                 .get_result(conn)
                 .await?;
             let created = Department::from(row);
-            audit::record(conn, &caller.actor(), "create", "department", created.id, None, Some(&created)).await?;
+            audit::record(
+                conn,
+                &caller.actor(),
+                "create",
+                "department",
+                created.id,
+                None,
+                Some(&created),
+            )
+            .await?;
             Ok::<_, ApiError>(created)
         })
         .await?;
@@ -422,6 +448,7 @@ pub async fn create_department(
     responses(
         (status = 200, description = "The updated department", body = Department, headers(("ETag" = String))),
         (status = 400, response = crate::error::responses::BadRequest),
+        (status = 403, response = crate::error::responses::Forbidden),
         (status = 404, response = crate::error::responses::NotFound),
         (status = 409, response = crate::error::responses::Conflict),
         (status = 412, response = crate::error::responses::PreconditionFailed),
@@ -449,8 +476,10 @@ pub async fn update_department(
             let current = load(conn, id, true).await?;
             if_match.require(&Tagged::new(&current).etag)?;
             validate::reject_read_only(&body.0, READ_ONLY)?;
+            validate::reject_null(&body.0, &["code", "name", "status"])?;
             let before = Tagged::new(&current);
             let patch: DepartmentPatch = from_value(body.0.clone())?;
+            let old_parent = current.parent_id;
             let mut next = current;
             if let Some(v) = patch.code {
                 next.code = v.trim().to_owned();
@@ -464,7 +493,7 @@ pub async fn update_department(
             if let Some(v) = patch.status {
                 next.status = v;
             }
-            validate_department(conn, &next).await?;
+            validate_department(conn, &next, next.parent_id != old_parent).await?;
             let row: DepartmentRow = diesel::update(departments::table.find(id))
                 .set((
                     departments::code.eq(&next.code),
@@ -477,9 +506,19 @@ pub async fn update_department(
                 .await?;
             let after = Department::from(row);
             if Tagged::new(&after).etag != before.etag {
-                let before: serde_json::Value = serde_json::from_slice(&before.bytes).expect("own JSON");
+                let before: serde_json::Value =
+                    serde_json::from_slice(&before.bytes).expect("own JSON");
                 let after_json = serde_json::to_value(&after).expect("serializes");
-                audit::record(conn, &caller.actor(), "update", "department", id, Some(&before), Some(&after_json)).await?;
+                audit::record(
+                    conn,
+                    &caller.actor(),
+                    "update",
+                    "department",
+                    id,
+                    Some(&before),
+                    Some(&after_json),
+                )
+                .await?;
             }
             Ok::<_, ApiError>(after)
         })

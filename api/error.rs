@@ -232,7 +232,8 @@ impl FieldError {
 pub struct ApiError {
     pub kind: ProblemType,
     pub status: StatusCode,
-    pub detail: Text,
+    /// Boxed to keep `Result<_, ApiError>` small.
+    pub detail: Box<Text>,
     pub errors: Vec<FieldError>,
     /// Seconds after which a retry may succeed (`Retry-After`).
     pub retry_after: Option<u64>,
@@ -259,7 +260,7 @@ impl ApiError {
         ApiError {
             kind,
             status: kind.status(),
-            detail,
+            detail: Box::new(detail),
             errors: Vec::new(),
             retry_after: None,
             headers: Vec::new(),

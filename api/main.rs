@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use actix_web::{HttpServer, web};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use ogsms::auth::AuthConfig;
 use ogsms::db::{self, PoolSettings};
 use ogsms::pg_cluster::{self, LocalCluster};
-use ogsms::auth::AuthConfig;
 use ogsms::policy::Role;
 use ogsms::{AppState, openapi, seed, service_accounts};
 
@@ -153,7 +153,9 @@ fn with_db<T>(
 ) -> anyhow::Result<T> {
     let (url, _cluster) = database(cli)?;
     db::run_migrations(&url)?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         use diesel_async::AsyncConnection;
         let mut conn = diesel_async::AsyncPgConnection::establish(&url).await?;
@@ -207,8 +209,12 @@ fn main() -> anyhow::Result<()> {
         } => {
             let role = parse_role(role)?;
             let auth = AuthConfig::from_env(&cli.data_dir)?;
-            let (office_id, department_id) = if office.as_deref().is_some_and(|o| uuid::Uuid::parse_str(o).is_err())
-                || department.as_deref().is_some_and(|d| uuid::Uuid::parse_str(d).is_err())
+            let (office_id, department_id) = if office
+                .as_deref()
+                .is_some_and(|o| uuid::Uuid::parse_str(o).is_err())
+                || department
+                    .as_deref()
+                    .is_some_and(|d| uuid::Uuid::parse_str(d).is_err())
             {
                 with_db(&cli, async |conn| {
                     Ok((
@@ -219,16 +225,27 @@ fn main() -> anyhow::Result<()> {
             } else {
                 (
                     office.as_deref().map(uuid::Uuid::parse_str).transpose()?,
-                    department.as_deref().map(uuid::Uuid::parse_str).transpose()?,
+                    department
+                        .as_deref()
+                        .map(uuid::Uuid::parse_str)
+                        .transpose()?,
                 )
             };
-            let claims = auth.claims(sub, role, office_id, department_id, ttl.map(std::time::Duration::from_secs));
+            let claims = auth.claims(
+                sub,
+                role,
+                office_id,
+                department_id,
+                ttl.map(std::time::Duration::from_secs),
+            );
             println!("{}", auth.sign(&claims)?);
             Ok(())
         }
         Command::ServiceAccount { action } => with_db(&cli, async |conn| {
             let actor = ogsms::audit::Actor::cli();
-            let show = |a: &service_accounts::ServiceAccount| serde_json::to_string_pretty(a).expect("serializes");
+            let show = |a: &service_accounts::ServiceAccount| {
+                serde_json::to_string_pretty(a).expect("serializes")
+            };
             match action {
                 AccountAction::Create {
                     client_id,
@@ -240,41 +257,74 @@ fn main() -> anyhow::Result<()> {
                     let role = parse_role(role)?;
                     let office_id = resolve(conn, "offices", office.as_deref()).await?;
                     let department_id = resolve(conn, "departments", department.as_deref()).await?;
-                    let (account, secret) =
-                        service_accounts::create(conn, &actor, client_id, name, role, office_id, department_id)
-                            .await
-                            .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let (account, secret) = service_accounts::create(
+                        conn,
+                        &actor,
+                        client_id,
+                        name,
+                        role,
+                        office_id,
+                        department_id,
+                    )
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                     println!(
                         "{}",
                         serde_json::json!({"client_id": account.client_id, "client_secret": secret, "account": account})
                     );
-                    eprintln!("Keep the client_secret now: it is stored only as a hash and cannot be shown again.");
+                    eprintln!(
+                        "Keep the client_secret now: it is stored only as a hash and cannot be shown again."
+                    );
                 }
                 AccountAction::Disable { client_id } => {
-                    let a = service_accounts::set_status(conn, &actor, client_id, service_accounts::AccountStatus::Disabled)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let a = service_accounts::set_status(
+                        conn,
+                        &actor,
+                        client_id,
+                        service_accounts::AccountStatus::Disabled,
+                    )
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                     println!("{}", show(&a));
                 }
                 AccountAction::Enable { client_id } => {
-                    let a = service_accounts::set_status(conn, &actor, client_id, service_accounts::AccountStatus::Active)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let a = service_accounts::set_status(
+                        conn,
+                        &actor,
+                        client_id,
+                        service_accounts::AccountStatus::Active,
+                    )
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                     println!("{}", show(&a));
                 }
                 AccountAction::List => {
-                    for a in service_accounts::list(conn).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+                    for a in service_accounts::list(conn)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?
+                    {
                         println!("{}", serde_json::to_string(&a)?);
                     }
                 }
             }
             Ok(())
         }),
-        Command::Revoke { jti, expires_at, reason } => with_db(&cli, async |conn| {
-            let expires_at = expires_at.unwrap_or_else(|| chrono::Utc::now() + chrono::Duration::hours(24));
-            let r = service_accounts::revoke(conn, &ogsms::audit::Actor::cli(), jti, expires_at, reason.as_deref())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Command::Revoke {
+            jti,
+            expires_at,
+            reason,
+        } => with_db(&cli, async |conn| {
+            let expires_at =
+                expires_at.unwrap_or_else(|| chrono::Utc::now() + chrono::Duration::hours(24));
+            let r = service_accounts::revoke(
+                conn,
+                &ogsms::audit::Actor::cli(),
+                jti,
+                expires_at,
+                reason.as_deref(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("revoked {} until {}", r.jti, r.expires_at);
             Ok(())
         }),
@@ -339,7 +389,11 @@ fn serve(
             }
         }
         let state = web::Data::new(AppState::new(pool, auth));
-        state.revocations.refresh(&state.pool).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        state
+            .revocations
+            .refresh(&state.pool)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         state.revocations.spawn_refresher(state.pool.clone());
         let mut server = HttpServer::new(move || ogsms::app(state.clone()))
             .shutdown_timeout(30)

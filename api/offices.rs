@@ -465,6 +465,7 @@ pub async fn get_office(
         (status = 201, description = "The office was created", body = Office,
          headers(("ETag" = String), ("Location" = String))),
         (status = 400, response = crate::error::responses::BadRequest),
+        (status = 403, response = crate::error::responses::Forbidden),
         (status = 409, response = crate::error::responses::Conflict),
         (status = 413, response = crate::error::responses::PayloadTooLarge),
         (status = 415, response = crate::error::responses::UnsupportedMediaType),
@@ -518,7 +519,16 @@ pub async fn create_office(
                 .get_result(conn)
                 .await?;
             let created = Office::from(row);
-            audit::record(conn, &caller.actor(), "create", "office", created.id, None, Some(&created)).await?;
+            audit::record(
+                conn,
+                &caller.actor(),
+                "create",
+                "office",
+                created.id,
+                None,
+                Some(&created),
+            )
+            .await?;
             Ok::<_, ApiError>(created)
         })
         .await?;
@@ -547,6 +557,7 @@ fn trim_contacts(c: Contacts) -> Contacts {
     responses(
         (status = 200, description = "The updated office", body = Office, headers(("ETag" = String))),
         (status = 400, response = crate::error::responses::BadRequest),
+        (status = 403, response = crate::error::responses::Forbidden),
         (status = 404, response = crate::error::responses::NotFound),
         (status = 409, response = crate::error::responses::Conflict),
         (status = 412, response = crate::error::responses::PreconditionFailed),
@@ -574,6 +585,7 @@ pub async fn update_office(
             let current = load(conn, id, true).await?;
             if_match.require(&Tagged::new(&current).etag)?;
             validate::reject_read_only(&body.0, READ_ONLY)?;
+            validate::reject_null(&body.0, &["code", "name", "city", "contacts", "opened_on"])?;
             let before = Tagged::new(&current);
             let patch: OfficePatch = from_value(body.0.clone())?;
             let mut next = current;
@@ -620,9 +632,19 @@ pub async fn update_office(
                 .await?;
             let after = Office::from(row);
             if Tagged::new(&after).etag != before.etag {
-                let before: serde_json::Value = serde_json::from_slice(&before.bytes).expect("own JSON");
+                let before: serde_json::Value =
+                    serde_json::from_slice(&before.bytes).expect("own JSON");
                 let after_json = serde_json::to_value(&after).expect("serializes");
-                audit::record(conn, &caller.actor(), "update", "office", id, Some(&before), Some(&after_json)).await?;
+                audit::record(
+                    conn,
+                    &caller.actor(),
+                    "update",
+                    "office",
+                    id,
+                    Some(&before),
+                    Some(&after_json),
+                )
+                .await?;
             }
             Ok::<_, ApiError>(after)
         })
@@ -643,6 +665,7 @@ pub async fn update_office(
     responses(
         (status = 200, description = "The closed office", body = Office, headers(("ETag" = String))),
         (status = 400, response = crate::error::responses::BadRequest),
+        (status = 403, response = crate::error::responses::Forbidden),
         (status = 404, response = crate::error::responses::NotFound),
         (status = 409, response = crate::error::responses::Conflict),
         (status = 412, response = crate::error::responses::PreconditionFailed),
@@ -703,7 +726,16 @@ pub async fn close_office(
                 .get_result(conn)
                 .await?;
             let after = Office::from(row);
-            audit::record(conn, &caller.actor(), "close", "office", id, Some(&current), Some(&after)).await?;
+            audit::record(
+                conn,
+                &caller.actor(),
+                "close",
+                "office",
+                id,
+                Some(&current),
+                Some(&after),
+            )
+            .await?;
             Ok::<_, ApiError>(after)
         })
         .await?;

@@ -81,15 +81,24 @@ fn require_bearer(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::security::SecurityRequirement;
     use utoipa::openapi::{Ref, RefOr};
     for (path, item) in doc.paths.paths.iter_mut() {
-        for op in [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete]
-            .into_iter()
-            .flatten()
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
         {
             if PUBLIC.contains(&path.as_str()) {
                 op.security = None;
                 continue;
             }
-            op.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+            op.security = Some(vec![SecurityRequirement::new(
+                "bearer",
+                Vec::<String>::new(),
+            )]);
             op.responses
                 .responses
                 .entry("401".to_owned())

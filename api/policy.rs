@@ -41,7 +41,11 @@ pub struct Permission {
 }
 
 const fn p(resource: &'static str, action: &'static str, scope: &'static str) -> Permission {
-    Permission { resource, action, scope }
+    Permission {
+        resource,
+        action,
+        scope,
+    }
 }
 
 /// Everything `role` may do.
@@ -81,17 +85,26 @@ impl Caller {
 
     /// Whether the caller acts for `office` (its representative or staff).
     pub fn belongs_to_office(&self, office: Uuid) -> bool {
-        matches!(self.role, Role::Representative | Role::OfficeStaff) && self.office_id == Some(office)
+        matches!(self.role, Role::Representative | Role::OfficeStaff)
+            && self.office_id == Some(office)
     }
 
     /// Reference data (departments), offices, and other coordinator-managed records.
     pub fn may_manage_reference_data(&self) -> Result<(), ApiError> {
-        if self.is(Role::Coordinator) { Ok(()) } else { Err(forbidden()) }
+        if self.is(Role::Coordinator) {
+            Ok(())
+        } else {
+            Err(forbidden())
+        }
     }
 
     /// Revoking tokens.
     pub fn may_revoke_tokens(&self) -> Result<(), ApiError> {
-        if self.is(Role::Coordinator) { Ok(()) } else { Err(forbidden()) }
+        if self.is(Role::Coordinator) {
+            Ok(())
+        } else {
+            Err(forbidden())
+        }
     }
 
     /// The audit trail: auditors and the Coordinating Office.

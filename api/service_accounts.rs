@@ -8,9 +8,9 @@ use std::sync::OnceLock;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, post, web};
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -110,7 +110,11 @@ fn hash_secret(secret: &str) -> anyhow::Result<String> {
 
 fn verify_secret(secret: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| Argon2::default().verify_password(secret.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(secret.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -154,8 +158,16 @@ pub async fn create(
                 .get_result(conn)
                 .await?;
             let account = row.account();
-            audit::record(conn, actor, "service_account.create", "service_account", account.id, None, Some(&account))
-                .await?;
+            audit::record(
+                conn,
+                actor,
+                "service_account.create",
+                "service_account",
+                account.id,
+                None,
+                Some(&account),
+            )
+            .await?;
             Ok::<_, ApiError>(account)
         })
         .await?;
@@ -187,8 +199,16 @@ pub async fn set_status(
             AccountStatus::Active => "service_account.enable",
             AccountStatus::Disabled => "service_account.disable",
         };
-        audit::record(conn, actor, action, "service_account", after.id, Some(&before.account()), Some(&after.account()))
-            .await?;
+        audit::record(
+            conn,
+            actor,
+            action,
+            "service_account",
+            after.id,
+            Some(&before.account()),
+            Some(&after.account()),
+        )
+        .await?;
         Ok(after.account())
     })
     .await
@@ -239,7 +259,10 @@ fn invalid_client() -> ApiError {
     oauth_error(
         ProblemType::Unauthorized,
         "invalid_client",
-        text!("Client authentication failed.", "La autenticación del cliente falló."),
+        text!(
+            "Client authentication failed.",
+            "La autenticación del cliente falló."
+        ),
     )
     .with_header(
         header::WWW_AUTHENTICATE,
@@ -253,7 +276,9 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (id, secret) = decoded.split_once(':')?;
     let unescape = |s: &str| {
@@ -299,16 +324,24 @@ pub async fn issue_token(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let invalid_request = |detail: crate::i18n::Text| oauth_error(ProblemType::InvalidParameter, "invalid_request", detail);
+    let invalid_request = |detail: crate::i18n::Text| {
+        oauth_error(ProblemType::InvalidParameter, "invalid_request", detail)
+    };
     let form: TokenRequest = if content_type.starts_with("application/x-www-form-urlencoded") {
         serde_urlencoded::from_bytes(&body).map_err(|e| {
             let message = e.to_string();
-            invalid_request(text!("The form is invalid: {message}.", "El formulario no es válido: {message}."))
+            invalid_request(text!(
+                "The form is invalid: {message}.",
+                "El formulario no es válido: {message}."
+            ))
         })?
     } else if content_type.starts_with("application/json") {
         serde_json::from_slice(&body).map_err(|e| {
             let message = e.to_string();
-            invalid_request(text!("The body is invalid: {message}.", "El cuerpo no es válido: {message}."))
+            invalid_request(text!(
+                "The body is invalid: {message}.",
+                "El cuerpo no es válido: {message}."
+            ))
         })?
     } else {
         return Err(ApiError::new(
@@ -323,7 +356,10 @@ pub async fn issue_token(
         return Err(oauth_error(
             ProblemType::InvalidParameter,
             "unsupported_grant_type",
-            text!("Only grant_type=client_credentials is supported.", "Solo se admite grant_type=client_credentials."),
+            text!(
+                "Only grant_type=client_credentials is supported.",
+                "Solo se admite grant_type=client_credentials."
+            ),
         )
         .with_errors(vec![FieldError::new(
             "grant_type",
@@ -358,8 +394,13 @@ pub async fn issue_token(
         .first(&mut conn)
         .await
         .optional()?;
-    let hash = row.as_ref().map(|r| r.secret_hash.clone()).unwrap_or_else(|| decoy_hash().to_owned());
-    let verified = web::block(move || verify_secret(&secret, &hash)).await.map_err(|_| ApiError::internal())?;
+    let hash = row
+        .as_ref()
+        .map(|r| r.secret_hash.clone())
+        .unwrap_or_else(|| decoy_hash().to_owned());
+    let verified = web::block(move || verify_secret(&secret, &hash))
+        .await
+        .map_err(|_| ApiError::internal())?;
     let row = match row {
         Some(row) if verified && row.status == "active" => row,
         _ => return Err(invalid_client()),
@@ -386,7 +427,16 @@ pub async fn issue_token(
         "expires_at": DateTime::from_timestamp(claims.exp, 0),
         "role": account.role,
     });
-    audit::record(&mut conn, &actor, "token.issue", "service_account", account.id, None, Some(&issued)).await?;
+    audit::record(
+        &mut conn,
+        &actor,
+        "token.issue",
+        "service_account",
+        account.id,
+        None,
+        Some(&issued),
+    )
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
@@ -427,25 +477,42 @@ pub async fn revoke(
     reason: Option<&str>,
 ) -> Result<Revocation, ApiError> {
     conn.transaction(async |conn| {
-        let row: (String, DateTime<Utc>, DateTime<Utc>, Option<String>) = diesel::insert_into(revoked_tokens::table)
-            .values((
-                revoked_tokens::jti.eq(jti),
-                revoked_tokens::expires_at.eq(expires_at),
-                revoked_tokens::reason.eq(reason),
-            ))
-            .on_conflict(revoked_tokens::jti)
-            .do_update()
-            .set(revoked_tokens::expires_at.eq(diesel::dsl::sql("GREATEST(revoked_tokens.expires_at, excluded.expires_at)")))
-            .returning((revoked_tokens::jti, revoked_tokens::expires_at, revoked_tokens::revoked_at, revoked_tokens::reason))
-            .get_result(conn)
-            .await?;
+        let row: (String, DateTime<Utc>, DateTime<Utc>, Option<String>) =
+            diesel::insert_into(revoked_tokens::table)
+                .values((
+                    revoked_tokens::jti.eq(jti),
+                    revoked_tokens::expires_at.eq(expires_at),
+                    revoked_tokens::reason.eq(reason),
+                ))
+                .on_conflict(revoked_tokens::jti)
+                .do_update()
+                .set(revoked_tokens::expires_at.eq(diesel::dsl::sql(
+                    "GREATEST(revoked_tokens.expires_at, excluded.expires_at)",
+                )))
+                .returning((
+                    revoked_tokens::jti,
+                    revoked_tokens::expires_at,
+                    revoked_tokens::revoked_at,
+                    revoked_tokens::reason,
+                ))
+                .get_result(conn)
+                .await?;
         let revocation = Revocation {
             jti: row.0,
             expires_at: row.1,
             revoked_at: row.2,
             reason: row.3,
         };
-        audit::record(conn, actor, "token.revoke", "token", jti, None, Some(&revocation)).await?;
+        audit::record(
+            conn,
+            actor,
+            "token.revoke",
+            "token",
+            jti,
+            None,
+            Some(&revocation),
+        )
+        .await?;
         Ok(revocation)
     })
     .await
@@ -477,15 +544,31 @@ pub async fn revoke_token(
     let new = body.0;
     let mut errors = Vec::new();
     if new.jti.is_empty() || new.jti.len() > 128 {
-        errors.push(FieldError::new("jti", "invalid", text!("must be 1 to 128 characters", "debe tener de 1 a 128 caracteres")));
+        errors.push(FieldError::new(
+            "jti",
+            "invalid",
+            text!(
+                "must be 1 to 128 characters",
+                "debe tener de 1 a 128 caracteres"
+            ),
+        ));
     }
     if let Some(r) = &new.reason {
         crate::validate::line("reason", r, 500, &mut errors);
     }
     crate::validate::finish(errors)?;
-    let expires_at = new.expires_at.unwrap_or_else(|| Utc::now() + chrono::Duration::hours(24));
+    let expires_at = new
+        .expires_at
+        .unwrap_or_else(|| Utc::now() + chrono::Duration::hours(24));
     let mut conn = state.pool.get().await?;
-    let revocation = revoke(&mut conn, &caller.actor(), &new.jti, expires_at, new.reason.as_deref()).await?;
+    let revocation = revoke(
+        &mut conn,
+        &caller.actor(),
+        &new.jti,
+        expires_at,
+        new.reason.as_deref(),
+    )
+    .await?;
     state.revocations.insert(&revocation.jti);
     Ok(HttpResponse::Created().json(revocation))
 }

@@ -265,3 +265,26 @@ pub fn reject_read_only(body: &serde_json::Value, read_only: &[&str]) -> Result<
         .collect();
     finish(errors)
 }
+
+/// Rejects an explicit `null` for fields that cannot be cleared (merge patch semantics
+/// would otherwise make `null` mean "remove"), naming each.
+pub fn reject_null(body: &serde_json::Value, required: &[&str]) -> Result<(), ApiError> {
+    let Some(obj) = body.as_object() else {
+        return Ok(());
+    };
+    let errors: Vec<FieldError> = required
+        .iter()
+        .filter(|f| obj.get(**f).is_some_and(serde_json::Value::is_null))
+        .map(|f| {
+            FieldError::new(
+                *f,
+                "null",
+                text!(
+                    "is required and cannot be cleared",
+                    "es obligatorio y no se puede borrar"
+                ),
+            )
+        })
+        .collect();
+    finish(errors)
+}

@@ -3,6 +3,8 @@
 
 mod common;
 
+mod auth;
+mod authz;
 mod departments;
 mod health;
 mod member_states;

@@ -20,7 +20,9 @@ async fn create_body(app: &TestApp, body: &Value) -> Resp {
 
 /// Creates a valid country office; returns its representation.
 async fn create(app: &TestApp, code: &str, member_state: &str) -> Value {
-    create_body(app, &new_office(code, member_state)).await.json()
+    create_body(app, &new_office(code, member_state))
+        .await
+        .json()
 }
 
 fn path_of(office: &Value) -> String {
@@ -112,7 +114,10 @@ async fn create_returns_201_with_location_etag_and_the_office() {
     let res = create_body(&app, &new_office("OGSMS-T1", "PE")).await;
     let body = res.json();
     let etag = res.header("etag").expect("an ETag");
-    assert!(etag.starts_with('"') && etag.ends_with('"'), "strong ETag: {etag}");
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"'),
+        "strong ETag: {etag}"
+    );
     let location = res.header("location").expect("a Location");
     assert_eq!(location, path_of(&body));
 
@@ -245,41 +250,196 @@ async fn invalid_new_offices_are_422_naming_the_field() {
     };
     let cases: Vec<(&str, Value, &str, Option<&str>)> = vec![
         // (case, body, field, code)
-        ("unknown member state", set("member_state", json!("XX")), "member_state", Some("unknown")),
-        ("member state not a code", set("member_state", json!("Peru")), "member_state", Some("invalid_format")),
-        ("lower-case member state", set("member_state", json!("pe")), "member_state", Some("invalid_format")),
-        ("alpha-3 member state", set("member_state", json!("PER")), "member_state", Some("invalid_format")),
-        ("empty name value", set("name", json!({"en": ""})), "name.en", Some("empty")),
-        ("blank name value", set("name", json!({"en": "Office", "es": "   "})), "name.es", Some("empty")),
-        ("empty name", set("name", json!({})), "name", Some("required")),
-        ("name too long", set("name", json!({"fr": "x".repeat(301)})), "name.fr", Some("too_long")),
-        ("name not an object", set("name", json!("Office")), "name", Some("invalid")),
-        ("lower-case code", set("code", json!("ogsms-t1")), "code", Some("invalid_format")),
-        ("code too long", set("code", json!(format!("OGSMS-{}", "A".repeat(27)))), "code", Some("invalid_format")),
-        ("code too short", set("code", json!("O")), "code", Some("invalid_format")),
-        ("code with a space", set("code", json!("OGSMS T1")), "code", Some("invalid_format")),
-        ("code starting with a hyphen", set("code", json!("-OGSMS")), "code", Some("invalid_format")),
-        ("empty city", set("city", json!("  ")), "city", Some("empty")),
-        ("city with a control character", set("city", json!("Li\u{7}ma")), "city", Some("control_characters")),
-        ("unknown kind", set("kind", json!("embassy")), "kind", Some("invalid")),
-        ("bad email", contact("email", "not-an-email"), "contacts.email", Some("invalid_format")),
-        ("email without a domain", contact("email", "office@oas"), "contacts.email", Some("invalid_format")),
-        ("bad phone", contact("phone", "call me"), "contacts.phone", Some("invalid_format")),
-        ("phone too short", contact("phone", "+1 2"), "contacts.phone", Some("invalid_format")),
-        ("website not http", contact("website", "ftp://www.oas.org"), "contacts.website", Some("invalid_format")),
-        ("website without a scheme", contact("website", "www.oas.org"), "contacts.website", Some("invalid_format")),
+        (
+            "unknown member state",
+            set("member_state", json!("XX")),
+            "member_state",
+            Some("unknown"),
+        ),
+        (
+            "member state not a code",
+            set("member_state", json!("Peru")),
+            "member_state",
+            Some("invalid_format"),
+        ),
+        (
+            "lower-case member state",
+            set("member_state", json!("pe")),
+            "member_state",
+            Some("invalid_format"),
+        ),
+        (
+            "alpha-3 member state",
+            set("member_state", json!("PER")),
+            "member_state",
+            Some("invalid_format"),
+        ),
+        (
+            "empty name value",
+            set("name", json!({"en": ""})),
+            "name.en",
+            Some("empty"),
+        ),
+        (
+            "blank name value",
+            set("name", json!({"en": "Office", "es": "   "})),
+            "name.es",
+            Some("empty"),
+        ),
+        (
+            "empty name",
+            set("name", json!({})),
+            "name",
+            Some("required"),
+        ),
+        (
+            "name too long",
+            set("name", json!({"fr": "x".repeat(301)})),
+            "name.fr",
+            Some("too_long"),
+        ),
+        (
+            "name not an object",
+            set("name", json!("Office")),
+            "name",
+            Some("invalid"),
+        ),
+        (
+            "lower-case code",
+            set("code", json!("ogsms-t1")),
+            "code",
+            Some("invalid_format"),
+        ),
+        (
+            "code too long",
+            set("code", json!(format!("OGSMS-{}", "A".repeat(27)))),
+            "code",
+            Some("invalid_format"),
+        ),
+        (
+            "code too short",
+            set("code", json!("O")),
+            "code",
+            Some("invalid_format"),
+        ),
+        (
+            "code with a space",
+            set("code", json!("OGSMS T1")),
+            "code",
+            Some("invalid_format"),
+        ),
+        (
+            "code starting with a hyphen",
+            set("code", json!("-OGSMS")),
+            "code",
+            Some("invalid_format"),
+        ),
+        (
+            "empty city",
+            set("city", json!("  ")),
+            "city",
+            Some("empty"),
+        ),
+        (
+            "city with a control character",
+            set("city", json!("Li\u{7}ma")),
+            "city",
+            Some("control_characters"),
+        ),
+        (
+            "unknown kind",
+            set("kind", json!("embassy")),
+            "kind",
+            Some("invalid"),
+        ),
+        (
+            "bad email",
+            contact("email", "not-an-email"),
+            "contacts.email",
+            Some("invalid_format"),
+        ),
+        (
+            "email without a domain",
+            contact("email", "office@oas"),
+            "contacts.email",
+            Some("invalid_format"),
+        ),
+        (
+            "bad phone",
+            contact("phone", "call me"),
+            "contacts.phone",
+            Some("invalid_format"),
+        ),
+        (
+            "phone too short",
+            contact("phone", "+1 2"),
+            "contacts.phone",
+            Some("invalid_format"),
+        ),
+        (
+            "website not http",
+            contact("website", "ftp://www.oas.org"),
+            "contacts.website",
+            Some("invalid_format"),
+        ),
+        (
+            "website without a scheme",
+            contact("website", "www.oas.org"),
+            "contacts.website",
+            Some("invalid_format"),
+        ),
         ("missing code", without("code"), "code", Some("required")),
         ("missing kind", without("kind"), "kind", Some("required")),
-        ("missing member state", without("member_state"), "member_state", Some("required")),
+        (
+            "missing member state",
+            without("member_state"),
+            "member_state",
+            Some("required"),
+        ),
         ("missing name", without("name"), "name", Some("required")),
         ("missing city", without("city"), "city", Some("required")),
-        ("missing opened_on", without("opened_on"), "opened_on", Some("required")),
-        ("unknown field", set("fax", json!("+51 1 611 2001")), "fax", Some("unknown_field")),
-        ("unknown field in contacts", contact("fax", "+51 1 611 2001"), "contacts.fax", Some("unknown_field")),
-        ("read-only field on create", set("status", json!("closed")), "status", None),
-        ("opened_on a number", set("opened_on", json!(5)), "opened_on", Some("invalid")),
-        ("opened_on not a date", set("opened_on", json!("2020-13-01")), "opened_on", Some("invalid")),
-        ("city a number", set("city", json!(5)), "city", Some("invalid")),
+        (
+            "missing opened_on",
+            without("opened_on"),
+            "opened_on",
+            Some("required"),
+        ),
+        (
+            "unknown field",
+            set("fax", json!("+51 1 611 2001")),
+            "fax",
+            Some("unknown_field"),
+        ),
+        (
+            "unknown field in contacts",
+            contact("fax", "+51 1 611 2001"),
+            "contacts.fax",
+            Some("unknown_field"),
+        ),
+        (
+            "read-only field on create",
+            set("status", json!("closed")),
+            "status",
+            None,
+        ),
+        (
+            "opened_on a number",
+            set("opened_on", json!(5)),
+            "opened_on",
+            Some("invalid"),
+        ),
+        (
+            "opened_on not a date",
+            set("opened_on", json!("2020-13-01")),
+            "opened_on",
+            Some("invalid"),
+        ),
+        (
+            "city a number",
+            set("city", json!(5)),
+            "city",
+            Some("invalid"),
+        ),
     ];
     for (case, body, field, code) in cases {
         let res = app.post("/v1/offices", &body).await;
@@ -339,7 +499,9 @@ async fn a_duplicate_code_is_409_naming_code() {
     assert_eq!(res.problem_fields(), vec!["code"], "{p}");
     assert_eq!(p["errors"][0]["code"], "duplicate");
     // The code is trimmed before it is compared.
-    let res = app.post("/v1/offices", &new_office(" OGSMS-T1 ", "CO")).await;
+    let res = app
+        .post("/v1/offices", &new_office(" OGSMS-T1 ", "CO"))
+        .await;
     res.problem(409, "duplicate");
     assert_eq!(app.collect("/v1/offices").await.len(), 1);
 }
@@ -352,9 +514,7 @@ async fn the_demo_coordinating_office_is_the_only_one() {
     let res = app.post("/v1/offices", &body).await;
     let p = res.problem(409, "duplicate");
     assert_eq!(res.problem_fields(), vec!["kind"], "{p}");
-    let coordinating = app
-        .collect("/v1/offices?kind=coordinating_office")
-        .await;
+    let coordinating = app.collect("/v1/offices?kind=coordinating_office").await;
     assert_eq!(codes(&coordinating), vec!["OGSMS-COORD"]);
 }
 
@@ -397,21 +557,33 @@ async fn patch_with_a_stale_or_weak_etag_is_412() {
     let office = create(&app, "OGSMS-T1", "PE").await;
     let path = path_of(&office);
     let old = etag(&app, &office).await;
-    let res = app.patch(&path, Some(&old), &json!({"city": "Cusco"})).await;
+    let res = app
+        .patch(&path, Some(&old), &json!({"city": "Cusco"}))
+        .await;
     assert_eq!(res.status, 200, "{}", res.text());
     let current = res.header("etag").unwrap();
 
     // The tag read before the change is stale.
-    let res = app.patch(&path, Some(&old), &json!({"city": "Arequipa"})).await;
+    let res = app
+        .patch(&path, Some(&old), &json!({"city": "Arequipa"}))
+        .await;
     res.problem(412, "precondition-failed");
     // A tag that never was.
     let res = app
-        .patch(&path, Some("\"0123456789abcdef\""), &json!({"city": "Arequipa"}))
+        .patch(
+            &path,
+            Some("\"0123456789abcdef\""),
+            &json!({"city": "Arequipa"}),
+        )
         .await;
     res.problem(412, "precondition-failed");
     // If-Match compares strongly: a weak tag never matches.
     let res = app
-        .patch(&path, Some(&format!("W/{current}")), &json!({"city": "Arequipa"}))
+        .patch(
+            &path,
+            Some(&format!("W/{current}")),
+            &json!({"city": "Arequipa"}),
+        )
         .await;
     res.problem(412, "precondition-failed");
 
@@ -454,7 +626,15 @@ async fn patch_with_the_current_etag_applies_the_change() {
         json!({"email": "office@oas.org", "phone": "+51 84 123 456", "website": "https://www.oas.org"})
     );
     // Fields not named are unchanged.
-    for f in ["id", "code", "kind", "member_state", "address", "status", "created_at"] {
+    for f in [
+        "id",
+        "code",
+        "kind",
+        "member_state",
+        "address",
+        "status",
+        "created_at",
+    ] {
         assert_eq!(body[f], office[f], "{f}");
     }
     assert!(
@@ -472,6 +652,36 @@ async fn patch_with_the_current_etag_applies_the_change() {
     let res = app.patch(&path, Some("*"), &json!({"city": "Puno"})).await;
     assert_eq!(res.status, 200, "{}", res.text());
     assert_eq!(res.json()["city"], "Puno");
+
+    // The documented merge-patch media type is accepted.
+    let res = app
+        .request(
+            Method::PATCH,
+            &path,
+            &[
+                ("if-match", "*"),
+                ("content-type", "application/merge-patch+json"),
+            ],
+            Some(&json!({"city": "Tacna"})),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json()["city"], "Tacna");
+}
+
+#[actix_web::test]
+async fn null_for_a_required_field_is_422_not_ignored() {
+    let app = TestApp::new().await;
+    let office = create(&app, "OGSMS-T1", "PE").await;
+    let path = path_of(&office);
+    let tag = etag(&app, &office).await;
+    for field in ["code", "name", "city", "opened_on"] {
+        let res = app.patch(&path, Some(&tag), &json!({ field: null })).await;
+        let p = res.problem(422, "validation-failed");
+        assert_eq!(res.problem_fields(), vec![field], "{p}");
+    }
+    let got = app.get(&path).await;
+    assert_eq!(got.header("etag").as_deref(), Some(tag.as_str()));
 }
 
 #[actix_web::test]
@@ -542,7 +752,10 @@ async fn patch_validates_like_create() {
         (json!({"code": "lower"}), "code"),
         (json!({"city": ""}), "city"),
         (json!({"contacts": {"email": "nope"}}), "contacts.email"),
-        (json!({"contacts": {"website": "oas.org"}}), "contacts.website"),
+        (
+            json!({"contacts": {"website": "oas.org"}}),
+            "contacts.website",
+        ),
         (json!({"opened_on": 5}), "opened_on"),
         (json!({"frobnicate": true}), "frobnicate"),
     ] {
@@ -632,7 +845,15 @@ async fn closing_an_office() {
     assert_eq!(body["status"], "closed");
     assert_eq!(body["closed_on"], "2020-12-31");
     assert!(ts(&body["updated_at"]) > ts(&office["updated_at"]));
-    for f in ["id", "code", "kind", "member_state", "name", "city", "opened_on"] {
+    for f in [
+        "id",
+        "code",
+        "kind",
+        "member_state",
+        "name",
+        "city",
+        "opened_on",
+    ] {
         assert_eq!(body[f], office[f], "{f}");
     }
 
@@ -645,7 +866,10 @@ async fn closing_an_office() {
     // Closing again is a conflict with the office's state.
     let res = close(&app, &office, "2021-01-31", &[]).await;
     res.problem(409, "invalid-state");
-    assert_eq!(app.get(&path_of(&office)).await.json()["closed_on"], "2020-12-31");
+    assert_eq!(
+        app.get(&path_of(&office)).await.json()["closed_on"],
+        "2020-12-31"
+    );
 }
 
 #[actix_web::test]
@@ -679,7 +903,11 @@ async fn the_closing_date_is_validated() {
     assert_eq!(future.problem_fields(), vec!["closed_on"], "{p}");
     assert_eq!(p["errors"][0]["code"], "in_future");
 
-    for body in [json!({}), json!({"closed_on": "yesterday"}), json!({"closed_on": "2020-01-01", "reason": "x"})] {
+    for body in [
+        json!({}),
+        json!({"closed_on": "yesterday"}),
+        json!({"closed_on": "2020-01-01", "reason": "x"}),
+    ] {
         let res = app
             .post(&format!("{}/close", path_of(&office)), &body)
             .await;
@@ -738,13 +966,21 @@ async fn patching_opened_on_past_the_closing_date_is_422() {
     let tag = res.header("etag").unwrap();
     // opened_on after closed_on would break the office's history.
     let res = app
-        .patch(&path_of(&office), Some(&tag), &json!({"opened_on": "2001-01-01"}))
+        .patch(
+            &path_of(&office),
+            Some(&tag),
+            &json!({"opened_on": "2001-01-01"}),
+        )
         .await;
     let p = res.problem(422, "validation-failed");
     assert_eq!(res.problem_fields(), vec!["closed_on"], "{p}");
     // A change that keeps the order is fine.
     let res = app
-        .patch(&path_of(&office), Some(&tag), &json!({"opened_on": "1999-01-01"}))
+        .patch(
+            &path_of(&office),
+            Some(&tag),
+            &json!({"opened_on": "1999-01-01"}),
+        )
         .await;
     assert_eq!(res.status, 200, "{}", res.text());
     assert_eq!(res.json()["status"], "closed");
@@ -764,7 +1000,10 @@ async fn the_demo_data_lists_29_offices() {
     for o in &all {
         let code = o["code"].as_str().unwrap();
         if o["kind"] == "country_office" {
-            assert_eq!(code, format!("OGSMS-{}", o["member_state"].as_str().unwrap()));
+            assert_eq!(
+                code,
+                format!("OGSMS-{}", o["member_state"].as_str().unwrap())
+            );
         } else {
             assert_eq!(code, "OGSMS-COORD");
         }
@@ -814,7 +1053,10 @@ async fn filter_by_kind_and_status() {
     let open = app.collect("/v1/offices?status=open").await;
     assert_eq!(open.len(), 28);
     assert!(!codes(&open).contains(&"OGSMS-PE".to_owned()));
-    assert_eq!(app.collect("/v1/offices?status=open,closed").await.len(), 29);
+    assert_eq!(
+        app.collect("/v1/offices?status=open,closed").await.len(),
+        29
+    );
     // Filters combine.
     assert!(
         app.collect("/v1/offices?status=closed&kind=coordinating_office")
@@ -873,9 +1115,7 @@ async fn filter_by_updated_since() {
 /// A sortable key of `item` for the list's sort `field`, the id breaking ties.
 fn sort_key(item: &Value, field: &str) -> (String, String) {
     let value = match field {
-        "created_at" | "updated_at" => ts(&item[field])
-            .format("%Y-%m-%dT%H:%M:%S%.9f")
-            .to_string(),
+        "created_at" | "updated_at" => ts(&item[field]).format("%Y-%m-%dT%H:%M:%S%.9f").to_string(),
         _ => item[field].as_str().unwrap().to_owned(),
     };
     (value, item["id"].as_str().unwrap().to_owned())
@@ -903,8 +1143,14 @@ async fn lists_sort_by_each_field_in_both_directions() {
     let mut orders = HashMap::new();
     for field in ["code", "opened_on", "created_at", "updated_at"] {
         for desc in [false, true] {
-            let sort = if desc { format!("-{field}") } else { field.to_owned() };
-            let items = app.collect(&format!("/v1/offices?sort={sort}&limit=5")).await;
+            let sort = if desc {
+                format!("-{field}")
+            } else {
+                field.to_owned()
+            };
+            let items = app
+                .collect(&format!("/v1/offices?sort={sort}&limit=5"))
+                .await;
             assert_eq!(items.len(), total, "{sort}");
             let got: Vec<(String, String)> = items.iter().map(|o| sort_key(o, field)).collect();
             let mut expected = got.clone();
@@ -928,7 +1174,10 @@ async fn lists_sort_by_each_field_in_both_directions() {
         ["OGSMS-UY", "OGSMS-AG", "OGSMS-X1", "OGSMS-PE"]
     );
     // The default order is by code.
-    assert_eq!(codes(&app.collect("/v1/offices?limit=7").await), orders["code"]);
+    assert_eq!(
+        codes(&app.collect("/v1/offices?limit=7").await),
+        orders["code"]
+    );
     // `+` (encoded) means ascending too.
     assert_eq!(
         codes(&app.collect("/v1/offices?sort=%2Bcode&limit=7").await),

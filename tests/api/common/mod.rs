@@ -21,9 +21,9 @@ use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use ogsms::AppState;
 use ogsms::auth::AuthConfig;
-use ogsms::policy::Role;
 use ogsms::db::{self, PoolSettings};
 use ogsms::pg_cluster::LocalCluster;
+use ogsms::policy::Role;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -277,6 +277,8 @@ pub struct Options {
     /// Connect through this URL instead of the database's own (e.g. a proxy).
     pub url_override: Option<String>,
     pub pool: Option<PoolSettings>,
+    /// How tokens are checked (default: HS256 with [`TEST_SECRET`]).
+    pub auth: Option<AuthConfig>,
 }
 
 impl TestApp {
@@ -311,7 +313,7 @@ impl TestApp {
                 .await
                 .expect("loading demo data");
         }
-        let state = web::Data::new(AppState::new(pool, test_auth()));
+        let state = web::Data::new(AppState::new(pool, options.auth.unwrap_or_else(test_auth)));
         let s = state.clone();
         let server = HttpServer::new(move || ogsms::app(s.clone()))
             .workers(1)
@@ -329,8 +331,12 @@ impl TestApp {
             .finish();
         let coordinator = state
             .auth
-            .sign(&state.auth.claims("test-coordinator", Role::Coordinator, None, None, None))
-            .unwrap();
+            .sign(
+                &state
+                    .auth
+                    .claims("test-coordinator", Role::Coordinator, None, None, None),
+            )
+            .unwrap_or_default();
         TestApp {
             db,
             base: format!("http://{addr}"),
@@ -342,7 +348,12 @@ impl TestApp {
     }
 
     /// A token of `role` (with its office or department), signed with the test key.
-    pub fn token(&self, role: Role, office: Option<uuid::Uuid>, department: Option<uuid::Uuid>) -> String {
+    pub fn token(
+        &self,
+        role: Role,
+        office: Option<uuid::Uuid>,
+        department: Option<uuid::Uuid>,
+    ) -> String {
         let sub = format!("test-{}", role.as_str());
         self.state
             .auth
