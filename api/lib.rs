@@ -21,9 +21,14 @@ pub mod schema;
 pub mod seed;
 pub mod validate;
 
+pub mod agencies;
+pub mod appointments;
 pub mod departments;
+pub mod mandates;
 pub mod member_states;
+pub mod monitoring_reports;
 pub mod offices;
+pub mod projects;
 pub mod service_accounts;
 
 use actix_web::body::MessageBody;

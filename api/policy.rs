@@ -50,20 +50,51 @@ const fn p(resource: &'static str, action: &'static str, scope: &'static str) ->
 
 /// Everything `role` may do.
 pub fn permissions(role: Role) -> Vec<Permission> {
-    let mut out = vec![
-        p("member_states", "read", "all"),
-        p("departments", "read", "all"),
-        p("offices", "read", "all"),
-    ];
+    let mut out: Vec<Permission> = [
+        "member_states",
+        "departments",
+        "offices",
+        "appointments",
+        "mandates",
+        "mandate_assignments",
+        "executing_agencies",
+        "projects",
+        "monitoring_reports",
+    ]
+    .into_iter()
+    .map(|r| p(r, "read", "all"))
+    .collect();
     match role {
         Role::Coordinator => out.extend([
             p("departments", "write", "all"),
             p("offices", "write", "all"),
+            p("appointments", "write", "all"),
+            p("mandates", "write", "all"),
+            p("mandate_assignments", "write", "all"),
+            p("executing_agencies", "write", "all"),
+            p("projects", "write", "all"),
+            p("monitoring_reports", "write", "all"),
             p("audit_events", "read", "all"),
             p("tokens", "revoke", "all"),
         ]),
+        Role::Representative => out.extend([
+            p("appointments", "write", "own_office"),
+            p("mandate_assignments", "write", "own_office"),
+            p("executing_agencies", "write", "all"),
+            p("projects", "write", "own_office"),
+            p("monitoring_reports", "write", "own_office"),
+        ]),
+        Role::OfficeStaff => out.extend([
+            p("executing_agencies", "write", "all"),
+            p("projects", "write", "own_office"),
+            p("monitoring_reports", "write", "own_office"),
+        ]),
+        Role::HqDepartment => out.extend([
+            p("projects", "write", "own_department"),
+            p("monitoring_reports", "write", "own_department"),
+        ]),
         Role::Auditor => out.push(p("audit_events", "read", "all")),
-        Role::Representative | Role::OfficeStaff | Role::HqDepartment | Role::Viewer => {}
+        Role::Viewer => {}
     }
     out
 }
@@ -87,6 +118,71 @@ impl Caller {
     pub fn belongs_to_office(&self, office: Uuid) -> bool {
         matches!(self.role, Role::Representative | Role::OfficeStaff)
             && self.office_id == Some(office)
+    }
+
+    /// A project's office and department: may the caller change the project, its
+    /// monitoring reports (and, with finance, its entries)? The Coordinating Office;
+    /// the representative and staff of its office; the HQ department that owns it.
+    pub fn may_write_project(&self, office_id: Uuid, department_id: Uuid) -> Result<(), ApiError> {
+        let ok = match self.role {
+            Role::Coordinator => true,
+            Role::Representative | Role::OfficeStaff => self.office_id == Some(office_id),
+            Role::HqDepartment => self.department_id == Some(department_id),
+            Role::Auditor | Role::Viewer => false,
+        };
+        if ok { Ok(()) } else { Err(forbidden()) }
+    }
+
+    /// Project status changes reserved to the Coordinating Office and the owning HQ
+    /// department: approving, closing and cancelling.
+    pub fn may_decide_project(&self, department_id: Uuid) -> bool {
+        match self.role {
+            Role::Coordinator => true,
+            Role::HqDepartment => self.department_id == Some(department_id),
+            _ => false,
+        }
+    }
+
+    /// An office's appointments: the Coordinating Office, or the office's
+    /// representative — except the representative's own appointment (`person_email`).
+    pub fn may_write_appointment(
+        &self,
+        office_id: Uuid,
+        person_email: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let ok = match self.role {
+            Role::Coordinator => true,
+            Role::Representative => {
+                self.office_id == Some(office_id)
+                    && !person_email.is_some_and(|e| e.eq_ignore_ascii_case(&self.sub))
+            }
+            _ => false,
+        };
+        if ok { Ok(()) } else { Err(forbidden()) }
+    }
+
+    /// Progress of a mandate assignment: the Coordinating Office, or the representative
+    /// of the office it is assigned to. (Assigning a mandate is the coordinator's.)
+    pub fn may_update_assignment(&self, office_id: Uuid) -> Result<(), ApiError> {
+        let ok = match self.role {
+            Role::Coordinator => true,
+            Role::Representative => self.office_id == Some(office_id),
+            _ => false,
+        };
+        if ok { Ok(()) } else { Err(forbidden()) }
+    }
+
+    /// Executing agencies: the Coordinating Office and the offices (representatives and
+    /// staff), who work with them.
+    pub fn may_write_agencies(&self) -> Result<(), ApiError> {
+        if matches!(
+            self.role,
+            Role::Coordinator | Role::Representative | Role::OfficeStaff
+        ) {
+            Ok(())
+        } else {
+            Err(forbidden())
+        }
     }
 
     /// Reference data (departments), offices, and other coordinator-managed records.

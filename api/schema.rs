@@ -45,16 +45,6 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(offices -> member_states (member_state));
-diesel::allow_tables_to_appear_in_same_query!(
-    member_states,
-    departments,
-    offices,
-    service_accounts,
-    revoked_tokens,
-    audit_events
-);
-
 diesel::table! {
     service_accounts (id) {
         id -> Uuid,
@@ -94,3 +84,153 @@ diesel::table! {
         after -> Nullable<Jsonb>,
     }
 }
+
+diesel::table! {
+    executing_agencies (id) {
+        id -> Uuid,
+        name -> Jsonb,
+        acronym -> Nullable<Text>,
+        member_state -> Bpchar,
+        kind -> Text,
+        registration_number -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        website -> Nullable<Text>,
+        status -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
+    mandates (id) {
+        id -> Uuid,
+        reference -> Text,
+        issuing_body -> Text,
+        document_kind -> Text,
+        adopted_on -> Date,
+        pillar -> Text,
+        title -> Jsonb,
+        summary -> Nullable<Jsonb>,
+        status -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
+    mandate_assignments (id) {
+        id -> Uuid,
+        mandate_id -> Uuid,
+        office_id -> Uuid,
+        due_on -> Nullable<Date>,
+        status -> Text,
+        progress_notes -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
+    appointments (id) {
+        id -> Uuid,
+        office_id -> Uuid,
+        person_name -> Text,
+        email -> Nullable<Text>,
+        position -> Text,
+        starts_on -> Date,
+        ends_on -> Nullable<Date>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
+    projects (id) {
+        id -> Uuid,
+        code -> Text,
+        title -> Jsonb,
+        description -> Nullable<Jsonb>,
+        office_id -> Uuid,
+        department_id -> Uuid,
+        pillar -> Text,
+        status -> Text,
+        starts_on -> Date,
+        ends_on -> Nullable<Date>,
+        budget_amount -> Int8,
+        budget_currency -> Bpchar,
+        funding_source -> Text,
+        donor -> Nullable<Text>,
+        donor_agreement -> Nullable<Text>,
+        search_text -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
+    project_mandates (project_id, mandate_id) {
+        project_id -> Uuid,
+        mandate_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    project_agencies (project_id, agency_id) {
+        project_id -> Uuid,
+        agency_id -> Uuid,
+        role -> Text,
+    }
+}
+
+diesel::table! {
+    monitoring_reports (id) {
+        id -> Uuid,
+        project_id -> Uuid,
+        period -> Text,
+        period_start -> Date,
+        period_end -> Date,
+        physical_progress -> Int2,
+        risk_level -> Text,
+        narrative -> Jsonb,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+    }
+}
+
+diesel::joinable!(offices -> member_states (member_state));
+diesel::joinable!(executing_agencies -> member_states (member_state));
+diesel::joinable!(mandate_assignments -> mandates (mandate_id));
+diesel::joinable!(mandate_assignments -> offices (office_id));
+diesel::joinable!(appointments -> offices (office_id));
+diesel::joinable!(projects -> offices (office_id));
+diesel::joinable!(projects -> departments (department_id));
+diesel::joinable!(project_mandates -> projects (project_id));
+diesel::joinable!(project_mandates -> mandates (mandate_id));
+diesel::joinable!(project_agencies -> projects (project_id));
+diesel::joinable!(project_agencies -> executing_agencies (agency_id));
+diesel::joinable!(monitoring_reports -> projects (project_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    member_states,
+    departments,
+    offices,
+    service_accounts,
+    revoked_tokens,
+    audit_events,
+    executing_agencies,
+    mandates,
+    mandate_assignments,
+    appointments,
+    projects,
+    project_mandates,
+    project_agencies,
+    monitoring_reports,
+);

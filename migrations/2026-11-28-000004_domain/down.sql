@@ -1,0 +1,9 @@
+DROP TABLE monitoring_reports;
+DROP TABLE project_agencies;
+DROP TABLE project_mandates;
+DROP TABLE projects;
+DROP TABLE appointments;
+DROP TABLE mandate_assignments;
+DROP TABLE mandates;
+DROP TABLE executing_agencies;
+DROP FUNCTION search_fold(text);
