@@ -117,6 +117,8 @@ fn constraints() -> impl Iterator<Item = &'static Constraint> {
         crate::departments::CONSTRAINTS,
         crate::offices::CONSTRAINTS,
         crate::service_accounts::CONSTRAINTS,
+        crate::ledgers::CONSTRAINTS,
+        crate::exchange_rates::CONSTRAINTS,
     ]
     .into_iter()
     .flatten()

@@ -41,6 +41,16 @@ pub enum ProblemType {
     StillReferenced,
     /// 409: the resource's state does not allow the operation.
     InvalidState,
+    /// 409: the entry would take the ledger's available balance below zero.
+    InsufficientFunds,
+    /// 409: the entry's date falls in a closed period, or the ledger is closed.
+    PeriodClosed,
+    /// 409: the entry was reversed already.
+    AlreadyReversed,
+    /// 409: a request with this Idempotency-Key is still being processed.
+    IdempotencyKeyInUse,
+    /// 422: this Idempotency-Key was used with another request body.
+    IdempotencyKeyReused,
     /// 412: `If-Match` names a representation that is no longer current.
     PreconditionFailed,
     /// 413: the body is over the size limit.
@@ -62,7 +72,12 @@ pub enum ProblemType {
 }
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 19] = [
+    pub const ALL: [ProblemType; 24] = [
+        ProblemType::InsufficientFunds,
+        ProblemType::PeriodClosed,
+        ProblemType::AlreadyReversed,
+        ProblemType::IdempotencyKeyInUse,
+        ProblemType::IdempotencyKeyReused,
         ProblemType::InvalidParameter,
         ProblemType::MalformedBody,
         ProblemType::Unauthorized,
@@ -96,6 +111,11 @@ impl ProblemType {
             ProblemType::Duplicate => "duplicate",
             ProblemType::StillReferenced => "still-referenced",
             ProblemType::InvalidState => "invalid-state",
+            ProblemType::InsufficientFunds => "insufficient-funds",
+            ProblemType::PeriodClosed => "period-closed",
+            ProblemType::AlreadyReversed => "already-reversed",
+            ProblemType::IdempotencyKeyInUse => "idempotency-key-in-use",
+            ProblemType::IdempotencyKeyReused => "idempotency-key-reused",
             ProblemType::PreconditionFailed => "precondition-failed",
             ProblemType::PayloadTooLarge => "payload-too-large",
             ProblemType::UnsupportedMediaType => "unsupported-media-type",
@@ -120,9 +140,14 @@ impl ProblemType {
             ProblemType::NotFound => StatusCode::NOT_FOUND,
             ProblemType::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemType::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
-            ProblemType::Duplicate | ProblemType::StillReferenced | ProblemType::InvalidState => {
-                StatusCode::CONFLICT
-            }
+            ProblemType::Duplicate
+            | ProblemType::StillReferenced
+            | ProblemType::InvalidState
+            | ProblemType::InsufficientFunds
+            | ProblemType::PeriodClosed
+            | ProblemType::AlreadyReversed
+            | ProblemType::IdempotencyKeyInUse => StatusCode::CONFLICT,
+            ProblemType::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemType::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ProblemType::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemType::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -162,6 +187,18 @@ impl ProblemType {
                 )
             }
             ProblemType::PreconditionFailed => text!("Precondition failed", "Precondición fallida"),
+            ProblemType::InsufficientFunds => text!("Insufficient funds", "Fondos insuficientes"),
+            ProblemType::PeriodClosed => text!("Period closed", "Período cerrado"),
+            ProblemType::AlreadyReversed => text!("Entry already reversed", "Asiento ya revertido"),
+            ProblemType::IdempotencyKeyInUse => {
+                text!("Idempotency key in use", "Clave de idempotencia en uso")
+            }
+            ProblemType::IdempotencyKeyReused => {
+                text!(
+                    "Idempotency key reused with another request",
+                    "Clave de idempotencia reutilizada con otra solicitud"
+                )
+            }
             ProblemType::PayloadTooLarge => text!(
                 "Request body too large",
                 "Cuerpo de la solicitud demasiado grande"

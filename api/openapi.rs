@@ -10,7 +10,10 @@ use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{Problem, ProblemField, responses};
-use crate::{audit, auth, departments, health, member_states, offices, service_accounts};
+use crate::{
+    audit, auth, departments, exchange_rates, health, ledgers, member_states, offices,
+    service_accounts,
+};
 
 const DESCRIPTION: &str = include_str!("openapi_description.md");
 
@@ -43,6 +46,8 @@ const DESCRIPTION: &str = include_str!("openapi_description.md");
         (name = "Offices", description = "Country offices and the Coordinating Office"),
         (name = "Authentication", description = "Tokens, service accounts and the caller's identity"),
         (name = "Audit", description = "The audit trail of every write"),
+        (name = "Ledgers", description = "Expense ledgers: append-only, hash-chained entries, balances, closings"),
+        (name = "Exchange rates", description = "Operational rates to US dollars"),
         (name = "Operations", description = "Health probes"),
     ),
     modifiers(&Security)
@@ -123,7 +128,21 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(service_accounts::issue_token)
         .service(service_accounts::revoke_token)
         .service(auth::me)
-        .service(audit::list_audit_events);
+        .service(audit::list_audit_events)
+        .service(ledgers::list_ledgers)
+        .service(ledgers::create_ledger)
+        .service(ledgers::get_ledger)
+        .service(ledgers::list_entries)
+        .service(ledgers::post_entry)
+        .service(ledgers::get_entry)
+        .service(ledgers::reverse_entry)
+        .service(ledgers::get_balance)
+        .service(ledgers::close_period)
+        .service(ledgers::close_ledger)
+        .service(ledgers::verify_ledger)
+        .service(exchange_rates::list_rates)
+        .service(exchange_rates::create_rate)
+        .service(exchange_rates::get_rate);
 }
 
 /// The probes, outside `/v1`.

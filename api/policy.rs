@@ -62,6 +62,7 @@ pub fn permissions(role: Role) -> Vec<Permission> {
         "monitoring_reports",
     ]
     .into_iter()
+    .chain(["exchange_rates"])
     .map(|r| p(r, "read", "all"))
     .collect();
     match role {
@@ -76,8 +77,14 @@ pub fn permissions(role: Role) -> Vec<Permission> {
             p("monitoring_reports", "write", "all"),
             p("audit_events", "read", "all"),
             p("tokens", "revoke", "all"),
+            p("ledgers", "read", "all"),
+            p("ledgers", "write", "all"),
+            p("ledger_entries", "write", "all"),
+            p("exchange_rates", "write", "all"),
         ]),
         Role::Representative => out.extend([
+            p("ledgers", "read", "own_office"),
+            p("ledger_entries", "write", "own_office"),
             p("appointments", "write", "own_office"),
             p("mandate_assignments", "write", "own_office"),
             p("executing_agencies", "write", "all"),
@@ -85,15 +92,21 @@ pub fn permissions(role: Role) -> Vec<Permission> {
             p("monitoring_reports", "write", "own_office"),
         ]),
         Role::OfficeStaff => out.extend([
+            p("ledgers", "read", "own_office"),
+            p("ledger_entries", "write", "own_office"),
             p("executing_agencies", "write", "all"),
             p("projects", "write", "own_office"),
             p("monitoring_reports", "write", "own_office"),
         ]),
         Role::HqDepartment => out.extend([
+            p("ledger_entries", "read", "own_department"),
             p("projects", "write", "own_department"),
             p("monitoring_reports", "write", "own_department"),
         ]),
-        Role::Auditor => out.push(p("audit_events", "read", "all")),
+        Role::Auditor => out.extend([
+            p("audit_events", "read", "all"),
+            p("ledgers", "read", "all"),
+        ]),
         Role::Viewer => {}
     }
     out
@@ -109,7 +122,62 @@ fn forbidden() -> ApiError {
     )
 }
 
+/// Which money a caller may see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FinanceScope {
+    /// Every ledger (the Coordinating Office, auditors).
+    All,
+    /// One office's ledgers (its representative and staff).
+    Office(Uuid),
+    /// Entries tagged to one HQ department's projects.
+    Department(Uuid),
+    /// None (viewers).
+    Nothing,
+}
+
 impl Caller {
+    /// The money this caller may see.
+    pub fn finance_scope(&self) -> FinanceScope {
+        match (self.role, self.office_id, self.department_id) {
+            (Role::Coordinator | Role::Auditor, _, _) => FinanceScope::All,
+            (Role::Representative | Role::OfficeStaff, Some(office), _) => {
+                FinanceScope::Office(office)
+            }
+            (Role::HqDepartment, _, Some(department)) => FinanceScope::Department(department),
+            _ => FinanceScope::Nothing,
+        }
+    }
+
+    /// Posting entries into a ledger of `office_id`: the Coordinating Office and the
+    /// office's representative and staff.
+    pub fn may_post_entries(&self, office_id: Uuid) -> Result<(), ApiError> {
+        let ok = match self.role {
+            Role::Coordinator => true,
+            Role::Representative | Role::OfficeStaff => self.office_id == Some(office_id),
+            _ => false,
+        };
+        if ok { Ok(()) } else { Err(forbidden()) }
+    }
+
+    /// A whole ledger's figures (balance, verification): everyone who sees the whole
+    /// ledger, not HQ departments (who see only their projects' entries).
+    pub fn may_read_whole_ledger(&self, office_id: Uuid) -> Result<(), ApiError> {
+        match self.finance_scope() {
+            FinanceScope::All => Ok(()),
+            FinanceScope::Office(o) if o == office_id => Ok(()),
+            _ => Err(forbidden()),
+        }
+    }
+
+    /// Ledgers, period closings, ledger closing, exchange rates: the Coordinating Office.
+    pub fn may_manage_finance(&self) -> Result<(), ApiError> {
+        if self.is(Role::Coordinator) {
+            Ok(())
+        } else {
+            Err(forbidden())
+        }
+    }
+
     pub fn is(&self, role: Role) -> bool {
         self.role == role
     }

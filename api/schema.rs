@@ -205,7 +205,99 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    exchange_rates (id) {
+        id -> Uuid,
+        currency -> Bpchar,
+        effective_on -> Date,
+        usd_per_unit_e12 -> Int8,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    ledgers (id) {
+        id -> Uuid,
+        office_id -> Uuid,
+        fiscal_year -> Int4,
+        fund -> Text,
+        fund_code -> Nullable<Text>,
+        currency -> Bpchar,
+        status -> Text,
+        closed_through -> Nullable<Date>,
+        entry_count -> Int8,
+        head_hash -> Text,
+        available_minor -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
+    ledger_entries (id) {
+        id -> Uuid,
+        ledger_id -> Uuid,
+        seq -> Int8,
+        kind -> Text,
+        category -> Nullable<Text>,
+        entry_date -> Date,
+        description -> Text,
+        reference -> Nullable<Text>,
+        project_id -> Nullable<Uuid>,
+        payee_agency_id -> Nullable<Uuid>,
+        amount_minor -> Int8,
+        currency -> Bpchar,
+        usd_per_unit_e12 -> Nullable<Int8>,
+        usd_minor -> Int8,
+        effect_minor -> Int8,
+        reverses_entry_id -> Nullable<Uuid>,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    ledger_daily_totals (ledger_id, entry_date, kind, category) {
+        ledger_id -> Uuid,
+        entry_date -> Date,
+        kind -> Text,
+        category -> Text,
+        effect_minor -> Int8,
+        usd_minor -> Int8,
+        entries -> Int8,
+    }
+}
+
+diesel::table! {
+    ledger_closings (id) {
+        id -> Uuid,
+        ledger_id -> Uuid,
+        closed_through -> Date,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (caller_sub, key) {
+        caller_sub -> Text,
+        key -> Text,
+        request_hash -> Text,
+        response_status -> Int2,
+        response_body -> Bytea,
+        location -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(offices -> member_states (member_state));
+diesel::joinable!(ledgers -> offices (office_id));
+diesel::joinable!(ledger_entries -> ledgers (ledger_id));
+diesel::joinable!(ledger_entries -> projects (project_id));
 diesel::joinable!(executing_agencies -> member_states (member_state));
 diesel::joinable!(mandate_assignments -> mandates (mandate_id));
 diesel::joinable!(mandate_assignments -> offices (office_id));
@@ -233,4 +325,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     project_mandates,
     project_agencies,
     monitoring_reports,
+    exchange_rates,
+    ledgers,
+    ledger_entries,
+    ledger_daily_totals,
+    ledger_closings,
+    idempotency_keys,
 );

@@ -43,6 +43,7 @@ const ALL_200: [u16; 9] = [200; 9];
 const COORDINATOR_ONLY_201: [u16; 9] = [201, 403, 403, 403, 403, 403, 403, 403, 403];
 const COORDINATOR_ONLY_200: [u16; 9] = [200, 403, 403, 403, 403, 403, 403, 403, 403];
 
+#[rustfmt::skip]
 const TABLE: &[Row] = &[
     ("GET /livez", ALL_200),
     ("GET /readyz", ALL_200),
@@ -61,11 +62,31 @@ const TABLE: &[Row] = &[
     ("POST /v1/auth/token", [400; 9]),
     ("POST /v1/auth/revocations", COORDINATOR_ONLY_201),
     ("GET /v1/me", ALL_200),
-    (
-        "GET /v1/audit-events",
-        [200, 403, 403, 403, 403, 403, 403, 200, 403],
-    ),
+    ("GET /v1/audit-events", [200, 403, 403, 403, 403, 403, 403, 200, 403]),
+    // Finance: invisible is 404, visible but not writable 403. An HQ department sees a
+    // ledger through the entries tagged to its projects, not its balance.
+    ("GET /v1/ledgers", ALL_200),
+    ("POST /v1/ledgers", COORDINATOR_ONLY_201),
+    ("GET /v1/ledgers/{id}", LEDGER_READ),
+    ("GET /v1/ledgers/{id}/entries", LEDGER_READ),
+    ("POST /v1/ledgers/{id}/entries", LEDGER_WRITE),
+    ("GET /v1/ledgers/{id}/entries/{entry_id}", LEDGER_READ),
+    ("POST /v1/ledgers/{id}/entries/{entry_id}/reversal", LEDGER_WRITE),
+    ("GET /v1/ledgers/{id}/balance", WHOLE_LEDGER_READ),
+    ("GET /v1/ledgers/{id}/verification", WHOLE_LEDGER_READ),
+    ("POST /v1/ledgers/{id}/closings", [201, 403, 404, 403, 404, 403, 404, 403, 404]),
+    ("POST /v1/ledgers/{id}/close", [200, 403, 404, 403, 404, 403, 404, 403, 404]),
+    ("GET /v1/exchange-rates", ALL_200),
+    ("POST /v1/exchange-rates", COORDINATOR_ONLY_201),
+    ("GET /v1/exchange-rates/{id}", ALL_200),
 ];
+
+#[rustfmt::skip]
+const LEDGER_READ: [u16; 9] = [200, 200, 404, 200, 404, 200, 404, 200, 404];
+#[rustfmt::skip]
+const LEDGER_WRITE: [u16; 9] = [201, 201, 404, 201, 404, 403, 404, 403, 404];
+#[rustfmt::skip]
+const WHOLE_LEDGER_READ: [u16; 9] = [200, 200, 404, 200, 404, 403, 404, 200, 404];
 
 /// Operations that answer without a token.
 const PUBLIC: &[&str] = &["GET /livez", "GET /readyz", "POST /v1/auth/token"];
@@ -107,6 +128,8 @@ fn the_table_covers_every_documented_operation_and_nothing_else() {
 
 /// Ids from the demo data.
 struct Fixture {
+    /// A project of the own office and the own department.
+    project: Uuid,
     own_office: Uuid,
     other_office: Uuid,
     own_department: Uuid,
@@ -130,7 +153,19 @@ async fn id_of(app: &TestApp, list: &str, code: &str) -> Uuid {
 
 impl Fixture {
     async fn load(app: &TestApp) -> Fixture {
+        let own_office = id_of(app, "/v1/offices?limit=500", "OGSMS-PE").await;
+        let own_department = id_of(app, "/v1/departments?limit=500", "DECO").await;
+        let project = Uuid::new_v4();
+        app.db
+            .execute(&format!(
+                "INSERT INTO projects (id, code, title, office_id, department_id, pillar, status, starts_on, \
+                 budget_amount, budget_currency, funding_source) VALUES ('{project}', 'AZ-PROJECT', \
+                 '{{\"en\": \"Electoral observation\"}}', '{own_office}', '{own_department}', 'democracy', 'active', \
+                 '2026-01-01', 100000000, 'USD', 'regular_fund')"
+            ))
+            .unwrap();
         Fixture {
+            project,
             own_office: id_of(app, "/v1/offices?limit=500", "OGSMS-PE").await,
             other_office: id_of(app, "/v1/offices?limit=500", "OGSMS-CO").await,
             own_department: id_of(app, "/v1/departments?limit=500", "DECO").await,
@@ -243,8 +278,127 @@ async fn request_for(
             Some(json!({"jti": format!("jti-{n}")})),
             vec![],
         ),
+        "GET /v1/ledgers" | "GET /v1/exchange-rates" => {
+            (op.split_once(' ').unwrap().1.to_owned(), None, vec![])
+        }
+        "POST /v1/ledgers" => (
+            "/v1/ledgers".to_owned(),
+            Some(
+                json!({"office_id": fx.own_office, "fiscal_year": 1990 + n as i64 % 200, "fund": "regular_fund"}),
+            ),
+            vec![],
+        ),
+        "GET /v1/ledgers/{id}"
+        | "GET /v1/ledgers/{id}/entries"
+        | "GET /v1/ledgers/{id}/balance"
+        | "GET /v1/ledgers/{id}/verification" => {
+            let (ledger, _) = fresh_ledger(app, fx).await;
+            let suffix = op.split("{id}").nth(1).unwrap();
+            (format!("/v1/ledgers/{ledger}{suffix}"), None, vec![])
+        }
+        "POST /v1/ledgers/{id}/entries" => {
+            let (ledger, _) = fresh_ledger(app, fx).await;
+            (
+                format!("/v1/ledgers/{ledger}/entries"),
+                Some(expense(fx, "1.00")),
+                vec![],
+            )
+        }
+        "GET /v1/ledgers/{id}/entries/{entry_id}" => {
+            let (ledger, entry) = fresh_ledger(app, fx).await;
+            (
+                format!("/v1/ledgers/{ledger}/entries/{entry}"),
+                None,
+                vec![],
+            )
+        }
+        "POST /v1/ledgers/{id}/entries/{entry_id}/reversal" => {
+            let (ledger, entry) = fresh_ledger(app, fx).await;
+            (
+                format!("/v1/ledgers/{ledger}/entries/{entry}/reversal"),
+                Some(json!({})),
+                vec![],
+            )
+        }
+        "POST /v1/ledgers/{id}/closings" => {
+            let (ledger, _) = fresh_ledger(app, fx).await;
+            (
+                format!("/v1/ledgers/{ledger}/closings"),
+                Some(json!({"closed_through": "2026-01-31"})),
+                vec![],
+            )
+        }
+        "POST /v1/ledgers/{id}/close" => {
+            let (ledger, _) = fresh_ledger(app, fx).await;
+            (format!("/v1/ledgers/{ledger}/close"), None, vec![])
+        }
+        "POST /v1/exchange-rates" => {
+            let day = chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap()
+                + chrono::Duration::days(n as i64);
+            (
+                "/v1/exchange-rates".to_owned(),
+                Some(json!({"currency": "PEN", "effective_on": day, "rate": "0.2671"})),
+                vec![],
+            )
+        }
+        "GET /v1/exchange-rates/{id}" => {
+            let day = chrono::NaiveDate::from_ymd_opt(1990, 1, 1).unwrap()
+                + chrono::Duration::days(n as i64);
+            let res = app
+                .post(
+                    "/v1/exchange-rates",
+                    &json!({"currency": "COP", "effective_on": day, "rate": "0.00025"}),
+                )
+                .await;
+            (
+                format!("/v1/exchange-rates/{}", res.json()["id"].as_str().unwrap()),
+                None,
+                vec![],
+            )
+        }
         other => panic!("no request is defined for {other}: add one to request_for"),
     }
+}
+
+/// An expense of the own office's DECO project.
+fn expense(fx: &Fixture, amount: &str) -> Value {
+    json!({
+        "kind": "expense",
+        "category": "travel",
+        "entry_date": "2026-06-15",
+        "description": "Airfare",
+        "project_id": fx.project,
+        "amount": {"amount": amount, "currency": "USD"}
+    })
+}
+
+/// A new ledger of the own office with an allocation and an expense tagged to the own
+/// department's project (so that the HQ department sees it); returns it and the expense.
+async fn fresh_ledger(app: &TestApp, fx: &Fixture) -> (String, String) {
+    let n = next();
+    let res = app
+        .post(
+            "/v1/ledgers",
+            &json!({"office_id": fx.own_office, "fiscal_year": 2026, "fund": "specific_fund", "fund_code": format!("AG-{n}")}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    let ledger = res.json()["id"].as_str().unwrap().to_owned();
+    let allocation = json!({"kind": "allocation", "entry_date": "2026-06-01", "description": "Budget", "amount": {"amount": "1000.00", "currency": "USD"}});
+    assert_eq!(
+        app.post(&format!("/v1/ledgers/{ledger}/entries"), &allocation)
+            .await
+            .status,
+        201
+    );
+    let res = app
+        .post(
+            &format!("/v1/ledgers/{ledger}/entries"),
+            &expense(fx, "10.00"),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    (ledger, res.json()["id"].as_str().unwrap().to_owned())
 }
 
 async fn call(

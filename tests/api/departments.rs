@@ -208,6 +208,20 @@ async fn a_department_cannot_join_an_inactive_secretariat() {
         .await;
     res.problem(422, "validation-failed");
     assert_eq!(res.problem_fields(), vec!["parent_id"]);
+    assert_eq!(
+        app.get(&path_of(&dep)).await.json()["parent_id"],
+        other["id"]
+    );
+
+    // A department already in a Secretariat that becomes inactive stays editable.
+    patch_ok(&app, &other, &json!({"status": "inactive"})).await;
+    let renamed = patch_ok(&app, &dep, &json!({"name": {"en": "Renamed"}})).await;
+    assert_eq!(renamed["name"], json!({"en": "Renamed"}));
+    assert_eq!(renamed["parent_id"], other["id"]);
+    // Reactivated, the Secretariat takes departments again.
+    patch_ok(&app, &sec, &json!({"status": "active"})).await;
+    let dx = create(&app, &department("DX", &id(&sec))).await;
+    assert_eq!(dx["parent_id"], sec["id"]);
 }
 
 #[actix_web::test]

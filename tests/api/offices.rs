@@ -675,7 +675,7 @@ async fn null_for_a_required_field_is_422_not_ignored() {
     let office = create(&app, "OGSMS-T1", "PE").await;
     let path = path_of(&office);
     let tag = etag(&app, &office).await;
-    for field in ["code", "name", "city", "opened_on"] {
+    for field in ["code", "name", "city", "contacts", "opened_on"] {
         let res = app.patch(&path, Some(&tag), &json!({ field: null })).await;
         let p = res.problem(422, "validation-failed");
         assert_eq!(res.problem_fields(), vec![field], "{p}");

@@ -1,0 +1,2077 @@
+//! `/v1/ledgers`: each office's expense ledger for a fiscal year and fund, with its
+//! append-only, hash-chained entries.
+//!
+//! ## How an entry is posted
+//! In one transaction: the ledger row is locked (`SELECT … FOR UPDATE`), which orders
+//! every writer of that ledger; the entry gets the next sequence number, its hash over
+//! the previous entry's hash, and is checked against the available balance kept on the
+//! ledger row; then the entry, the ledger's running state, the daily totals, the audit
+//! event and the idempotency record are written and committed together. Racing writers
+//! therefore see each other's effects: none can overdraw, none can skip a number.
+//!
+//! ## The hash chain (how anyone can re-verify it)
+//! `hash = hex(SHA-256(prev_hash + ":" + canonical))`, where `prev_hash` is the previous
+//! entry's hash as 64 lower-case hex characters (64 zeros for the first entry) and
+//! `canonical` is this JSON array, written without whitespace, UTF-8, with non-ASCII
+//! characters not escaped (Python: `json.dumps(a, ensure_ascii=False,
+//! separators=(",", ":"))`):
+//!
+//! `["ogsms-ledger-entry/v1", ledger_id, seq, id, kind, category, entry_date, description,
+//! reference, project_id, payee_agency_id, amount_minor, currency, usd_per_unit_e12,
+//! usd_minor, effect_minor, reverses_entry_id, created_by, created_at]`
+//!
+//! ids are lower-case hyphenated UUIDs, dates `YYYY-MM-DD`, `created_at`
+//! `YYYY-MM-DDTHH:MM:SS.ffffffZ`, amounts integers (minor units; the rate is US dollars
+//! per unit × 10^12), absent values `null`. Every field is in the entry's JSON
+//! representation.
+//!
+//! ## Conversion
+//! An entry in another currency uses the exchange rate in force on its date (the latest
+//! with `effective_on` ≤ the entry date): `usd_minor = round_half_even(amount_minor ×
+//! rate × 100 / 10^exponent)`, computed exactly in integers.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::audit;
+use crate::auth::Caller;
+use crate::db::{Constraint, Meaning};
+use crate::error::{ApiError, FieldError, ProblemType};
+use crate::http::{JsonBody, Tagged};
+use crate::money::{self, Money, MoneyJson};
+use crate::pagination::{self, Cursor, Page, Sort, SortField};
+use crate::policy::FinanceScope;
+use crate::schema::{
+    exchange_rates, ledger_closings, ledger_daily_totals, ledger_entries, ledgers, offices,
+    projects,
+};
+use crate::validate;
+use crate::{keyset, page_type, string_enum, text};
+
+string_enum! {
+    /// The fund a ledger accounts for.
+    pub enum Fund {
+        RegularFund = "regular_fund" ("Regular Fund", "Fondo Regular"),
+        SpecificFund = "specific_fund" ("Specific fund", "Fondo específico"),
+        TrustFund = "trust_fund" ("Trust fund", "Fondo fiduciario"),
+        DevelopmentCooperationFund = "development_cooperation_fund" ("Development Cooperation Fund", "Fondo de Cooperación para el Desarrollo"),
+        IndirectCostRecovery = "indirect_cost_recovery" ("Indirect cost recovery", "Recuperación de costos indirectos"),
+    }
+}
+
+string_enum! {
+    /// Whether entries may still be posted.
+    pub enum LedgerStatus {
+        Open = "open" ("Open", "Abierto"),
+        Closed = "closed" ("Closed", "Cerrado"),
+    }
+}
+
+string_enum! {
+    /// What an entry does to the available balance.
+    pub enum EntryKind {
+        /// Money made available (+).
+        Allocation = "allocation" ("Allocation", "Asignación"),
+        /// Money spent (−).
+        Expense = "expense" ("Expense", "Gasto"),
+        /// Money returned (+).
+        Refund = "refund" ("Refund", "Reembolso"),
+        /// A correction, up or down (`direction`).
+        Adjustment = "adjustment" ("Adjustment", "Ajuste"),
+        /// Undoes another entry: same amount, opposite effect.
+        Reversal = "reversal" ("Reversal", "Reversión"),
+    }
+}
+
+string_enum! {
+    /// Object of expenditure.
+    pub enum Category {
+        Personnel = "personnel" ("Personnel", "Personal"),
+        Travel = "travel" ("Travel", "Viajes"),
+        Rent = "rent" ("Rent", "Alquiler"),
+        Utilities = "utilities" ("Utilities", "Servicios públicos"),
+        Communications = "communications" ("Communications", "Comunicaciones"),
+        Supplies = "supplies" ("Supplies", "Suministros"),
+        Equipment = "equipment" ("Equipment", "Equipos"),
+        ContractualServices = "contractual_services" ("Contractual services", "Servicios por contrato"),
+        ProjectDisbursement = "project_disbursement" ("Project disbursement", "Desembolso a proyectos"),
+        BankCharges = "bank_charges" ("Bank charges", "Cargos bancarios"),
+        Other = "other" ("Other", "Otros"),
+    }
+}
+
+string_enum! {
+    /// The direction of an adjustment.
+    pub enum Direction {
+        Increase = "increase" ("Increase", "Aumento"),
+        Decrease = "decrease" ("Decrease", "Disminución"),
+    }
+}
+
+pub const CONSTRAINTS: &[Constraint] = &[
+    Constraint {
+        name: "ledgers_office_year_fund_key",
+        field: "fund",
+        meaning: Meaning::Unique,
+    },
+    Constraint {
+        name: "ledgers_office_id_fkey",
+        field: "office_id",
+        meaning: Meaning::Reference,
+    },
+    Constraint {
+        name: "ledger_entries_ledger_seq_key",
+        field: "seq",
+        meaning: Meaning::Unique,
+    },
+];
+
+const ZERO_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+// ---------------------------------------------------------------------------------
+// Ledgers
+
+/// An office's ledger for one fiscal year and fund, in US dollars.
+#[derive(Serialize, ToSchema)]
+pub struct Ledger {
+    pub id: Uuid,
+    pub office_id: Uuid,
+    #[schema(example = 2026)]
+    pub fiscal_year: i32,
+    pub fund: Fund,
+    /// The donor agreement of a specific or trust fund.
+    pub fund_code: Option<String>,
+    /// Currency of account: always `USD`.
+    #[schema(example = "USD")]
+    pub currency: String,
+    pub status: LedgerStatus,
+    /// Entries dated on or before this day are frozen.
+    pub closed_through: Option<NaiveDate>,
+    pub entry_count: i64,
+    /// The hash of the last entry (64 zeros before the first).
+    pub head_hash: String,
+    /// Allocations − expenses + refunds ± adjustments ∓ reversals.
+    pub available: MoneyJson,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable, Clone)]
+#[diesel(table_name = ledgers)]
+struct LedgerRow {
+    id: Uuid,
+    office_id: Uuid,
+    fiscal_year: i32,
+    fund: String,
+    fund_code: Option<String>,
+    currency: String,
+    status: String,
+    closed_through: Option<NaiveDate>,
+    entry_count: i64,
+    head_hash: String,
+    available_minor: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<LedgerRow> for Ledger {
+    fn from(r: LedgerRow) -> Self {
+        Ledger {
+            id: r.id,
+            office_id: r.office_id,
+            fiscal_year: r.fiscal_year,
+            fund: Fund::from_db(&r.fund),
+            fund_code: r.fund_code,
+            currency: r.currency,
+            status: LedgerStatus::from_db(&r.status),
+            closed_through: r.closed_through,
+            entry_count: r.entry_count,
+            head_hash: r.head_hash,
+            available: Money::usd(r.available_minor).to_json(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// A new ledger.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewLedger {
+    pub office_id: Uuid,
+    #[schema(example = 2026)]
+    pub fiscal_year: i32,
+    pub fund: Fund,
+    /// Required for a specific or trust fund (the donor agreement), refused otherwise.
+    pub fund_code: Option<String>,
+}
+
+/// Whether the caller sees the ledger at all (else 404).
+async fn ledger_visible(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    ledger: &LedgerRow,
+) -> Result<bool, ApiError> {
+    Ok(match caller.finance_scope() {
+        FinanceScope::All => true,
+        FinanceScope::Office(o) => o == ledger.office_id,
+        FinanceScope::Department(d) => {
+            diesel::select(diesel::dsl::exists(
+                ledger_entries::table
+                    .inner_join(projects::table)
+                    .filter(ledger_entries::ledger_id.eq(ledger.id))
+                    .filter(projects::department_id.eq(d)),
+            ))
+            .get_result(conn)
+            .await?
+        }
+        FinanceScope::Nothing => false,
+    })
+}
+
+/// Loads a ledger the caller may see (404 otherwise), locking it when `for_update`.
+async fn load_ledger(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    id: Uuid,
+    for_update: bool,
+) -> Result<LedgerRow, ApiError> {
+    let q = ledgers::table.find(id).select(LedgerRow::as_select());
+    let row = if for_update {
+        q.for_update().first(conn).await.optional()?
+    } else {
+        q.first(conn).await.optional()?
+    };
+    let row = row.ok_or_else(ApiError::not_found)?;
+    if !ledger_visible(conn, caller, &row).await? {
+        return Err(ApiError::not_found());
+    }
+    Ok(row)
+}
+
+page_type!(LedgerPage, Ledger, "A page of ledgers.");
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum LedgerSort {
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl SortField for LedgerSort {
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("created_at", LedgerSort::CreatedAt),
+        ("updated_at", LedgerSort::UpdatedAt),
+    ];
+    const DEFAULT: Self = LedgerSort::CreatedAt;
+}
+
+/// Query parameters of the ledger list.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LedgerQuery {
+    /// Page size, 1–500 (larger values are clamped to 500).
+    #[param(value_type = Option<i64>, minimum = 1, default = 50)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// `created_at` (default) or `updated_at`, `-` for descending.
+    pub sort: Option<String>,
+    /// Offices (ids), comma-separated.
+    pub office_id: Option<String>,
+    /// Fiscal year.
+    #[param(value_type = Option<i32>)]
+    pub fiscal_year: Option<String>,
+    /// Funds, comma-separated.
+    pub fund: Option<String>,
+    /// `open` and/or `closed`.
+    pub status: Option<String>,
+    /// Ledgers changed (an entry posted, a period closed) at or after this instant.
+    #[param(value_type = Option<DateTime<Utc>>)]
+    pub updated_since: Option<String>,
+}
+
+/// List the ledgers the caller may see.
+#[utoipa::path(
+    tag = "Ledgers",
+    params(LedgerQuery),
+    responses(
+        (status = 200, description = "A page of ledgers", body = LedgerPage,
+         headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))),
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 503, response = crate::error::responses::Unavailable),
+    )
+)]
+#[get("/ledgers")]
+pub async fn list_ledgers(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<LedgerQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let limit = pagination::limit(validate::param_i64("limit", query.limit.as_deref())?)?;
+    let sort = Sort::<LedgerSort>::parse(query.sort.as_deref())?;
+    let sort_name = sort.name();
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| Cursor::decode(c, &sort_name))
+        .transpose()?;
+    let office_ids = validate::param_uuids("office_id", query.office_id.as_deref())?;
+    let year = validate::param_i64("fiscal_year", query.fiscal_year.as_deref())?;
+    let funds = query
+        .fund
+        .as_deref()
+        .map(|s| Fund::parse_filter("fund", s))
+        .transpose()?;
+    let statuses = query
+        .status
+        .as_deref()
+        .map(|s| LedgerStatus::parse_filter("status", s))
+        .transpose()?;
+    let since = validate::param_datetime("updated_since", query.updated_since.as_deref())?;
+
+    let mut q = ledgers::table.select(LedgerRow::as_select()).into_boxed();
+    match caller.finance_scope() {
+        FinanceScope::All => {}
+        FinanceScope::Office(o) => q = q.filter(ledgers::office_id.eq(o)),
+        FinanceScope::Department(d) => {
+            q = q.filter(diesel::dsl::exists(
+                ledger_entries::table
+                    .inner_join(projects::table)
+                    .filter(ledger_entries::ledger_id.eq(ledgers::id))
+                    .filter(projects::department_id.eq(d)),
+            ))
+        }
+        FinanceScope::Nothing => q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("false")),
+    }
+    if let Some(v) = office_ids {
+        q = q.filter(ledgers::office_id.eq_any(v));
+    }
+    if let Some(y) = year {
+        q = q.filter(ledgers::fiscal_year.eq(i32::try_from(y).unwrap_or(i32::MAX)));
+    }
+    if let Some(v) = funds {
+        q = q.filter(ledgers::fund.eq_any(v));
+    }
+    if let Some(v) = statuses {
+        q = q.filter(ledgers::status.eq_any(v));
+    }
+    if let Some(t) = since {
+        q = q.filter(ledgers::updated_at.ge(t));
+    }
+    let after = after
+        .map(|c| Ok::<_, ApiError>((c.value_as::<DateTime<Utc>>()?, c.id)))
+        .transpose()?;
+    let q = match sort.field {
+        LedgerSort::CreatedAt => keyset!(q, ledgers::created_at, ledgers::id, sort.desc, after),
+        LedgerSort::UpdatedAt => keyset!(q, ledgers::updated_at, ledgers::id, sort.desc, after),
+    };
+    let mut conn = state.pool.get().await?;
+    let rows: Vec<LedgerRow> = q.limit(limit + 1).load(&mut conn).await?;
+    let page = Page::from_rows(rows, limit, |r| Cursor {
+        sort: sort_name.clone(),
+        value: match sort.field {
+            LedgerSort::CreatedAt => serde_json::json!(r.created_at),
+            LedgerSort::UpdatedAt => serde_json::json!(r.updated_at),
+        },
+        id: r.id,
+    })
+    .map(Ledger::from);
+    Ok(LedgerPage::respond(page, &req))
+}
+
+/// Get a ledger.
+#[utoipa::path(
+    tag = "Ledgers",
+    params(("id" = Uuid, Path, description = "The ledger's id")),
+    responses(
+        (status = 200, description = "The ledger", body = Ledger, headers(("ETag" = String))),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 404, response = crate::error::responses::NotFound),
+        (status = 503, response = crate::error::responses::Unavailable),
+    )
+)]
+#[get("/ledgers/{id}")]
+pub async fn get_ledger(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let row = load_ledger(&mut conn, &caller, id.into_inner(), false).await?;
+    Ok(Tagged::new(&Ledger::from(row)).ok(&req))
+}
+
+/// Open a ledger (Coordinating Office).
+#[utoipa::path(
+    tag = "Ledgers",
+    request_body = NewLedger,
+    responses(
+        (status = 201, description = "The ledger", body = Ledger, headers(("ETag" = String), ("Location" = String))),
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 403, response = crate::error::responses::Forbidden),
+        (status = 409, response = crate::error::responses::Conflict),
+        (status = 413, response = crate::error::responses::PayloadTooLarge),
+        (status = 415, response = crate::error::responses::UnsupportedMediaType),
+        (status = 422, response = crate::error::responses::Unprocessable),
+        (status = 503, response = crate::error::responses::Unavailable),
+    )
+)]
+#[post("/ledgers")]
+pub async fn create_ledger(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<NewLedger>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_manage_finance()?;
+    let new = body.0;
+    let fund_code = new
+        .fund_code
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
+    let mut errors = Vec::new();
+    if !(1948..=2200).contains(&new.fiscal_year) {
+        errors.push(FieldError::new(
+            "fiscal_year",
+            "out_of_range",
+            text!(
+                "must be a year between 1948 and 2200",
+                "debe ser un año entre 1948 y 2200"
+            ),
+        ));
+    }
+    let earmarked = matches!(new.fund, Fund::SpecificFund | Fund::TrustFund);
+    match (&fund_code, earmarked) {
+        (None, true) => errors.push(FieldError::new(
+            "fund_code",
+            "required",
+            text!(
+                "a specific or trust fund names its donor agreement",
+                "un fondo específico o fiduciario indica su acuerdo con el donante"
+            ),
+        )),
+        (Some(_), false) => errors.push(FieldError::new(
+            "fund_code",
+            "not_allowed",
+            text!(
+                "only specific and trust funds have a fund code",
+                "solo los fondos específicos y fiduciarios tienen código"
+            ),
+        )),
+        (Some(c), true) => validate::line("fund_code", c, 64, &mut errors),
+        (None, false) => {}
+    }
+    validate::finish(errors)?;
+    let mut conn = state.pool.get().await?;
+    let created = conn
+        .transaction(async |conn| {
+            let office: Option<String> = offices::table
+                .find(new.office_id)
+                .select(offices::status)
+                .first(conn)
+                .await
+                .optional()?;
+            match office.as_deref() {
+                None => {
+                    return Err(ApiError::invalid_field(
+                        "office_id",
+                        "unknown",
+                        text!("no such office", "no existe esa oficina"),
+                    ));
+                }
+                Some("closed") => {
+                    return Err(ApiError::invalid_state(text!(
+                        "The office is closed.",
+                        "La oficina está cerrada."
+                    )));
+                }
+                _ => {}
+            }
+            let row: LedgerRow = diesel::insert_into(ledgers::table)
+                .values((
+                    ledgers::id.eq(Uuid::now_v7()),
+                    ledgers::office_id.eq(new.office_id),
+                    ledgers::fiscal_year.eq(new.fiscal_year),
+                    ledgers::fund.eq(new.fund.as_str()),
+                    ledgers::fund_code.eq(&fund_code),
+                ))
+                .returning(LedgerRow::as_returning())
+                .get_result(conn)
+                .await?;
+            let ledger = Ledger::from(row);
+            audit::record(
+                conn,
+                &caller.actor(),
+                "create",
+                "ledger",
+                ledger.id,
+                None,
+                Some(&ledger),
+            )
+            .await?;
+            Ok::<_, ApiError>(ledger)
+        })
+        .await?;
+    let location = format!("/v1/ledgers/{}", created.id);
+    Ok(Tagged::new(&created).created(&location))
+}
+
+// ---------------------------------------------------------------------------------
+// Entries
+
+/// An entry of a ledger. Entries are never changed or removed; a mistake is undone by
+/// a reversal.
+#[derive(Serialize, ToSchema, Clone)]
+pub struct Entry {
+    pub id: Uuid,
+    pub ledger_id: Uuid,
+    /// 1, 2, 3, … within the ledger, without gaps.
+    pub seq: i64,
+    pub kind: EntryKind,
+    /// For expenses and refunds (and reversals of them).
+    pub category: Option<Category>,
+    pub entry_date: NaiveDate,
+    pub description: String,
+    /// The voucher, invoice or transfer reference.
+    pub reference: Option<String>,
+    pub project_id: Option<Uuid>,
+    pub payee_agency_id: Option<Uuid>,
+    /// The amount as posted, in its currency.
+    pub amount: MoneyJson,
+    /// The exchange rate used (US dollars per unit), when not posted in USD.
+    pub rate: Option<String>,
+    /// The amount in US dollars.
+    pub amount_usd: MoneyJson,
+    /// The signed effect on the available balance, in US dollars.
+    pub effect: MoneyJson,
+    /// For a reversal: the entry it reverses.
+    pub reverses_entry_id: Option<Uuid>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub prev_hash: String,
+    pub hash: String,
+    /// The same amounts as integers (minor units), as hashed.
+    pub amount_minor: i64,
+    pub usd_minor: i64,
+    pub effect_minor: i64,
+    pub usd_per_unit_e12: Option<i64>,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone)]
+#[diesel(table_name = ledger_entries)]
+struct EntryRow {
+    id: Uuid,
+    ledger_id: Uuid,
+    seq: i64,
+    kind: String,
+    category: Option<String>,
+    entry_date: NaiveDate,
+    description: String,
+    reference: Option<String>,
+    project_id: Option<Uuid>,
+    payee_agency_id: Option<Uuid>,
+    amount_minor: i64,
+    currency: String,
+    usd_per_unit_e12: Option<i64>,
+    usd_minor: i64,
+    effect_minor: i64,
+    reverses_entry_id: Option<Uuid>,
+    created_by: String,
+    created_at: DateTime<Utc>,
+    prev_hash: String,
+    hash: String,
+}
+
+impl EntryRow {
+    /// The canonical serialization that is hashed (see the module documentation).
+    fn canonical(&self) -> String {
+        let opt = |v: &Option<Uuid>| {
+            v.map(|u| serde_json::Value::String(u.to_string()))
+                .unwrap_or(serde_json::Value::Null)
+        };
+        serde_json::json!([
+            "ogsms-ledger-entry/v1",
+            self.ledger_id.to_string(),
+            self.seq,
+            self.id.to_string(),
+            self.kind,
+            self.category,
+            self.entry_date.format("%Y-%m-%d").to_string(),
+            self.description,
+            self.reference,
+            opt(&self.project_id),
+            opt(&self.payee_agency_id),
+            self.amount_minor,
+            self.currency,
+            self.usd_per_unit_e12,
+            self.usd_minor,
+            self.effect_minor,
+            opt(&self.reverses_entry_id),
+            self.created_by,
+            self.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        ])
+        .to_string()
+    }
+
+    fn compute_hash(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(self.prev_hash.as_bytes());
+        h.update(b":");
+        h.update(self.canonical().as_bytes());
+        hex::encode(h.finalize())
+    }
+}
+
+impl From<EntryRow> for Entry {
+    fn from(r: EntryRow) -> Self {
+        let exp = money::exponent(&r.currency).unwrap_or(2) as usize;
+        Entry {
+            id: r.id,
+            ledger_id: r.ledger_id,
+            seq: r.seq,
+            kind: EntryKind::from_db(&r.kind),
+            category: r.category.as_deref().map(Category::from_db),
+            entry_date: r.entry_date,
+            description: r.description,
+            reference: r.reference,
+            project_id: r.project_id,
+            payee_agency_id: r.payee_agency_id,
+            amount: MoneyJson {
+                amount: money::format_decimal(r.amount_minor, exp),
+                currency: r.currency,
+            },
+            rate: r.usd_per_unit_e12.map(money::format_rate),
+            amount_usd: Money::usd(r.usd_minor).to_json(),
+            effect: Money::usd(r.effect_minor).to_json(),
+            reverses_entry_id: r.reverses_entry_id,
+            created_by: r.created_by,
+            created_at: r.created_at,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+            amount_minor: r.amount_minor,
+            usd_minor: r.usd_minor,
+            effect_minor: r.effect_minor,
+            usd_per_unit_e12: r.usd_per_unit_e12,
+        }
+    }
+}
+
+/// A new entry. (Reversals have their own operation.)
+#[derive(Deserialize, ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewEntry {
+    /// `allocation`, `expense`, `refund` or `adjustment`.
+    pub kind: EntryKind,
+    /// Required for expenses and refunds; refused otherwise.
+    pub category: Option<Category>,
+    /// Required for adjustments; refused otherwise.
+    pub direction: Option<Direction>,
+    /// Within the ledger's fiscal year, after its closed periods.
+    pub entry_date: NaiveDate,
+    #[schema(example = "Airfare Lima–Washington, electoral observation mission")]
+    pub description: String,
+    pub reference: Option<String>,
+    /// A project of the ledger's office.
+    pub project_id: Option<Uuid>,
+    /// The executing agency paid.
+    pub payee_agency_id: Option<Uuid>,
+    pub amount: MoneyJson,
+}
+
+/// Reversing an entry.
+#[derive(Deserialize, ToSchema, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NewReversal {
+    /// Defaults to today.
+    pub entry_date: Option<NaiveDate>,
+    /// Defaults to "Reversal of entry N".
+    pub description: Option<String>,
+    pub reference: Option<String>,
+}
+
+/// The rate in force on `date` for `currency`: the latest on or before it.
+async fn rate_on(
+    conn: &mut AsyncPgConnection,
+    currency: &str,
+    date: NaiveDate,
+) -> Result<Option<i64>, ApiError> {
+    Ok(exchange_rates::table
+        .filter(exchange_rates::currency.eq(currency))
+        .filter(exchange_rates::effective_on.le(date))
+        .order(exchange_rates::effective_on.desc())
+        .select(exchange_rates::usd_per_unit_e12)
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// What a posting carries once the body is checked.
+struct Posting {
+    kind: EntryKind,
+    category: Option<Category>,
+    entry_date: NaiveDate,
+    description: String,
+    reference: Option<String>,
+    project_id: Option<Uuid>,
+    payee_agency_id: Option<Uuid>,
+    amount: Money,
+    /// Sign of the effect: +1 or −1.
+    sign: i64,
+    reverses: Option<Uuid>,
+}
+
+fn check_new_entry(new: &NewEntry) -> Result<Posting, ApiError> {
+    let mut errors = Vec::new();
+    let amount = Money::parse("amount", &new.amount, false, &mut errors);
+    let needs_category = matches!(new.kind, EntryKind::Expense | EntryKind::Refund);
+    match (needs_category, new.category) {
+        (true, None) => errors.push(FieldError::new(
+            "category",
+            "required",
+            text!(
+                "expenses and refunds name their object of expenditure",
+                "los gastos y reembolsos indican su objeto de gasto"
+            ),
+        )),
+        (false, Some(_)) => errors.push(FieldError::new(
+            "category",
+            "not_allowed",
+            text!(
+                "only expenses and refunds have a category",
+                "solo los gastos y reembolsos tienen categoría"
+            ),
+        )),
+        _ => {}
+    }
+    let sign = match (new.kind, new.direction) {
+        (EntryKind::Adjustment, Some(Direction::Increase)) => 1,
+        (EntryKind::Adjustment, Some(Direction::Decrease)) => -1,
+        (EntryKind::Adjustment, None) => {
+            errors.push(FieldError::new(
+                "direction",
+                "required",
+                text!(
+                    "an adjustment says whether it increases or decreases",
+                    "un ajuste indica si aumenta o disminuye"
+                ),
+            ));
+            1
+        }
+        (_, Some(_)) => {
+            errors.push(FieldError::new(
+                "direction",
+                "not_allowed",
+                text!(
+                    "only adjustments have a direction",
+                    "solo los ajustes tienen dirección"
+                ),
+            ));
+            1
+        }
+        (EntryKind::Allocation | EntryKind::Refund, None) => 1,
+        (EntryKind::Expense, None) => -1,
+        (EntryKind::Reversal, None) => {
+            errors.push(FieldError::new(
+                "kind",
+                "use_reversal_operation",
+                text!(
+                    "post reversals with POST /v1/ledgers/{{id}}/entries/{{entry_id}}/reversal",
+                    "las reversiones se registran con POST /v1/ledgers/{{id}}/entries/{{entry_id}}/reversal"
+                ),
+            ));
+            1
+        }
+    };
+    let description = new.description.trim().to_owned();
+    validate::line("description", &description, 1000, &mut errors);
+    let reference = new
+        .reference
+        .as_ref()
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if let Some(r) = &reference {
+        validate::line("reference", r, 100, &mut errors);
+    }
+    validate::finish(errors)?;
+    Ok(Posting {
+        kind: new.kind,
+        category: new.category,
+        entry_date: new.entry_date,
+        description,
+        reference,
+        project_id: new.project_id,
+        payee_agency_id: new.payee_agency_id,
+        amount: amount.expect("checked above"),
+        sign,
+        reverses: None,
+    })
+}
+
+fn insufficient_funds(available: i64, needed: i64) -> ApiError {
+    let available = money::format_decimal(available, 2);
+    let needed = money::format_decimal(needed, 2);
+    ApiError::new(
+        ProblemType::InsufficientFunds,
+        text!(
+            "The entry needs USD {needed} but the ledger has USD {available} available.",
+            "El asiento necesita USD {needed} pero el libro tiene USD {available} disponibles."
+        ),
+    )
+}
+
+/// Appends a posting to a locked ledger: checks, hashes, writes the entry, the running
+/// state, the daily totals and the audit event. Call inside the transaction that
+/// locked `ledger`.
+async fn append(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    ledger: &LedgerRow,
+    p: Posting,
+) -> Result<Entry, ApiError> {
+    caller.may_post_entries(ledger.office_id)?;
+    if ledger.status == "closed" {
+        return Err(ApiError::new(
+            ProblemType::PeriodClosed,
+            text!("The ledger is closed.", "El libro está cerrado."),
+        ));
+    }
+    if let Some(through) = ledger.closed_through
+        && p.entry_date <= through
+    {
+        return Err(ApiError::new(
+            ProblemType::PeriodClosed,
+            text!(
+                "The period through {through} is closed; date the entry after it.",
+                "El período hasta {through} está cerrado; feche el asiento después."
+            ),
+        )
+        .with_errors(vec![FieldError::new(
+            "entry_date",
+            "period_closed",
+            text!("falls in a closed period", "cae en un período cerrado"),
+        )]));
+    }
+    let mut errors = Vec::new();
+    if p.entry_date.year() != ledger.fiscal_year {
+        let year = ledger.fiscal_year;
+        errors.push(FieldError::new(
+            "entry_date",
+            "outside_fiscal_year",
+            text!(
+                "must fall in the ledger's fiscal year {year}",
+                "debe caer en el año fiscal {year} del libro"
+            ),
+        ));
+    }
+    if let Some(project) = p.project_id {
+        let office: Option<Uuid> = projects::table
+            .find(project)
+            .select(projects::office_id)
+            .first(conn)
+            .await
+            .optional()?;
+        if office != Some(ledger.office_id) {
+            errors.push(FieldError::new(
+                "project_id",
+                "not_of_this_office",
+                text!(
+                    "must be a project of the ledger's office",
+                    "debe ser un proyecto de la oficina del libro"
+                ),
+            ));
+        }
+    }
+    if let Some(agency) = p.payee_agency_id {
+        let exists: bool = diesel::select(diesel::dsl::exists(
+            crate::schema::executing_agencies::table.find(agency),
+        ))
+        .get_result(conn)
+        .await?;
+        if !exists {
+            errors.push(FieldError::new(
+                "payee_agency_id",
+                "unknown",
+                text!(
+                    "no such executing agency",
+                    "no existe esa agencia ejecutora"
+                ),
+            ));
+        }
+    }
+    let currency = p.amount.currency().to_owned();
+    let rate = if currency == "USD" {
+        None
+    } else {
+        match rate_on(conn, &currency, p.entry_date).await? {
+            Some(r) => Some(r),
+            None => {
+                let date = p.entry_date;
+                errors.push(FieldError::new(
+                    "amount.currency",
+                    "no_rate",
+                    text!(
+                        "has no exchange rate in force on {date}",
+                        "no tiene tipo de cambio vigente el {date}"
+                    ),
+                ));
+                None
+            }
+        }
+    };
+    validate::finish(errors)?;
+    let usd_minor = match rate {
+        None => p.amount.minor,
+        Some(r) => money::to_usd_minor(p.amount.minor, p.amount.exponent(), r)
+            .filter(|v| *v > 0)
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "amount.amount",
+                    "out_of_range",
+                    text!(
+                        "converts to an amount out of range",
+                        "convierte a un monto fuera de rango"
+                    ),
+                )
+            })?,
+    };
+    let effect = p.sign * usd_minor;
+    let available = ledger
+        .available_minor
+        .checked_add(effect)
+        .ok_or_else(|| insufficient_funds(ledger.available_minor, usd_minor))?;
+    if available < 0 {
+        return Err(insufficient_funds(ledger.available_minor, usd_minor));
+    }
+    let mut row = EntryRow {
+        id: Uuid::now_v7(),
+        ledger_id: ledger.id,
+        seq: ledger.entry_count + 1,
+        kind: p.kind.as_str().to_owned(),
+        category: p.category.map(|c| c.as_str().to_owned()),
+        entry_date: p.entry_date,
+        description: p.description,
+        reference: p.reference,
+        project_id: p.project_id,
+        payee_agency_id: p.payee_agency_id,
+        amount_minor: p.amount.minor,
+        currency,
+        usd_per_unit_e12: rate,
+        usd_minor,
+        effect_minor: effect,
+        reverses_entry_id: p.reverses,
+        created_by: caller.sub.clone(),
+        created_at: Utc::now().trunc_subsecs(6),
+        prev_hash: ledger.head_hash.clone(),
+        hash: String::new(),
+    };
+    row.hash = row.compute_hash();
+    diesel::insert_into(ledger_entries::table)
+        .values(&row)
+        .execute(conn)
+        .await?;
+    diesel::update(ledgers::table.find(ledger.id))
+        .set((
+            ledgers::entry_count.eq(row.seq),
+            ledgers::head_hash.eq(&row.hash),
+            ledgers::available_minor.eq(available),
+        ))
+        .execute(conn)
+        .await?;
+    diesel::insert_into(ledger_daily_totals::table)
+        .values((
+            ledger_daily_totals::ledger_id.eq(ledger.id),
+            ledger_daily_totals::entry_date.eq(row.entry_date),
+            ledger_daily_totals::kind.eq(&row.kind),
+            ledger_daily_totals::category.eq(row.category.clone().unwrap_or_default()),
+            ledger_daily_totals::effect_minor.eq(effect),
+            ledger_daily_totals::usd_minor.eq(usd_minor),
+            ledger_daily_totals::entries.eq(1i64),
+        ))
+        .on_conflict((
+            ledger_daily_totals::ledger_id,
+            ledger_daily_totals::entry_date,
+            ledger_daily_totals::kind,
+            ledger_daily_totals::category,
+        ))
+        .do_update()
+        .set((
+            ledger_daily_totals::effect_minor.eq(ledger_daily_totals::effect_minor + effect),
+            ledger_daily_totals::usd_minor.eq(ledger_daily_totals::usd_minor + usd_minor),
+            ledger_daily_totals::entries.eq(ledger_daily_totals::entries + 1i64),
+        ))
+        .execute(conn)
+        .await?;
+    let entry = Entry::from(row);
+    let action = if entry.kind == EntryKind::Reversal {
+        "reverse"
+    } else {
+        "post"
+    };
+    audit::record(
+        conn,
+        &caller.actor(),
+        action,
+        "ledger_entry",
+        entry.id,
+        None,
+        Some(&entry),
+    )
+    .await?;
+    Ok(entry)
+}
+
+/// A stored response to replay for an Idempotency-Key.
+struct Stored {
+    status: u16,
+    body: Vec<u8>,
+    location: Option<String>,
+}
+
+/// Reads and checks the `Idempotency-Key` header (1–255 visible ASCII characters).
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let ok = value.to_str().ok().filter(|v| {
+        !v.is_empty() && v.len() <= 255 && v.bytes().all(|b| (0x21..=0x7e).contains(&b))
+    });
+    ok.map(|v| Some(v.to_owned())).ok_or_else(|| {
+        ApiError::invalid_parameter(
+            "Idempotency-Key",
+            text!(
+                "must be 1 to 255 visible ASCII characters",
+                "debe tener de 1 a 255 caracteres ASCII visibles"
+            ),
+        )
+    })
+}
+
+/// A stable hash of a request: the path and the body's JSON with object keys sorted.
+fn request_hash(path: &str, body: &serde_json::Value) -> String {
+    fn canonical(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                let mut out = serde_json::Map::new();
+                for k in keys {
+                    out.insert(k.clone(), canonical(&m[k]));
+                }
+                serde_json::Value::Object(out)
+            }
+            serde_json::Value::Array(a) => {
+                serde_json::Value::Array(a.iter().map(canonical).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    let mut h = Sha256::new();
+    h.update(path.as_bytes());
+    h.update(b"\n");
+    // Keys are sorted by hand, so the hash holds whatever order serde_json keeps.
+    let mut sorted = String::new();
+    write_sorted(&canonical(body), &mut sorted);
+    h.update(sorted.as_bytes());
+    hex::encode(h.finalize())
+}
+
+fn write_sorted(v: &serde_json::Value, out: &mut String) {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String((*k).clone()).to_string());
+                out.push(':');
+                write_sorted(&m[*k], out);
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_sorted(x, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// Within the transaction: claims the key for this caller (409 while another request
+/// holds it), and returns the stored response when the same request was done before
+/// (422 when the key was used with another body).
+async fn claim_key(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    key: &str,
+    hash: &str,
+) -> Result<Option<Stored>, ApiError> {
+    use crate::schema::idempotency_keys as k;
+    #[derive(QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        locked: bool,
+    }
+    let locked: Locked =
+        diesel::sql_query("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7411)) AS locked")
+            .bind::<diesel::sql_types::Text, _>(format!("{}\n{key}", caller.sub))
+            .get_result(conn)
+            .await?;
+    if !locked.locked {
+        let mut e = ApiError::new(
+            ProblemType::IdempotencyKeyInUse,
+            text!(
+                "A request with this Idempotency-Key is still being processed; retry shortly.",
+                "Una solicitud con esta Idempotency-Key aún se está procesando; reintente en breve."
+            ),
+        );
+        e.retry_after = Some(1);
+        return Err(e);
+    }
+    let stored: Option<(String, i16, Vec<u8>, Option<String>)> = k::table
+        .filter(k::caller_sub.eq(&caller.sub))
+        .filter(k::key.eq(key))
+        .select((
+            k::request_hash,
+            k::response_status,
+            k::response_body,
+            k::location,
+        ))
+        .first(conn)
+        .await
+        .optional()?;
+    match stored {
+        None => Ok(None),
+        Some((stored_hash, status, body, location)) if stored_hash == hash => Ok(Some(Stored {
+            status: status as u16,
+            body,
+            location,
+        })),
+        Some(_) => Err(ApiError::new(
+            ProblemType::IdempotencyKeyReused,
+            text!(
+                "This Idempotency-Key was used with another request; use a new key.",
+                "Esta Idempotency-Key se usó con otra solicitud; use una clave nueva."
+            ),
+        )),
+    }
+}
+
+async fn store_key(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    key: &str,
+    hash: &str,
+    body: &[u8],
+    location: &str,
+) -> Result<(), ApiError> {
+    use crate::schema::idempotency_keys as k;
+    diesel::insert_into(k::table)
+        .values((
+            k::caller_sub.eq(&caller.sub),
+            k::key.eq(key),
+            k::request_hash.eq(hash),
+            k::response_status.eq(201i16),
+            k::response_body.eq(body),
+            k::location.eq(location),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+fn replay(stored: Stored) -> HttpResponse {
+    let mut res = HttpResponse::build(
+        actix_web::http::StatusCode::from_u16(stored.status).unwrap_or_default(),
+    );
+    res.content_type("application/json")
+        .insert_header(("Idempotent-Replayed", "true"))
+        .insert_header((header::ETAG, crate::http::etag_of(&stored.body)));
+    if let Some(l) = stored.location {
+        res.insert_header((header::LOCATION, l));
+    }
+    res.body(stored.body)
+}
+
+/// A write to a ledger's entries.
+enum Action {
+    Post {
+        ledger_id: Uuid,
+        posting: Posting,
+    },
+    Reverse {
+        ledger_id: Uuid,
+        entry_id: Uuid,
+        new: NewReversal,
+    },
+}
+
+async fn run(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    action: Action,
+) -> Result<Entry, ApiError> {
+    match action {
+        Action::Post { ledger_id, posting } => {
+            let ledger = load_ledger(conn, caller, ledger_id, true).await?;
+            append(conn, caller, &ledger, posting).await
+        }
+        Action::Reverse {
+            ledger_id,
+            entry_id,
+            new,
+        } => reverse(conn, caller, ledger_id, entry_id, new).await,
+    }
+}
+
+/// Runs `action` with the idempotency protocol around it.
+async fn post_idempotently(
+    state: &AppState,
+    caller: &Caller,
+    req: &HttpRequest,
+    body_json: &serde_json::Value,
+    action: Action,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(req)?;
+    let hash = request_hash(req.path(), body_json);
+    let mut conn = state.pool.get().await?;
+    let outcome = conn
+        .transaction(async |conn| {
+            if let Some(key) = &key
+                && let Some(stored) = claim_key(conn, caller, key, &hash).await?
+            {
+                return Ok::<_, ApiError>(Err(stored));
+            }
+            let entry = run(conn, caller, action).await?;
+            let location = format!("/v1/ledgers/{}/entries/{}", entry.ledger_id, entry.id);
+            let tagged = Tagged::new(&entry);
+            if let Some(key) = &key {
+                store_key(conn, caller, key, &hash, &tagged.bytes, &location).await?;
+            }
+            Ok(Ok((tagged, location)))
+        })
+        .await?;
+    Ok(match outcome {
+        Ok((tagged, location)) => tagged.created(&location),
+        Err(stored) => replay(stored),
+    })
+}
+
+/// Post an entry.
+///
+/// Send an `Idempotency-Key` to make retries safe: the same key and body replay the
+/// first response (with `Idempotent-Replayed: true`) and create nothing; the same key
+/// with another body is a 422; the same key while the first request is still running a
+/// 409. Keys are per caller and kept at least 24 hours.
+#[utoipa::path(
+    tag = "Ledgers",
+    params(
+        ("id" = Uuid, Path, description = "The ledger's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters, unique per request"),
+    ),
+    request_body = NewEntry,
+    responses(
+        (status = 201, description = "The entry", body = Entry, headers(("ETag" = String), ("Location" = String))),
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 403, response = crate::error::responses::Forbidden),
+        (status = 404, response = crate::error::responses::NotFound),
+        (status = 409, response = crate::error::responses::Conflict),
+        (status = 413, response = crate::error::responses::PayloadTooLarge),
+        (status = 415, response = crate::error::responses::UnsupportedMediaType),
+        (status = 422, response = crate::error::responses::Unprocessable),
+        (status = 503, response = crate::error::responses::Unavailable),
+    )
+)]
+#[post("/ledgers/{id}/entries")]
+pub async fn post_entry(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: JsonBody<serde_json::Value>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let new: NewEntry = crate::http::from_value(body.0.clone())?;
+    let posting = check_new_entry(&new)?;
+    post_idempotently(
+        &state,
+        &caller,
+        &req,
+        &body.0,
+        Action::Post {
+            ledger_id: id,
+            posting,
+        },
+    )
+    .await
+}
+
+/// Reverse an entry.
+///
+/// Appends a reversal: the same amount with the opposite effect. An entry is reversed
+/// at most once (409 `already-reversed`); a reversal is not itself reversed. Honours
+/// `Idempotency-Key` like posting.
+#[utoipa::path(
+    tag = "Ledgers",
+    params(
+        ("id" = Uuid, Path, description = "The ledger's id"),
+        ("entry_id" = Uuid, Path, description = "The entry to reverse"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters, unique per request"),
+    ),
+    request_body = NewReversal,
+    responses(
+        (status = 201, description = "The reversal", body = Entry, headers(("ETag" = String), ("Location" = String))),
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 403, response = crate::error::responses::Forbidden),
+        (status = 404, response = crate::error::responses::NotFound),
+        (status = 409, response = crate::error::responses::Conflict),
+        (status = 413, response = crate::error::responses::PayloadTooLarge),
+        (status = 415, response = crate::error::responses::UnsupportedMediaType),
+        (status = 422, response = crate::error::responses::Unprocessable),
+        (status = 503, response = crate::error::responses::Unavailable),
+    )
+)]
+#[post("/ledgers/{id}/entries/{entry_id}/reversal")]
+pub async fn reverse_entry(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(Uuid, Uuid)>,
+    body: JsonBody<serde_json::Value>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (id, entry_id) = path.into_inner();
+    let new: NewReversal = crate::http::from_value(body.0.clone())?;
+    let mut errors = Vec::new();
+    if let Some(d) = &new.description {
+        validate::line("description", d.trim(), 1000, &mut errors);
+    }
+    validate::finish(errors)?;
+    post_idempotently(
+        &state,
+        &caller,
+        &req,
+        &body.0,
+        Action::Reverse {
+            ledger_id: id,
+            entry_id,
+            new,
+        },
+    )
+    .await
+}
+
+/// Appends the reversal of `entry_id` to a ledger.
+async fn reverse(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    id: Uuid,
+    entry_id: Uuid,
+    new: NewReversal,
+) -> Result<Entry, ApiError> {
+    let ledger = load_ledger(conn, caller, id, true).await?;
+    let original: EntryRow = ledger_entries::table
+        .filter(ledger_entries::ledger_id.eq(id))
+        .filter(ledger_entries::id.eq(entry_id))
+        .select(EntryRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(ApiError::not_found)?;
+    caller.may_post_entries(ledger.office_id)?;
+    if original.kind == "reversal" {
+        return Err(ApiError::invalid_state(text!(
+            "A reversal is not reversed; post a new entry instead.",
+            "Una reversión no se revierte; registre un nuevo asiento."
+        )));
+    }
+    let already: bool = diesel::select(diesel::dsl::exists(
+        ledger_entries::table.filter(ledger_entries::reverses_entry_id.eq(entry_id)),
+    ))
+    .get_result(conn)
+    .await?;
+    if already {
+        return Err(ApiError::new(
+            ProblemType::AlreadyReversed,
+            text!(
+                "The entry was reversed already.",
+                "El asiento ya fue revertido."
+            ),
+        ));
+    }
+    let seq = original.seq;
+    let posting = Posting {
+        kind: EntryKind::Reversal,
+        category: original.category.as_deref().map(Category::from_db),
+        entry_date: new.entry_date.unwrap_or_else(|| Utc::now().date_naive()),
+        description: new
+            .description
+            .map(|d| d.trim().to_owned())
+            .unwrap_or_else(|| format!("Reversal of entry {seq}")),
+        reference: new
+            .reference
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty()),
+        project_id: original.project_id,
+        payee_agency_id: original.payee_agency_id,
+        amount: Money::new(original.amount_minor, &original.currency),
+        sign: if original.effect_minor > 0 { -1 } else { 1 },
+        reverses: Some(original.id),
+    };
+    // The reversal undoes the original's effect exactly, at the original's rate.
+    let rate_fixed = original.usd_per_unit_e12;
+    let mut entry = append_with_rate(
+        conn,
+        caller,
+        &ledger,
+        posting,
+        rate_fixed,
+        original.usd_minor,
+    )
+    .await?;
+    entry.reverses_entry_id = Some(original.id);
+    Ok(entry)
+}
+
+/// [`append`] for a reversal, which keeps the original's rate and USD amount.
+async fn append_with_rate(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    ledger: &LedgerRow,
+    p: Posting,
+    rate: Option<i64>,
+    usd_minor: i64,
+) -> Result<Entry, ApiError> {
+    // A reversal posts in USD at the original's converted amount when the original was
+    // in another currency, so that it undoes exactly what was recorded.
+    let p = if rate.is_some() {
+        Posting {
+            amount: Money::usd(usd_minor),
+            ..p
+        }
+    } else {
+        p
+    };
+    append(conn, caller, ledger, p).await
+}
+
+/// Get an entry.
+#[utoipa::path(
+    tag = "Ledgers",
+    params(
+        ("id" = Uuid, Path, description = "The ledger's id"),
+        ("entry_id" = Uuid, Path, description = "The entry's id"),
+    ),
+    responses(
+        (status = 200, description = "The entry", body = Entry, headers(("ETag" = String))),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 404, response = crate::error::responses::NotFound),
+        (status = 503, response = crate::error::responses::Unavailable),
+    )
+)]
+#[get("/ledgers/{id}/entries/{entry_id}")]
+pub async fn get_entry(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(Uuid, Uuid)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (id, entry_id) = path.into_inner();
+    let mut conn = state.pool.get().await?;
+    load_ledger(&mut conn, &caller, id, false).await?;
+    let row: EntryRow = ledger_entries::table
+        .filter(ledger_entries::ledger_id.eq(id))
+        .filter(ledger_entries::id.eq(entry_id))
+        .select(EntryRow::as_select())
+        .first(&mut conn)
+        .await
+        .optional()?
+        .ok_or_else(ApiError::not_found)?;
+    if let FinanceScope::Department(d) = caller.finance_scope() {
+        let ours = match row.project_id {
+            Some(p) => {
+                projects::table
+                    .find(p)
+                    .select(projects::department_id)
+                    .first::<Uuid>(&mut conn)
+                    .await
+                    .optional()?
+                    == Some(d)
+            }
+            None => false,
+        };
+        if !ours {
+            return Err(ApiError::not_found());
+        }
+    }
+    Ok(Tagged::new(&Entry::from(row)).ok(&req))
+}
+
+page_type!(EntryPage, Entry, "A page of ledger entries.");
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum EntrySort {
+    Seq,
+}
+
+impl SortField for EntrySort {
+    const NAMES: &'static [(&'static str, Self)] = &[("seq", EntrySort::Seq)];
+    const DEFAULT: Self = EntrySort::Seq;
+}
+
+/// Query parameters of the entry list.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EntryQuery {
+    /// Page size, 1–500 (larger values are clamped to 500).
+    #[param(value_type = Option<i64>, minimum = 1, default = 50)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// `seq` (default) or `-seq`.
+    pub sort: Option<String>,
+    /// Kinds, comma-separated.
+    pub kind: Option<String>,
+    /// Categories, comma-separated.
+    pub category: Option<String>,
+    /// Projects (ids), comma-separated.
+    pub project_id: Option<String>,
+    /// Payee executing agencies (ids), comma-separated.
+    pub payee_agency_id: Option<String>,
+    /// Entries dated on or after this day.
+    #[param(value_type = Option<NaiveDate>)]
+    pub posted_from: Option<String>,
+    /// Entries dated on or before this day.
+    #[param(value_type = Option<NaiveDate>)]
+    pub posted_to: Option<String>,
+    /// Entries recorded at or after this instant (entries never change).
+    #[param(value_type = Option<DateTime<Utc>>)]
+    pub updated_since: Option<String>,
+}
+
+/// List a ledger's entries.
+///
+/// An HQ department sees only the entries tagged to its projects.
+#[utoipa::path(
+    tag = "Ledgers",
+    params(("id" = Uuid, Path, description = "The ledger's id"), EntryQuery),
+    responses(
+        (status = 200, description = "A page of entries", body = EntryPage,
+         headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))),
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 404, response = crate::error::responses::NotFound),
+        (status = 503, response = crate::error::responses::Unavailable),
+    )
+)]
+#[get("/ledgers/{id}/entries")]
+pub async fn list_entries(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    query: web::Query<EntryQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let limit = pagination::limit(validate::param_i64("limit", query.limit.as_deref())?)?;
+    let sort = Sort::<EntrySort>::parse(query.sort.as_deref())?;
+    let sort_name = sort.name();
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| Cursor::decode(c, &sort_name))
+        .transpose()?;
+    let kinds = query
+        .kind
+        .as_deref()
+        .map(|s| EntryKind::parse_filter("kind", s))
+        .transpose()?;
+    let categories = query
+        .category
+        .as_deref()
+        .map(|s| Category::parse_filter("category", s))
+        .transpose()?;
+    let project_ids = validate::param_uuids("project_id", query.project_id.as_deref())?;
+    let agency_ids = validate::param_uuids("payee_agency_id", query.payee_agency_id.as_deref())?;
+    let from = validate::param_date("posted_from", query.posted_from.as_deref())?;
+    let to = validate::param_date("posted_to", query.posted_to.as_deref())?;
+    let since = validate::param_datetime("updated_since", query.updated_since.as_deref())?;
+
+    let mut conn = state.pool.get().await?;
+    load_ledger(&mut conn, &caller, id, false).await?;
+    let mut q = ledger_entries::table
+        .filter(ledger_entries::ledger_id.eq(id))
+        .select(EntryRow::as_select())
+        .into_boxed();
+    if let FinanceScope::Department(d) = caller.finance_scope() {
+        q = q.filter(
+            ledger_entries::project_id.eq_any(
+                projects::table
+                    .filter(projects::department_id.eq(d))
+                    .select(projects::id.nullable()),
+            ),
+        );
+    }
+    if let Some(v) = kinds {
+        q = q.filter(ledger_entries::kind.eq_any(v));
+    }
+    if let Some(v) = categories {
+        q = q.filter(ledger_entries::category.eq_any(v));
+    }
+    if let Some(v) = project_ids {
+        q = q.filter(ledger_entries::project_id.eq_any(v));
+    }
+    if let Some(v) = agency_ids {
+        q = q.filter(ledger_entries::payee_agency_id.eq_any(v));
+    }
+    if let Some(d) = from {
+        q = q.filter(ledger_entries::entry_date.ge(d));
+    }
+    if let Some(d) = to {
+        q = q.filter(ledger_entries::entry_date.le(d));
+    }
+    if let Some(t) = since {
+        q = q.filter(ledger_entries::created_at.ge(t));
+    }
+    let after = after
+        .map(|c| Ok::<_, ApiError>((c.value_as::<i64>()?, c.value_as::<i64>()?)))
+        .transpose()?;
+    let q = keyset!(
+        q,
+        ledger_entries::seq,
+        ledger_entries::seq,
+        sort.desc,
+        after
+    );
+    let rows: Vec<EntryRow> = q.limit(limit + 1).load(&mut conn).await?;
+    let page = Page::from_rows(rows, limit, |r| Cursor {
+        sort: sort_name.clone(),
+        value: serde_json::json!(r.seq),
+        id: r.id,
+    })
+    .map(Entry::from);
+    Ok(EntryPage::respond(page, &req))
+}
+
+// ---------------------------------------------------------------------------------
+// Balance, closings, verification
+
+/// Totals of one kind.
+#[derive(Serialize, ToSchema)]
+pub struct KindTotal {
+    pub kind: EntryKind,
+    pub entries: i64,
+    /// Gross amount in USD.
+    pub amount: MoneyJson,
+    /// Signed effect on the available balance.
+    pub effect: MoneyJson,
+}
+
+/// Net spending on one object of expenditure (expenses − refunds, net of reversals).
+#[derive(Serialize, ToSchema)]
+pub struct CategoryTotal {
+    pub category: Category,
+    pub spent: MoneyJson,
+}
+
+/// A ledger's balance as of a day.
+#[derive(Serialize, ToSchema)]
+pub struct Balance {
+    pub ledger_id: Uuid,
+    /// Entries dated on or before this day count (all entries when absent).
+    pub as_of: Option<NaiveDate>,
+    pub by_kind: Vec<KindTotal>,
+    pub by_category: Vec<CategoryTotal>,
+    /// Allocations − expenses + refunds ± adjustments ∓ reversals.
+    pub available: MoneyJson,
+    pub entry_count: i64,
+}
+
+/// Query parameters of the balance.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BalanceQuery {
+    /// Count entries dated on or before this day.
+    #[param(value_type = Option<NaiveDate>)]
+    pub as_of: Option<String>,
+}
+
+/// A ledger's balance: totals by kind and category and the available balance, in USD.
+///
+/// Read from totals kept with every entry, never by summing the entries.
+#[utoipa::path(
+    tag = "Ledgers",
+    params(("id" = Uuid, Path, description = "The ledger's id"), BalanceQuery),
+    responses(
+        (status = 200, description = "The balance", body = Balance),
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 403, response = crate::error::responses::Forbidden),
+        (status = 404, response = crate::error::responses::NotFound),
+        (status = 503, response = crate::error::responses::Unavailable),
+    )
+)]
+#[get("/ledgers/{id}/balance")]
+pub async fn get_balance(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    query: web::Query<BalanceQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let as_of = validate::param_date("as_of", query.as_of.as_deref())?;
+    let mut conn = state.pool.get().await?;
+    let ledger = load_ledger(&mut conn, &caller, id, false).await?;
+    caller.may_read_whole_ledger(ledger.office_id)?;
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    let mut q = ledger_daily_totals::table
+        .filter(ledger_daily_totals::ledger_id.eq(id))
+        .group_by((ledger_daily_totals::kind, ledger_daily_totals::category))
+        .select((
+            ledger_daily_totals::kind,
+            ledger_daily_totals::category,
+            sql::<BigInt>("SUM(effect_minor)::bigint"),
+            sql::<BigInt>("SUM(usd_minor)::bigint"),
+            sql::<BigInt>("SUM(entries)::bigint"),
+        ))
+        .into_boxed();
+    if let Some(d) = as_of {
+        q = q.filter(ledger_daily_totals::entry_date.le(d));
+    }
+    let rows: Vec<(String, String, i64, i64, i64)> = q.load(&mut conn).await?;
+    // kind → (entries, gross, effect)
+    let mut kinds: std::collections::BTreeMap<usize, (i64, i64, i64)> = Default::default();
+    let mut spent: std::collections::BTreeMap<String, i64> = Default::default();
+    let mut available = 0i64;
+    let mut count = 0i64;
+    for (kind, category, effect, usd, entries) in rows {
+        available += effect;
+        count += entries;
+        let k = EntryKind::from_db(&kind);
+        let slot = kinds
+            .entry(EntryKind::ALL.iter().position(|x| *x == k).unwrap_or(0))
+            .or_default();
+        slot.0 += entries;
+        slot.1 += usd;
+        slot.2 += effect;
+        if !category.is_empty() {
+            *spent.entry(category).or_default() -= effect;
+        }
+    }
+    let by_kind: Vec<KindTotal> = kinds
+        .into_iter()
+        .map(|(i, (entries, gross, effect))| KindTotal {
+            kind: EntryKind::ALL[i],
+            entries,
+            amount: Money::usd(gross).to_json(),
+            effect: Money::usd(effect).to_json(),
+        })
+        .collect();
+    if as_of.is_none() {
+        // The running balance on the ledger row and the totals must agree.
+        debug_assert_eq!(available, ledger.available_minor);
+        available = ledger.available_minor;
+    }
+    let balance = Balance {
+        ledger_id: id,
+        as_of,
+        by_kind,
+        by_category: spent
+            .into_iter()
+            .map(|(c, v)| CategoryTotal {
+                category: Category::from_db(&c),
+                spent: Money::usd(v).to_json(),
+            })
+            .collect(),
+        available: Money::usd(available).to_json(),
+        entry_count: count,
+    };
+    Ok(HttpResponse::Ok().json(balance))
+}
+
+/// Closing a period.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewClosing {
+    /// Entries dated on or before this day are frozen from now on.
+    pub closed_through: NaiveDate,
+}
+
+/// A period closing.
+#[derive(Serialize, ToSchema)]
+pub struct Closing {
+    pub id: Uuid,
+    pub ledger_id: Uuid,
+    pub closed_through: NaiveDate,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Close a period (Coordinating Office): nothing dated on or before `closed_through`
+/// can be posted any more.
+#[utoipa::path(
+    tag = "Ledgers",
+    params(("id" = Uuid, Path, description = "The ledger's id")),
+    request_body = NewClosing,
+    responses(
+        (status = 201, description = "The closing", body = Closing),
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 403, response = crate::error::responses::Forbidden),
+        (status = 404, response = crate::error::responses::NotFound),
+        (status = 409, response = crate::error::responses::Conflict),
+        (status = 413, response = crate::error::responses::PayloadTooLarge),
+        (status = 415, response = crate::error::responses::UnsupportedMediaType),
+        (status = 422, response = crate::error::responses::Unprocessable),
+        (status = 503, response = crate::error::responses::Unavailable),
+    )
+)]
+#[post("/ledgers/{id}/closings")]
+pub async fn close_period(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: JsonBody<NewClosing>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let through = body.0.closed_through;
+    let mut conn = state.pool.get().await?;
+    let closing = conn
+        .transaction(async |conn| {
+            let ledger = load_ledger(conn, &caller, id, true).await?;
+            caller.may_manage_finance()?;
+            if ledger.status == "closed" {
+                return Err(ApiError::new(
+                    ProblemType::PeriodClosed,
+                    text!("The ledger is closed.", "El libro está cerrado."),
+                ));
+            }
+            if let Some(current) = ledger.closed_through
+                && through <= current
+            {
+                return Err(ApiError::invalid_state(text!(
+                    "The ledger is already closed through {current}.",
+                    "El libro ya está cerrado hasta {current}."
+                )));
+            }
+            if through.year() < ledger.fiscal_year - 1 || through.year() > ledger.fiscal_year {
+                return Err(ApiError::invalid_field(
+                    "closed_through",
+                    "outside_fiscal_year",
+                    text!(
+                        "must fall in the ledger's fiscal year",
+                        "debe caer en el año fiscal del libro"
+                    ),
+                ));
+            }
+            let row: (Uuid, Uuid, NaiveDate, String, DateTime<Utc>) =
+                diesel::insert_into(ledger_closings::table)
+                    .values((
+                        ledger_closings::id.eq(Uuid::now_v7()),
+                        ledger_closings::ledger_id.eq(id),
+                        ledger_closings::closed_through.eq(through),
+                        ledger_closings::created_by.eq(&caller.sub),
+                    ))
+                    .returning((
+                        ledger_closings::id,
+                        ledger_closings::ledger_id,
+                        ledger_closings::closed_through,
+                        ledger_closings::created_by,
+                        ledger_closings::created_at,
+                    ))
+                    .get_result(conn)
+                    .await?;
+            diesel::update(ledgers::table.find(id))
+                .set(ledgers::closed_through.eq(through))
+                .execute(conn)
+                .await?;
+            let closing = Closing {
+                id: row.0,
+                ledger_id: row.1,
+                closed_through: row.2,
+                created_by: row.3,
+                created_at: row.4,
+            };
+            audit::record(
+                conn,
+                &caller.actor(),
+                "close_period",
+                "ledger",
+                id,
+                None,
+                Some(&closing),
+            )
+            .await?;
+            Ok::<_, ApiError>(closing)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(closing))
+}
+
+/// Close a ledger (Coordinating Office): no entry can be posted into it any more.
+#[utoipa::path(
+    tag = "Ledgers",
+    params(("id" = Uuid, Path, description = "The ledger's id")),
+    responses(
+        (status = 200, description = "The closed ledger", body = Ledger, headers(("ETag" = String))),
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 403, response = crate::error::responses::Forbidden),
+        (status = 404, response = crate::error::responses::NotFound),
+        (status = 409, response = crate::error::responses::Conflict),
+        (status = 503, response = crate::error::responses::Unavailable),
+    )
+)]
+#[post("/ledgers/{id}/close")]
+pub async fn close_ledger(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let mut conn = state.pool.get().await?;
+    let closed = conn
+        .transaction(async |conn| {
+            let ledger = load_ledger(conn, &caller, id, true).await?;
+            caller.may_manage_finance()?;
+            if ledger.status == "closed" {
+                return Err(ApiError::invalid_state(text!(
+                    "The ledger is already closed.",
+                    "El libro ya está cerrado."
+                )));
+            }
+            let before = Ledger::from(ledger);
+            let row: LedgerRow = diesel::update(ledgers::table.find(id))
+                .set(ledgers::status.eq("closed"))
+                .returning(LedgerRow::as_returning())
+                .get_result(conn)
+                .await?;
+            let after = Ledger::from(row);
+            audit::record(
+                conn,
+                &caller.actor(),
+                "close",
+                "ledger",
+                id,
+                Some(&before),
+                Some(&after),
+            )
+            .await?;
+            Ok::<_, ApiError>(after)
+        })
+        .await?;
+    Ok(Tagged::new(&closed).ok(&req))
+}
+
+/// The result of re-computing a ledger's hash chain.
+#[derive(Serialize, ToSchema)]
+pub struct Verification {
+    pub ledger_id: Uuid,
+    /// Whether every entry's hash matches its content and its predecessor.
+    pub ok: bool,
+    pub entry_count: i64,
+    /// The last entry's hash, recomputed.
+    pub head_hash: String,
+    /// The first sequence number whose stored hash does not match (or that is missing).
+    pub first_broken_seq: Option<i64>,
+    /// What is wrong there.
+    pub problem: Option<String>,
+}
+
+/// Recompute the hash chain from the first entry and report the first break.
+#[utoipa::path(
+    tag = "Ledgers",
+    params(("id" = Uuid, Path, description = "The ledger's id")),
+    responses(
+        (status = 200, description = "The verification", body = Verification),
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 403, response = crate::error::responses::Forbidden),
+        (status = 404, response = crate::error::responses::NotFound),
+        (status = 503, response = crate::error::responses::Unavailable),
+    )
+)]
+#[get("/ledgers/{id}/verification")]
+pub async fn verify_ledger(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let mut conn = state.pool.get().await?;
+    let ledger = load_ledger(&mut conn, &caller, id, false).await?;
+    caller.may_read_whole_ledger(ledger.office_id)?;
+    let mut prev = ZERO_HASH.to_owned();
+    let mut expected_seq = 1i64;
+    let mut broken: Option<(i64, String)> = None;
+    let mut last_seq = 0i64;
+    'outer: loop {
+        let batch: Vec<EntryRow> = ledger_entries::table
+            .filter(ledger_entries::ledger_id.eq(id))
+            .filter(ledger_entries::seq.gt(last_seq))
+            .order(ledger_entries::seq.asc())
+            .limit(5000)
+            .select(EntryRow::as_select())
+            .load(&mut conn)
+            .await?;
+        if batch.is_empty() {
+            break;
+        }
+        for row in batch {
+            last_seq = row.seq;
+            if row.seq != expected_seq {
+                broken = Some((expected_seq, format!("entry {expected_seq} is missing")));
+                break 'outer;
+            }
+            if row.prev_hash != prev {
+                broken = Some((
+                    row.seq,
+                    "its prev_hash is not the previous entry's hash".to_owned(),
+                ));
+                break 'outer;
+            }
+            let computed = row.compute_hash();
+            if computed != row.hash {
+                broken = Some((row.seq, "its content does not match its hash".to_owned()));
+                break 'outer;
+            }
+            prev = computed;
+            expected_seq += 1;
+        }
+    }
+    let count = expected_seq - 1;
+    if broken.is_none() && (count != ledger.entry_count || prev != ledger.head_hash) {
+        broken = Some((
+            count + 1,
+            "the ledger's head does not match its last entry".to_owned(),
+        ));
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(Verification {
+            ledger_id: id,
+            ok: broken.is_none(),
+            entry_count: count,
+            head_hash: prev,
+            first_broken_seq: broken.as_ref().map(|b| b.0),
+            problem: broken.map(|b| b.1),
+        }))
+}
