@@ -7,6 +7,7 @@ mod auth;
 mod authz;
 mod departments;
 mod health;
+mod ledgers;
 mod member_states;
 mod offices;
 mod openapi;
