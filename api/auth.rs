@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{FromRequest, HttpRequest, get, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, get, web};
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -414,6 +414,10 @@ impl Revocations {
     }
 }
 
+/// The authenticated caller's `sub`, left in the request for the access log.
+#[derive(Clone, Debug)]
+pub struct CallerSub(pub String);
+
 /// The authenticated caller of a request.
 #[derive(Clone, Debug)]
 pub struct Caller {
@@ -445,6 +449,9 @@ impl Caller {
         if state.revocations.contains(&claims.jti) {
             return Err(AuthError.into());
         }
+        req.extensions_mut().insert(CallerSub(claims.sub.clone()));
+        let remaining = state.limits.check(&claims.sub)?;
+        req.extensions_mut().insert(remaining);
         Ok(Caller {
             sub: claims.sub,
             role: claims.role,

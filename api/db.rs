@@ -177,6 +177,10 @@ pub fn map_db_error(err: DieselError) -> ApiError {
                     "Un valor único ya está en uso."
                 )),
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand => {
+                    crate::ops::metrics()
+                        .db_errors
+                        .with_label_values(&["unavailable"])
+                        .inc();
                     log::warn!("database connection lost: {}", info.message());
                     ApiError::unavailable()
                 }
@@ -191,14 +195,26 @@ pub fn map_db_error(err: DieselError) -> ApiError {
                 _ => {
                     let msg = info.message();
                     if msg.contains("statement timeout") {
+                        crate::ops::metrics()
+                            .db_errors
+                            .with_label_values(&["timeout"])
+                            .inc();
                         ApiError::timeout()
                     } else if msg.contains("terminating connection")
                         || msg.contains("the database system is")
                         || msg.contains("connection")
                     {
+                        crate::ops::metrics()
+                            .db_errors
+                            .with_label_values(&["unavailable"])
+                            .inc();
                         log::warn!("database unavailable: {msg}");
                         ApiError::unavailable()
                     } else {
+                        crate::ops::metrics()
+                            .db_errors
+                            .with_label_values(&["internal"])
+                            .inc();
                         log::error!("database error: {kind:?}: {msg}");
                         ApiError::internal()
                     }

@@ -559,6 +559,10 @@ impl From<diesel::result::Error> for ApiError {
 impl From<crate::db::PoolError> for ApiError {
     fn from(err: crate::db::PoolError) -> Self {
         log::warn!("database pool: {err}");
+        crate::ops::metrics()
+            .db_errors
+            .with_label_values(&["unavailable"])
+            .inc();
         ApiError::unavailable()
     }
 }
@@ -617,6 +621,11 @@ pub mod responses {
     #[derive(ToResponse)]
     #[response(content_type = "application/problem+json")]
     pub struct PreconditionRequired(#[allow(dead_code)] Problem);
+
+    /// Too many requests from this caller; retry after `Retry-After` seconds.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json")]
+    pub struct TooManyRequests(#[allow(dead_code)] Problem);
 
     /// The database is unavailable; retry after `Retry-After` seconds.
     #[derive(ToResponse)]

@@ -62,6 +62,8 @@ pub async fn envelope(
         .and_then(sane_request_id)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
+    let started = std::time::Instant::now();
+    let method = req.method().to_string();
     let lang = Lang::negotiate(req.request());
     let path = req.path().to_owned();
 
@@ -71,7 +73,7 @@ pub async fn envelope(
             // Only middleware fails this way (handlers' errors arrive as responses); no
             // request is left to build a response on, so hand actix a finished one.
             let problem = err_to_api(&err);
-            let mut rendered = problem.render(lang, Some(path), Some(request_id.clone()));
+            let mut rendered = problem.render(lang, Some(path.clone()), Some(request_id.clone()));
             rendered.headers_mut().insert(
                 X_REQUEST_ID,
                 HeaderValue::from_str(&request_id).expect("request id is a valid header value"),
@@ -94,7 +96,7 @@ pub async fn envelope(
         match api_error {
             Some(api_error) => {
                 let (req, old) = res.into_parts();
-                let mut new = api_error.render(lang, Some(path), Some(request_id.clone()));
+                let mut new = api_error.render(lang, Some(path.clone()), Some(request_id.clone()));
                 for (name, value) in old.headers() {
                     if !new.headers().contains_key(name)
                         && name != header::CONTENT_LENGTH
@@ -110,6 +112,42 @@ pub async fn envelope(
     } else {
         res
     };
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "(unmatched)".to_owned());
+    let sub = res
+        .request()
+        .extensions()
+        .get::<crate::auth::CallerSub>()
+        .map(|s| s.0.clone());
+    let remaining = res
+        .request()
+        .extensions()
+        .get::<crate::ops::Remaining>()
+        .copied();
+    let headers = res.headers_mut();
+    if let Some(r) = remaining {
+        headers.insert(
+            HeaderName::from_static("ratelimit-limit"),
+            HeaderValue::from_str(&r.limit.to_string()).expect("digits"),
+        );
+        headers.insert(
+            HeaderName::from_static("ratelimit-remaining"),
+            HeaderValue::from_str(&r.remaining.to_string()).expect("digits"),
+        );
+    }
+    let elapsed = started.elapsed();
+    crate::ops::metrics().observe(&method, &route, status_code_of(&res), elapsed);
+    crate::ops::access_log(
+        &request_id,
+        &method,
+        &route,
+        &path,
+        status_code_of(&res),
+        elapsed,
+        sub.as_deref(),
+    );
     let headers = res.headers_mut();
     headers.insert(
         X_REQUEST_ID,
@@ -122,6 +160,10 @@ pub async fn envelope(
         );
     }
     Ok(res)
+}
+
+fn status_code_of(res: &ServiceResponse<BoxBody>) -> u16 {
+    res.status().as_u16()
 }
 
 fn err_to_api(err: &actix_web::Error) -> ApiError {

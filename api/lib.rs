@@ -31,12 +31,13 @@ pub mod mandates;
 pub mod member_states;
 pub mod monitoring_reports;
 pub mod offices;
+pub mod ops;
 pub mod projects;
 pub mod service_accounts;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{Logger, from_fn};
+use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub pool: db::DbPool,
     pub auth: std::sync::Arc<auth::AuthConfig>,
     pub revocations: auth::Revocations,
+    /// Per-caller request budgets.
+    pub limits: ops::Limits,
 }
 
 impl AppState {
@@ -54,6 +57,7 @@ impl AppState {
             pool,
             auth: std::sync::Arc::new(auth),
             revocations: auth::Revocations::default(),
+            limits: ops::Limits::from_env(),
         }
     }
 }
@@ -82,6 +86,43 @@ pub fn app(
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::document().clone()))
         .service(web::redirect("/docs", "/docs/"))
         .default_service(web::to(http::no_route))
+        .wrap(cors())
         .wrap(from_fn(http::envelope))
-        .wrap(Logger::new("%a \"%r\" %s %b %Dms %{x-request-id}o"))
+}
+
+/// CORS for dashboards in browsers: the origins listed in `OGSMS_CORS_ORIGINS`
+/// (comma-separated, e.g. `https://dashboards.oas.org`), or `*` for any; none by default.
+fn cors() -> actix_cors::Cors {
+    let origins = std::env::var("OGSMS_CORS_ORIGINS").unwrap_or_default();
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PATCH", "DELETE", "OPTIONS"])
+        .allowed_headers([
+            actix_web::http::header::AUTHORIZATION,
+            actix_web::http::header::CONTENT_TYPE,
+            actix_web::http::header::ACCEPT,
+            actix_web::http::header::ACCEPT_LANGUAGE,
+            actix_web::http::header::IF_MATCH,
+            actix_web::http::header::IF_NONE_MATCH,
+            actix_web::http::header::HeaderName::from_static("idempotency-key"),
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            "etag",
+            "link",
+            "location",
+            "x-request-id",
+            "retry-after",
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "content-language",
+        ])
+        .max_age(3600);
+    for origin in origins.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        cors = if origin == "*" {
+            cors.allow_any_origin()
+        } else {
+            cors.allowed_origin(origin)
+        };
+    }
+    cors
 }

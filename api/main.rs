@@ -197,7 +197,7 @@ async fn resolve(
 }
 
 fn main() -> anyhow::Result<()> {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    ogsms::ops::init_logging();
     let cli = Cli::parse();
     match &cli.command {
         Command::Token {

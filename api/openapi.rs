@@ -38,6 +38,7 @@ const DESCRIPTION: &str = include_str!("openapi_description.md");
             responses::UnsupportedMediaType,
             responses::Unprocessable,
             responses::PreconditionRequired,
+            responses::TooManyRequests,
             responses::Unavailable,
         )
     ),
@@ -78,7 +79,7 @@ impl utoipa::Modify for Security {
 }
 
 /// Operations that need no token.
-const PUBLIC: &[&str] = &["/livez", "/readyz", "/v1/auth/token"];
+const PUBLIC: &[&str] = &["/livez", "/readyz", "/metrics", "/v1/auth/token"];
 
 /// Every operation except the public ones requires a bearer token and may answer 401:
 /// the rule is applied here, once, as the `Caller` extractor applies it to requests.
@@ -108,6 +109,11 @@ fn require_bearer(doc: &mut utoipa::openapi::OpenApi) {
                 .responses
                 .entry("401".to_owned())
                 .or_insert_with(|| RefOr::Ref(Ref::from_response_name("Unauthorized")));
+            // The per-caller rate limit applies wherever a token does.
+            op.responses
+                .responses
+                .entry("429".to_owned())
+                .or_insert_with(|| RefOr::Ref(Ref::from_response_name("TooManyRequests")));
         }
     }
 }
@@ -147,7 +153,9 @@ pub fn v1(cfg: &mut ServiceConfig) {
 
 /// The probes, outside `/v1`.
 pub fn operations(cfg: &mut ServiceConfig) {
-    cfg.service(health::livez).service(health::readyz);
+    cfg.service(health::livez)
+        .service(health::readyz)
+        .service(crate::ops::metrics_endpoint);
 }
 
 /// Builds the document from the routes (no database needed).

@@ -309,6 +309,7 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
         (status = 401, response = crate::error::responses::Unauthorized),
         (status = 413, response = crate::error::responses::PayloadTooLarge),
         (status = 415, response = crate::error::responses::UnsupportedMediaType),
+        (status = 429, response = crate::error::responses::TooManyRequests),
         (status = 503, response = crate::error::responses::Unavailable),
     )
 )]
@@ -386,6 +387,14 @@ pub async fn issue_token(
     if client_id.len() > 64 || secret.len() > 256 {
         return Err(invalid_client());
     }
+    // Guessing secrets is slowed per client and per address.
+    let peer = req
+        .connection_info()
+        .realip_remote_addr()
+        .unwrap_or("unknown")
+        .to_owned();
+    state.limits.check(&format!("token-client:{client_id}"))?;
+    state.limits.check(&format!("token-peer:{peer}"))?;
 
     let mut conn = state.pool.get().await?;
     let row: Option<AccountRow> = service_accounts::table

@@ -47,6 +47,7 @@ const COORDINATOR_ONLY_200: [u16; 9] = [200, 403, 403, 403, 403, 403, 403, 403, 
 const TABLE: &[Row] = &[
     ("GET /livez", ALL_200),
     ("GET /readyz", ALL_200),
+    ("GET /metrics", ALL_200),
     ("GET /v1/member-states", ALL_200),
     ("GET /v1/member-states/{code}", ALL_200),
     ("GET /v1/departments", ALL_200),
@@ -89,7 +90,12 @@ const LEDGER_WRITE: [u16; 9] = [201, 201, 404, 201, 404, 403, 404, 403, 404];
 const WHOLE_LEDGER_READ: [u16; 9] = [200, 200, 404, 200, 404, 403, 404, 200, 404];
 
 /// Operations that answer without a token.
-const PUBLIC: &[&str] = &["GET /livez", "GET /readyz", "POST /v1/auth/token"];
+const PUBLIC: &[&str] = &[
+    "GET /livez",
+    "GET /readyz",
+    "GET /metrics",
+    "POST /v1/auth/token",
+];
 
 fn operations() -> Vec<String> {
     let doc: Value = serde_json::from_str(&ogsms::openapi::document_json()).unwrap();
@@ -212,6 +218,7 @@ async fn request_for(
     match op {
         "GET /livez"
         | "GET /readyz"
+        | "GET /metrics"
         | "GET /v1/member-states"
         | "GET /v1/departments"
         | "GET /v1/offices"

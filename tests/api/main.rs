@@ -11,4 +11,5 @@ mod ledgers;
 mod member_states;
 mod offices;
 mod openapi;
+mod operations;
 mod protocol;

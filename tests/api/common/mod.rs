@@ -279,6 +279,8 @@ pub struct Options {
     pub pool: Option<PoolSettings>,
     /// How tokens are checked (default: HS256 with [`TEST_SECRET`]).
     pub auth: Option<AuthConfig>,
+    /// Per-caller rate limits (default: the service's defaults).
+    pub limits: Option<ogsms::ops::Limits>,
 }
 
 impl TestApp {
@@ -313,7 +315,11 @@ impl TestApp {
                 .await
                 .expect("loading demo data");
         }
-        let state = web::Data::new(AppState::new(pool, options.auth.unwrap_or_else(test_auth)));
+        let mut state = AppState::new(pool, options.auth.unwrap_or_else(test_auth));
+        if let Some(limits) = options.limits {
+            state.limits = limits;
+        }
+        let state = web::Data::new(state);
         let s = state.clone();
         let server = HttpServer::new(move || ogsms::app(s.clone()))
             .workers(1)
