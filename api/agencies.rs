@@ -605,6 +605,10 @@ pub async fn update_agency(
                 }
             }
             validate_agency(&next)?;
+            // Nothing changes: no write, no new updated_at, no audit event.
+            if Tagged::new(&next).etag == before.etag {
+                return Ok(next);
+            }
             let row: AgencyRow = diesel::update(executing_agencies::table.find(id))
                 .set((
                     executing_agencies::name.eq(next.name.to_json()),

@@ -778,6 +778,10 @@ pub async fn update_mandate(
                 (patch.issuing_body, patch.document_kind),
                 year_field,
             )?;
+            // Nothing changes: no write, no new updated_at, no audit event.
+            if Tagged::new(&next).etag == before.etag {
+                return Ok(next);
+            }
             let row: MandateRow = diesel::update(mandates::table.find(id))
                 .set((
                     mandates::reference.eq(&next.reference),
@@ -1419,6 +1423,10 @@ pub async fn update_assignment(
                     )]));
                 }
                 next.status = to;
+            }
+            // Nothing changes: no write, no new updated_at, no audit event.
+            if Tagged::new(&next).etag == before.etag {
+                return Ok(next);
             }
             let row: AssignmentRow = diesel::update(mandate_assignments::table.find(id))
                 .set((

@@ -3,10 +3,12 @@
 
 mod common;
 
+mod agencies;
 mod auth;
 mod authz;
 mod departments;
 mod health;
+mod mandates;
 mod member_states;
 mod offices;
 mod openapi;
