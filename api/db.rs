@@ -114,7 +114,9 @@ pub struct Constraint {
 /// Every resource module's constraints.
 fn constraints() -> impl Iterator<Item = &'static Constraint> {
     [
+        crate::agencies::CONSTRAINTS,
         crate::departments::CONSTRAINTS,
+        crate::mandates::CONSTRAINTS,
         crate::offices::CONSTRAINTS,
         crate::service_accounts::CONSTRAINTS,
         crate::ledgers::CONSTRAINTS,

@@ -67,7 +67,7 @@ pub const CONSTRAINTS: &[Constraint] = &[
     },
 ];
 
-/// How to reach an office.
+/// How to reach an office or an executing agency.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Contacts {
@@ -83,7 +83,7 @@ pub struct Contacts {
 }
 
 impl Contacts {
-    fn validate(&self, errors: &mut Vec<crate::error::FieldError>) {
+    pub fn validate(&self, errors: &mut Vec<crate::error::FieldError>) {
         if let Some(v) = &self.email {
             validate::email("contacts.email", v, errors);
         }
@@ -201,7 +201,7 @@ pub struct OfficePatch {
     pub opened_on: Option<NaiveDate>,
 }
 
-/// Changes to an office's contacts: an absent field is unchanged, `null` clears it.
+/// Changes to contacts: an absent field is unchanged, `null` clears it.
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ContactsPatch {
@@ -268,7 +268,7 @@ fn validate_office(o: &Office) -> Result<(), ApiError> {
     validate::finish(errors)
 }
 
-fn blank_to_none(v: Option<String>) -> Option<String> {
+pub(crate) fn blank_to_none(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
@@ -536,7 +536,7 @@ pub async fn create_office(
     Ok(Tagged::new(&created).created(&location))
 }
 
-fn trim_contacts(c: Contacts) -> Contacts {
+pub(crate) fn trim_contacts(c: Contacts) -> Contacts {
     Contacts {
         email: blank_to_none(c.email),
         phone: blank_to_none(c.phone),

@@ -11,7 +11,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{Problem, ProblemField, responses};
 use crate::{
-    audit, auth, departments, exchange_rates, health, ledgers, member_states, offices,
+    agencies, audit, auth, departments, exchange_rates, health, ledgers, mandates, member_states, offices,
     service_accounts,
 };
 
@@ -45,6 +45,8 @@ const DESCRIPTION: &str = include_str!("openapi_description.md");
     tags(
         (name = "Reference data", description = "Member states, Secretariats and Departments"),
         (name = "Offices", description = "Country offices and the Coordinating Office"),
+        (name = "Mandates", description = "Mandates from OAS resolutions and declarations, and their assignment to offices"),
+        (name = "Executing agencies", description = "Local partners that execute projects"),
         (name = "Authentication", description = "Tokens, service accounts and the caller's identity"),
         (name = "Audit", description = "The audit trail of every write"),
         (name = "Ledgers", description = "Expense ledgers: append-only, hash-chained entries, balances, closings"),
@@ -131,6 +133,23 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(offices::get_office)
         .service(offices::update_office)
         .service(offices::close_office)
+        .service(mandates::list_office_mandates)
+        .service(mandates::list_mandates)
+        .service(mandates::create_mandate)
+        .service(mandates::get_mandate)
+        .service(mandates::update_mandate)
+        .service(mandates::delete_mandate)
+        .service(mandates::list_assignments)
+        .service(mandates::create_assignment)
+        .service(mandates::get_assignment)
+        .service(mandates::update_assignment)
+        .service(agencies::list_agencies)
+        .service(agencies::create_agency)
+        .service(agencies::get_agency)
+        .service(agencies::update_agency)
+        .service(agencies::delete_agency)
+        .service(agencies::suspend_agency)
+        .service(agencies::reactivate_agency)
         .service(service_accounts::issue_token)
         .service(service_accounts::revoke_token)
         .service(auth::me)

@@ -240,6 +240,12 @@ impl Caller {
         if ok { Ok(()) } else { Err(forbidden()) }
     }
 
+    /// Setting or moving an assignment's due date: the Coordinating Office's, who
+    /// assigns mandates (for anyone else the field is a mass assignment, a 422).
+    pub fn may_set_assignment_due_on(&self) -> bool {
+        self.is(Role::Coordinator)
+    }
+
     /// Executing agencies: the Coordinating Office and the offices (representatives and
     /// staff), who work with them.
     pub fn may_write_agencies(&self) -> Result<(), ApiError> {

@@ -42,6 +42,8 @@ type Row = (&'static str, [u16; 9]);
 const ALL_200: [u16; 9] = [200; 9];
 const COORDINATOR_ONLY_201: [u16; 9] = [201, 403, 403, 403, 403, 403, 403, 403, 403];
 const COORDINATOR_ONLY_200: [u16; 9] = [200, 403, 403, 403, 403, 403, 403, 403, 403];
+/// Executing agencies: the Coordinating Office and every office's representative and staff.
+const AGENCY_WRITERS_200: [u16; 9] = [200, 200, 200, 200, 200, 403, 403, 403, 403];
 
 #[rustfmt::skip]
 const TABLE: &[Row] = &[
@@ -59,6 +61,41 @@ const TABLE: &[Row] = &[
     ("GET /v1/offices/{id}", ALL_200),
     ("PATCH /v1/offices/{id}", COORDINATOR_ONLY_200),
     ("POST /v1/offices/{id}/close", COORDINATOR_ONLY_200),
+    ("GET /v1/offices/{id}/mandates", ALL_200),
+    ("GET /v1/mandates", ALL_200),
+    ("POST /v1/mandates", COORDINATOR_ONLY_201),
+    ("GET /v1/mandates/{id}", ALL_200),
+    ("PATCH /v1/mandates/{id}", COORDINATOR_ONLY_200),
+    (
+        "DELETE /v1/mandates/{id}",
+        [204, 403, 403, 403, 403, 403, 403, 403, 403],
+    ),
+    ("GET /v1/mandates/{id}/assignments", ALL_200),
+    ("POST /v1/mandates/{id}/assignments", COORDINATOR_ONLY_201),
+    ("GET /v1/mandates/{id}/assignments/{assignment_id}", ALL_200),
+    (
+        "PATCH /v1/mandates/{id}/assignments/{assignment_id}",
+        [200, 200, 403, 403, 403, 403, 403, 403, 403],
+    ),
+    ("GET /v1/executing-agencies", ALL_200),
+    (
+        "POST /v1/executing-agencies",
+        [201, 201, 201, 201, 201, 403, 403, 403, 403],
+    ),
+    ("GET /v1/executing-agencies/{id}", ALL_200),
+    ("PATCH /v1/executing-agencies/{id}", AGENCY_WRITERS_200),
+    (
+        "DELETE /v1/executing-agencies/{id}",
+        [204, 204, 204, 204, 204, 403, 403, 403, 403],
+    ),
+    (
+        "POST /v1/executing-agencies/{id}/suspend",
+        AGENCY_WRITERS_200,
+    ),
+    (
+        "POST /v1/executing-agencies/{id}/reactivate",
+        AGENCY_WRITERS_200,
+    ),
     // Client credentials, not a bearer token: without them every caller gets a 400.
     ("POST /v1/auth/token", [400; 9]),
     ("POST /v1/auth/revocations", COORDINATOR_ONLY_201),
@@ -275,6 +312,107 @@ async fn request_for(
                 vec![],
             )
         }
+        "GET /v1/offices/{id}/mandates" => (
+            format!("/v1/offices/{}/mandates", fx.own_office),
+            None,
+            vec![],
+        ),
+        "GET /v1/mandates" | "GET /v1/executing-agencies" => {
+            (op.split_once(' ').unwrap().1.to_owned(), None, vec![])
+        }
+        "POST /v1/mandates" => ("/v1/mandates".to_owned(), Some(new_mandate_body(n)), vec![]),
+        "GET /v1/mandates/{id}" | "GET /v1/mandates/{id}/assignments" => {
+            let id = created(app, "/v1/mandates", &new_mandate_body(n)).await;
+            let suffix = if op.ends_with("/assignments") {
+                "/assignments"
+            } else {
+                ""
+            };
+            (format!("/v1/mandates/{id}{suffix}"), None, vec![])
+        }
+        "PATCH /v1/mandates/{id}" => {
+            let id = created(app, "/v1/mandates", &new_mandate_body(n)).await;
+            let path = format!("/v1/mandates/{id}");
+            let etag = etag_of(&path).await;
+            (
+                path,
+                Some(json!({"status": "fulfilled"})),
+                vec![("if-match".to_owned(), etag)],
+            )
+        }
+        "DELETE /v1/mandates/{id}" => {
+            let id = created(app, "/v1/mandates", &new_mandate_body(n)).await;
+            (format!("/v1/mandates/{id}"), None, vec![])
+        }
+        "POST /v1/mandates/{id}/assignments" => {
+            let id = created(app, "/v1/mandates", &new_mandate_body(n)).await;
+            (
+                format!("/v1/mandates/{id}/assignments"),
+                Some(json!({"office_id": fx.own_office, "due_on": "2030-12-31"})),
+                vec![],
+            )
+        }
+        "GET /v1/mandates/{id}/assignments/{assignment_id}"
+        | "PATCH /v1/mandates/{id}/assignments/{assignment_id}" => {
+            let id = created(app, "/v1/mandates", &new_mandate_body(n)).await;
+            let assignment = created(
+                app,
+                &format!("/v1/mandates/{id}/assignments"),
+                &json!({"office_id": fx.own_office}),
+            )
+            .await;
+            let path = format!("/v1/mandates/{id}/assignments/{assignment}");
+            if op.starts_with("GET") {
+                (path, None, vec![])
+            } else {
+                let etag = etag_of(&path).await;
+                (
+                    path,
+                    Some(json!({"status": "in_progress", "progress_notes": "Started."})),
+                    vec![("if-match".to_owned(), etag)],
+                )
+            }
+        }
+        "POST /v1/executing-agencies" => (
+            "/v1/executing-agencies".to_owned(),
+            Some(new_agency_body(n)),
+            vec![],
+        ),
+        "GET /v1/executing-agencies/{id}"
+        | "DELETE /v1/executing-agencies/{id}"
+        | "POST /v1/executing-agencies/{id}/suspend" => {
+            let id = created(app, "/v1/executing-agencies", &new_agency_body(n)).await;
+            let suffix = if op.ends_with("/suspend") {
+                "/suspend"
+            } else {
+                ""
+            };
+            (format!("/v1/executing-agencies/{id}{suffix}"), None, vec![])
+        }
+        "POST /v1/executing-agencies/{id}/reactivate" => {
+            let id = created(app, "/v1/executing-agencies", &new_agency_body(n)).await;
+            created(
+                app,
+                &format!("/v1/executing-agencies/{id}/suspend"),
+                &json!(null),
+            )
+            .await;
+            (
+                format!("/v1/executing-agencies/{id}/reactivate"),
+                None,
+                vec![],
+            )
+        }
+        "PATCH /v1/executing-agencies/{id}" => {
+            let id = created(app, "/v1/executing-agencies", &new_agency_body(n)).await;
+            let path = format!("/v1/executing-agencies/{id}");
+            let etag = etag_of(&path).await;
+            (
+                path,
+                Some(json!({"acronym": format!("R{n}")})),
+                vec![("if-match".to_owned(), etag)],
+            )
+        }
         "POST /v1/auth/token" => (
             "/v1/auth/token".to_owned(),
             Some(json!({"grant_type": "client_credentials"})),
@@ -406,6 +544,37 @@ async fn fresh_ledger(app: &TestApp, fx: &Fixture) -> (String, String) {
         .await;
     assert_eq!(res.status, 201, "{}", res.text());
     (ledger, res.json()["id"].as_str().unwrap().to_owned())
+}
+
+/// A valid new mandate, its reference unique by `n`.
+fn new_mandate_body(n: usize) -> Value {
+    json!({
+        "reference": format!("AG/RES. {} (LII-O/22)", 5000 + n),
+        "adopted_on": "2022-10-07",
+        "pillar": "democracy",
+        "title": {"en": format!("Mandate {n}")}
+    })
+}
+
+/// A valid new executing agency, its registration number unique by `n`.
+fn new_agency_body(n: usize) -> Value {
+    json!({
+        "name": {"es": format!("Agencia {n}")},
+        "member_state": "PE",
+        "kind": "ngo",
+        "registration_number": format!("RUC-{n}")
+    })
+}
+
+/// POSTs as the coordinator, asserting a 2xx; returns the `id` of the answer.
+async fn created(app: &TestApp, path: &str, body: &Value) -> String {
+    let res = if body.is_null() {
+        app.request(Method::POST, path, &[], None).await
+    } else {
+        app.post(path, body).await
+    };
+    assert!(res.status.is_success(), "{path}: {}", res.text());
+    res.json()["id"].as_str().unwrap().to_owned()
 }
 
 async fn call(

@@ -3,11 +3,13 @@
 
 mod common;
 
+mod agencies;
 mod auth;
 mod authz;
 mod departments;
 mod health;
 mod ledgers;
+mod mandates;
 mod member_states;
 mod offices;
 mod openapi;
