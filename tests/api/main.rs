@@ -4,6 +4,7 @@
 mod common;
 
 mod agencies;
+mod audit;
 mod auth;
 mod authz;
 mod departments;
