@@ -115,7 +115,9 @@ pub struct Constraint {
 fn constraints() -> impl Iterator<Item = &'static Constraint> {
     [
         crate::departments::CONSTRAINTS,
+        crate::monitoring_reports::CONSTRAINTS,
         crate::offices::CONSTRAINTS,
+        crate::projects::CONSTRAINTS,
         crate::service_accounts::CONSTRAINTS,
     ]
     .into_iter()

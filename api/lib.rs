@@ -13,6 +13,7 @@ pub mod health;
 pub mod http;
 pub mod i18n;
 pub mod localized;
+pub mod money;
 pub mod openapi;
 pub mod pagination;
 pub mod pg_cluster;

@@ -10,7 +10,10 @@ use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{Problem, ProblemField, responses};
-use crate::{audit, auth, departments, health, member_states, offices, service_accounts};
+use crate::{
+    audit, auth, departments, health, member_states, monitoring_reports, offices, projects,
+    service_accounts,
+};
 
 const DESCRIPTION: &str = include_str!("openapi_description.md");
 
@@ -41,6 +44,8 @@ const DESCRIPTION: &str = include_str!("openapi_description.md");
     tags(
         (name = "Reference data", description = "Member states, Secretariats and Departments"),
         (name = "Offices", description = "Country offices and the Coordinating Office"),
+        (name = "Projects", description = "Projects the offices monitor, with their mandates and executing agencies"),
+        (name = "Monitoring reports", description = "The offices' periodic monitoring of each project"),
         (name = "Authentication", description = "Tokens, service accounts and the caller's identity"),
         (name = "Audit", description = "The audit trail of every write"),
         (name = "Operations", description = "Health probes"),
@@ -120,6 +125,15 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(offices::get_office)
         .service(offices::update_office)
         .service(offices::close_office)
+        .service(projects::list_projects)
+        .service(projects::create_project)
+        .service(projects::get_project)
+        .service(projects::update_project)
+        .service(projects::delete_project)
+        .service(monitoring_reports::list_monitoring_reports)
+        .service(monitoring_reports::create_monitoring_report)
+        .service(monitoring_reports::get_monitoring_report)
+        .service(monitoring_reports::update_monitoring_report)
         .service(service_accounts::issue_token)
         .service(service_accounts::revoke_token)
         .service(auth::me)
