@@ -185,7 +185,9 @@ impl Money {
         if significant.len() > 15 {
             return Err(MoneyError::TooLarge);
         }
-        let minor = significant.bytes().fold(0i64, |acc, b| acc * 10 + i64::from(b - b'0'));
+        let minor = significant
+            .bytes()
+            .fold(0i64, |acc, b| acc * 10 + i64::from(b - b'0'));
         if minor >= MAX_MINOR_EXCLUSIVE {
             return Err(MoneyError::TooLarge);
         }
@@ -289,13 +291,18 @@ mod tests {
         assert_eq!(minor("0.001", "BHD"), 1);
         assert_eq!(minor("1.0001", "CLF"), 10_001);
         // The classic float trap: 0.1 + 0.2 is exactly 0.3 here.
-        assert_eq!(minor("0.10", "USD") + minor("0.20", "USD"), minor("0.30", "USD"));
+        assert_eq!(
+            minor("0.10", "USD") + minor("0.20", "USD"),
+            minor("0.30", "USD")
+        );
     }
 
     #[test]
     fn the_exponent_table() {
         let exp = |c: &str| Currency::lookup(c).unwrap().exponent;
-        for c in ["USD", "EUR", "BRL", "MXN", "ARS", "COP", "PEN", "XCD", "TTD", "BSD", "HTG"] {
+        for c in [
+            "USD", "EUR", "BRL", "MXN", "ARS", "COP", "PEN", "XCD", "TTD", "BSD", "HTG",
+        ] {
             assert_eq!(exp(c), 2, "{c}");
         }
         for c in ["JPY", "CLP", "PYG", "KRW", "ISK"] {
@@ -311,7 +318,10 @@ mod tests {
         unique.sort_unstable();
         unique.dedup();
         assert_eq!(unique.len(), all.len());
-        assert!(all.iter().all(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase())));
+        assert!(
+            all.iter()
+                .all(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()))
+        );
     }
 
     #[test]

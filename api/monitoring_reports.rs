@@ -208,7 +208,11 @@ fn check(
     let mut errors = Vec::new();
     let parsed = parse_period(period);
     if parsed.is_none() {
-        errors.push(FieldError::new("period", "invalid_format", period_message()));
+        errors.push(FieldError::new(
+            "period",
+            "invalid_format",
+            period_message(),
+        ));
     }
     if !(0..=100).contains(&physical_progress) {
         errors.push(FieldError::new(
@@ -679,8 +683,20 @@ mod tests {
             Some(("2026-Q4".into(), d("2026-10-01"), d("2026-12-31")))
         );
         for bad in [
-            "2026", "2026-13", "2026-00", "2026-3", "2026-Q0", "2026-Q5", "26-01", "2026-01-01",
-            "2026/01", "", "1899-01", "2026-Q", "2026-H1", "+2026-01",
+            "2026",
+            "2026-13",
+            "2026-00",
+            "2026-3",
+            "2026-Q0",
+            "2026-Q5",
+            "26-01",
+            "2026-01-01",
+            "2026/01",
+            "",
+            "1899-01",
+            "2026-Q",
+            "2026-H1",
+            "+2026-01",
         ] {
             assert_eq!(parse_period(bad), None, "{bad}");
         }

@@ -369,13 +369,7 @@ fn blank_to_none(v: Option<String>) -> Option<String> {
 async fn load_links(
     conn: &mut AsyncPgConnection,
     ids: &[Uuid],
-) -> Result<
-    (
-        HashMap<Uuid, Vec<Uuid>>,
-        HashMap<Uuid, Vec<ProjectAgency>>,
-    ),
-    ApiError,
-> {
+) -> Result<(HashMap<Uuid, Vec<Uuid>>, HashMap<Uuid, Vec<ProjectAgency>>), ApiError> {
     let mut mandates_of: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
     let mut agencies_of: HashMap<Uuid, Vec<ProjectAgency>> = HashMap::new();
     if ids.is_empty() {
@@ -584,7 +578,10 @@ async fn check_project(
             Some(_) => errors.push(FieldError::new(
                 "department_id",
                 "inactive",
-                text!("the department is inactive", "el departamento está inactivo"),
+                text!(
+                    "the department is inactive",
+                    "el departamento está inactivo"
+                ),
             )),
         }
     }
@@ -665,7 +662,10 @@ async fn check_project(
                 None => errors.push(FieldError::new(
                     field,
                     "unknown",
-                    text!("no such executing agency", "no existe esa agencia ejecutora"),
+                    text!(
+                        "no such executing agency",
+                        "no existe esa agencia ejecutora"
+                    ),
                 )),
                 Some("active") => {}
                 Some(_) if linked.contains(&a.agency_id) => {}
@@ -902,9 +902,7 @@ pub async fn list_projects(
     let terms = query.q.as_deref().map(search_terms).transpose()?;
     let updated_since = validate::param_datetime("updated_since", query.updated_since.as_deref())?;
 
-    let mut q = projects::table
-        .select(ProjectRow::as_select())
-        .into_boxed();
+    let mut q = projects::table.select(ProjectRow::as_select()).into_boxed();
     if let Some(v) = office_ids {
         q = q.filter(projects::office_id.eq_any(v));
     }
@@ -945,11 +943,7 @@ pub async fn list_projects(
         );
     }
     if let Some(from) = active_from {
-        q = q.filter(
-            projects::ends_on
-                .is_null()
-                .or(projects::ends_on.ge(from)),
-        );
+        q = q.filter(projects::ends_on.is_null().or(projects::ends_on.ge(from)));
     }
     if let Some(to) = active_to {
         q = q.filter(projects::starts_on.le(to));

@@ -8,6 +8,8 @@ mod authz;
 mod departments;
 mod health;
 mod member_states;
+mod monitoring_reports;
 mod offices;
 mod openapi;
+mod projects;
 mod protocol;
