@@ -46,7 +46,7 @@ use crate::auth::Caller;
 use crate::db::{Constraint, Meaning};
 use crate::error::{ApiError, FieldError, ProblemType};
 use crate::http::{JsonBody, Tagged};
-use crate::money::{self, Money, MoneyJson};
+use crate::money::{self, MonetaryAmount, Money, SignedAmount};
 use crate::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::policy::FinanceScope;
 use crate::schema::{
@@ -159,7 +159,7 @@ pub struct Ledger {
     /// The hash of the last entry (64 zeros before the first).
     pub head_hash: String,
     /// Allocations − expenses + refunds ± adjustments ∓ reversals.
-    pub available: MoneyJson,
+    pub available: MonetaryAmount,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -548,13 +548,13 @@ pub struct Entry {
     pub project_id: Option<Uuid>,
     pub payee_agency_id: Option<Uuid>,
     /// The amount as posted, in its currency.
-    pub amount: MoneyJson,
+    pub amount: MonetaryAmount,
     /// The exchange rate used (US dollars per unit), when not posted in USD.
     pub rate: Option<String>,
     /// The amount in US dollars.
-    pub amount_usd: MoneyJson,
+    pub amount_usd: MonetaryAmount,
     /// The signed effect on the available balance, in US dollars.
-    pub effect: MoneyJson,
+    pub effect: SignedAmount,
     /// For a reversal: the entry it reverses.
     pub reverses_entry_id: Option<Uuid>,
     pub created_by: String,
@@ -647,13 +647,13 @@ impl From<EntryRow> for Entry {
             reference: r.reference,
             project_id: r.project_id,
             payee_agency_id: r.payee_agency_id,
-            amount: MoneyJson {
+            amount: MonetaryAmount {
                 amount: money::format_decimal(r.amount_minor, exp),
                 currency: r.currency,
             },
             rate: r.usd_per_unit_e12.map(money::format_rate),
             amount_usd: Money::usd(r.usd_minor).to_json(),
-            effect: Money::usd(r.effect_minor).to_json(),
+            effect: Money::usd(r.effect_minor).to_signed(),
             reverses_entry_id: r.reverses_entry_id,
             created_by: r.created_by,
             created_at: r.created_at,
@@ -686,7 +686,7 @@ pub struct NewEntry {
     pub project_id: Option<Uuid>,
     /// The executing agency paid.
     pub payee_agency_id: Option<Uuid>,
-    pub amount: MoneyJson,
+    pub amount: MonetaryAmount,
 }
 
 /// Reversing an entry.
@@ -733,7 +733,14 @@ struct Posting {
 
 fn check_new_entry(new: &NewEntry) -> Result<Posting, ApiError> {
     let mut errors = Vec::new();
-    let amount = Money::parse("amount", &new.amount, false, &mut errors);
+    let amount = Money::validate("amount", &new.amount, &mut errors);
+    if amount.is_some_and(|a| a.minor == 0) {
+        errors.push(FieldError::new(
+            "amount.amount",
+            "not_positive",
+            text!("must be greater than zero", "debe ser mayor que cero"),
+        ));
+    }
     let needs_category = matches!(new.kind, EntryKind::Expense | EntryKind::Refund);
     match (needs_category, new.category) {
         (true, None) => errors.push(FieldError::new(
@@ -909,7 +916,7 @@ async fn append(
             ));
         }
     }
-    let currency = p.amount.currency().to_owned();
+    let currency = p.amount.currency.code.to_owned();
     let rate = if currency == "USD" {
         None
     } else {
@@ -932,7 +939,7 @@ async fn append(
     validate::finish(errors)?;
     let usd_minor = match rate {
         None => p.amount.minor,
-        Some(r) => money::to_usd_minor(p.amount.minor, p.amount.exponent(), r)
+        Some(r) => money::to_usd_minor(p.amount.minor, p.amount.currency.exponent, r)
             .filter(|v| *v > 0)
             .ok_or_else(|| {
                 ApiError::invalid_field(
@@ -1432,7 +1439,7 @@ async fn reverse(
             .filter(|r| !r.is_empty()),
         project_id: original.project_id,
         payee_agency_id: original.payee_agency_id,
-        amount: Money::new(original.amount_minor, &original.currency),
+        amount: Money::from_db(original.amount_minor, &original.currency),
         sign: if original.effect_minor > 0 { -1 } else { 1 },
         reverses: Some(original.id),
     };
@@ -1681,16 +1688,16 @@ pub struct KindTotal {
     pub kind: EntryKind,
     pub entries: i64,
     /// Gross amount in USD.
-    pub amount: MoneyJson,
+    pub amount: MonetaryAmount,
     /// Signed effect on the available balance.
-    pub effect: MoneyJson,
+    pub effect: SignedAmount,
 }
 
 /// Net spending on one object of expenditure (expenses − refunds, net of reversals).
 #[derive(Serialize, ToSchema)]
 pub struct CategoryTotal {
     pub category: Category,
-    pub spent: MoneyJson,
+    pub spent: SignedAmount,
 }
 
 /// A ledger's balance as of a day.
@@ -1702,7 +1709,7 @@ pub struct Balance {
     pub by_kind: Vec<KindTotal>,
     pub by_category: Vec<CategoryTotal>,
     /// Allocations − expenses + refunds ± adjustments ∓ reversals.
-    pub available: MoneyJson,
+    pub available: MonetaryAmount,
     pub entry_count: i64,
 }
 
@@ -1784,7 +1791,7 @@ pub async fn get_balance(
             kind: EntryKind::ALL[i],
             entries,
             amount: Money::usd(gross).to_json(),
-            effect: Money::usd(effect).to_json(),
+            effect: Money::usd(effect).to_signed(),
         })
         .collect();
     if as_of.is_none() {
@@ -1800,7 +1807,7 @@ pub async fn get_balance(
             .into_iter()
             .map(|(c, v)| CategoryTotal {
                 category: Category::from_db(&c),
-                spent: Money::usd(v).to_json(),
+                spent: Money::usd(v).to_signed(),
             })
             .collect(),
         available: Money::usd(available).to_json(),

@@ -1,162 +1,306 @@
-//! Exact money: integer minor units of an ISO 4217 currency; in JSON
-//! `{"amount": "1234.56", "currency": "USD"}` with the amount a decimal string.
+//! Exact money: integer minor units of an ISO 4217 currency.
 //!
-//! Conversions to US dollars multiply by an exchange rate kept as an exact decimal
-//! (US dollars per unit, scaled by 10^12) in 128-bit integers and round once, half to
-//! even, to the cent.
+//! JSON carries money as `{"amount": "1234.56", "currency": "USD"}`, the amount a decimal
+//! string with at most as many decimals as the currency has (2 for USD, 0 for JPY, 3 for
+//! KWD). It is parsed digit by digit into an integer of minor units, never through a
+//! float, and formatted back with exactly the currency's decimals.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 use utoipa::ToSchema;
 
 use crate::error::FieldError;
+use crate::i18n::Text;
 use crate::text;
 
-/// The largest amount accepted, in minor units (10^15: ten trillion dollars).
-pub const MAX_MINOR: i64 = 1_000_000_000_000_000;
+/// Amounts are below 10^15 minor units (the database checks it too).
+pub const MAX_MINOR_EXCLUSIVE: i64 = 1_000_000_000_000_000;
 
-/// Scale of exchange rates: a rate is stored as US dollars per unit × 10^12.
-pub const RATE_SCALE: i128 = 1_000_000_000_000;
-const RATE_DECIMALS: usize = 12;
-
-/// ISO 4217 minor-unit exponent of the currencies the service accepts: the member
-/// states' currencies and the usual currencies of donors.
-pub fn exponent(currency: &str) -> Option<u32> {
-    Some(match currency {
-        // No minor unit.
-        "CLP" | "PYG" | "JPY" | "KRW" | "ISK" | "UYI" | "VND" | "XAF" | "XOF" => 0,
-        // Three decimals.
-        "BHD" | "KWD" | "OMR" | "JOD" | "TND" | "LYD" | "IQD" => 3,
-        // Two decimals.
-        "USD" | "EUR" | "CAD" | "GBP" | "CHF" | "AUD" | "NZD" | "SEK" | "NOK" | "DKK" | "CNY"
-        | "ARS" | "BBD" | "BSD" | "BZD" | "BOB" | "BRL" | "COP" | "CRC" | "CUP" | "DOP" | "XCD"
-        | "GTQ" | "GYD" | "HTG" | "HNL" | "JMD" | "MXN" | "NIO" | "PAB" | "PEN" | "SRD" | "TTD"
-        | "UYU" | "VES" | "SVC" | "KYD" | "AWG" | "ANG" | "INR" | "ZAR" => 2,
-        _ => return None,
-    })
+/// An ISO 4217 currency and the number of decimals of its minor unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Currency {
+    pub code: &'static str,
+    pub exponent: u32,
 }
 
-/// Money as JSON carries it.
+/// Currencies with no minor unit.
+const EXPONENT_0: &[&str] = &[
+    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
+    "VUV", "XAF", "XOF", "XPF",
+];
+
+/// Currencies with a thousandth as minor unit.
+const EXPONENT_3: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
+
+/// Units of account with four decimals.
+const EXPONENT_4: &[&str] = &["CLF", "UYW"];
+
+/// Every other current ISO 4217 currency: two decimals. (Precious metals, SDRs and the
+/// testing codes have no minor unit and are not money here.)
+const EXPONENT_2: &[&str] = &[
+    "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN",
+    "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHE",
+    "CHF", "CHW", "CNY", "COP", "COU", "CRC", "CUP", "CVE", "CZK", "DKK", "DOP", "DZD", "EGP",
+    "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GTQ", "GYD", "HKD",
+    "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IRR", "JMD", "KES", "KGS", "KHR", "KPW", "KYD",
+    "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP",
+    "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR",
+    "NZD", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "QAR", "RON", "RSD", "RUB", "SAR", "SBD",
+    "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL",
+    "THB", "TJS", "TMT", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "USD", "USN", "UYU", "UZS",
+    "VED", "VES", "WST", "XCD", "XCG", "YER", "ZAR", "ZMW", "ZWG",
+];
+
+impl Currency {
+    /// The currency with this (upper-case) ISO 4217 code, if it is one we know.
+    pub fn lookup(code: &str) -> Option<Currency> {
+        [
+            (EXPONENT_0, 0),
+            (EXPONENT_2, 2),
+            (EXPONENT_3, 3),
+            (EXPONENT_4, 4),
+        ]
+        .into_iter()
+        .find_map(|(list, exponent)| {
+            list.iter()
+                .find(|c| **c == code)
+                .map(|c| Currency { code: c, exponent })
+        })
+    }
+
+    /// A stored code; the service only stores codes it knows.
+    pub fn from_db(code: &str) -> Currency {
+        Currency::lookup(code.trim())
+            .unwrap_or_else(|| panic!("unexpected currency in the database: {code}"))
+    }
+}
+
+/// Why an amount or a currency is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MoneyError {
+    UnknownCurrency,
+    NotANumber,
+    ExponentNotation,
+    Negative,
+    TooManyDecimals { allowed: u32 },
+    TooLarge,
+}
+
+impl MoneyError {
+    /// The sub-field at fault: `amount` or `currency`.
+    pub fn field(self) -> &'static str {
+        match self {
+            MoneyError::UnknownCurrency => "currency",
+            _ => "amount",
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            MoneyError::UnknownCurrency => "unknown_currency",
+            MoneyError::NotANumber => "not_a_decimal",
+            MoneyError::ExponentNotation => "exponent_notation",
+            MoneyError::Negative => "negative",
+            MoneyError::TooManyDecimals { .. } => "too_many_decimals",
+            MoneyError::TooLarge => "too_large",
+        }
+    }
+
+    pub fn message(self) -> Text {
+        match self {
+            MoneyError::UnknownCurrency => text!(
+                "must be an ISO 4217 currency code with a minor unit, such as USD",
+                "debe ser un código de moneda ISO 4217 con unidad fraccionaria, como USD"
+            ),
+            MoneyError::NotANumber => text!(
+                "must be a decimal number in a string, such as \"1234.56\"",
+                "debe ser un número decimal en una cadena, como \"1234.56\""
+            ),
+            MoneyError::ExponentNotation => text!(
+                "must be written without an exponent (\"1500\", not \"1.5e3\")",
+                "debe escribirse sin exponente (\"1500\", no \"1.5e3\")"
+            ),
+            MoneyError::Negative => text!("must not be negative", "no puede ser negativo"),
+            MoneyError::TooManyDecimals { allowed } => text!(
+                "has more decimals than the currency's {allowed}",
+                "tiene más decimales que los {allowed} de la moneda"
+            ),
+            MoneyError::TooLarge => text!(
+                "must be below 10^15 minor units of the currency",
+                "debe ser inferior a 10^15 unidades fraccionarias de la moneda"
+            ),
+        }
+    }
+
+    /// The error as a field error under `field` (e.g. `budget`).
+    pub fn at(self, field: &str) -> FieldError {
+        FieldError::new(
+            format!("{field}.{}", self.field()),
+            self.code(),
+            self.message(),
+        )
+    }
+}
+
+/// An exact amount of money.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Money {
+    /// Minor units (cents for USD, yen for JPY, fils for KWD).
+    pub minor: i64,
+    pub currency: Currency,
+}
+
+impl Money {
+    /// Parses a decimal string in `currency_code`. Accepts `digits` or `digits.digits`
+    /// with at most the currency's decimals; refuses signs, exponents, blanks and
+    /// anything else.
+    pub fn parse(amount: &str, currency_code: &str) -> Result<Money, MoneyError> {
+        let currency = Currency::lookup(currency_code).ok_or(MoneyError::UnknownCurrency)?;
+        if amount.starts_with('-') {
+            return Err(MoneyError::Negative);
+        }
+        if amount.contains(['e', 'E']) && amount.chars().any(|c| c.is_ascii_digit()) {
+            return Err(MoneyError::ExponentNotation);
+        }
+        let (int, frac) = match amount.split_once('.') {
+            Some((i, f)) => (i, Some(f)),
+            None => (amount, None),
+        };
+        let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !all_digits(int) || frac.is_some_and(|f| !all_digits(f)) {
+            return Err(MoneyError::NotANumber);
+        }
+        let frac = frac.unwrap_or("");
+        if frac.len() > currency.exponent as usize {
+            return Err(MoneyError::TooManyDecimals {
+                allowed: currency.exponent,
+            });
+        }
+        // Digits of the amount in minor units, leading zeros dropped; more than 15
+        // significant digits is at least 10^15.
+        let padded = format!(
+            "{int}{frac}{}",
+            "0".repeat(currency.exponent as usize - frac.len())
+        );
+        let significant = padded.trim_start_matches('0');
+        if significant.len() > 15 {
+            return Err(MoneyError::TooLarge);
+        }
+        let minor = significant
+            .bytes()
+            .fold(0i64, |acc, b| acc * 10 + i64::from(b - b'0'));
+        if minor >= MAX_MINOR_EXCLUSIVE {
+            return Err(MoneyError::TooLarge);
+        }
+        Ok(Money { minor, currency })
+    }
+
+    /// From stored minor units and currency code.
+    pub fn from_db(minor: i64, currency_code: &str) -> Money {
+        Money {
+            minor,
+            currency: Currency::from_db(currency_code),
+        }
+    }
+
+    /// The amount as a decimal string with exactly the currency's decimals.
+    pub fn amount_string(&self) -> String {
+        let exp = self.currency.exponent as usize;
+        let sign = if self.minor < 0 { "-" } else { "" };
+        let digits = self.minor.unsigned_abs().to_string();
+        if exp == 0 {
+            return format!("{sign}{digits}");
+        }
+        let digits = format!("{digits:0>width$}", width = exp + 1);
+        let (int, frac) = digits.split_at(digits.len() - exp);
+        format!("{sign}{int}.{frac}")
+    }
+
+    pub fn to_json(&self) -> MonetaryAmount {
+        MonetaryAmount {
+            amount: self.amount_string(),
+            currency: self.currency.code.to_owned(),
+        }
+    }
+
+    /// Reads `value` (the JSON of field `field`), pushing an error naming
+    /// `field.amount` or `field.currency` when it is not valid money.
+    pub fn validate(
+        field: &str,
+        value: &MonetaryAmount,
+        errors: &mut Vec<FieldError>,
+    ) -> Option<Money> {
+        match Money::parse(&value.amount, &value.currency) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                errors.push(e.at(field));
+                None
+            }
+        }
+    }
+}
+
+impl Serialize for Money {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(s)
+    }
+}
+
+/// An amount of money: a decimal string (never a JSON number, so that no float ever
+/// touches it) with at most as many decimals as the currency has — 2 for USD or EUR, 0
+/// for JPY, CLP or PYG, 3 for BHD or KWD — and an ISO 4217 currency code. Below 10^15
+/// minor units.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"amount": "1234.56", "currency": "USD"}))]
-pub struct MoneyJson {
-    /// A decimal string with at most as many decimals as the currency has (USD 2,
-    /// JPY 0, BHD 3), never a float.
-    #[schema(example = "1234.56", pattern = "^[0-9]+(\\.[0-9]+)?$")]
+pub struct MonetaryAmount {
+    /// A non-negative decimal string, e.g. `"1234.56"`.
+    #[schema(example = "1234.56", pattern = r"^[0-9]+(\.[0-9]+)?$")]
     pub amount: String,
-    /// ISO 4217 code.
+    /// An ISO 4217 code, e.g. `USD`.
     #[schema(example = "USD", pattern = "^[A-Z]{3}$")]
     pub currency: String,
 }
 
-/// An exact amount.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Money {
-    pub minor: i64,
-    pub currency: [u8; 3],
+impl Money {
+    /// US dollars, from cents.
+    pub fn usd(minor: i64) -> Money {
+        Money::from_db(minor, "USD")
+    }
+}
+
+/// The minor-unit exponent of an ISO 4217 currency the service knows.
+pub fn exponent(code: &str) -> Option<u32> {
+    Currency::lookup(code).map(|c| c.exponent)
+}
+
+/// A signed amount (an effect on a balance, a net figure that may be negative): the
+/// same as [`MonetaryAmount`] but the decimal string may start with `-`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"amount": "-120.00", "currency": "USD"}))]
+pub struct SignedAmount {
+    /// A decimal string, e.g. `"-120.00"`.
+    #[schema(example = "-120.00", pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
+    pub amount: String,
+    /// An ISO 4217 code, e.g. `USD`.
+    #[schema(example = "USD", pattern = "^[A-Z]{3}$")]
+    pub currency: String,
 }
 
 impl Money {
-    pub fn new(minor: i64, currency: &str) -> Money {
-        let mut c = [0u8; 3];
-        c.copy_from_slice(&currency.as_bytes()[..3]);
-        Money { minor, currency: c }
-    }
-
-    pub fn usd(minor: i64) -> Money {
-        Money::new(minor, "USD")
-    }
-
-    pub fn currency(&self) -> &str {
-        std::str::from_utf8(&self.currency).unwrap_or("XXX")
-    }
-
-    pub fn exponent(&self) -> u32 {
-        exponent(self.currency()).unwrap_or(2)
-    }
-
-    /// Parses a JSON amount: positive (zero too when `allow_zero`), no more decimals
-    /// than the currency has, at most [`MAX_MINOR`]. Faults are named `{field}.amount`
-    /// and `{field}.currency`.
-    pub fn parse(
-        field: &str,
-        json: &MoneyJson,
-        allow_zero: bool,
-        errors: &mut Vec<FieldError>,
-    ) -> Option<Money> {
-        let Some(exp) = exponent(&json.currency) else {
-            errors.push(FieldError::new(
-                format!("{field}.currency"),
-                "unknown_currency",
-                text!(
-                    "is not an ISO 4217 currency the service accepts",
-                    "no es una moneda ISO 4217 aceptada"
-                ),
-            ));
-            return None;
-        };
-        match parse_decimal(&json.amount, exp as usize) {
-            Ok(minor) if minor == 0 && !allow_zero => {
-                errors.push(FieldError::new(
-                    format!("{field}.amount"),
-                    "not_positive",
-                    text!("must be greater than zero", "debe ser mayor que cero"),
-                ));
-                None
-            }
-            Ok(minor) if minor > MAX_MINOR => {
-                errors.push(FieldError::new(
-                    format!("{field}.amount"),
-                    "too_large",
-                    text!(
-                        "is over the largest amount accepted",
-                        "supera el monto máximo aceptado"
-                    ),
-                ));
-                None
-            }
-            Ok(minor) => Some(Money::new(minor, &json.currency)),
-            Err(DecimalError::TooManyDecimals) => {
-                let cur = &json.currency;
-                errors.push(FieldError::new(
-                    format!("{field}.amount"),
-                    "too_many_decimals",
-                    text!(
-                        "has more decimals than {cur} allows ({exp})",
-                        "tiene más decimales de los que {cur} admite ({exp})"
-                    ),
-                ));
-                None
-            }
-            Err(DecimalError::Negative) => {
-                errors.push(FieldError::new(
-                    format!("{field}.amount"),
-                    "negative",
-                    text!("must not be negative", "no debe ser negativo"),
-                ));
-                None
-            }
-            Err(DecimalError::Invalid | DecimalError::Overflow) => {
-                errors.push(FieldError::new(
-                    format!("{field}.amount"),
-                    "invalid_format",
-                    text!(
-                        "must be a decimal string such as \"1234.56\"",
-                        "debe ser una cadena decimal como \"1234.56\""
-                    ),
-                ));
-                None
-            }
-        }
-    }
-
-    pub fn to_json(&self) -> MoneyJson {
-        MoneyJson {
-            amount: format_decimal(self.minor, self.exponent() as usize),
-            currency: self.currency().to_owned(),
+    pub fn to_signed(&self) -> SignedAmount {
+        SignedAmount {
+            amount: self.amount_string(),
+            currency: self.currency.code.to_owned(),
         }
     }
 }
+
+// ---------------------------------------------------------------------------------
+// Decimals and exchange rates
+
+/// Scale of exchange rates: a rate is stored as US dollars per unit × 10^12.
+pub const RATE_SCALE: i128 = 1_000_000_000_000;
+const RATE_DECIMALS: usize = 12;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum DecimalError {
@@ -242,11 +386,170 @@ pub fn to_usd_minor(minor: i64, exp: u32, rate_e12: i64) -> Option<i64> {
         std::cmp::Ordering::Less => q,
         std::cmp::Ordering::Equal => q + (q & 1),
     };
-    i64::try_from(rounded).ok().filter(|v| *v <= MAX_MINOR)
+    i64::try_from(rounded)
+        .ok()
+        .filter(|v| *v < MAX_MINOR_EXCLUSIVE)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn minor(amount: &str, currency: &str) -> i64 {
+        Money::parse(amount, currency)
+            .unwrap_or_else(|e| panic!("{amount} {currency}: {e:?}"))
+            .minor
+    }
+
+    fn err(amount: &str, currency: &str) -> MoneyError {
+        Money::parse(amount, currency).expect_err(amount)
+    }
+
+    #[test]
+    fn parses_exactly_into_minor_units() {
+        assert_eq!(minor("0.10", "USD"), 10);
+        assert_eq!(minor("0.20", "USD"), 20);
+        assert_eq!(minor("0.1", "USD"), 10);
+        assert_eq!(minor("1234.56", "USD"), 123_456);
+        assert_eq!(minor("1234", "USD"), 123_400);
+        assert_eq!(minor("0", "USD"), 0);
+        assert_eq!(minor("007.05", "EUR"), 705);
+        assert_eq!(minor("100", "JPY"), 100);
+        assert_eq!(minor("15000", "CLP"), 15_000);
+        assert_eq!(minor("2500000", "PYG"), 2_500_000);
+        assert_eq!(minor("1.005", "KWD"), 1005);
+        assert_eq!(minor("0.001", "BHD"), 1);
+        assert_eq!(minor("1.0001", "CLF"), 10_001);
+        // The classic float trap: 0.1 + 0.2 is exactly 0.3 here.
+        assert_eq!(
+            minor("0.10", "USD") + minor("0.20", "USD"),
+            minor("0.30", "USD")
+        );
+    }
+
+    #[test]
+    fn the_exponent_table() {
+        let exp = |c: &str| Currency::lookup(c).unwrap().exponent;
+        for c in [
+            "USD", "EUR", "BRL", "MXN", "ARS", "COP", "PEN", "XCD", "TTD", "BSD", "HTG",
+        ] {
+            assert_eq!(exp(c), 2, "{c}");
+        }
+        for c in ["JPY", "CLP", "PYG", "KRW", "ISK"] {
+            assert_eq!(exp(c), 0, "{c}");
+        }
+        for c in ["BHD", "KWD", "JOD", "OMR", "TND"] {
+            assert_eq!(exp(c), 3, "{c}");
+        }
+        assert_eq!(exp("CLF"), 4);
+        // Each code appears once, and every code is three upper-case letters.
+        let all: Vec<&str> = [EXPONENT_0, EXPONENT_2, EXPONENT_3, EXPONENT_4].concat();
+        let mut unique = all.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), all.len());
+        assert!(
+            all.iter()
+                .all(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()))
+        );
+    }
+
+    #[test]
+    fn refuses_more_decimals_than_the_currency_has() {
+        assert_eq!(
+            err("1.005", "USD"),
+            MoneyError::TooManyDecimals { allowed: 2 }
+        );
+        assert_eq!(
+            err("100.5", "JPY"),
+            MoneyError::TooManyDecimals { allowed: 0 }
+        );
+        assert_eq!(
+            err("100.0", "JPY"),
+            MoneyError::TooManyDecimals { allowed: 0 }
+        );
+        assert_eq!(
+            err("1.0001", "KWD"),
+            MoneyError::TooManyDecimals { allowed: 3 }
+        );
+    }
+
+    #[test]
+    fn refuses_negative_amounts() {
+        assert_eq!(err("-1", "USD"), MoneyError::Negative);
+        assert_eq!(err("-0.01", "USD"), MoneyError::Negative);
+    }
+
+    #[test]
+    fn refuses_exponent_notation() {
+        assert_eq!(err("1e3", "USD"), MoneyError::ExponentNotation);
+        assert_eq!(err("1.5E3", "USD"), MoneyError::ExponentNotation);
+        assert_eq!(err("1e-2", "USD"), MoneyError::ExponentNotation);
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_plain_decimal() {
+        for bad in [
+            "", " ", "abc", "1,5", "1.", ".5", "+1", " 1", "1 ", "1..2", "1.2.3", "0x10", "NaN",
+            "Infinity", "١٢", "1_000", "e",
+        ] {
+            assert_eq!(err(bad, "USD"), MoneyError::NotANumber, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_amounts_of_10_to_the_15_minor_units_or_more() {
+        assert_eq!(minor("9999999999999.99", "USD"), MAX_MINOR_EXCLUSIVE - 1);
+        assert_eq!(err("10000000000000", "USD"), MoneyError::TooLarge);
+        assert_eq!(err("10000000000000.00", "USD"), MoneyError::TooLarge);
+        assert_eq!(minor("999999999999999", "JPY"), MAX_MINOR_EXCLUSIVE - 1);
+        assert_eq!(err("1000000000000000", "JPY"), MoneyError::TooLarge);
+        // Far beyond i64: refused, never overflowing.
+        assert_eq!(
+            err("123456789012345678901234567890", "USD"),
+            MoneyError::TooLarge
+        );
+        // Leading zeros do not count.
+        assert_eq!(minor("000000000000000000001.00", "USD"), 100);
+    }
+
+    #[test]
+    fn refuses_unknown_currencies() {
+        for bad in ["XXX", "usd", "US", "USDD", "", "XAU", "XTS", "ABC"] {
+            assert_eq!(err("1", bad), MoneyError::UnknownCurrency, "{bad:?}");
+        }
+        assert_eq!(MoneyError::UnknownCurrency.field(), "currency");
+        assert_eq!(MoneyError::Negative.field(), "amount");
+        assert_eq!(MoneyError::TooLarge.at("budget").field, "budget.amount");
+    }
+
+    #[test]
+    fn formats_with_exactly_the_currency_decimals() {
+        let f = |a: &str, c: &str| Money::parse(a, c).unwrap().amount_string();
+        assert_eq!(f("1234.5", "USD"), "1234.50");
+        assert_eq!(f("0.1", "USD"), "0.10");
+        assert_eq!(f("0", "USD"), "0.00");
+        assert_eq!(f("0.05", "USD"), "0.05");
+        assert_eq!(f("007", "USD"), "7.00");
+        assert_eq!(f("100", "JPY"), "100");
+        assert_eq!(f("0", "JPY"), "0");
+        assert_eq!(f("1.5", "KWD"), "1.500");
+        assert_eq!(f("0.001", "KWD"), "0.001");
+        assert_eq!(f("9999999999999.99", "USD"), "9999999999999.99");
+        // Round trip.
+        for (a, c) in [("12.34", "USD"), ("5", "JPY"), ("0.125", "BHD")] {
+            let m = Money::parse(a, c).unwrap();
+            assert_eq!(Money::parse(&m.amount_string(), c).unwrap(), m);
+        }
+        assert_eq!(
+            serde_json::to_value(Money::parse("0.10", "USD").unwrap()).unwrap(),
+            serde_json::json!({"amount": "0.10", "currency": "USD"})
+        );
+    }
+}
+
+#[cfg(test)]
+mod decimal_tests {
     use super::*;
 
     #[test]
@@ -289,7 +592,7 @@ mod tests {
         assert_eq!(format_decimal(-5, 2), "-0.05");
         assert_eq!(format_decimal(100, 0), "100");
         assert_eq!(format_decimal(1, 3), "0.001");
-        for v in [0, 1, 99, 100, 123456789, MAX_MINOR] {
+        for v in [0, 1, 99, 100, 123456789, MAX_MINOR_EXCLUSIVE - 1] {
             assert_eq!(parse_decimal(&format_decimal(v, 2), 2), Ok(v));
         }
     }
@@ -307,7 +610,7 @@ mod tests {
         assert_eq!(to_usd_minor(1000, 0, rate("0.00105")), Some(105)); // 1000 CLP
         assert_eq!(to_usd_minor(1000, 3, rate("2.65")), Some(265)); // 1.000 BHD
         // Out of range is refused, never wrapped.
-        assert_eq!(to_usd_minor(MAX_MINOR, 2, rate("2")), None);
+        assert_eq!(to_usd_minor(MAX_MINOR_EXCLUSIVE - 1, 2, rate("2")), None);
     }
 
     #[test]

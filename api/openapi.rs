@@ -11,8 +11,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{Problem, ProblemField, responses};
 use crate::{
-    agencies, audit, auth, departments, exchange_rates, health, ledgers, mandates, member_states, offices,
-    service_accounts,
+    agencies, audit, auth, departments, exchange_rates, health, ledgers, mandates, member_states,
+    monitoring_reports, offices, projects, service_accounts,
 };
 
 const DESCRIPTION: &str = include_str!("openapi_description.md");
@@ -47,6 +47,8 @@ const DESCRIPTION: &str = include_str!("openapi_description.md");
         (name = "Offices", description = "Country offices and the Coordinating Office"),
         (name = "Mandates", description = "Mandates from OAS resolutions and declarations, and their assignment to offices"),
         (name = "Executing agencies", description = "Local partners that execute projects"),
+        (name = "Projects", description = "Projects the offices monitor, with their mandates and executing agencies"),
+        (name = "Monitoring reports", description = "The offices' periodic monitoring of each project"),
         (name = "Authentication", description = "Tokens, service accounts and the caller's identity"),
         (name = "Audit", description = "The audit trail of every write"),
         (name = "Ledgers", description = "Expense ledgers: append-only, hash-chained entries, balances, closings"),
@@ -150,6 +152,15 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(agencies::delete_agency)
         .service(agencies::suspend_agency)
         .service(agencies::reactivate_agency)
+        .service(projects::list_projects)
+        .service(projects::create_project)
+        .service(projects::get_project)
+        .service(projects::update_project)
+        .service(projects::delete_project)
+        .service(monitoring_reports::list_monitoring_reports)
+        .service(monitoring_reports::create_monitoring_report)
+        .service(monitoring_reports::get_monitoring_report)
+        .service(monitoring_reports::update_monitoring_report)
         .service(service_accounts::issue_token)
         .service(service_accounts::revoke_token)
         .service(auth::me)

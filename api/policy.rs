@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ProblemType};
+use crate::error::{ApiError, FieldError, ProblemType};
 use crate::{string_enum, text};
 
 string_enum! {
@@ -199,6 +199,48 @@ impl Caller {
             Role::Auditor | Role::Viewer => false,
         };
         if ok { Ok(()) } else { Err(forbidden()) }
+    }
+
+    /// Whether the caller's role writes any project at all (checked before a new
+    /// project's body is read, so that a role that may not create one learns it first).
+    pub fn may_create_projects(&self) -> Result<(), ApiError> {
+        if matches!(self.role, Role::Auditor | Role::Viewer) {
+            Err(forbidden())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Where a caller may put a project it creates or moves (its office and department):
+    /// the Coordinating Office anywhere; the representative and staff of an office only
+    /// in that office; an HQ department only under itself. Roles that write no project
+    /// get a 403; a role that writes projects, but not there, gets the field it may not
+    /// set, to be answered as a 422 with the body's other faults (mass assignment).
+    pub fn may_place_project(
+        &self,
+        office_id: Uuid,
+        department_id: Uuid,
+    ) -> Result<Option<FieldError>, ApiError> {
+        let field = match self.role {
+            Role::Coordinator => None,
+            Role::Representative | Role::OfficeStaff => {
+                (self.office_id != Some(office_id)).then_some("office_id")
+            }
+            Role::HqDepartment => {
+                (self.department_id != Some(department_id)).then_some("department_id")
+            }
+            Role::Auditor | Role::Viewer => return Err(forbidden()),
+        };
+        Ok(field.map(|f| {
+            FieldError::new(
+                f,
+                "not_allowed",
+                text!(
+                    "your role may only create or move projects within its own {f}",
+                    "su rol solo puede crear o trasladar proyectos dentro de su propio {f}"
+                ),
+            )
+        }))
     }
 
     /// Project status changes reserved to the Coordinating Office and the owning HQ

@@ -44,6 +44,8 @@ const COORDINATOR_ONLY_201: [u16; 9] = [201, 403, 403, 403, 403, 403, 403, 403, 
 const COORDINATOR_ONLY_200: [u16; 9] = [200, 403, 403, 403, 403, 403, 403, 403, 403];
 /// Executing agencies: the Coordinating Office and every office's representative and staff.
 const AGENCY_WRITERS_200: [u16; 9] = [200, 200, 200, 200, 200, 403, 403, 403, 403];
+/// The coordinator, the project's office (representative and staff) and department.
+const PROJECT_WRITERS_200: [u16; 9] = [200, 200, 403, 200, 403, 200, 403, 403, 403];
 
 #[rustfmt::skip]
 const TABLE: &[Row] = &[
@@ -95,6 +97,32 @@ const TABLE: &[Row] = &[
     (
         "POST /v1/executing-agencies/{id}/reactivate",
         AGENCY_WRITERS_200,
+    ),
+    ("GET /v1/projects", ALL_200),
+    // Another office's or department's callers may not create a project of the own
+    // office and department: a 422 naming office_id or department_id.
+    (
+        "POST /v1/projects",
+        [201, 201, 422, 201, 422, 201, 422, 403, 403],
+    ),
+    ("GET /v1/projects/{id}", ALL_200),
+    ("PATCH /v1/projects/{id}", PROJECT_WRITERS_200),
+    (
+        "DELETE /v1/projects/{id}",
+        [204, 204, 403, 204, 403, 204, 403, 403, 403],
+    ),
+    ("GET /v1/projects/{id}/monitoring-reports", ALL_200),
+    (
+        "POST /v1/projects/{id}/monitoring-reports",
+        [201, 201, 403, 201, 403, 201, 403, 403, 403],
+    ),
+    (
+        "GET /v1/projects/{id}/monitoring-reports/{report_id}",
+        ALL_200,
+    ),
+    (
+        "PATCH /v1/projects/{id}/monitoring-reports/{report_id}",
+        PROJECT_WRITERS_200,
     ),
     // Client credentials, not a bearer token: without them every caller gets a 400.
     ("POST /v1/auth/token", [400; 9]),
@@ -413,6 +441,41 @@ async fn request_for(
                 vec![("if-match".to_owned(), etag)],
             )
         }
+        "GET /v1/projects" => ("/v1/projects".to_owned(), None, vec![]),
+        "POST /v1/projects" => ("/v1/projects".to_owned(), Some(new_project(fx, n)), vec![]),
+        "GET /v1/projects/{id}" => (project(app, fx, n).await, None, vec![]),
+        "PATCH /v1/projects/{id}" => {
+            let path = project(app, fx, n).await;
+            let etag = etag_of(&path).await;
+            (
+                path,
+                Some(json!({"title": {"en": format!("Renamed {n}")}})),
+                vec![("if-match".to_owned(), etag)],
+            )
+        }
+        "DELETE /v1/projects/{id}" => (project(app, fx, n).await, None, vec![]),
+        "GET /v1/projects/{id}/monitoring-reports" => (
+            format!("{}/monitoring-reports", project(app, fx, n).await),
+            None,
+            vec![],
+        ),
+        "POST /v1/projects/{id}/monitoring-reports" => (
+            format!("{}/monitoring-reports", project(app, fx, n).await),
+            Some(new_report()),
+            vec![],
+        ),
+        "GET /v1/projects/{id}/monitoring-reports/{report_id}" => {
+            (report(app, fx, n).await, None, vec![])
+        }
+        "PATCH /v1/projects/{id}/monitoring-reports/{report_id}" => {
+            let path = report(app, fx, n).await;
+            let etag = etag_of(&path).await;
+            (
+                path,
+                Some(json!({"physical_progress": 50})),
+                vec![("if-match".to_owned(), etag)],
+            )
+        }
         "POST /v1/auth/token" => (
             "/v1/auth/token".to_owned(),
             Some(json!({"grant_type": "client_credentials"})),
@@ -575,6 +638,42 @@ async fn created(app: &TestApp, path: &str, body: &Value) -> String {
     };
     assert!(res.status.is_success(), "{path}: {}", res.text());
     res.json()["id"].as_str().unwrap().to_owned()
+}
+
+/// A new project of the own office and department.
+fn new_project(fx: &Fixture, n: usize) -> Value {
+    json!({
+        "code": format!("AZ-{n}"),
+        "title": {"en": format!("Project {n}")},
+        "office_id": fx.own_office,
+        "department_id": fx.own_department,
+        "pillar": "democracy",
+        "starts_on": "2026-01-01",
+        "budget": {"amount": "1000.00", "currency": "USD"},
+        "funding_source": "regular_fund"
+    })
+}
+
+fn new_report() -> Value {
+    json!({"period": "2026-01", "physical_progress": 10, "risk_level": "low",
+           "narrative": {"en": "Started"}})
+}
+
+/// The path of a new project of the own office and department, made as the coordinator.
+async fn project(app: &TestApp, fx: &Fixture, n: usize) -> String {
+    let res = app.post("/v1/projects", &new_project(fx, n)).await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    res.header("location").unwrap()
+}
+
+/// The path of a new monitoring report of a new project, made as the coordinator.
+async fn report(app: &TestApp, fx: &Fixture, n: usize) -> String {
+    let project = project(app, fx, n).await;
+    let res = app
+        .post(&format!("{project}/monitoring-reports"), &new_report())
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    res.header("location").unwrap()
 }
 
 async fn call(
