@@ -1038,6 +1038,36 @@ async fn append(
     Ok(entry)
 }
 
+/// How long idempotency keys are kept (the contract promises at least 24 hours).
+pub const IDEMPOTENCY_RETENTION: chrono::TimeDelta = chrono::TimeDelta::hours(48);
+
+/// Removes idempotency keys older than [`IDEMPOTENCY_RETENTION`], every hour, until the
+/// process ends.
+pub fn spawn_idempotency_purge(pool: crate::db::DbPool) {
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let result = async {
+                use crate::schema::idempotency_keys as k;
+                let mut conn = pool.get().await?;
+                let n = diesel::delete(
+                    k::table.filter(k::created_at.lt(Utc::now() - IDEMPOTENCY_RETENTION)),
+                )
+                .execute(&mut conn)
+                .await?;
+                Ok::<_, ApiError>(n)
+            }
+            .await;
+            match result {
+                Ok(n) if n > 0 => log::info!("purged {n} idempotency keys"),
+                Ok(_) => {}
+                Err(e) => log::warn!("purging idempotency keys: {e}"),
+            }
+        }
+    });
+}
+
 /// A stored response to replay for an Idempotency-Key.
 struct Stored {
     status: u16,
