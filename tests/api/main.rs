@@ -7,6 +7,7 @@ mod agencies;
 mod audit;
 mod auth;
 mod authz;
+mod csv;
 mod departments;
 mod health;
 mod ledgers;
