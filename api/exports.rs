@@ -179,7 +179,9 @@ where
                 .insert_header(content_disposition(req, "ndjson"));
         }
     }
-    Ok(res.streaming(body))
+    let mut res = res.streaming(body);
+    res.extensions_mut().insert(crate::formats::Honored);
+    Ok(res)
 }
 
 // ---------------------------------------------------------------------------------

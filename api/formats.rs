@@ -341,6 +341,9 @@ pub fn content_disposition(req: &HttpRequest, ext: &str) -> (header::HeaderName,
     )
 }
 
+/// Marks a response made in the format the request asked for (an export's).
+pub struct Honored;
+
 /// A CSV page whose rows still need their context (read in [`finish`]).
 struct PendingCsv {
     encoder: Encoder,
@@ -351,6 +354,25 @@ struct PendingCsv {
 /// synchronous `respond` cannot reach); a failure becomes the problem it is.
 pub async fn finish(mut res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let Some(pending) = res.response_mut().extensions_mut().remove::<PendingCsv>() else {
+        let asked = res
+            .request()
+            .extensions()
+            .get::<Negotiated>()
+            .and_then(|n| n.format);
+        let honored = res.response().extensions().get::<Honored>().is_some();
+        if res.status().is_success() && !honored && asked.is_some_and(|f| f != Format::Json) {
+            // A single resource is JSON only: `format=csv` there is a bad parameter, as
+            // any parameter it does not take.
+            let (req, _) = res.into_parts();
+            let err = ApiError::invalid_parameter(
+                "format",
+                text!(
+                    "is only for lists and exports; this resource is JSON",
+                    "es solo para listas y exportaciones; este recurso es JSON"
+                ),
+            );
+            return ServiceResponse::from_err(err, req).map_into_boxed_body();
+        }
         return res;
     };
     let state = res
@@ -411,9 +433,12 @@ pub struct Column {
     render: Render,
 }
 
-/// The context columns a parent key brings: (column, field of the lookup, enum of its
-/// label).
-const CONTEXT: &[(&str, &[(&str, Option<&str>)])] = &[
+/// A context column: the field of the parent's lookup (also the column's name) and the
+/// enum of its label, if it has one.
+type ContextField = (&'static str, Option<&'static str>);
+
+/// The context columns a parent key brings.
+const CONTEXT: &[(&str, &[ContextField])] = &[
     (
         "ledger_id",
         &[

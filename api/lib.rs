@@ -118,6 +118,8 @@ fn cors() -> actix_cors::Cors {
             "ratelimit-limit",
             "ratelimit-remaining",
             "content-language",
+            "content-disposition",
+            "x-sync-watermark",
         ])
         .max_age(3600);
     for origin in origins.split(',').map(str::trim).filter(|o| !o.is_empty()) {

@@ -162,6 +162,24 @@ fn document_formats(doc: &mut utoipa::openapi::OpenApi) {
         if !list && !export {
             continue;
         }
+        if export {
+            for (media, text) in [
+                (
+                    "application/x-ndjson",
+                    "One JSON object a line (this schema, as in the list), each line ended by \
+                     `\\n`, in the export's stable order.",
+                ),
+                (
+                    "text/csv",
+                    "The whole set as CSV, with the columns of the list's CSV (see the \
+                     `text/csv` answers of the lists).",
+                ),
+            ] {
+                if let Some(RefOr::T(c)) = ok.content.get_mut(media) {
+                    c.description = Some(text.to_owned());
+                }
+            }
+        }
         if list {
             ok.content.insert(
                 "text/csv".to_owned(),

@@ -330,6 +330,15 @@ async fn bad_format_or_bom_is_a_400() {
         p.problem(400, "invalid-parameter")["errors"][0]["field"],
         "format"
     );
+    // A single resource is JSON only.
+    let id = ogsms::seed::demo_id("office", "OGSMS-PE");
+    let p = app.get(&format!("/v1/offices/{id}?format=csv")).await;
+    assert_eq!(
+        p.problem(400, "invalid-parameter")["errors"][0]["field"],
+        "format"
+    );
+    let res = app.get(&format!("/v1/offices/{id}?format=json")).await;
+    assert_eq!(res.status, 200);
     // The list's own parameters are still checked.
     let p = app.get("/v1/offices?format=csv&colour=red").await;
     p.problem(400, "invalid-parameter");
