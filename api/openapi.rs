@@ -10,7 +10,9 @@ use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{Problem, ProblemField, responses};
-use crate::{audit, auth, departments, health, member_states, offices, service_accounts};
+use crate::{
+    appointments, audit, auth, departments, health, member_states, offices, service_accounts,
+};
 
 const DESCRIPTION: &str = include_str!("openapi_description.md");
 
@@ -120,6 +122,11 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(offices::get_office)
         .service(offices::update_office)
         .service(offices::close_office)
+        .service(appointments::list_appointments)
+        .service(appointments::create_appointment)
+        .service(appointments::get_appointment)
+        .service(appointments::update_appointment)
+        .service(appointments::end_appointment)
         .service(service_accounts::issue_token)
         .service(service_accounts::revoke_token)
         .service(auth::me)
