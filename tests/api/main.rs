@@ -3,6 +3,7 @@
 
 mod common;
 
+mod appointments;
 mod auth;
 mod authz;
 mod departments;
@@ -11,3 +12,4 @@ mod member_states;
 mod offices;
 mod openapi;
 mod protocol;
+mod seed;
