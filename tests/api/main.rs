@@ -4,6 +4,7 @@
 mod common;
 
 mod agencies;
+mod appointments;
 mod audit;
 mod auth;
 mod authz;
@@ -20,4 +21,5 @@ mod openapi;
 mod operations;
 mod projects;
 mod protocol;
+mod seed;
 mod sync;
