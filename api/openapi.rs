@@ -11,8 +11,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{Problem, ProblemField, responses};
 use crate::{
-    agencies, audit, auth, departments, exchange_rates, health, ledgers, mandates, member_states,
-    monitoring_reports, offices, projects, service_accounts,
+    agencies, audit, auth, departments, exchange_rates, finance_reports, health, iati, ledgers,
+    mandates, member_states, monitoring_reports, offices, projects, service_accounts, stats,
 };
 
 const DESCRIPTION: &str = include_str!("openapi_description.md");
@@ -53,6 +53,8 @@ const DESCRIPTION: &str = include_str!("openapi_description.md");
         (name = "Audit", description = "The audit trail of every write"),
         (name = "Ledgers", description = "Expense ledgers: append-only, hash-chained entries, balances, closings"),
         (name = "Exchange rates", description = "Operational rates to US dollars"),
+        (name = "Statistics", description = "Aggregates for dashboards, read from summaries kept with every entry; every role, JSON or CSV"),
+        (name = "Exports", description = "Published data formats: IATI 2.03 activities"),
         (name = "Operations", description = "Health probes"),
     ),
     modifiers(&Security)
@@ -178,7 +180,13 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(ledgers::verify_ledger)
         .service(exchange_rates::list_rates)
         .service(exchange_rates::create_rate)
-        .service(exchange_rates::get_rate);
+        .service(exchange_rates::get_rate)
+        .service(stats::spending)
+        .service(stats::budget_execution)
+        .service(stats::project_counts)
+        .service(iati::iati_activities)
+        .service(finance_reports::project_budget_execution)
+        .service(finance_reports::mandate_expenditures);
 }
 
 /// The probes, outside `/v1`.

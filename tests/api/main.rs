@@ -18,3 +18,4 @@ mod openapi;
 mod operations;
 mod projects;
 mod protocol;
+mod stats;
