@@ -17,9 +17,10 @@
 //!   IATI organisation type from its kind. OAS units carry the reporting org's ref.
 //! - `activity-status`: pipeline and approved → 1, active → 2, completed → 3, closed →
 //!   4, cancelled → 5, suspended → 6.
-//! - `activity-date`: the start (type 1 planned while pipeline or approved, else type 2
-//!   actual) and, when known, the end (type 4 actual once completed, closed or
-//!   cancelled, else type 3 planned).
+//! - `activity-date`: the start (type 2 actual once the project is active, suspended,
+//!   completed or closed; type 1 planned while in pipeline or approved, and for a
+//!   cancelled project, which may never have started) and, when known, the end (type 4
+//!   actual once completed or closed, else type 3 planned).
 //! - `recipient-country`: the member state of the project's office, 100 %.
 //! - `budget`: the project's budget in its own currency (type 1 original; status 1
 //!   indicative while in pipeline, else 2 committed) over the project's dates, value
@@ -498,7 +499,11 @@ impl Exporter {
                 w.create_element("activity-status")
                     .with_attribute(("code", activity_status(status)))
                     .write_empty()?;
-                let started = !matches!(status, ProjectStatus::Pipeline | ProjectStatus::Approved);
+                // A cancelled project may never have started: its dates stay planned.
+                let started = !matches!(
+                    status,
+                    ProjectStatus::Pipeline | ProjectStatus::Approved | ProjectStatus::Cancelled
+                );
                 let starts_on = iso(p.starts_on);
                 w.create_element("activity-date")
                     .with_attributes([
@@ -507,10 +512,7 @@ impl Exporter {
                     ])
                     .write_empty()?;
                 if let Some(end) = p.ends_on {
-                    let ended = matches!(
-                        status,
-                        ProjectStatus::Completed | ProjectStatus::Closed | ProjectStatus::Cancelled
-                    );
+                    let ended = matches!(status, ProjectStatus::Completed | ProjectStatus::Closed);
                     let ends_on = iso(end);
                     w.create_element("activity-date")
                         .with_attributes([
