@@ -45,7 +45,10 @@ fn node_of(e: &BytesStart) -> Node {
     for a in e.attributes() {
         let a = a.expect("well-formed attribute (no duplicates)");
         let key = a.key.as_ref().to_owned();
-        let value = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).expect("well-formed value").into_owned();
+        let value = a
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .expect("well-formed value")
+            .into_owned();
         assert!(n.attrs.insert(key, value).is_none());
     }
     n
@@ -72,11 +75,7 @@ fn parse(xml: &str) -> Node {
                 assert_eq!(n.name.as_str(), e.name().as_ref());
                 stack.last_mut().unwrap().children.push(n);
             }
-            Event::Text(t) => stack
-                .last_mut()
-                .unwrap()
-                .text
-                .push_str(&t.xml10_content()),
+            Event::Text(t) => stack.last_mut().unwrap().text.push_str(&t.xml10_content()),
             Event::GeneralRef(r) => {
                 let c = match r.resolve_char_ref().unwrap() {
                     Some(c) => c,
@@ -155,7 +154,12 @@ fn in_order(n: &Node, sequence: &[&str]) {
             .iter()
             .position(|s| *s == c.name)
             .unwrap_or_else(|| panic!("<{}> is not a child of <{}>", c.name, n.name));
-        assert!(i >= last, "<{}> out of the schema's order in <{}>", c.name, n.name);
+        assert!(
+            i >= last,
+            "<{}> out of the schema's order in <{}>",
+            c.name,
+            n.name
+        );
         last = i;
     }
 }
@@ -232,7 +236,10 @@ fn check_document(root: &Node) -> BTreeMap<String, Node> {
             assert!(is_date(v.attr("value-date")), "{v:?}");
             assert!(is_decimal(&v.text), "{v:?}");
         }
-        assert!(out.insert(code.to_owned(), a.clone()).is_none(), "{code} once");
+        assert!(
+            out.insert(code.to_owned(), a.clone()).is_none(),
+            "{code} once"
+        );
     }
     out
 }
@@ -336,7 +343,10 @@ async fn the_export_is_well_formed_with_every_mandatory_element() {
     assert_eq!(funding.one("narrative").text, "Government of Canada");
     // The recipient country is the office's member state; the budget the project's.
     assert_eq!(a.one("recipient-country").attr("code"), "PE");
-    assert_eq!(activities["ST-CO-1"].one("recipient-country").attr("code"), "CO");
+    assert_eq!(
+        activities["ST-CO-1"].one("recipient-country").attr("code"),
+        "CO"
+    );
     let budget = activities["ST-CO-1"].one("budget");
     assert_eq!(budget.one("value").attr("currency"), "EUR");
     assert_eq!(budget.one("value").text, "8000.00");
@@ -352,7 +362,10 @@ async fn the_export_is_well_formed_with_every_mandatory_element() {
     assert_eq!(dates, vec![("1", "2025-01-01"), ("3", "2026-12-31")]);
     // Filters.
     let only_co = export(&app, &format!("?office_id={}", w.co), None).await;
-    assert_eq!(only_co.keys().collect::<Vec<_>>(), vec!["ST-CO-1", "ST-CO-2"]);
+    assert_eq!(
+        only_co.keys().collect::<Vec<_>>(),
+        vec!["ST-CO-1", "ST-CO-2"]
+    );
     app.get("/v1/exports/iati-activities.xml?status=dreaming")
         .await
         .problem(400, "invalid-parameter");
@@ -439,17 +452,45 @@ async fn transactions_come_from_the_ledger_and_follow_the_finance_rules() {
     let post = async |body: serde_json::Value| {
         created(&app, &format!("/v1/ledgers/{ledger}/entries"), &body).await
     };
-    let entry = |kind: &str, category: Option<&str>, day: &str, amount: &str, project: Option<&String>| {
-        json!({"kind": kind, "category": category, "entry_date": day, "description": "Entry",
+    let entry =
+        |kind: &str, category: Option<&str>, day: &str, amount: &str, project: Option<&String>| {
+            json!({"kind": kind, "category": category, "entry_date": day, "description": "Entry",
                "project_id": project, "amount": {"amount": amount, "currency": "USD"}})
-    };
-    post(entry("allocation", None, "2026-01-05", "1000.00", Some(pe1))).await;
+        };
+    post(entry(
+        "allocation",
+        None,
+        "2026-01-05",
+        "1000.00",
+        Some(pe1),
+    ))
+    .await;
     post(entry("allocation", None, "2026-01-05", "5000.00", None)).await;
-    let mut paid = entry("expense", Some("project_disbursement"), "2026-02-10", "200.00", Some(pe1));
+    let mut paid = entry(
+        "expense",
+        Some("project_disbursement"),
+        "2026-02-10",
+        "200.00",
+        Some(pe1),
+    );
     paid["payee_agency_id"] = json!(agency);
     post(paid).await;
-    post(entry("refund", Some("travel"), "2026-02-20", "50.00", Some(pe1))).await;
-    let reversed = post(entry("expense", Some("travel"), "2026-03-01", "30.00", Some(pe1))).await;
+    post(entry(
+        "refund",
+        Some("travel"),
+        "2026-02-20",
+        "50.00",
+        Some(pe1),
+    ))
+    .await;
+    let reversed = post(entry(
+        "expense",
+        Some("travel"),
+        "2026-03-01",
+        "30.00",
+        Some(pe1),
+    ))
+    .await;
     created(
         &app,
         &format!("/v1/ledgers/{ledger}/entries/{reversed}/reversal"),
@@ -460,14 +501,31 @@ async fn transactions_come_from_the_ledger_and_follow_the_finance_rules() {
     adjustment["direction"] = json!("increase");
     post(adjustment).await;
     post(entry("expense", Some("rent"), "2026-04-01", "70.00", None)).await;
-    let mut pen = entry("expense", Some("supplies"), "2026-04-02", "100.00", Some(pe1));
+    let mut pen = entry(
+        "expense",
+        Some("supplies"),
+        "2026-04-02",
+        "100.00",
+        Some(pe1),
+    );
     pen["amount"]["currency"] = json!("PEN");
     post(pen).await;
-    post(entry("expense", Some("rent"), "2026-04-03", "12.34", Some(pe2))).await;
+    post(entry(
+        "expense",
+        Some("rent"),
+        "2026-04-03",
+        "12.34",
+        Some(pe2),
+    ))
+    .await;
 
     let activities = export(&app, "", None).await;
     let pe1_transactions = vec![
-        ("2".to_owned(), "1000.00".to_owned(), "2026-01-05".to_owned()),
+        (
+            "2".to_owned(),
+            "1000.00".to_owned(),
+            "2026-01-05".to_owned(),
+        ),
         ("4".to_owned(), "-30.00".to_owned(), "2026-03-15".to_owned()),
         ("4".to_owned(), "-50.00".to_owned(), "2026-02-20".to_owned()),
         ("4".to_owned(), "200.00".to_owned(), "2026-02-10".to_owned()),
@@ -490,7 +548,10 @@ async fn transactions_come_from_the_ledger_and_follow_the_finance_rules() {
         .iter()
         .map(|n| n.text.as_str())
         .collect();
-    assert_eq!(labels, vec!["Project disbursement", "Desembolso a proyectos"]);
+    assert_eq!(
+        labels,
+        vec!["Project disbursement", "Desembolso a proyectos"]
+    );
     assert_eq!(
         disbursement.attr("ref"),
         app.db.scalar(&format!(
@@ -504,9 +565,30 @@ async fn transactions_come_from_the_ledger_and_follow_the_finance_rules() {
     // Who gets which transactions: every role gets every activity.
     for (who, role, office, department, pe1_sees, pe2_sees) in [
         ("auditor", Role::Auditor, None, None, 6, 1),
-        ("the office", Role::OfficeStaff, Some(w.pe.as_str()), None, 6, 1),
-        ("another office", Role::Representative, Some(w.co.as_str()), None, 0, 0),
-        ("PE-1's department", Role::HqDepartment, None, Some(w.deco.as_str()), 6, 0),
+        (
+            "the office",
+            Role::OfficeStaff,
+            Some(w.pe.as_str()),
+            None,
+            6,
+            1,
+        ),
+        (
+            "another office",
+            Role::Representative,
+            Some(w.co.as_str()),
+            None,
+            0,
+            0,
+        ),
+        (
+            "PE-1's department",
+            Role::HqDepartment,
+            None,
+            Some(w.deco.as_str()),
+            6,
+            0,
+        ),
         ("a viewer", Role::Viewer, None, None, 0, 0),
     ] {
         let auth = w.token(&app, role, office, department);

@@ -44,8 +44,9 @@ async fn a_login_role_in_ogsms_reporting_reads_the_views_and_nothing_else() {
     let app = TestApp::new().await;
     let _w = World::random(&app, 0x5EED_0101, 60).await;
     assert_eq!(
-        app.db
-            .scalar("SELECT count(*) FROM pg_roles WHERE rolname = 'ogsms_reporting' AND NOT rolcanlogin"),
+        app.db.scalar(
+            "SELECT count(*) FROM pg_roles WHERE rolname = 'ogsms_reporting' AND NOT rolcanlogin"
+        ),
         "1"
     );
     let views = app.db.scalar(
@@ -70,7 +71,9 @@ async fn a_login_role_in_ogsms_reporting_reads_the_views_and_nothing_else() {
             .await
             .unwrap_or_else(|e| panic!("reading reporting.{v}: {e}"));
     }
-    conn.batch_execute("SELECT * FROM reporting.labels").await.unwrap();
+    conn.batch_execute("SELECT * FROM reporting.labels")
+        .await
+        .unwrap();
     for denied in [
         "SELECT * FROM public.ledger_entries",
         "SELECT * FROM public.ledgers",
@@ -106,19 +109,14 @@ async fn a_login_role_in_ogsms_reporting_reads_the_views_and_nothing_else() {
         )),
         "0"
     );
-    app.db
-        .execute(&format!("DROP ROLE {user}"))
-        .unwrap();
+    app.db.execute(&format!("DROP ROLE {user}")).unwrap();
 }
 
 #[actix_web::test]
 async fn the_views_agree_with_the_api_and_carry_codes_labels_and_context() {
     let app = TestApp::new().await;
     let w = World::random(&app, 0x5EED_0102, 160).await;
-    let spending: Value = app
-        .get("/v1/stats/spending?group_by=")
-        .await
-        .json();
+    let spending: Value = app.get("/v1/stats/spending?group_by=").await.json();
     let total = minor(&spending["total_spent"]);
     let in_cents = |sql: &str| -> i64 {
         app.db
@@ -126,11 +124,21 @@ async fn the_views_agree_with_the_api_and_carry_codes_labels_and_context() {
             .parse()
             .unwrap()
     };
-    assert_eq!(in_cents("SELECT sum(spent_usd) FROM reporting.spending_monthly"), total);
-    assert_eq!(in_cents("SELECT sum(spent_usd) FROM reporting.spending_daily"), total);
-    assert_eq!(in_cents("SELECT sum(spent_usd) FROM reporting.ledger_entries"), total);
     assert_eq!(
-        app.db.scalar("SELECT count(*) FROM reporting.ledger_entries"),
+        in_cents("SELECT sum(spent_usd) FROM reporting.spending_monthly"),
+        total
+    );
+    assert_eq!(
+        in_cents("SELECT sum(spent_usd) FROM reporting.spending_daily"),
+        total
+    );
+    assert_eq!(
+        in_cents("SELECT sum(spent_usd) FROM reporting.ledger_entries"),
+        total
+    );
+    assert_eq!(
+        app.db
+            .scalar("SELECT count(*) FROM reporting.ledger_entries"),
         app.db.scalar("SELECT count(*) FROM ledger_entries")
     );
     for (code, id) in &w.projects {
@@ -140,7 +148,9 @@ async fn the_views_agree_with_the_api_and_carry_codes_labels_and_context() {
             .json();
         let spent = minor(&body["spent"]);
         assert_eq!(
-            in_cents(&format!("SELECT spent_usd FROM reporting.projects WHERE code = '{code}'")),
+            in_cents(&format!(
+                "SELECT spent_usd FROM reporting.projects WHERE code = '{code}'"
+            )),
             spent,
             "{code}"
         );
