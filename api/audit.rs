@@ -185,34 +185,15 @@ fn short_text_param(name: &str, raw: Option<&str>) -> Result<Option<String>, Api
     }
 }
 
-/// Read the audit trail (auditors and the Coordinating Office).
-#[utoipa::path(
-    tag = "Audit",
-    params(AuditQuery),
-    responses(
-        (status = 200, description = "A page of audit events", body = AuditEventPage,
-         headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))),
-        (status = 400, response = crate::error::responses::BadRequest),
-        (status = 403, response = crate::error::responses::Forbidden),
-        (status = 503, response = crate::error::responses::Unavailable),
-    )
-)]
-#[get("/audit-events")]
-pub async fn list_audit_events(
-    state: web::Data<AppState>,
-    caller: Caller,
-    query: web::Query<AuditQuery>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    caller.may_read_audit()?;
-    let limit = pagination::limit(validate::param_i64("limit", query.limit.as_deref())?)?;
-    let sort = Sort::<AuditSort>::parse(query.sort.as_deref())?;
-    let sort_name = sort.name();
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|c| Cursor::decode(c, &sort_name))
-        .transpose()?;
+/// A boxed query of audit events with their row type.
+type BoxedEvents = diesel::dsl::IntoBoxed<
+    'static,
+    diesel::dsl::Select<audit_events::table, diesel::dsl::AsSelect<AuditRow, diesel::pg::Pg>>,
+    diesel::pg::Pg,
+>;
+
+/// The events the filters of [`AuditQuery`] select (all but the page's).
+fn audit_query(query: &AuditQuery) -> Result<BoxedEvents, ApiError> {
     let actor = short_text_param("actor", query.actor.as_deref())?;
     let resource_id = short_text_param("resource_id", query.resource_id.as_deref())?;
     let resource_types = short_text_param("resource_type", query.resource_type.as_deref())?
@@ -247,6 +228,61 @@ pub async fn list_audit_events(
     if let Some(t) = to {
         q = q.filter(audit_events::occurred_at.lt(t));
     }
+    Ok(q)
+}
+
+/// One batch of an audit export: the `limit` events after `after` in
+/// `(occurred_at, id)` order, with that key. The caller's right to read the audit trail
+/// is checked before.
+pub(crate) async fn export_batch(
+    conn: &mut AsyncPgConnection,
+    query: &AuditQuery,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<((DateTime<Utc>, Uuid), AuditEvent)>, ApiError> {
+    let q = keyset!(
+        audit_query(query)?,
+        audit_events::occurred_at,
+        audit_events::id,
+        false,
+        after
+    );
+    let rows: Vec<AuditRow> = q.limit(limit).load(conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ((r.occurred_at, r.id), AuditEvent::from(r)))
+        .collect())
+}
+
+/// Read the audit trail (auditors and the Coordinating Office).
+#[utoipa::path(
+    tag = "Audit",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of audit events", body = AuditEventPage,
+         headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))),
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 403, response = crate::error::responses::Forbidden),
+        (status = 503, response = crate::error::responses::Unavailable),
+    )
+)]
+#[get("/audit-events")]
+pub async fn list_audit_events(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<AuditQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_read_audit()?;
+    let limit = pagination::limit(validate::param_i64("limit", query.limit.as_deref())?)?;
+    let sort = Sort::<AuditSort>::parse(query.sort.as_deref())?;
+    let sort_name = sort.name();
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| Cursor::decode(c, &sort_name))
+        .transpose()?;
+    let q = audit_query(&query)?;
     let after = after
         .map(|c| Ok::<_, ApiError>((c.value_as::<DateTime<Utc>>()?, c.id)))
         .transpose()?;

@@ -1,5 +1,36 @@
 //! Closed sets of codes (kinds, statuses) shared by the API, the database and exports.
 
+#[doc(hidden)]
+pub use inventory;
+
+use crate::i18n::Lang;
+
+/// The labels of one `string_enum!`, found by its OpenAPI schema name (CSV exports put a
+/// `<field>_label` column next to every code column).
+pub struct EnumLabels {
+    /// The schema name (the type's name).
+    pub schema: &'static str,
+    /// The label of a code, or `None` for a code the enum does not have.
+    pub label: fn(&str, Lang) -> Option<&'static str>,
+}
+
+inventory::collect!(EnumLabels);
+
+/// The label of `code` in the enum whose schema is named `schema`.
+pub fn label(schema: &str, code: &str, lang: Lang) -> Option<&'static str> {
+    inventory::iter::<EnumLabels>
+        .into_iter()
+        .find(|e| e.schema == schema)
+        .and_then(|e| (e.label)(code, lang))
+}
+
+/// Whether a `string_enum!` with this schema name exists.
+pub fn has_labels(schema: &str) -> bool {
+    inventory::iter::<EnumLabels>
+        .into_iter()
+        .any(|e| e.schema == schema)
+}
+
 /// Declares a snake_case string enum with its database text, OpenAPI schema and labels:
 ///
 /// ```ignore
@@ -13,7 +44,7 @@ macro_rules! string_enum {
     (
         $(#[$meta:meta])*
         pub enum $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident = $code:literal ($en:literal, $es:literal) ),+ $(,)?
+            $( $(#[$vmeta:meta])* $variant:ident = $code:tt ($en:literal, $es:literal) ),+ $(,)?
         }
     ) => {
         $(#[$meta])*
@@ -22,8 +53,18 @@ macro_rules! string_enum {
             $( $(#[$vmeta])* #[serde(rename = $code)] $variant ),+
         }
 
+        $crate::enums::inventory::submit! {
+            $crate::enums::EnumLabels {
+                schema: stringify!($name),
+                label: |code, lang| $name::parse(code).map(|v| v.label(lang)),
+            }
+        }
+
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The name of its OpenAPI schema.
+            pub const SCHEMA_NAME: &'static str = stringify!($name);
 
             /// The code, as stored and as in JSON.
             pub fn as_str(self) -> &'static str {

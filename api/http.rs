@@ -53,7 +53,7 @@ fn is_problem(headers: &HeaderMap) -> bool {
 /// problem in the caller's language, whoever produced it (a handler, an extractor,
 /// actix itself).
 pub async fn envelope(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let request_id = req
@@ -67,8 +67,14 @@ pub async fn envelope(
     let lang = Lang::negotiate(req.request());
     let path = req.path().to_owned();
 
-    let res = match next.call(req).await {
-        Ok(res) => res.map_into_boxed_body(),
+    // `format`/`bom` out of the query, and the sync watermark, before any handler runs.
+    let prepared = crate::formats::prepare(&mut req).await;
+    let res = match prepared {
+        Err(e) => Ok(req.error_response(e)),
+        Ok(()) => next.call(req).await.map(|res| res.map_into_boxed_body()),
+    };
+    let res = match res {
+        Ok(res) => crate::formats::finish(res).await,
         Err(err) => {
             // Only middleware fails this way (handlers' errors arrive as responses); no
             // request is left to build a response on, so hand actix a finished one.

@@ -47,6 +47,27 @@ impl Lang {
     }
 }
 
+/// The language the caller wants data in (the localized texts of CSV exports): the first
+/// of the OAS's four languages, by `Accept-Language` quality order, English by default.
+/// Problems keep to [`Lang`]: a caller asking for `fr, es` reads data in French and
+/// messages in Spanish.
+pub fn data_language(req: &HttpRequest) -> &'static str {
+    const OURS: [&str; 4] = ["en", "es", "fr", "pt"];
+    let Ok(accept) = AcceptLanguage::parse(req) else {
+        return "en";
+    };
+    for pref in accept.ranked() {
+        let header::Preference::Specific(tag) = pref else {
+            return "en";
+        };
+        let primary = tag.primary_language().to_ascii_lowercase();
+        if let Some(lang) = OURS.iter().find(|l| **l == primary) {
+            return lang;
+        }
+    }
+    "en"
+}
+
 /// A message in every language the service writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Text {

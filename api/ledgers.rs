@@ -978,7 +978,14 @@ async fn append(
         effect_minor: effect,
         reverses_entry_id: p.reverses,
         created_by: caller.sub.clone(),
-        created_at: Utc::now().trunc_subsecs(6),
+        // The database's clock, read inside the transaction: incremental sync relies on
+        // it never being before the transaction's start (see `crate::sync`).
+        created_at: diesel::select(diesel::dsl::sql::<diesel::sql_types::Timestamptz>(
+            "clock_timestamp()",
+        ))
+        .get_result::<DateTime<Utc>>(conn)
+        .await?
+        .trunc_subsecs(6),
         prev_hash: ledger.head_hash.clone(),
         hash: String::new(),
     };
@@ -1065,6 +1072,36 @@ async fn append(
     )
     .await?;
     Ok(entry)
+}
+
+/// How long idempotency keys are kept (the contract promises at least 24 hours).
+pub const IDEMPOTENCY_RETENTION: chrono::TimeDelta = chrono::TimeDelta::hours(48);
+
+/// Removes idempotency keys older than [`IDEMPOTENCY_RETENTION`], every hour, until the
+/// process ends.
+pub fn spawn_idempotency_purge(pool: crate::db::DbPool) {
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let result = async {
+                use crate::schema::idempotency_keys as k;
+                let mut conn = pool.get().await?;
+                let n = diesel::delete(
+                    k::table.filter(k::created_at.lt(Utc::now() - IDEMPOTENCY_RETENTION)),
+                )
+                .execute(&mut conn)
+                .await?;
+                Ok::<_, ApiError>(n)
+            }
+            .await;
+            match result {
+                Ok(n) if n > 0 => log::info!("purged {n} idempotency keys"),
+                Ok(_) => {}
+                Err(e) => log::warn!("purging idempotency keys: {e}"),
+            }
+        }
+    });
 }
 
 /// A stored response to replay for an Idempotency-Key.
@@ -1605,6 +1642,128 @@ pub struct EntryQuery {
     pub updated_since: Option<String>,
 }
 
+/// A boxed query of entries with their row type.
+type BoxedEntries = diesel::dsl::IntoBoxed<
+    'static,
+    diesel::dsl::Select<ledger_entries::table, diesel::dsl::AsSelect<EntryRow, diesel::pg::Pg>>,
+    diesel::pg::Pg,
+>;
+
+/// The entries the caller may see (the finance scope) that the filters of
+/// [`EntryQuery`] select, in every ledger: a list narrows it to one ledger, an export
+/// to its own filters.
+fn entries_query(caller: &Caller, query: &EntryQuery) -> Result<BoxedEntries, ApiError> {
+    let kinds = query
+        .kind
+        .as_deref()
+        .map(|s| EntryKind::parse_filter("kind", s))
+        .transpose()?;
+    let categories = query
+        .category
+        .as_deref()
+        .map(|s| Category::parse_filter("category", s))
+        .transpose()?;
+    let project_ids = validate::param_uuids("project_id", query.project_id.as_deref())?;
+    let agency_ids = validate::param_uuids("payee_agency_id", query.payee_agency_id.as_deref())?;
+    let from = validate::param_date("posted_from", query.posted_from.as_deref())?;
+    let to = validate::param_date("posted_to", query.posted_to.as_deref())?;
+    let since = validate::param_datetime("updated_since", query.updated_since.as_deref())?;
+
+    let mut q = ledger_entries::table
+        .select(EntryRow::as_select())
+        .into_boxed();
+    match caller.finance_scope() {
+        FinanceScope::All => {}
+        FinanceScope::Office(o) => {
+            q = q.filter(
+                ledger_entries::ledger_id.eq_any(
+                    ledgers::table
+                        .filter(ledgers::office_id.eq(o))
+                        .select(ledgers::id),
+                ),
+            )
+        }
+        // An HQ department sees only the entries tagged to its projects.
+        FinanceScope::Department(d) => {
+            q = q.filter(
+                ledger_entries::project_id.eq_any(
+                    projects::table
+                        .filter(projects::department_id.eq(d))
+                        .select(projects::id.nullable()),
+                ),
+            )
+        }
+        FinanceScope::Nothing => q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("false")),
+    }
+    if let Some(v) = kinds {
+        q = q.filter(ledger_entries::kind.eq_any(v));
+    }
+    if let Some(v) = categories {
+        q = q.filter(ledger_entries::category.eq_any(v));
+    }
+    if let Some(v) = project_ids {
+        q = q.filter(ledger_entries::project_id.eq_any(v));
+    }
+    if let Some(v) = agency_ids {
+        q = q.filter(ledger_entries::payee_agency_id.eq_any(v));
+    }
+    if let Some(d) = from {
+        q = q.filter(ledger_entries::entry_date.ge(d));
+    }
+    if let Some(d) = to {
+        q = q.filter(ledger_entries::entry_date.le(d));
+    }
+    if let Some(t) = since {
+        q = q.filter(ledger_entries::created_at.ge(t));
+    }
+    Ok(q)
+}
+
+/// The ledgers an entry export narrows to.
+pub(crate) struct LedgerFilter {
+    pub ledger_ids: Option<Vec<Uuid>>,
+    pub office_ids: Option<Vec<Uuid>>,
+    pub fiscal_year: Option<i32>,
+}
+
+/// One batch of an entry export across the ledgers the caller may see: the `limit`
+/// entries after `after` in `(created_at, id)` order, with that key.
+pub(crate) async fn export_entries_batch(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    query: &EntryQuery,
+    ledger: &LedgerFilter,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<((DateTime<Utc>, Uuid), Entry)>, ApiError> {
+    let mut q = entries_query(caller, query)?;
+    if let Some(v) = &ledger.ledger_ids {
+        q = q.filter(ledger_entries::ledger_id.eq_any(v.clone()));
+    }
+    if ledger.office_ids.is_some() || ledger.fiscal_year.is_some() {
+        let mut l = ledgers::table.select(ledgers::id).into_boxed();
+        if let Some(v) = &ledger.office_ids {
+            l = l.filter(ledgers::office_id.eq_any(v.clone()));
+        }
+        if let Some(y) = ledger.fiscal_year {
+            l = l.filter(ledgers::fiscal_year.eq(y));
+        }
+        q = q.filter(ledger_entries::ledger_id.eq_any(l));
+    }
+    let q = keyset!(
+        q,
+        ledger_entries::created_at,
+        ledger_entries::id,
+        false,
+        after
+    );
+    let rows: Vec<EntryRow> = q.limit(limit).load(conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ((r.created_at, r.id), Entry::from(r)))
+        .collect())
+}
+
 /// List a ledger's entries.
 ///
 /// An HQ department sees only the entries tagged to its projects.
@@ -1636,58 +1795,9 @@ pub async fn list_entries(
         .as_deref()
         .map(|c| Cursor::decode(c, &sort_name))
         .transpose()?;
-    let kinds = query
-        .kind
-        .as_deref()
-        .map(|s| EntryKind::parse_filter("kind", s))
-        .transpose()?;
-    let categories = query
-        .category
-        .as_deref()
-        .map(|s| Category::parse_filter("category", s))
-        .transpose()?;
-    let project_ids = validate::param_uuids("project_id", query.project_id.as_deref())?;
-    let agency_ids = validate::param_uuids("payee_agency_id", query.payee_agency_id.as_deref())?;
-    let from = validate::param_date("posted_from", query.posted_from.as_deref())?;
-    let to = validate::param_date("posted_to", query.posted_to.as_deref())?;
-    let since = validate::param_datetime("updated_since", query.updated_since.as_deref())?;
-
     let mut conn = state.pool.get().await?;
     load_ledger(&mut conn, &caller, id, false).await?;
-    let mut q = ledger_entries::table
-        .filter(ledger_entries::ledger_id.eq(id))
-        .select(EntryRow::as_select())
-        .into_boxed();
-    if let FinanceScope::Department(d) = caller.finance_scope() {
-        q = q.filter(
-            ledger_entries::project_id.eq_any(
-                projects::table
-                    .filter(projects::department_id.eq(d))
-                    .select(projects::id.nullable()),
-            ),
-        );
-    }
-    if let Some(v) = kinds {
-        q = q.filter(ledger_entries::kind.eq_any(v));
-    }
-    if let Some(v) = categories {
-        q = q.filter(ledger_entries::category.eq_any(v));
-    }
-    if let Some(v) = project_ids {
-        q = q.filter(ledger_entries::project_id.eq_any(v));
-    }
-    if let Some(v) = agency_ids {
-        q = q.filter(ledger_entries::payee_agency_id.eq_any(v));
-    }
-    if let Some(d) = from {
-        q = q.filter(ledger_entries::entry_date.ge(d));
-    }
-    if let Some(d) = to {
-        q = q.filter(ledger_entries::entry_date.le(d));
-    }
-    if let Some(t) = since {
-        q = q.filter(ledger_entries::created_at.ge(t));
-    }
+    let q = entries_query(&caller, &query)?.filter(ledger_entries::ledger_id.eq(id));
     let after = after
         .map(|c| Ok::<_, ApiError>((c.value_as::<i64>()?, c.value_as::<i64>()?)))
         .transpose()?;

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod db;
 pub mod enums;
 pub mod error;
+pub mod formats;
 pub mod health;
 pub mod http;
 pub mod i18n;
@@ -20,12 +21,14 @@ pub mod pg_cluster;
 pub mod policy;
 pub mod schema;
 pub mod seed;
+pub mod sync;
 pub mod validate;
 
 pub mod agencies;
 pub mod appointments;
 pub mod departments;
 pub mod exchange_rates;
+pub mod exports;
 pub mod finance_reports;
 pub mod iati;
 pub mod ledgers;
@@ -118,6 +121,8 @@ fn cors() -> actix_cors::Cors {
             "ratelimit-limit",
             "ratelimit-remaining",
             "content-language",
+            "content-disposition",
+            "x-sync-watermark",
         ])
         .max_age(3600);
     for origin in origins.split(',').map(str::trim).filter(|o| !o.is_empty()) {

@@ -395,6 +395,7 @@ fn serve(
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         state.revocations.spawn_refresher(state.pool.clone());
+        ogsms::ledgers::spawn_idempotency_purge(state.pool.clone());
         let mut server = HttpServer::new(move || ogsms::app(state.clone()))
             .shutdown_timeout(30)
             .bind(bind)

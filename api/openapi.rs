@@ -11,8 +11,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{Problem, ProblemField, responses};
 use crate::{
-    agencies, audit, auth, departments, exchange_rates, finance_reports, health, iati, ledgers,
-    mandates, member_states, monitoring_reports, offices, projects, service_accounts, stats,
+    agencies, audit, auth, departments, exchange_rates, exports, finance_reports, health, iati,
+    ledgers, mandates, member_states, monitoring_reports, offices, projects, service_accounts,
+    stats,
 };
 
 const DESCRIPTION: &str = include_str!("openapi_description.md");
@@ -54,7 +55,7 @@ const DESCRIPTION: &str = include_str!("openapi_description.md");
         (name = "Ledgers", description = "Expense ledgers: append-only, hash-chained entries, balances, closings"),
         (name = "Exchange rates", description = "Operational rates to US dollars"),
         (name = "Statistics", description = "Aggregates for dashboards, read from summaries kept with every entry; every role, JSON or CSV"),
-        (name = "Exports", description = "Published data formats: IATI 2.03 activities"),
+        (name = "Exports", description = "Whole filtered sets in one streamed download (NDJSON or CSV), and the IATI 2.03 activity file"),
         (name = "Operations", description = "Health probes"),
     ),
     modifiers(&Security)
@@ -124,6 +125,157 @@ fn require_bearer(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// Every list (a GET whose 200 is a `…Page`) also answers CSV, and every list and export
+/// takes `format` and `bom` (read by the middleware, see [`crate::formats`]): documented
+/// here, once, as the middleware applies it.
+fn document_formats(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::content::ContentBuilder;
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    use utoipa::openapi::{RefOr, Required};
+
+    let string = |values: Option<&[&str]>, default: Option<&str>| {
+        let mut b = ObjectBuilder::new().schema_type(Type::String);
+        if let Some(v) = values {
+            b = b.enum_values(Some(v.iter().copied()));
+        }
+        if let Some(d) = default {
+            b = b.default(Some(serde_json::json!(d)));
+        }
+        b.build()
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let Some(op) = item.get.as_mut() else {
+            continue;
+        };
+        // The IATI file is XML only; it takes neither `format` nor `bom`.
+        let export = path.starts_with("/v1/exports/") && !path.ends_with(".xml");
+        let Some(RefOr::T(ok)) = op.responses.responses.get_mut("200") else {
+            continue;
+        };
+        let list = ok
+            .content
+            .get("application/json")
+            .and_then(|c| match c {
+                RefOr::T(c) => c.schema.as_ref(),
+                RefOr::Ref(_) => None,
+            })
+            .is_some_and(|s| matches!(s, RefOr::Ref(r) if r.ref_location.ends_with("Page")));
+        // A report that declares a CSV answer of its own (the statistics) takes them too.
+        let report = !list && !export && ok.content.contains_key("text/csv");
+        if !list && !export && !report {
+            continue;
+        }
+        if export {
+            for (media, text) in [
+                (
+                    "application/x-ndjson",
+                    "One JSON object a line (this schema, as in the list), each line ended by \
+                     `\\n`, in the export's stable order.",
+                ),
+                (
+                    "text/csv",
+                    "The whole set as CSV, with the columns of the list's CSV (see the \
+                     `text/csv` answers of the lists).",
+                ),
+            ] {
+                if let Some(RefOr::T(c)) = ok.content.get_mut(media) {
+                    c.description = Some(text.to_owned());
+                }
+            }
+        }
+        if list {
+            ok.content.insert(
+                "text/csv".to_owned(),
+                RefOr::T(
+                    ContentBuilder::new()
+                        .schema(Some(string(None, None)))
+                        .description(Some(
+                            "The page's items as CSV (RFC 4180, UTF-8): a header row, then one \
+                             row per item; nested fields as `parent_child` columns, money as \
+                             `x_amount` and `x_currency`, codes followed by `x_label`, localized \
+                             texts in the `Accept-Language` language, parents' codes repeated \
+                             on child rows. `Link` carries the next page.",
+                        ))
+                        .build(),
+                ),
+            );
+        }
+        let syncs = op.parameters.iter().flatten().any(|p| match p {
+            RefOr::T(p) => p.name == "updated_since",
+            RefOr::Ref(_) => false,
+        });
+        if syncs {
+            ok.headers.insert(
+                "X-Sync-Watermark".to_owned(),
+                RefOr::T(
+                    HeaderBuilder::new()
+                        .schema(Some(
+                            ObjectBuilder::new()
+                                .schema_type(Type::String)
+                                .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                                    utoipa::openapi::KnownFormat::DateTime,
+                                )))
+                                .build(),
+                        ))
+                        .description(Some(
+                            "With `updated_since`: every change before this instant is in this \
+                             answer (or an earlier one) and none at or after it; poll again with \
+                             `updated_since` set to it to miss nothing.",
+                        ))
+                        .build(),
+                ),
+            );
+        }
+        let (formats, default, description): (&[&str], &str, &str) = if export {
+            (
+                &["ndjson", "csv"],
+                "ndjson",
+                "The representation (overrides `Accept`): NDJSON (one JSON object a line) or CSV.",
+            )
+        } else if report {
+            (
+                &["json", "csv"],
+                "json",
+                "The representation (overrides `Accept`): JSON, or CSV of the rows.",
+            )
+        } else {
+            (
+                &["json", "csv"],
+                "json",
+                "The representation (overrides `Accept`): JSON, or CSV of this page's items.",
+            )
+        };
+        let params = op.parameters.get_or_insert_with(Vec::new);
+        params.push(RefOr::T(
+            ParameterBuilder::new()
+                .name("format")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(string(Some(formats), Some(default))))
+                .build(),
+        ));
+        params.push(RefOr::T(
+            ParameterBuilder::new()
+                .name("bom")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(
+                    "`true` starts CSV with a UTF-8 byte order mark, for Excel.",
+                ))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Boolean)
+                        .default(Some(serde_json::json!(false)))
+                        .build(),
+                ))
+                .build(),
+        ));
+    }
+}
+
 /// Every route under `/v1`.
 pub fn v1(cfg: &mut ServiceConfig) {
     cfg.service(member_states::list_member_states)
@@ -181,6 +333,9 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(exchange_rates::list_rates)
         .service(exchange_rates::create_rate)
         .service(exchange_rates::get_rate)
+        .service(exports::export_projects)
+        .service(exports::export_ledger_entries)
+        .service(exports::export_audit_events)
         .service(stats::spending)
         .service(stats::budget_execution)
         .service(stats::project_counts)
@@ -206,6 +361,7 @@ fn build() -> utoipa::openapi::OpenApi {
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     require_bearer(&mut doc);
+    document_formats(&mut doc);
     doc
 }
 

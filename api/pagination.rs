@@ -152,11 +152,13 @@ pub fn next_url(req: &HttpRequest, cursor: &str) -> String {
         .filter(|(k, _)| k != "cursor")
         .collect();
     query.push(("cursor".to_owned(), cursor.to_owned()));
-    let encoded = query
+    let mut encoded = query
         .iter()
         .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
+        .collect::<Vec<_>>();
+    // `format` and `bom`, taken out of the query before routing, stay in the next link.
+    encoded.extend(crate::formats::Negotiated::of(req).stripped);
+    let encoded = encoded.join("&");
     format!(
         "{}://{}{}?{}",
         info.scheme(),
@@ -173,7 +175,7 @@ fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
     })
 }
 
-fn decode(s: &str) -> String {
+pub(crate) fn decode(s: &str) -> String {
     percent_encoding::percent_decode_str(&s.replace('+', " "))
         .decode_utf8_lossy()
         .into_owned()
@@ -239,17 +241,14 @@ macro_rules! page_type {
         }
 
         impl $name {
+            /// The page as JSON, or as CSV when asked for (see [`crate::formats`]).
             pub fn respond(
                 page: $crate::pagination::Page<$item>,
                 req: &actix_web::HttpRequest,
             ) -> actix_web::HttpResponse {
-                let mut res = actix_web::HttpResponse::Ok();
-                if let Some(link) = page.link_header(req) {
-                    res.insert_header(link);
-                }
-                res.json($name {
-                    items: page.items,
-                    next_cursor: page.next_cursor,
+                $crate::formats::respond_page(page, req, |items, next_cursor| $name {
+                    items,
+                    next_cursor,
                 })
             }
         }

@@ -832,32 +832,16 @@ fn search_terms(q: &str) -> Result<Vec<String>, ApiError> {
         .collect())
 }
 
-/// List projects.
-#[utoipa::path(
-    tag = "Projects",
-    params(ProjectQuery),
-    responses(
-        (status = 200, description = "A page of projects", body = ProjectPage,
-         headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))),
-        (status = 400, response = crate::error::responses::BadRequest),
-        (status = 503, response = crate::error::responses::Unavailable),
-    )
-)]
-#[get("/projects")]
-pub async fn list_projects(
-    state: web::Data<AppState>,
-    _caller: Caller,
-    query: web::Query<ProjectQuery>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    let limit = pagination::limit(validate::param_i64("limit", query.limit.as_deref())?)?;
-    let sort = Sort::<ProjectSort>::parse(query.sort.as_deref())?;
-    let sort_name = sort.name();
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|c| Cursor::decode(c, &sort_name))
-        .transpose()?;
+/// A boxed query of projects with their row type.
+type BoxedProjects = diesel::dsl::IntoBoxed<
+    'static,
+    diesel::dsl::Select<projects::table, diesel::dsl::AsSelect<ProjectRow, diesel::pg::Pg>>,
+    diesel::pg::Pg,
+>;
+
+/// The projects a list or an export selects: every filter of [`ProjectQuery`] but the
+/// page (`limit`, `cursor`, `sort`). Projects are not financial: every role sees them.
+fn filtered(query: &ProjectQuery) -> Result<BoxedProjects, ApiError> {
     let office_ids = validate::param_uuids("office_id", query.office_id.as_deref())?;
     let department_ids = validate::param_uuids("department_id", query.department_id.as_deref())?;
     let mandate_ids = validate::param_uuids("mandate_id", query.mandate_id.as_deref())?;
@@ -945,6 +929,70 @@ pub async fn list_projects(
     if let Some(t) = updated_since {
         q = q.filter(projects::updated_at.ge(t));
     }
+    Ok(q)
+}
+
+/// One batch of a project export: the `limit` projects after `after` in
+/// `(updated_at, id)` order, with that key.
+pub(crate) async fn export_batch(
+    conn: &mut AsyncPgConnection,
+    query: &ProjectQuery,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<((DateTime<Utc>, Uuid), Project)>, ApiError> {
+    let q = keyset!(
+        filtered(query)?,
+        projects::updated_at,
+        projects::id,
+        false,
+        after
+    );
+    let rows: Vec<ProjectRow> = q.limit(limit).load(conn).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let (mut m, mut a) = load_links(conn, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let key = (r.updated_at, r.id);
+            let id = r.id;
+            (
+                key,
+                r.into_project(
+                    m.remove(&id).unwrap_or_default(),
+                    a.remove(&id).unwrap_or_default(),
+                ),
+            )
+        })
+        .collect())
+}
+
+/// List projects.
+#[utoipa::path(
+    tag = "Projects",
+    params(ProjectQuery),
+    responses(
+        (status = 200, description = "A page of projects", body = ProjectPage,
+         headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))),
+        (status = 400, response = crate::error::responses::BadRequest),
+        (status = 503, response = crate::error::responses::Unavailable),
+    )
+)]
+#[get("/projects")]
+pub async fn list_projects(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    query: web::Query<ProjectQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let limit = pagination::limit(validate::param_i64("limit", query.limit.as_deref())?)?;
+    let sort = Sort::<ProjectSort>::parse(query.sort.as_deref())?;
+    let sort_name = sort.name();
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| Cursor::decode(c, &sort_name))
+        .transpose()?;
+    let q = filtered(&query)?;
     let q = match sort.field {
         ProjectSort::Code => {
             let after = after

@@ -19,15 +19,16 @@
 //! finance rules of `/v1/ledgers`.
 //!
 //! ## CSV
-//! `Accept: text/csv` or `format=csv` answers CSV: a header row, one row per group, each
-//! code followed by its label (in the `Accept-Language` language, English or Spanish),
-//! amounts as plain decimals in US dollars.
+//! `Accept: text/csv` or `format=csv` answers the rows as CSV, the same way as the lists
+//! (see `crate::formats`): the row schema's columns (a dimension not grouped by is an
+//! empty column), each code followed by its label, money as `spent_amount` and
+//! `spent_currency`, parents' codes after their ids.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::NaiveDate;
-use diesel::sql_types::{Array, BigInt, Date, Integer, Jsonb, Nullable, Text};
-use diesel_async::RunQueryDsl;
+use diesel::sql_types::{Array, BigInt, Date, Integer, Nullable, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -35,9 +36,10 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::i18n::Lang;
+use crate::formats::{
+    Context, Encoder, Format, Honored, Negotiated, TEXT_CSV, content_disposition,
+};
 use crate::ledgers::{Category, Fund};
-use crate::localized::LocalizedText;
 use crate::money::{self, MonetaryAmount, Money, SignedAmount};
 use crate::projects::{Pillar, ProjectStatus};
 use crate::{string_enum, text, validate};
@@ -45,78 +47,41 @@ use crate::{string_enum, text, validate};
 // ---------------------------------------------------------------------------------
 // Shared: formats, parameters, CSV
 
-/// What the caller asked for: JSON (default) or CSV.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Format {
-    Json,
-    Csv,
-}
-
-/// `format=json|csv` wins; otherwise `Accept: text/csv` means CSV.
-pub(crate) fn format_of(req: &HttpRequest, param: Option<&str>) -> Result<Format, ApiError> {
-    match param.map(|p| p.trim().to_ascii_lowercase()).as_deref() {
-        Some("csv") => Ok(Format::Csv),
-        Some("json") => Ok(Format::Json),
-        Some(_) => Err(ApiError::invalid_parameter(
-            "format",
-            text!("must be json or csv", "debe ser json o csv"),
-        )),
-        None => {
-            let accept = req
-                .headers()
-                .get(header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            Ok(if accept.contains("text/csv") {
-                Format::Csv
-            } else {
-                Format::Json
-            })
-        }
-    }
-}
-
-/// A CSV document: the header row, then the rows.
-pub(crate) fn csv_response(
-    name: &str,
-    header_row: &[String],
-    rows: &[Vec<String>],
+/// Answers `body` as JSON, or `rows` as CSV when the request asked for it: the same
+/// CSV as the lists' (`crate::formats`), the columns of `R`'s schema with a label after
+/// each code and the parents' codes after their ids.
+async fn respond<R: Serialize + ToSchema, B: Serialize>(
+    req: &HttpRequest,
+    conn: &mut AsyncPgConnection,
+    rows: &[R],
+    body: B,
 ) -> Result<HttpResponse, ApiError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let fail = |_| ApiError::internal();
-    w.write_record(header_row).map_err(fail)?;
-    for r in rows {
-        w.write_record(r).map_err(fail)?;
+    let negotiated = Negotiated::of(req);
+    if negotiated.choose(&[Format::Json, Format::Csv])? == Format::Json {
+        return Ok(HttpResponse::Ok()
+            .insert_header((header::VARY, "Accept, Accept-Language"))
+            .json(body));
     }
-    let bytes = w.into_inner().map_err(|_| ApiError::internal())?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}.csv\""),
-        ))
-        .body(bytes))
-}
-
-/// A localized text in `lang`, else in the first language it has.
-pub(crate) fn pick(v: Option<&serde_json::Value>, lang: Lang) -> String {
-    let Some(v) = v else {
-        return String::new();
+    let rows: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| serde_json::to_value(r).expect("a row serializes"))
+        .collect();
+    let encoder = Encoder::new(&R::name(), req, negotiated.bom);
+    let ctx = if encoder.needs_context() {
+        encoder.context(conn, &rows).await?
+    } else {
+        Context::default()
     };
-    let t = LocalizedText::from_json(v.clone());
-    let first = match lang {
-        Lang::En => &t.en,
-        Lang::Es => &t.es,
-    };
-    first
-        .as_ref()
-        .or(t.en.as_ref())
-        .or(t.es.as_ref())
-        .or(t.fr.as_ref())
-        .or(t.pt.as_ref())
-        .cloned()
-        .unwrap_or_default()
+    let mut bytes = encoder.header();
+    bytes.extend(encoder.rows(&rows, &ctx));
+    let mut res = HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, TEXT_CSV))
+        .insert_header((header::VARY, "Accept, Accept-Language"))
+        .insert_header(content_disposition(req, "csv"))
+        .insert_header((header::CONTENT_LANGUAGE, encoder.data_lang))
+        .body(bytes);
+    res.extensions_mut().insert(Honored);
+    Ok(res)
 }
 
 /// The `from` and `to` days of a date range (each optional, inclusive); `to` before
@@ -206,10 +171,6 @@ fn usd(minor: i64) -> SignedAmount {
     Money::usd(minor).to_signed()
 }
 
-fn opt<T: ToString>(v: &Option<T>) -> String {
-    v.as_ref().map(ToString::to_string).unwrap_or_default()
-}
-
 // ---------------------------------------------------------------------------------
 // Spending
 
@@ -257,8 +218,6 @@ pub struct SpendingQuery {
     pub project_id: Option<String>,
     /// HQ departments (ids), comma-separated: only spending tagged to their projects.
     pub department_id: Option<String>,
-    /// `json` (default) or `csv` (the same as `Accept: text/csv`).
-    pub format: Option<String>,
 }
 
 /// Net spending of one group. Fields of dimensions not grouped by are null.
@@ -299,8 +258,6 @@ struct SpendingSqlRow {
     office_id: Option<Uuid>,
     #[diesel(sql_type = Nullable<Text>)]
     office_code: Option<String>,
-    #[diesel(sql_type = Nullable<Jsonb>)]
-    office_name: Option<serde_json::Value>,
     #[diesel(sql_type = Nullable<Text>)]
     month: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
@@ -309,8 +266,6 @@ struct SpendingSqlRow {
     project_id: Option<Uuid>,
     #[diesel(sql_type = Nullable<Text>)]
     project_code: Option<String>,
-    #[diesel(sql_type = Nullable<Jsonb>)]
-    project_title: Option<serde_json::Value>,
     #[diesel(sql_type = Nullable<Text>)]
     fund: Option<String>,
     #[diesel(sql_type = BigInt)]
@@ -359,7 +314,6 @@ pub async fn spending(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     caller.may_read_statistics()?;
-    let format = format_of(&req, query.format.as_deref())?;
     let dims = group_by(
         query.group_by.as_deref(),
         &[SpendingDimension::Office],
@@ -401,9 +355,9 @@ pub async fn spending(
         match d {
             SpendingDimension::Office => {
                 select.push(if on {
-                    "o.id AS office_id, o.code AS office_code, o.name AS office_name"
+                    "o.id AS office_id, o.code AS office_code"
                 } else {
-                    "NULL::uuid AS office_id, NULL::text AS office_code, NULL::jsonb AS office_name"
+                    "NULL::uuid AS office_id, NULL::text AS office_code"
                 });
                 if on {
                     group.push("o.id");
@@ -431,9 +385,9 @@ pub async fn spending(
             }
             SpendingDimension::Project => {
                 select.push(if on {
-                    "t.project_id AS project_id, p.code AS project_code, p.title AS project_title"
+                    "t.project_id AS project_id, p.code AS project_code"
                 } else {
-                    "NULL::uuid AS project_id, NULL::text AS project_code, NULL::jsonb AS project_title"
+                    "NULL::uuid AS project_id, NULL::text AS project_code"
                 });
                 if on {
                     group.push("t.project_id, p.id");
@@ -500,68 +454,9 @@ pub async fn spending(
         .load(&mut conn)
         .await?;
 
-    if format == Format::Csv {
-        let lang = Lang::negotiate(&req);
-        let mut head: Vec<String> = Vec::new();
-        for d in &dims {
-            head.extend(
-                match d {
-                    SpendingDimension::Office => &["office_code", "office_name"][..],
-                    SpendingDimension::Month => &["month"][..],
-                    SpendingDimension::Category => &["category", "category_label"][..],
-                    SpendingDimension::Project => &["project_code", "project_title"][..],
-                    SpendingDimension::Fund => &["fund", "fund_label"][..],
-                }
-                .iter()
-                .map(|s| (*s).to_owned()),
-            );
-        }
-        head.extend(["spent_usd".to_owned(), "entries".to_owned()]);
-        let body: Vec<Vec<String>> = rows
-            .iter()
-            .map(|r| {
-                let mut out = Vec::new();
-                for d in &dims {
-                    match d {
-                        SpendingDimension::Office => {
-                            out.push(opt(&r.office_code));
-                            out.push(pick(r.office_name.as_ref(), lang));
-                        }
-                        SpendingDimension::Month => out.push(opt(&r.month)),
-                        SpendingDimension::Category => {
-                            out.push(opt(&r.category));
-                            out.push(
-                                r.category
-                                    .as_deref()
-                                    .map(|c| Category::from_db(c).label(lang).to_owned())
-                                    .unwrap_or_default(),
-                            );
-                        }
-                        SpendingDimension::Project => {
-                            out.push(opt(&r.project_code));
-                            out.push(pick(r.project_title.as_ref(), lang));
-                        }
-                        SpendingDimension::Fund => {
-                            out.push(opt(&r.fund));
-                            out.push(
-                                r.fund
-                                    .as_deref()
-                                    .map(|c| Fund::from_db(c).label(lang).to_owned())
-                                    .unwrap_or_default(),
-                            );
-                        }
-                    }
-                }
-                out.push(money::format_decimal(r.spent, 2));
-                out.push(r.entries.to_string());
-                out
-            })
-            .collect();
-        return csv_response("spending", &head, &body);
-    }
     let total_spent = rows.iter().map(|r| r.spent).sum();
     let total_entries = rows.iter().map(|r| r.entries).sum();
-    Ok(HttpResponse::Ok().json(SpendingStats {
+    let body = SpendingStats {
         group_by: dims,
         from,
         to,
@@ -581,7 +476,8 @@ pub async fn spending(
             .collect(),
         total_spent: usd(total_spent),
         total_entries,
-    }))
+    };
+    respond(&req, &mut conn, &body.rows, &body).await
 }
 
 // ---------------------------------------------------------------------------------
@@ -622,8 +518,6 @@ pub struct ExecutionQuery {
     pub pillar: Option<String>,
     /// Project statuses, comma-separated.
     pub status: Option<String>,
-    /// `json` (default) or `csv`.
-    pub format: Option<String>,
 }
 
 /// Budget against net spending for one group of projects.
@@ -668,14 +562,10 @@ struct ExecutionSqlRow {
     office_id: Option<Uuid>,
     #[diesel(sql_type = Nullable<Text>)]
     office_code: Option<String>,
-    #[diesel(sql_type = Nullable<Jsonb>)]
-    office_name: Option<serde_json::Value>,
     #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
     department_id: Option<Uuid>,
     #[diesel(sql_type = Nullable<Text>)]
     department_code: Option<String>,
-    #[diesel(sql_type = Nullable<Jsonb>)]
-    department_name: Option<serde_json::Value>,
     #[diesel(sql_type = Nullable<Text>)]
     pillar: Option<String>,
     #[diesel(sql_type = BigInt)]
@@ -715,7 +605,6 @@ pub async fn budget_execution(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     caller.may_read_statistics()?;
-    let format = format_of(&req, query.format.as_deref())?;
     let dims = group_by(
         query.group_by.as_deref(),
         &[ExecutionDimension::Office],
@@ -746,9 +635,9 @@ pub async fn budget_execution(
         match d {
             ExecutionDimension::Office => {
                 select.push(if on {
-                    "o.id AS office_id, o.code AS office_code, o.name AS office_name"
+                    "o.id AS office_id, o.code AS office_code"
                 } else {
-                    "NULL::uuid AS office_id, NULL::text AS office_code, NULL::jsonb AS office_name"
+                    "NULL::uuid AS office_id, NULL::text AS office_code"
                 });
                 if on {
                     group.push("o.id");
@@ -756,9 +645,9 @@ pub async fn budget_execution(
             }
             ExecutionDimension::Department => {
                 select.push(if on {
-                    "d.id AS department_id, d.code AS department_code, d.name AS department_name"
+                    "d.id AS department_id, d.code AS department_code"
                 } else {
-                    "NULL::uuid AS department_id, NULL::text AS department_code, NULL::jsonb AS department_name"
+                    "NULL::uuid AS department_id, NULL::text AS department_code"
                 });
                 if on {
                     group.push("d.id");
@@ -831,68 +720,7 @@ pub async fn budget_execution(
     // when there are projects.
     rows.retain(|r| r.projects > 0);
 
-    if format == Format::Csv {
-        let lang = Lang::negotiate(&req);
-        let mut head: Vec<String> = Vec::new();
-        for d in &dims {
-            head.extend(
-                match d {
-                    ExecutionDimension::Office => &["office_code", "office_name"][..],
-                    ExecutionDimension::Department => &["department_code", "department_name"][..],
-                    ExecutionDimension::Pillar => &["pillar", "pillar_label"][..],
-                }
-                .iter()
-                .map(|s| (*s).to_owned()),
-            );
-        }
-        head.extend(
-            [
-                "projects",
-                "budget_usd",
-                "spent_usd",
-                "executed_percent",
-                "other_currency_projects",
-                "other_currency_spent_usd",
-            ]
-            .map(str::to_owned),
-        );
-        let body: Vec<Vec<String>> = rows
-            .iter()
-            .map(|r| {
-                let mut out = Vec::new();
-                for d in &dims {
-                    match d {
-                        ExecutionDimension::Office => {
-                            out.push(opt(&r.office_code));
-                            out.push(pick(r.office_name.as_ref(), lang));
-                        }
-                        ExecutionDimension::Department => {
-                            out.push(opt(&r.department_code));
-                            out.push(pick(r.department_name.as_ref(), lang));
-                        }
-                        ExecutionDimension::Pillar => {
-                            out.push(opt(&r.pillar));
-                            out.push(
-                                r.pillar
-                                    .as_deref()
-                                    .map(|c| Pillar::from_db(c).label(lang).to_owned())
-                                    .unwrap_or_default(),
-                            );
-                        }
-                    }
-                }
-                out.push(r.projects.to_string());
-                out.push(money::format_decimal(r.budget, 2));
-                out.push(money::format_decimal(r.spent, 2));
-                out.push(percent(r.spent, r.budget).unwrap_or_default());
-                out.push(r.other_currency_projects.to_string());
-                out.push(money::format_decimal(r.other_currency_spent, 2));
-                out
-            })
-            .collect();
-        return csv_response("budget-execution", &head, &body);
-    }
-    Ok(HttpResponse::Ok().json(ExecutionStats {
+    let body = ExecutionStats {
         group_by: dims,
         from,
         to,
@@ -912,7 +740,8 @@ pub async fn budget_execution(
                 other_currency_spent: usd(r.other_currency_spent),
             })
             .collect(),
-    }))
+    };
+    respond(&req, &mut conn, &body.rows, &body).await
 }
 
 // ---------------------------------------------------------------------------------
@@ -951,8 +780,6 @@ pub struct ProjectCountQuery {
     pub pillar: Option<String>,
     /// Statuses, comma-separated.
     pub status: Option<String>,
-    /// `json` (default) or `csv`.
-    pub format: Option<String>,
 }
 
 /// The number of projects in one group. Fields of dimensions not grouped by are null.
@@ -987,18 +814,12 @@ struct ProjectCountSqlRow {
     office_id: Option<Uuid>,
     #[diesel(sql_type = Nullable<Text>)]
     office_code: Option<String>,
-    #[diesel(sql_type = Nullable<Jsonb>)]
-    office_name: Option<serde_json::Value>,
     #[diesel(sql_type = Nullable<Text>)]
     member_state: Option<String>,
-    #[diesel(sql_type = Nullable<Jsonb>)]
-    member_state_name: Option<serde_json::Value>,
     #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
     department_id: Option<Uuid>,
     #[diesel(sql_type = Nullable<Text>)]
     department_code: Option<String>,
-    #[diesel(sql_type = Nullable<Jsonb>)]
-    department_name: Option<serde_json::Value>,
     #[diesel(sql_type = BigInt)]
     projects: i64,
 }
@@ -1026,7 +847,6 @@ pub async fn project_counts(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     caller.may_read_statistics()?;
-    let format = format_of(&req, query.format.as_deref())?;
     let dims = group_by(
         query.group_by.as_deref(),
         &[ProjectDimension::Status],
@@ -1062,18 +882,18 @@ pub async fn project_counts(
             ProjectDimension::Status => ("p.status AS status", "NULL::text AS status", "p.status"),
             ProjectDimension::Pillar => ("p.pillar AS pillar", "NULL::text AS pillar", "p.pillar"),
             ProjectDimension::Office => (
-                "o.id AS office_id, o.code AS office_code, o.name AS office_name",
-                "NULL::uuid AS office_id, NULL::text AS office_code, NULL::jsonb AS office_name",
+                "o.id AS office_id, o.code AS office_code",
+                "NULL::uuid AS office_id, NULL::text AS office_code",
                 "o.id",
             ),
             ProjectDimension::MemberState => (
-                "m.code::text AS member_state, m.name AS member_state_name",
-                "NULL::text AS member_state, NULL::jsonb AS member_state_name",
+                "m.code::text AS member_state",
+                "NULL::text AS member_state",
                 "m.code",
             ),
             ProjectDimension::Department => (
-                "d.id AS department_id, d.code AS department_code, d.name AS department_name",
-                "NULL::uuid AS department_id, NULL::text AS department_code, NULL::jsonb AS department_name",
+                "d.id AS department_id, d.code AS department_code",
+                "NULL::uuid AS department_id, NULL::text AS department_code",
                 "d.id",
             ),
         };
@@ -1127,69 +947,8 @@ pub async fn project_counts(
         .await?;
     rows.retain(|r| r.projects > 0);
 
-    if format == Format::Csv {
-        let lang = Lang::negotiate(&req);
-        let mut head: Vec<String> = Vec::new();
-        for d in &dims {
-            head.extend(
-                match d {
-                    ProjectDimension::Status => &["status", "status_label"][..],
-                    ProjectDimension::Pillar => &["pillar", "pillar_label"][..],
-                    ProjectDimension::Office => &["office_code", "office_name"][..],
-                    ProjectDimension::MemberState => &["member_state", "member_state_name"][..],
-                    ProjectDimension::Department => &["department_code", "department_name"][..],
-                }
-                .iter()
-                .map(|s| (*s).to_owned()),
-            );
-        }
-        head.push("projects".to_owned());
-        let body: Vec<Vec<String>> = rows
-            .iter()
-            .map(|r| {
-                let mut out = Vec::new();
-                for d in &dims {
-                    match d {
-                        ProjectDimension::Status => {
-                            out.push(opt(&r.status));
-                            out.push(
-                                r.status
-                                    .as_deref()
-                                    .map(|c| ProjectStatus::from_db(c).label(lang).to_owned())
-                                    .unwrap_or_default(),
-                            );
-                        }
-                        ProjectDimension::Pillar => {
-                            out.push(opt(&r.pillar));
-                            out.push(
-                                r.pillar
-                                    .as_deref()
-                                    .map(|c| Pillar::from_db(c).label(lang).to_owned())
-                                    .unwrap_or_default(),
-                            );
-                        }
-                        ProjectDimension::Office => {
-                            out.push(opt(&r.office_code));
-                            out.push(pick(r.office_name.as_ref(), lang));
-                        }
-                        ProjectDimension::MemberState => {
-                            out.push(opt(&r.member_state));
-                            out.push(pick(r.member_state_name.as_ref(), lang));
-                        }
-                        ProjectDimension::Department => {
-                            out.push(opt(&r.department_code));
-                            out.push(pick(r.department_name.as_ref(), lang));
-                        }
-                    }
-                }
-                out.push(r.projects.to_string());
-                out
-            })
-            .collect();
-        return csv_response("projects", &head, &body);
-    }
     let total_projects = rows.iter().map(|r| r.projects).sum();
-    Ok(HttpResponse::Ok().json(ProjectCountStats {
+    let body = ProjectCountStats {
         group_by: dims,
         rows: rows
             .into_iter()
@@ -1205,7 +964,8 @@ pub async fn project_counts(
             })
             .collect(),
         total_projects,
-    }))
+    };
+    respond(&req, &mut conn, &body.rows, &body).await
 }
 
 #[cfg(test)]

@@ -145,6 +145,10 @@ const TABLE: &[Row] = &[
     ("GET /v1/exchange-rates", ALL_200),
     ("POST /v1/exchange-rates", COORDINATOR_ONLY_201),
     ("GET /v1/exchange-rates/{id}", ALL_200),
+    // Exports: the lists' visibility (a viewer's entry export is empty, not refused).
+    ("GET /v1/exports/projects", ALL_200),
+    ("GET /v1/exports/ledger-entries", ALL_200),
+    ("GET /v1/exports/audit-events", [200, 403, 403, 403, 403, 403, 403, 200, 403]),
     // Statistics and the IATI export: every role (aggregates and published data).
     ("GET /v1/stats/spending", ALL_200),
     ("GET /v1/stats/budget-execution", ALL_200),
@@ -297,7 +301,12 @@ async fn request_for(
         | "GET /v1/departments"
         | "GET /v1/offices"
         | "GET /v1/me"
-        | "GET /v1/audit-events" => (op.split_once(' ').unwrap().1.to_owned(), None, vec![]),
+        | "GET /v1/audit-events"
+        | "GET /v1/exports/projects"
+        | "GET /v1/exports/ledger-entries"
+        | "GET /v1/exports/audit-events" => {
+            (op.split_once(' ').unwrap().1.to_owned(), None, vec![])
+        }
         "GET /v1/member-states/{code}" => ("/v1/member-states/PE".to_owned(), None, vec![]),
         "GET /v1/departments/{id}" => (
             format!("/v1/departments/{}", fx.own_department),

@@ -491,6 +491,7 @@ async fn bad_statistics_parameters_are_400_naming_the_parameter() {
         ("/v1/stats/spending?category=food", "category"),
         ("/v1/stats/spending?office_id=PE", "office_id"),
         ("/v1/stats/spending?format=xlsx", "format"),
+        ("/v1/stats/projects?bom=maybe", "bom"),
         ("/v1/stats/spending?colour=red", "colour"),
         ("/v1/stats/budget-execution?group_by=fund", "group_by"),
         ("/v1/stats/budget-execution?status=dreaming", "status"),
@@ -545,107 +546,134 @@ async fn every_role_reads_the_statistics_viewers_included() {
     assert_eq!(res.status, 401);
 }
 
-fn csv_rows(res: &Resp) -> Vec<Vec<String>> {
+fn csv_rows(res: &Resp) -> Vec<BTreeMap<String, String>> {
     assert_eq!(res.status, 200, "{}", res.text());
     assert_eq!(
         res.header("content-type").as_deref(),
         Some("text/csv; charset=utf-8")
     );
+    assert!(
+        res.header("content-disposition")
+            .unwrap()
+            .starts_with("attachment; filename=\"stats-")
+    );
     let mut r = csv::Reader::from_reader(res.body.as_slice());
-    let mut out = vec![r.headers().unwrap().iter().map(str::to_owned).collect()];
+    let head: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
+    let mut out = vec![head.iter().map(|h| (h.clone(), h.clone())).collect()];
     for rec in r.records() {
-        out.push(rec.unwrap().iter().map(str::to_owned).collect());
+        out.push(
+            head.iter()
+                .cloned()
+                .zip(rec.unwrap().iter().map(str::to_owned))
+                .collect(),
+        );
     }
     out
 }
 
+fn header_of(res: &Resp) -> Vec<String> {
+    csv::Reader::from_reader(res.body.as_slice())
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect()
+}
+
 #[actix_web::test]
-async fn statistics_answer_csv_with_codes_and_labels() {
+async fn statistics_answer_csv_like_the_lists_with_codes_and_labels() {
     let app = TestApp::new().await;
-    let _w = World::random(&app, 0x5EED_0004, 120).await;
-    let json = ok(&app, "/v1/stats/spending?group_by=fund,category").await;
-    let by_param = csv_rows(
-        &app.get("/v1/stats/spending?group_by=fund,category&format=csv")
-            .await,
-    );
+    let w = World::random(&app, 0x5EED_0004, 120).await;
+    let json = ok(&app, "/v1/stats/spending?group_by=office,fund,category").await;
+    let res = app
+        .get("/v1/stats/spending?group_by=office,fund,category&format=csv")
+        .await;
+    let by_param = csv_rows(&res);
     let by_accept = csv_rows(
         &app.get_with(
-            "/v1/stats/spending?group_by=fund,category",
+            "/v1/stats/spending?group_by=office,fund,category",
             &[("accept", "text/csv")],
         )
         .await,
     );
     assert_eq!(by_param, by_accept);
+    // The row schema's columns, a label after each code, money in two columns.
     assert_eq!(
-        by_param[0],
+        header_of(&res),
         vec![
-            "fund",
-            "fund_label",
+            "office_id",
+            "office_code",
+            "month",
             "category",
             "category_label",
-            "spent_usd",
+            "project_id",
+            "project_code",
+            "fund",
+            "fund_label",
+            "spent_amount",
+            "spent_currency",
             "entries"
         ]
     );
     let rows = json["rows"].as_array().unwrap();
     assert_eq!(by_param.len(), rows.len() + 1);
     for (csv, row) in by_param[1..].iter().zip(rows) {
-        assert_eq!(csv[0], row["fund"].as_str().unwrap());
-        assert_eq!(csv[2], row["category"].as_str().unwrap());
-        assert_eq!(csv[4], row["spent"]["amount"].as_str().unwrap());
-        assert_eq!(csv[5], row["entries"].to_string());
+        assert_eq!(csv["office_code"], row["office_code"].as_str().unwrap());
+        assert_eq!(csv["fund"], row["fund"].as_str().unwrap());
+        assert_eq!(csv["category"], row["category"].as_str().unwrap());
+        assert_eq!(
+            csv["spent_amount"],
+            row["spent"]["amount"].as_str().unwrap()
+        );
+        assert_eq!(csv["spent_currency"], "USD");
+        assert_eq!(csv["entries"], row["entries"].to_string());
+        assert_eq!(csv["month"], "");
     }
-    let travel = by_param.iter().find(|r| r[2] == "travel").unwrap();
-    assert_eq!(travel[3], "Travel");
-    // Labels in the caller's language.
-    let es = csv_rows(
-        &app.get_with(
-            "/v1/stats/spending?group_by=fund,category&format=csv",
+    let travel = by_param[1..]
+        .iter()
+        .find(|r| r["category"] == "travel")
+        .unwrap();
+    assert_eq!(travel["category_label"], "Travel");
+    // Labels in the caller's language; a byte order mark on request.
+    let res = app
+        .get_with(
+            "/v1/stats/spending?group_by=fund,category&format=csv&bom=true",
             &[("accept-language", "es")],
         )
-        .await,
-    );
-    let travel = es.iter().find(|r| r[2] == "travel").unwrap();
-    assert_eq!(travel[3], "Viajes");
-    assert!(es.iter().any(|r| r[1] == "Fondo Regular"));
-    // The other statistics too.
-    let projects = csv_rows(
-        &app.get("/v1/stats/projects?group_by=office,pillar&format=csv")
-            .await,
-    );
-    assert_eq!(
-        projects[0],
-        vec![
-            "office_code",
-            "office_name",
-            "pillar",
-            "pillar_label",
-            "projects"
-        ]
-    );
+        .await;
+    assert!(res.body.starts_with(b"\xEF\xBB\xBF"));
+    let es = csv_rows(&res);
     assert!(
-        projects
-            .iter()
-            .any(|r| r[0] == "ST-PE" && r[1] == "Office ST-PE" && r[3] == "Democracy")
+        es.iter()
+            .any(|r| r["category"] == "travel" && r["category_label"] == "Viajes")
     );
-    let execution = csv_rows(
-        &app.get("/v1/stats/budget-execution?group_by=department&format=csv")
-            .await,
-    );
-    assert_eq!(
-        execution[0],
-        vec![
-            "department_code",
-            "department_name",
-            "projects",
-            "budget_usd",
-            "spent_usd",
-            "executed_percent",
-            "other_currency_projects",
-            "other_currency_spent_usd"
-        ]
-    );
+    assert!(es.iter().any(|r| r["fund_label"] == "Fondo Regular"));
+    // The other statistics too.
+    let res = app
+        .get("/v1/stats/projects?group_by=office,pillar&format=csv")
+        .await;
+    let projects = csv_rows(&res);
+    assert!(header_of(&res).contains(&"pillar_label".to_owned()));
+    assert!(projects[1..].iter().any(|r| r["office_code"] == "ST-PE"
+        && r["office_id"] == w.pe
+        && r["pillar_label"] == "Democracy"
+        && r["projects"] == "1"));
+    let res = app
+        .get("/v1/stats/budget-execution?group_by=department&format=csv")
+        .await;
+    let execution = csv_rows(&res);
     assert_eq!(execution.len(), 3);
+    assert!(
+        execution[1..]
+            .iter()
+            .any(|r| r["department_code"] == "ST-DECO"
+                && r["budget_amount"] == "10000.00"
+                && r["budget_currency"] == "USD")
+    );
+    // Another representation is a 400.
+    app.get("/v1/stats/spending?format=ndjson")
+        .await
+        .problem(400, "invalid-parameter");
 }
 
 #[actix_web::test]
