@@ -102,6 +102,9 @@ pub enum Meaning {
     ReferencedBy(&'static str),
     /// A check constraint: 422 with this message.
     Check(fn() -> Text),
+    /// An exclusion constraint (e.g. overlapping dates): 409 `invalid-state` naming the
+    /// field, with this message.
+    Conflict(fn() -> Text),
 }
 
 /// A named database constraint and the field it guards.
@@ -115,6 +118,7 @@ pub struct Constraint {
 fn constraints() -> impl Iterator<Item = &'static Constraint> {
     [
         crate::agencies::CONSTRAINTS,
+        crate::appointments::CONSTRAINTS,
         crate::departments::CONSTRAINTS,
         crate::mandates::CONSTRAINTS,
         crate::monitoring_reports::CONSTRAINTS,
@@ -160,11 +164,25 @@ fn constraint_error(name: &str, is_delete: bool) -> Option<ApiError> {
             )])
         }
         Meaning::Check(message) => ApiError::invalid_field(field, "invalid", message()),
+        Meaning::Conflict(message) => {
+            ApiError::invalid_state(message()).with_errors(vec![FieldError::new(
+                field,
+                "conflict",
+                text!(
+                    "conflicts with another resource",
+                    "entra en conflicto con otro recurso"
+                ),
+            )])
+        }
     })
 }
 
 /// Maps a database error onto a problem: known constraints name their field; lost
 /// connections and timeouts are 503/504; anything else is a 500 logged with its cause.
+///
+/// Diesel has no kind for exclusion violations (SQLSTATE 23P01): they arrive as
+/// `DatabaseErrorKind::Unknown` with the constraint's name, so the constraint table maps
+/// them like any other; one not in the table is still a 409, told by its message.
 pub fn map_db_error(err: DieselError) -> ApiError {
     match &err {
         DieselError::NotFound => ApiError::not_found(),
@@ -198,7 +216,12 @@ pub fn map_db_error(err: DieselError) -> ApiError {
                 }
                 _ => {
                     let msg = info.message();
-                    if msg.contains("statement timeout") {
+                    if msg.contains("violates exclusion constraint") {
+                        ApiError::invalid_state(text!(
+                            "The change conflicts with another resource.",
+                            "El cambio entra en conflicto con otro recurso."
+                        ))
+                    } else if msg.contains("statement timeout") {
                         crate::ops::metrics()
                             .db_errors
                             .with_label_values(&["timeout"])

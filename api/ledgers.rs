@@ -326,7 +326,7 @@ pub async fn list_ledgers(
         .map(|c| Cursor::decode(c, &sort_name))
         .transpose()?;
     let office_ids = validate::param_uuids("office_id", query.office_id.as_deref())?;
-    let year = validate::param_i64("fiscal_year", query.fiscal_year.as_deref())?;
+    let year = validate::param_i32("fiscal_year", query.fiscal_year.as_deref())?;
     let funds = query
         .fund
         .as_deref()
@@ -357,7 +357,7 @@ pub async fn list_ledgers(
         q = q.filter(ledgers::office_id.eq_any(v));
     }
     if let Some(y) = year {
-        q = q.filter(ledgers::fiscal_year.eq(i32::try_from(y).unwrap_or(i32::MAX)));
+        q = q.filter(ledgers::fiscal_year.eq(y));
     }
     if let Some(v) = funds {
         q = q.filter(ledgers::fund.eq_any(v));

@@ -50,9 +50,14 @@ enum Command {
     Migrate,
     /// Load data into the database.
     Seed {
-        /// The demo dataset.
+        /// The demo dataset (reference data, ~50 mandates, ~200 executing agencies,
+        /// ~500 projects with their reports, and the offices' appointments).
         #[arg(long)]
         demo: bool,
+        /// A deterministic large dataset for benchmarks: this many projects (e.g. 10000),
+        /// about ten monitoring reports each, agencies and mandates in proportion.
+        #[arg(long, value_name = "N")]
+        scale: Option<usize>,
     },
     /// Print the OpenAPI document (as committed in openapi/openapi.json).
     Openapi,
@@ -336,9 +341,12 @@ fn main() -> anyhow::Result<()> {
             let (url, _cluster) = database(&cli)?;
             db::run_migrations(&url)
         }
-        Command::Seed { demo } => {
-            if !demo {
-                anyhow::bail!("say what to load: --demo");
+        Command::Seed { demo, scale } => {
+            if !demo && scale.is_none() {
+                anyhow::bail!("say what to load: --demo and/or --scale N");
+            }
+            if scale == &Some(0) {
+                anyhow::bail!("--scale needs a number of projects above 0");
             }
             let (url, _cluster) = database(&cli)?;
             db::run_migrations(&url)?;
@@ -347,8 +355,21 @@ fn main() -> anyhow::Result<()> {
                 .build()?;
             rt.block_on(async {
                 use diesel_async::AsyncConnection;
-                let mut conn = diesel_async::AsyncPgConnection::establish(&url).await?;
-                seed::demo(&mut conn).await
+                if *demo {
+                    let mut conn = diesel_async::AsyncPgConnection::establish(&url).await?;
+                    seed::demo(&mut conn).await?;
+                }
+                if let Some(n) = scale {
+                    let report = seed::scale(&url, *n).await?;
+                    println!(
+                        "loaded {} projects, {} rows in {:.2} s ({:.0} rows/s)",
+                        report.projects,
+                        report.rows,
+                        report.seconds,
+                        report.rows_per_second()
+                    );
+                }
+                Ok(())
             })
         }
         Command::Serve {

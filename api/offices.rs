@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::appointments::{self, Appointment};
 use crate::audit;
 use crate::auth::Caller;
 use crate::db::{Constraint, Meaning};
@@ -96,6 +97,27 @@ impl Contacts {
     }
 }
 
+/// The representative heading an office today.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq)]
+pub struct CurrentRepresentative {
+    pub appointment_id: Uuid,
+    #[schema(example = "María Fernanda Quispe")]
+    pub person_name: String,
+    pub email: Option<String>,
+    pub starts_on: NaiveDate,
+}
+
+impl From<Appointment> for CurrentRepresentative {
+    fn from(a: Appointment) -> Self {
+        CurrentRepresentative {
+            appointment_id: a.id,
+            person_name: a.person_name,
+            email: a.email,
+            starts_on: a.starts_on,
+        }
+    }
+}
+
 /// An office of the General Secretariat.
 #[derive(Serialize, ToSchema)]
 pub struct Office {
@@ -116,6 +138,9 @@ pub struct Office {
     /// Set when the office is closed.
     pub closed_on: Option<NaiveDate>,
     pub status: OfficeStatus,
+    /// The representative appointed to the office today (see
+    /// `/v1/offices/{id}/appointments`); null when there is none.
+    pub current_representative: Option<CurrentRepresentative>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -158,6 +183,7 @@ impl From<OfficeRow> for Office {
             opened_on: r.opened_on,
             closed_on: r.closed_on,
             status: OfficeStatus::from_db(&r.status),
+            current_representative: None,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -230,6 +256,7 @@ const READ_ONLY: &[&str] = &[
     "member_state",
     "status",
     "closed_on",
+    "current_representative",
     "created_at",
     "updated_at",
 ];
@@ -403,7 +430,7 @@ pub async fn list_offices(
     };
     let mut conn = state.pool.get().await?;
     let rows: Vec<OfficeRow> = q.limit(limit + 1).load(&mut conn).await?;
-    let page = Page::from_rows(rows, limit, |r| Cursor {
+    let mut page = Page::from_rows(rows, limit, |r| Cursor {
         sort: sort_name.clone(),
         value: match sort.field {
             OfficeSort::Code => serde_json::json!(r.code),
@@ -414,7 +441,31 @@ pub async fn list_offices(
         id: r.id,
     })
     .map(Office::from);
+    with_representatives(&mut conn, &mut page.items).await?;
     Ok(OfficePage::respond(page, &req))
+}
+
+/// Fills in the current representative of each office, in one query for all of them.
+async fn with_representatives(
+    conn: &mut AsyncPgConnection,
+    items: &mut [Office],
+) -> Result<(), ApiError> {
+    let ids: Vec<Uuid> = items.iter().map(|o| o.id).collect();
+    let reps = appointments::representatives_on(conn, &ids, Utc::now().date_naive()).await?;
+    let mut by_office: std::collections::HashMap<Uuid, Appointment> =
+        reps.into_iter().map(|a| (a.office_id, a)).collect();
+    for o in items.iter_mut() {
+        o.current_representative = by_office.remove(&o.id).map(CurrentRepresentative::from);
+    }
+    Ok(())
+}
+
+/// An office read from its row, with its current representative.
+async fn complete(conn: &mut AsyncPgConnection, row: OfficeRow) -> Result<Office, ApiError> {
+    let mut office = [Office::from(row)];
+    with_representatives(conn, &mut office).await?;
+    let [office] = office;
+    Ok(office)
 }
 
 /// Loads an office, locking its row when `for_update`.
@@ -429,7 +480,10 @@ async fn load(
     } else {
         q.first(conn).await.optional()?
     };
-    row.map(Office::from).ok_or_else(ApiError::not_found)
+    match row {
+        Some(row) => complete(conn, row).await,
+        None => Err(ApiError::not_found()),
+    }
 }
 
 /// Get an office.
@@ -494,6 +548,7 @@ pub async fn create_office(
         opened_on: new.opened_on,
         closed_on: None,
         status: OfficeStatus::Open,
+        current_representative: None,
         created_at: now,
         updated_at: now,
     };
@@ -630,7 +685,7 @@ pub async fn update_office(
                 .returning(OfficeRow::as_returning())
                 .get_result(conn)
                 .await?;
-            let after = Office::from(row);
+            let after = complete(conn, row).await?;
             if Tagged::new(&after).etag != before.etag {
                 let before: serde_json::Value =
                     serde_json::from_slice(&before.bytes).expect("own JSON");
@@ -725,7 +780,7 @@ pub async fn close_office(
                 .returning(OfficeRow::as_returning())
                 .get_result(conn)
                 .await?;
-            let after = Office::from(row);
+            let after = complete(conn, row).await?;
             audit::record(
                 conn,
                 &caller.actor(),

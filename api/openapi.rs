@@ -11,9 +11,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{Problem, ProblemField, responses};
 use crate::{
-    agencies, audit, auth, departments, exchange_rates, exports, finance_reports, health, iati,
-    ledgers, mandates, member_states, monitoring_reports, offices, projects, service_accounts,
-    stats,
+    agencies, appointments, audit, auth, departments, exchange_rates, exports, finance_reports,
+    health, iati, ledgers, mandates, member_states, monitoring_reports, offices, projects,
+    service_accounts, stats,
 };
 
 const DESCRIPTION: &str = include_str!("openapi_description.md");
@@ -315,6 +315,11 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(monitoring_reports::create_monitoring_report)
         .service(monitoring_reports::get_monitoring_report)
         .service(monitoring_reports::update_monitoring_report)
+        .service(appointments::list_appointments)
+        .service(appointments::create_appointment)
+        .service(appointments::get_appointment)
+        .service(appointments::update_appointment)
+        .service(appointments::end_appointment)
         .service(service_accounts::issue_token)
         .service(service_accounts::revoke_token)
         .service(auth::me)

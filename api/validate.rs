@@ -21,6 +21,24 @@ pub fn param_i64(name: &str, raw: Option<&str>) -> Result<Option<i64>, ApiError>
     .transpose()
 }
 
+/// Reads an optional 32-bit integer parameter (documented as `int32`): a value out of
+/// that range is a 400, not silently clamped.
+pub fn param_i32(name: &str, raw: Option<&str>) -> Result<Option<i32>, ApiError> {
+    param_i64(name, raw)?
+        .map(|v| {
+            i32::try_from(v).map_err(|_| {
+                ApiError::invalid_parameter(
+                    name,
+                    text!(
+                        "must be an integer from -2147483648 to 2147483647",
+                        "debe ser un número entero de -2147483648 a 2147483647"
+                    ),
+                )
+            })
+        })
+        .transpose()
+}
+
 /// Reads an optional RFC 3339 timestamp parameter.
 pub fn param_datetime(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
     raw.map(|v| {

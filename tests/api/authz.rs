@@ -124,6 +124,23 @@ const TABLE: &[Row] = &[
         "PATCH /v1/projects/{id}/monitoring-reports/{report_id}",
         PROJECT_WRITERS_200,
     ),
+    ("GET /v1/offices/{id}/appointments", ALL_200),
+    (
+        "POST /v1/offices/{id}/appointments",
+        [201, 201, 403, 403, 403, 403, 403, 403, 403],
+    ),
+    (
+        "GET /v1/offices/{id}/appointments/{appointment_id}",
+        ALL_200,
+    ),
+    (
+        "PATCH /v1/offices/{id}/appointments/{appointment_id}",
+        [200, 200, 403, 403, 403, 403, 403, 403, 403],
+    ),
+    (
+        "POST /v1/offices/{id}/appointments/{appointment_id}/end",
+        [200, 200, 403, 403, 403, 403, 403, 403, 403],
+    ),
     // Client credentials, not a bearer token: without them every caller gets a 400.
     ("POST /v1/auth/token", [400; 9]),
     ("POST /v1/auth/revocations", COORDINATOR_ONLY_201),
@@ -494,6 +511,43 @@ async fn request_for(
                 vec![("if-match".to_owned(), etag)],
             )
         }
+        "GET /v1/offices/{id}/appointments" => (
+            format!("/v1/offices/{}/appointments", fx.own_office),
+            None,
+            vec![],
+        ),
+        "POST /v1/offices/{id}/appointments" => (
+            format!("/v1/offices/{}/appointments", fx.own_office),
+            Some(staff_appointment(n)),
+            vec![],
+        ),
+        "GET /v1/offices/{id}/appointments/{appointment_id}"
+        | "PATCH /v1/offices/{id}/appointments/{appointment_id}"
+        | "POST /v1/offices/{id}/appointments/{appointment_id}/end" => {
+            let res = app
+                .post(
+                    &format!("/v1/offices/{}/appointments", fx.own_office),
+                    &staff_appointment(n),
+                )
+                .await;
+            let path = res.header("location").unwrap();
+            match op.split_once(' ').unwrap().0 {
+                "GET" => (path, None, vec![]),
+                "PATCH" => {
+                    let etag = res.header("etag").unwrap();
+                    (
+                        path,
+                        Some(json!({"person_name": format!("Renamed {n}")})),
+                        vec![("if-match".to_owned(), etag)],
+                    )
+                }
+                _ => (
+                    format!("{path}/end"),
+                    Some(json!({"ends_on": "2026-01-31"})),
+                    vec![],
+                ),
+            }
+        }
         "POST /v1/auth/token" => (
             "/v1/auth/token".to_owned(),
             Some(json!({"grant_type": "client_credentials"})),
@@ -707,6 +761,16 @@ async fn report(app: &TestApp, fx: &Fixture, n: usize) -> String {
         .await;
     assert_eq!(res.status, 201, "{}", res.text());
     res.header("location").unwrap()
+}
+
+/// A staff appointment in the caller's "own" office, for the appointment operations.
+fn staff_appointment(n: usize) -> Value {
+    json!({
+        "person_name": format!("Staff {n}"),
+        "email": format!("staff{n}@oas.org"),
+        "position": "staff",
+        "starts_on": "2025-01-01"
+    })
 }
 
 async fn call(

@@ -191,6 +191,10 @@ async fn offices_as_csv_quote_and_label_and_download() {
             "closed_on",
             "status",
             "status_label",
+            "current_representative_appointment_id",
+            "current_representative_person_name",
+            "current_representative_email",
+            "current_representative_starts_on",
             "created_at",
             "updated_at"
         ]
@@ -573,6 +577,13 @@ async fn every_documented_list_answers_csv() {
         .post(
             "/v1/exchange-rates",
             &json!({"currency": "PEN", "effective_on": "2026-01-01", "rate": "0.2671"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    let res = app
+        .post(
+            &format!("/v1/offices/{office}/appointments"),
+            &json!({"person_name": "Ana Pérez", "email": "ana@oas.org", "position": "staff", "starts_on": "2025-01-01"}),
         )
         .await;
     assert_eq!(res.status, 201, "{}", res.text());

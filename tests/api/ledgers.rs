@@ -788,3 +788,17 @@ async fn an_hq_department_sees_only_entries_tagged_to_its_projects() {
     .await
     .problem(404, "not-found");
 }
+
+/// `fiscal_year` is documented as an int32: a larger value is a 400 naming it, not
+/// silently clamped to 2147483647 (found by the schemathesis gate).
+#[actix_web::test]
+async fn fiscal_year_filter_out_of_int32_range_is_a_400() {
+    let app = TestApp::new().await;
+    let p = app
+        .get("/v1/ledgers?fiscal_year=2147483648")
+        .await
+        .problem(400, "invalid-parameter");
+    assert_eq!(p["errors"][0]["field"], "fiscal_year");
+    let ok = app.get("/v1/ledgers?fiscal_year=2026").await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+}

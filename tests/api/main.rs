@@ -4,6 +4,7 @@
 mod common;
 
 mod agencies;
+mod appointments;
 mod audit;
 mod auth;
 mod authz;
@@ -22,5 +23,6 @@ mod operations;
 mod projects;
 mod protocol;
 mod reporting;
+mod seed;
 mod stats;
 mod sync;

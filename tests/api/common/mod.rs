@@ -281,6 +281,8 @@ pub struct Options {
     pub auth: Option<AuthConfig>,
     /// Per-caller rate limits (default: the service's defaults).
     pub limits: Option<ogsms::ops::Limits>,
+    /// With `demo`: the whole demo dataset, not only departments and offices.
+    pub full_demo: bool,
 }
 
 impl TestApp {
@@ -289,7 +291,18 @@ impl TestApp {
         TestApp::with(Options::default()).await
     }
 
-    /// A service on a database with the demo data.
+    /// A service on a database with the whole demo dataset (mandates, agencies,
+    /// projects, reports, appointments too).
+    pub async fn full_demo() -> TestApp {
+        TestApp::with(Options {
+            demo: true,
+            full_demo: true,
+            ..Options::default()
+        })
+        .await
+    }
+
+    /// A service on a database with the demo's reference data: departments and offices.
     pub async fn demo() -> TestApp {
         TestApp::with(Options {
             demo: true,
@@ -311,9 +324,12 @@ impl TestApp {
         let pool = db::pool(&url, &settings).expect("building the pool");
         if options.demo {
             let mut conn = pool.get().await.expect("connecting");
-            ogsms::seed::demo(&mut conn)
-                .await
-                .expect("loading demo data");
+            if options.full_demo {
+                ogsms::seed::demo(&mut conn).await
+            } else {
+                ogsms::seed::demo_reference(&mut conn).await
+            }
+            .expect("loading demo data");
         }
         let mut state = AppState::new(pool, options.auth.unwrap_or_else(test_auth));
         if let Some(limits) = options.limits {

@@ -1,0 +1,337 @@
+//! The demo and scale datasets: counts, the domain's rules holding in the generated rows,
+//! speed, and determinism.
+
+use std::time::Instant;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+
+use crate::common::{TestApp, TestDb};
+
+fn int(db: &TestDb, sql: &str) -> i64 {
+    db.scalar(sql)
+        .parse()
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Asserts that a query counting violations finds none.
+#[track_caller]
+fn none(db: &TestDb, what: &str, sql: &str) {
+    assert_eq!(int(db, sql), 0, "{what}: {sql}");
+}
+
+async fn demo_db() -> (TestDb, f64) {
+    let db = TestDb::new();
+    let mut conn = AsyncPgConnection::establish(&db.url).await.unwrap();
+    let started = Instant::now();
+    ogsms::seed::demo(&mut conn)
+        .await
+        .expect("loading the demo data");
+    (db, started.elapsed().as_secs_f64())
+}
+
+#[actix_web::test]
+async fn the_demo_dataset_has_the_expected_size_and_loads_fast() {
+    let (db, seconds) = demo_db().await;
+    // The target is under 3 s; the bound leaves room for a loaded test machine.
+    assert!(seconds < 10.0, "the demo data took {seconds:.2} s to load");
+    assert_eq!(int(&db, "SELECT count(*) FROM departments"), 27);
+    assert_eq!(int(&db, "SELECT count(*) FROM offices"), 29);
+    assert_eq!(int(&db, "SELECT count(*) FROM mandates"), 50);
+    assert_eq!(int(&db, "SELECT count(*) FROM executing_agencies"), 200);
+    assert_eq!(int(&db, "SELECT count(*) FROM projects"), 500);
+    let reports = int(&db, "SELECT count(*) FROM monitoring_reports");
+    assert!((1500..=6000).contains(&reports), "{reports} reports");
+    let appointments = int(&db, "SELECT count(*) FROM appointments");
+    assert!(
+        (150..=400).contains(&appointments),
+        "{appointments} appointments"
+    );
+    assert!(int(&db, "SELECT count(*) FROM mandate_assignments") > 100);
+    // Every office and every pillar has projects; every status of the lifecycle occurs.
+    none(
+        &db,
+        "offices without projects",
+        "SELECT count(*) FROM offices o WHERE NOT EXISTS (SELECT 1 FROM projects p WHERE p.office_id = o.id)",
+    );
+    assert_eq!(int(&db, "SELECT count(DISTINCT pillar) FROM projects"), 5);
+    assert_eq!(int(&db, "SELECT count(DISTINCT status) FROM projects"), 7);
+    assert_eq!(
+        int(&db, "SELECT count(DISTINCT kind) FROM executing_agencies"),
+        6
+    );
+    // Agencies are in the offices' member states.
+    none(
+        &db,
+        "agencies outside the offices' states",
+        "SELECT count(*) FROM executing_agencies a WHERE NOT EXISTS \
+         (SELECT 1 FROM offices o WHERE o.member_state = a.member_state AND o.kind = 'country_office')",
+    );
+}
+
+#[actix_web::test]
+async fn the_demo_projects_follow_the_domain_rules() {
+    let (db, _) = demo_db().await;
+    none(
+        &db,
+        "active projects without exactly one lead agency",
+        "SELECT count(*) FROM projects p WHERE p.status = 'active' AND \
+         (SELECT count(*) FROM project_agencies pa WHERE pa.project_id = p.id AND pa.role = 'lead') <> 1",
+    );
+    none(
+        &db,
+        "projects with more than two partners",
+        "SELECT count(*) FROM projects p WHERE \
+         (SELECT count(*) FROM project_agencies pa WHERE pa.project_id = p.id AND pa.role = 'partner') > 2",
+    );
+    none(
+        &db,
+        "projects without 1 to 3 mandates",
+        "SELECT count(*) FROM projects p WHERE \
+         (SELECT count(*) FROM project_mandates pm WHERE pm.project_id = p.id) NOT BETWEEN 1 AND 3",
+    );
+    none(
+        &db,
+        "codes not like PE-DECO-2024-001",
+        "SELECT count(*) FROM projects p JOIN departments d ON d.id = p.department_id \
+         JOIN offices o ON o.id = p.office_id WHERE p.code !~ ('^' || \
+         CASE o.kind WHEN 'country_office' THEN o.member_state ELSE 'RG' END || '-' || d.code || '-' || \
+         extract(year FROM p.starts_on)::text || '-[0-9]{3}$')",
+    );
+    none(
+        &db,
+        "titles or descriptions without en and es",
+        "SELECT count(*) FROM projects WHERE NOT (title ? 'en' AND title ? 'es' AND description ? 'en' AND description ? 'es')",
+    );
+    assert!(int(&db, "SELECT count(*) FROM projects WHERE title ? 'fr'") > 0);
+    assert!(int(&db, "SELECT count(*) FROM projects WHERE title ? 'pt'") > 0);
+    none(
+        &db,
+        "budgets not in USD or not positive",
+        "SELECT count(*) FROM projects WHERE budget_currency <> 'USD' OR budget_amount <= 0",
+    );
+    none(
+        &db,
+        "earmarked funds without a donor agreement",
+        "SELECT count(*) FROM projects WHERE (funding_source IN ('specific_fund', 'trust_fund')) \
+         <> (donor IS NOT NULL AND donor_agreement IS NOT NULL)",
+    );
+    // Statuses consistent with the dates (as of 2026-10-31).
+    none(
+        &db,
+        "statuses inconsistent with dates",
+        "SELECT count(*) FROM projects WHERE \
+         (status IN ('pipeline', 'approved') AND starts_on <= '2026-10-31') OR \
+         (status IN ('active', 'suspended') AND NOT (starts_on <= '2026-10-31' AND ends_on > '2026-10-31')) OR \
+         (status IN ('completed', 'closed') AND NOT (ends_on <= '2026-10-31'))",
+    );
+    // Mandates were adopted before the projects that execute them started, where
+    // the pillar has one.
+    let late = int(
+        &db,
+        "SELECT count(*) FROM project_mandates pm JOIN projects p ON p.id = pm.project_id \
+         JOIN mandates m ON m.id = pm.mandate_id WHERE m.adopted_on > p.starts_on",
+    );
+    let links = int(&db, "SELECT count(*) FROM project_mandates");
+    assert!(
+        late * 10 < links,
+        "{late} of {links} mandates adopted after the project started"
+    );
+    none(
+        &db,
+        "mandates of another pillar",
+        "SELECT count(*) FROM project_mandates pm JOIN projects p ON p.id = pm.project_id \
+         JOIN mandates m ON m.id = pm.mandate_id WHERE m.pillar <> p.pillar",
+    );
+}
+
+#[actix_web::test]
+async fn the_demo_mandates_have_unique_well_formed_references() {
+    let (db, _) = demo_db().await;
+    assert_eq!(
+        int(&db, "SELECT count(DISTINCT reference) FROM mandates"),
+        int(&db, "SELECT count(*) FROM mandates")
+    );
+    none(
+        &db,
+        "malformed references",
+        r"SELECT count(*) FROM mandates WHERE reference !~ '^(AG/(RES|DEC)\. [0-9]+ \([IVXLC]+-O/[0-9]{2}\)|CP/RES\. [0-9]+ \([0-9]+/[0-9]{2}\)|CIDI/RES\. [0-9]+ \([IVXLC]+-O/[0-9]{2}\))$'",
+    );
+    none(
+        &db,
+        "reference years other than the adoption's",
+        r"SELECT count(*) FROM mandates WHERE substring(reference from '/([0-9]{2})\)$')::int <> extract(year FROM adopted_on)::int % 100",
+    );
+    none(
+        &db,
+        "titles without en and es",
+        "SELECT count(*) FROM mandates WHERE NOT (title ? 'en' AND title ? 'es')",
+    );
+    assert_eq!(
+        db.scalar("SELECT reference FROM mandates WHERE reference LIKE 'AG/RES. 2976 %'"),
+        "AG/RES. 2976 (LII-O/22)"
+    );
+    assert_eq!(int(&db, "SELECT count(DISTINCT pillar) FROM mandates"), 5);
+}
+
+#[actix_web::test]
+async fn the_demo_reports_and_appointments_are_consistent() {
+    let (db, _) = demo_db().await;
+    none(
+        &db,
+        "progress outside 0-100",
+        "SELECT count(*) FROM monitoring_reports WHERE physical_progress NOT BETWEEN 0 AND 100",
+    );
+    none(
+        &db,
+        "two reports for one period",
+        "SELECT count(*) FROM (SELECT project_id, period FROM monitoring_reports GROUP BY 1, 2 HAVING count(*) > 1) x",
+    );
+    none(
+        &db,
+        "progress going down",
+        "SELECT count(*) FROM (SELECT physical_progress < lag(physical_progress) OVER (PARTITION BY project_id ORDER BY period_start) AS down \
+         FROM monitoring_reports) x WHERE down",
+    );
+    none(
+        &db,
+        "periods that are not quarters",
+        "SELECT count(*) FROM monitoring_reports WHERE period !~ '^[0-9]{4}-Q[1-4]$' \
+         OR period_end <> (period_start + interval '3 months' - interval '1 day')::date \
+         OR period <> extract(year FROM period_start)::text || '-Q' || extract(quarter FROM period_start)::text",
+    );
+    none(
+        &db,
+        "reports outside the project's life or after 2026-10-31",
+        "SELECT count(*) FROM monitoring_reports r JOIN projects p ON p.id = r.project_id \
+         WHERE r.period_end > '2026-10-31' OR r.period_end < p.starts_on \
+         OR (p.ends_on IS NOT NULL AND r.period_start > p.ends_on) OR p.status IN ('pipeline', 'approved')",
+    );
+    none(
+        &db,
+        "completed projects not at 100%",
+        "SELECT count(*) FROM projects p WHERE p.status IN ('completed', 'closed') AND EXISTS \
+         (SELECT 1 FROM monitoring_reports r WHERE r.project_id = p.id) AND \
+         (SELECT physical_progress FROM monitoring_reports r WHERE r.project_id = p.id ORDER BY period DESC LIMIT 1) <> 100",
+    );
+    none(
+        &db,
+        "narratives without en and es",
+        "SELECT count(*) FROM monitoring_reports WHERE NOT (narrative ? 'en' AND narrative ? 'es')",
+    );
+    // One current representative per country office, none at the Coordinating Office,
+    // and some past ones.
+    none(
+        &db,
+        "country offices without exactly one current representative",
+        "SELECT count(*) FROM offices o WHERE o.kind = 'country_office' AND \
+         (SELECT count(*) FROM appointments a WHERE a.office_id = o.id AND a.position = 'representative' \
+          AND a.starts_on <= current_date AND (a.ends_on IS NULL OR a.ends_on >= current_date)) <> 1",
+    );
+    none(
+        &db,
+        "a representative at the Coordinating Office",
+        "SELECT count(*) FROM appointments a JOIN offices o ON o.id = a.office_id \
+         WHERE o.kind = 'coordinating_office' AND a.position = 'representative'",
+    );
+    assert!(
+        int(
+            &db,
+            "SELECT count(*) FROM appointments WHERE position = 'representative' AND ends_on < current_date"
+        ) >= 28
+    );
+    assert_eq!(
+        int(&db, "SELECT count(DISTINCT position) FROM appointments"),
+        4
+    );
+    assert_eq!(
+        int(&db, "SELECT count(DISTINCT email) FROM appointments"),
+        int(&db, "SELECT count(*) FROM appointments")
+    );
+}
+
+#[actix_web::test]
+async fn the_demo_data_is_served_by_the_api() {
+    let app = TestApp::full_demo().await;
+    let pe = ogsms::seed::demo_id("office", "OGSMS-PE");
+    let office = app.get(&format!("/v1/offices/{pe}")).await.json();
+    let rep = &office["current_representative"];
+    let id = rep["appointment_id"].as_str().unwrap();
+    let appointment = app
+        .get(&format!("/v1/offices/{pe}/appointments/{id}"))
+        .await
+        .json();
+    assert_eq!(appointment["position"], "representative");
+    assert_eq!(appointment["person_name"], rep["person_name"]);
+    let reps = app
+        .collect(&format!(
+            "/v1/offices/{pe}/appointments?position=representative"
+        ))
+        .await;
+    assert!(reps.len() >= 2, "the current one and predecessors");
+}
+
+fn checksums(db: &TestDb) -> Vec<String> {
+    [
+        "SELECT md5(string_agg(code || title::text || status || budget_amount, ',' ORDER BY code)) FROM projects",
+        "SELECT md5(string_agg(id::text || physical_progress || narrative::text, ',' ORDER BY id)) FROM monitoring_reports",
+        "SELECT md5(string_agg(reference || title::text, ',' ORDER BY reference)) FROM mandates",
+        "SELECT md5(string_agg(id::text || name::text || registration_number, ',' ORDER BY id)) FROM executing_agencies",
+        "SELECT md5(string_agg(project_id::text || agency_id::text || role, ',' ORDER BY project_id, agency_id)) FROM project_agencies",
+    ]
+    .iter()
+    .map(|q| db.scalar(q))
+    .collect()
+}
+
+#[actix_web::test]
+async fn the_scale_dataset_is_deterministic() {
+    let a = TestDb::new();
+    let b = TestDb::new();
+    let ra = ogsms::seed::scale(&a.url, 200).await.expect("scale load");
+    let rb = ogsms::seed::scale(&b.url, 200).await.expect("scale load");
+    assert_eq!(ra.projects, 200);
+    assert_eq!(ra.rows, rb.rows);
+    assert!(ra.rows_per_second() > 0.0);
+    assert_eq!(int(&a, "SELECT count(*) FROM projects"), 200);
+    assert_eq!(
+        int(&a, "SELECT count(*) FROM offices"),
+        29,
+        "the reference data"
+    );
+    let reports = int(&a, "SELECT count(*) FROM monitoring_reports");
+    assert!(
+        (1200..=3000).contains(&reports),
+        "about ten per project: {reports}"
+    );
+    assert_eq!(checksums(&a), checksums(&b));
+    none(
+        &a,
+        "active projects without exactly one lead agency",
+        "SELECT count(*) FROM projects p WHERE p.status = 'active' AND \
+         (SELECT count(*) FROM project_agencies pa WHERE pa.project_id = p.id AND pa.role = 'lead') <> 1",
+    );
+    // Another size is another dataset.
+    let c = TestDb::new();
+    ogsms::seed::scale(&c.url, 201).await.expect("scale load");
+    assert_ne!(checksums(&a)[0], checksums(&c)[0]);
+}
+
+#[actix_web::test]
+async fn the_scale_dataset_loads_next_to_the_demo_data_once() {
+    let (db, _) = demo_db().await;
+    let appointments = int(&db, "SELECT count(*) FROM appointments");
+    let report = ogsms::seed::scale(&db.url, 50)
+        .await
+        .expect("scale on demo");
+    assert_eq!(report.projects, 50);
+    assert_eq!(int(&db, "SELECT count(*) FROM projects"), 550);
+    assert_eq!(
+        int(&db, "SELECT count(*) FROM appointments"),
+        appointments,
+        "the offices keep their appointments"
+    );
+    // A second run collides with the first and changes nothing.
+    let projects = int(&db, "SELECT count(*) FROM projects");
+    assert!(ogsms::seed::scale(&db.url, 50).await.is_err());
+    assert_eq!(int(&db, "SELECT count(*) FROM projects"), projects);
+}
