@@ -51,7 +51,7 @@ use crate::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::policy::FinanceScope;
 use crate::schema::{
     exchange_rates, ledger_closings, ledger_daily_totals, ledger_entries, ledgers, offices,
-    projects,
+    project_daily_totals, projects,
 };
 use crate::validate;
 use crate::{keyset, page_type, string_enum, text};
@@ -1026,6 +1026,35 @@ async fn append(
         ))
         .execute(conn)
         .await?;
+    if let Some(project) = row.project_id {
+        // The per-project totals that statistics read (see api/stats.rs).
+        diesel::insert_into(project_daily_totals::table)
+            .values((
+                project_daily_totals::project_id.eq(project),
+                project_daily_totals::ledger_id.eq(ledger.id),
+                project_daily_totals::entry_date.eq(row.entry_date),
+                project_daily_totals::kind.eq(&row.kind),
+                project_daily_totals::category.eq(row.category.clone().unwrap_or_default()),
+                project_daily_totals::effect_minor.eq(effect),
+                project_daily_totals::usd_minor.eq(usd_minor),
+                project_daily_totals::entries.eq(1i64),
+            ))
+            .on_conflict((
+                project_daily_totals::project_id,
+                project_daily_totals::ledger_id,
+                project_daily_totals::entry_date,
+                project_daily_totals::kind,
+                project_daily_totals::category,
+            ))
+            .do_update()
+            .set((
+                project_daily_totals::effect_minor.eq(project_daily_totals::effect_minor + effect),
+                project_daily_totals::usd_minor.eq(project_daily_totals::usd_minor + usd_minor),
+                project_daily_totals::entries.eq(project_daily_totals::entries + 1i64),
+            ))
+            .execute(conn)
+            .await?;
+    }
     let entry = Entry::from(row);
     let action = if entry.kind == EntryKind::Reversal {
         "reverse"

@@ -29,6 +29,8 @@ pub mod appointments;
 pub mod departments;
 pub mod exchange_rates;
 pub mod exports;
+pub mod finance_reports;
+pub mod iati;
 pub mod ledgers;
 pub mod mandates;
 pub mod member_states;
@@ -37,6 +39,7 @@ pub mod offices;
 pub mod ops;
 pub mod projects;
 pub mod service_accounts;
+pub mod stats;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};

@@ -11,8 +11,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{Problem, ProblemField, responses};
 use crate::{
-    agencies, appointments, audit, auth, departments, exchange_rates, exports, health, ledgers,
-    mandates, member_states, monitoring_reports, offices, projects, service_accounts,
+    agencies, appointments, audit, auth, departments, exchange_rates, exports, finance_reports,
+    health, iati, ledgers, mandates, member_states, monitoring_reports, offices, projects,
+    service_accounts, stats,
 };
 
 const DESCRIPTION: &str = include_str!("openapi_description.md");
@@ -53,7 +54,8 @@ const DESCRIPTION: &str = include_str!("openapi_description.md");
         (name = "Audit", description = "The audit trail of every write"),
         (name = "Ledgers", description = "Expense ledgers: append-only, hash-chained entries, balances, closings"),
         (name = "Exchange rates", description = "Operational rates to US dollars"),
-        (name = "Exports", description = "Whole filtered sets in one streamed download, NDJSON or CSV"),
+        (name = "Statistics", description = "Aggregates for dashboards, read from summaries kept with every entry; every role, JSON or CSV"),
+        (name = "Exports", description = "Whole filtered sets in one streamed download (NDJSON or CSV), and the IATI 2.03 activity file"),
         (name = "Operations", description = "Health probes"),
     ),
     modifiers(&Security)
@@ -147,7 +149,8 @@ fn document_formats(doc: &mut utoipa::openapi::OpenApi) {
         let Some(op) = item.get.as_mut() else {
             continue;
         };
-        let export = path.starts_with("/v1/exports/");
+        // The IATI file is XML only; it takes neither `format` nor `bom`.
+        let export = path.starts_with("/v1/exports/") && !path.ends_with(".xml");
         let Some(RefOr::T(ok)) = op.responses.responses.get_mut("200") else {
             continue;
         };
@@ -159,7 +162,9 @@ fn document_formats(doc: &mut utoipa::openapi::OpenApi) {
                 RefOr::Ref(_) => None,
             })
             .is_some_and(|s| matches!(s, RefOr::Ref(r) if r.ref_location.ends_with("Page")));
-        if !list && !export {
+        // A report that declares a CSV answer of its own (the statistics) takes them too.
+        let report = !list && !export && ok.content.contains_key("text/csv");
+        if !list && !export && !report {
             continue;
         }
         if export {
@@ -228,6 +233,12 @@ fn document_formats(doc: &mut utoipa::openapi::OpenApi) {
                 &["ndjson", "csv"],
                 "ndjson",
                 "The representation (overrides `Accept`): NDJSON (one JSON object a line) or CSV.",
+            )
+        } else if report {
+            (
+                &["json", "csv"],
+                "json",
+                "The representation (overrides `Accept`): JSON, or CSV of the rows.",
             )
         } else {
             (
@@ -329,7 +340,13 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(exchange_rates::get_rate)
         .service(exports::export_projects)
         .service(exports::export_ledger_entries)
-        .service(exports::export_audit_events);
+        .service(exports::export_audit_events)
+        .service(stats::spending)
+        .service(stats::budget_execution)
+        .service(stats::project_counts)
+        .service(iati::iati_activities)
+        .service(finance_reports::project_budget_execution)
+        .service(finance_reports::mandate_expenditures);
 }
 
 /// The probes, outside `/v1`.

@@ -62,7 +62,7 @@ pub fn permissions(role: Role) -> Vec<Permission> {
         "monitoring_reports",
     ]
     .into_iter()
-    .chain(["exchange_rates"])
+    .chain(["exchange_rates", "stats", "iati_activities"])
     .map(|r| p(r, "read", "all"))
     .collect();
     match role {
@@ -167,6 +167,41 @@ impl Caller {
             FinanceScope::Office(o) if o == office_id => Ok(()),
             _ => Err(forbidden()),
         }
+    }
+
+    /// Statistics (`/v1/stats/*`) and the IATI activities: every role, viewers included.
+    /// They are aggregates or published data, so every caller sees every office's
+    /// figures; no entry-level data is ever part of them. (The IATI transactions, which
+    /// are entry-level, follow [`Caller::finance_scope`].)
+    pub fn may_read_statistics(&self) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    /// Figures derived from ledgers outside the ledgers themselves (a mandate's
+    /// expenditures): everyone who sees some finance, each within its
+    /// [`FinanceScope`]; not viewers.
+    pub fn may_read_finance(&self) -> Result<(), ApiError> {
+        if self.finance_scope() == FinanceScope::Nothing {
+            Err(forbidden())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A project's budget execution: the Coordinating Office and auditors, the
+    /// representative and staff of the project's office, and its HQ department.
+    pub fn may_read_project_finance(
+        &self,
+        office_id: Uuid,
+        department_id: Uuid,
+    ) -> Result<(), ApiError> {
+        let ok = match self.finance_scope() {
+            FinanceScope::All => true,
+            FinanceScope::Office(o) => o == office_id,
+            FinanceScope::Department(d) => d == department_id,
+            FinanceScope::Nothing => false,
+        };
+        if ok { Ok(()) } else { Err(forbidden()) }
     }
 
     /// Ledgers, period closings, ledger closing, exchange rates: the Coordinating Office.

@@ -273,6 +273,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    project_daily_totals (project_id, ledger_id, entry_date, kind, category) {
+        project_id -> Uuid,
+        ledger_id -> Uuid,
+        entry_date -> Date,
+        kind -> Text,
+        category -> Text,
+        effect_minor -> Int8,
+        usd_minor -> Int8,
+        entries -> Int8,
+    }
+}
+
+diesel::table! {
     ledger_closings (id) {
         id -> Uuid,
         ledger_id -> Uuid,
@@ -298,6 +311,8 @@ diesel::joinable!(offices -> member_states (member_state));
 diesel::joinable!(ledgers -> offices (office_id));
 diesel::joinable!(ledger_entries -> ledgers (ledger_id));
 diesel::joinable!(ledger_entries -> projects (project_id));
+diesel::joinable!(project_daily_totals -> projects (project_id));
+diesel::joinable!(project_daily_totals -> ledgers (ledger_id));
 diesel::joinable!(executing_agencies -> member_states (member_state));
 diesel::joinable!(mandate_assignments -> mandates (mandate_id));
 diesel::joinable!(mandate_assignments -> offices (office_id));
@@ -329,6 +344,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledgers,
     ledger_entries,
     ledger_daily_totals,
+    project_daily_totals,
     ledger_closings,
     idempotency_keys,
 );

@@ -166,6 +166,15 @@ const TABLE: &[Row] = &[
     ("GET /v1/exports/projects", ALL_200),
     ("GET /v1/exports/ledger-entries", ALL_200),
     ("GET /v1/exports/audit-events", [200, 403, 403, 403, 403, 403, 403, 200, 403]),
+    // Statistics and the IATI export: every role (aggregates and published data).
+    ("GET /v1/stats/spending", ALL_200),
+    ("GET /v1/stats/budget-execution", ALL_200),
+    ("GET /v1/stats/projects", ALL_200),
+    ("GET /v1/exports/iati-activities.xml", ALL_200),
+    // Finance reports: the project's office and department, coordinator, auditor; a
+    // mandate's expenditures for everyone who sees some finance (within its scope).
+    ("GET /v1/projects/{id}/budget-execution", [200, 200, 403, 200, 403, 200, 403, 200, 403]),
+    ("GET /v1/mandates/{id}/expenditures", [200, 200, 200, 200, 200, 200, 200, 200, 403]),
 ];
 
 #[rustfmt::skip]
@@ -626,6 +635,21 @@ async fn request_for(
                 None,
                 vec![],
             )
+        }
+        "GET /v1/stats/spending"
+        | "GET /v1/stats/budget-execution"
+        | "GET /v1/stats/projects"
+        | "GET /v1/exports/iati-activities.xml" => {
+            (op.split_once(' ').unwrap().1.to_owned(), None, vec![])
+        }
+        "GET /v1/projects/{id}/budget-execution" => (
+            format!("/v1/projects/{}/budget-execution", fx.project),
+            None,
+            vec![],
+        ),
+        "GET /v1/mandates/{id}/expenditures" => {
+            let id = created(app, "/v1/mandates", &new_mandate_body(n)).await;
+            (format!("/v1/mandates/{id}/expenditures"), None, vec![])
         }
         other => panic!("no request is defined for {other}: add one to request_for"),
     }
