@@ -494,6 +494,10 @@ pub async fn update_department(
                 next.status = v;
             }
             validate_department(conn, &next, next.parent_id != old_parent).await?;
+            // Nothing changes: no write, no new updated_at, no audit event.
+            if Tagged::new(&next).etag == before.etag {
+                return Ok(next);
+            }
             let row: DepartmentRow = diesel::update(departments::table.find(id))
                 .set((
                     departments::code.eq(&next.code),

@@ -671,6 +671,10 @@ pub async fn update_office(
                 next.opened_on = v;
             }
             validate_office(&next)?;
+            // Nothing changes: no write, no new updated_at, no audit event.
+            if Tagged::new(&next).etag == before.etag {
+                return Ok(next);
+            }
             let row: OfficeRow = diesel::update(offices::table.find(id))
                 .set((
                     offices::code.eq(&next.code),

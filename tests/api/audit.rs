@@ -932,3 +932,39 @@ async fn racing_conditional_updates_leave_one_event_for_the_one_that_won() {
     assert_eq!(updates[0]["before"], office);
     assert_eq!(updates[0]["after"], won[0]);
 }
+
+/// A PATCH that changes nothing (the same values again) writes nothing: no audit event,
+/// the same `updated_at` and ETag. Offices and departments here; the other resources
+/// have their own tests.
+#[actix_web::test]
+async fn a_patch_that_changes_nothing_leaves_no_event() {
+    let app = TestApp::new().await;
+    let office = create_office(&app, "OGSMS-AA", None).await;
+    let dept = create_secretariat(&app, "SECA", None).await;
+    for (path, body) in [
+        (
+            format!("/v1/offices/{}", id(&office)),
+            json!({"code": office["code"], "city": office["city"], "name": office["name"]}),
+        ),
+        (
+            format!("/v1/departments/{}", id(&dept)),
+            json!({"code": dept["code"], "name": dept["name"], "status": dept["status"]}),
+        ),
+    ] {
+        let before = app.get(&path).await;
+        let etag = before.header("etag").unwrap();
+        let events = count(&app);
+        let res = app.patch(&path, Some(&etag), &body).await;
+        assert_eq!(res.status, 200, "{path}: {}", res.text());
+        assert_eq!(res.header("etag").unwrap(), etag, "{path}: new ETag");
+        assert_eq!(res.json(), before.json(), "{path}: changed");
+        assert_eq!(count(&app), events, "{path}: audit event for no change");
+        // A real change still writes and audits.
+        let res = app
+            .patch(&path, Some(&etag), &json!({"name": {"en": "Renamed"}}))
+            .await;
+        assert_eq!(res.status, 200, "{path}: {}", res.text());
+        assert_ne!(res.header("etag").unwrap(), etag);
+        assert_eq!(count(&app), events + 1, "{path}: one event per change");
+    }
+}
