@@ -27,6 +27,10 @@
 //!   `project_code` (and `office_code`); after `office_id` the `office_code`; after
 //!   `department_id` the `department_code`; after `mandate_id` the `mandate_reference`.
 //!   A column whose name an earlier column already has is left out.
+//! - a text that a spreadsheet would take for a formula (starting with `=`, `+`, `-`,
+//!   `@`, tab or carriage return, and not a number) is prefixed with `'`, so opening a
+//!   file never runs what someone typed into a project's title; negative amounts stay
+//!   numbers.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, OnceLock};
@@ -760,8 +764,12 @@ impl Encoder {
     pub fn rows(&self, rows: &[Value], ctx: &Context) -> Vec<u8> {
         let mut w = Self::writer();
         for row in rows {
-            w.write_record(self.columns.iter().map(|c| self.cell(c, row, ctx)))
-                .expect("writing to memory");
+            w.write_record(
+                self.columns
+                    .iter()
+                    .map(|c| neutralize_formula(self.cell(c, row, ctx))),
+            )
+            .expect("writing to memory");
         }
         w.into_inner().expect("writing to memory")
     }
@@ -819,11 +827,61 @@ impl Encoder {
     }
 }
 
+/// A text cell that a spreadsheet would run as a formula (it starts with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return) gets a leading `'`, which spreadsheets show as text
+/// (OWASP's advice against CSV injection). Numbers, such as a negative amount, stay as
+/// they are: a spreadsheet reads them as numbers, not formulas.
+fn neutralize_formula(cell: String) -> String {
+    let risky = matches!(
+        cell.as_bytes().first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    );
+    if risky && !is_number(&cell) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
+/// A plain decimal number: an optional sign, digits, and optional decimals.
+fn is_number(s: &str) -> bool {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, "0"));
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+}
+
 fn scalar(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
         Value::Number(_) | Value::Bool(_) => v.to_string(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neutralize_formula;
+
+    #[test]
+    fn formulas_are_neutralized_and_numbers_are_not() {
+        for (cell, out) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("-1250.50", "-1250.50"),
+            ("+7", "+7"),
+            ("-", "'-"),
+            ("-.5", "'-.5"),
+            ("Water - Peru", "Water - Peru"),
+            ("", ""),
+        ] {
+            assert_eq!(neutralize_formula(cell.to_owned()), out, "{cell:?}");
+        }
     }
 }

@@ -668,3 +668,26 @@ async fn every_string_enum_has_labels_for_csv() {
         }
     }
 }
+
+/// A text that a spreadsheet would run as a formula comes out prefixed with `'`; JSON
+/// keeps it as typed, and numbers (negative amounts) stay numbers.
+#[actix_web::test]
+async fn formulas_in_text_are_neutralized_in_csv_only() {
+    let app = TestApp::demo().await;
+    let mut office = crate::common::new_office("OGSMS-Q2", "PE");
+    office["name"] = json!({"en": "=HYPERLINK(\"http://evil.example\",\"x\")"});
+    office["city"] = json!("@Lima");
+    office["address"] = json!("-1+2");
+    let res = app.post("/v1/offices", &office).await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    assert_eq!(res.json()["city"], "@Lima", "JSON keeps the text as typed");
+
+    let t = csv_of(&app.get("/v1/offices?format=csv&limit=500").await);
+    let row = t.row("code", "OGSMS-Q2");
+    assert_eq!(
+        t.get(row, "name"),
+        "'=HYPERLINK(\"http://evil.example\",\"x\")"
+    );
+    assert_eq!(t.get(row, "city"), "'@Lima");
+    assert_eq!(t.get(row, "address"), "'-1+2");
+}
