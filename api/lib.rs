@@ -120,6 +120,7 @@ fn cors() -> actix_cors::Cors {
             "retry-after",
             "ratelimit-limit",
             "ratelimit-remaining",
+            "ratelimit-reset",
             "content-language",
             "content-disposition",
             "x-sync-watermark",

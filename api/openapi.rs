@@ -77,7 +77,11 @@ impl utoipa::Modify for Security {
                     .bearer_format("JWT")
                     .description(Some(
                         "A JWT from `POST /v1/auth/token` (client credentials of a service account) \
-                         or from the deployment's identity provider. Tokens live 15 minutes.",
+                         or from the deployment's identity provider. Tokens live 15 minutes. \
+                         Tokens are checked as RFC8725 (JWT Best Current Practices) asks: one \
+                         algorithm pinned per deployment (HS256, or RS256/EdDSA by `kid` from \
+                         a JWKS), never `none`; `exp`, `iss`, `aud` and `sub` required and \
+                         checked, `nbf` honoured, and revoked `jti`s refused.",
                     ))
                     .build(),
             ),
@@ -105,7 +109,8 @@ fn require_bearer(doc: &mut utoipa::openapi::OpenApi) {
         .flatten()
         {
             if PUBLIC.contains(&path.as_str()) {
-                op.security = None;
+                // Said explicitly: an empty requirement is "no token needed".
+                op.security = Some(vec![SecurityRequirement::default()]);
                 continue;
             }
             op.security = Some(vec![SecurityRequirement::new(
@@ -367,7 +372,170 @@ fn build() -> utoipa::openapi::OpenApi {
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     require_bearer(&mut doc);
     document_formats(&mut doc);
-    doc
+    let mut json = serde_json::to_value(&doc).expect("the document serializes");
+    document_limits_and_headers(&mut json);
+    serde_json::from_value(json).expect("the document reads back")
+}
+
+/// What every operation may answer, applied to the document as JSON once the routes made
+/// it (the same rules the middleware applies to every response):
+/// - `500` and `503` problems on every operation (`503` when the database is out);
+/// - the `RateLimit-*` headers on every 2xx and 4xx of an operation that needs a token
+///   (the budget is per caller), and `Access-Control-Allow-Origin` on every response;
+/// - integer schemas bounded by their format (`int32`, `int64`), the `items` of a page
+///   by the page size (500);
+/// - a media type's `description` (not allowed there in OpenAPI 3.1) moved to its schema.
+fn document_limits_and_headers(doc: &mut serde_json::Value) {
+    use serde_json::{Value, json};
+
+    fn walk(v: &mut Value, f: &mut impl FnMut(&mut serde_json::Map<String, Value>)) {
+        match v {
+            Value::Object(m) => {
+                f(m);
+                m.values_mut().for_each(|c| walk(c, f));
+            }
+            Value::Array(a) => a.iter_mut().for_each(|c| walk(c, f)),
+            _ => {}
+        }
+    }
+    let int = |m: &serde_json::Map<String, Value>| match m.get("type") {
+        Some(Value::String(t)) => t == "integer",
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == "integer"),
+        _ => false,
+    };
+    walk(doc, &mut |m| {
+        if int(m) {
+            let (lo, hi) = match m.get("format").and_then(Value::as_str) {
+                Some("int32") => (json!(i32::MIN), json!(i32::MAX)),
+                _ => (json!(i64::MIN), json!(i64::MAX)),
+            };
+            if !m.contains_key("minimum") && !m.contains_key("exclusiveMinimum") {
+                m.insert("minimum".into(), lo);
+            }
+            if !m.contains_key("maximum") && !m.contains_key("exclusiveMaximum") {
+                m.insert("maximum".into(), hi);
+            }
+        }
+    });
+
+    let header = |description: &str| {
+        json!({
+            "description": description,
+            "schema": {"type": "integer", "format": "int64", "minimum": 0, "maximum": i64::MAX}
+        })
+    };
+    let rate_headers = json!({
+        "RateLimit-Limit": header("The caller's burst: requests it may make at once."),
+        "RateLimit-Remaining": header("Requests the caller has left in its burst."),
+        "RateLimit-Reset": header("Seconds until the caller's whole burst is available again."),
+    });
+    let cors = json!({
+        "description": "The request's `Origin`, when it is one of the deployment's dashboard \
+                        origins (`OGSMS_CORS_ORIGINS`); absent otherwise.",
+        "schema": {"type": "string", "maxLength": 2048}
+    });
+    let add_headers = |resp: &mut Value, status: &str, limited: bool| {
+        let Some(r) = resp.as_object_mut() else { return };
+        if r.contains_key("$ref") {
+            return;
+        }
+        let headers = r
+            .entry("headers")
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .expect("headers are an object");
+        if limited && (status.starts_with('2') || status.starts_with('4')) {
+            for (k, v) in rate_headers.as_object().expect("object") {
+                headers.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        headers
+            .entry("Access-Control-Allow-Origin")
+            .or_insert_with(|| cors.clone());
+        if let Some(Value::Object(content)) = r.get_mut("content") {
+            for media in content.values_mut() {
+                let Some(media) = media.as_object_mut() else { continue };
+                if let Some(d) = media.remove("description")
+                    && let Some(Value::Object(schema)) = media.get_mut("schema")
+                {
+                    schema.entry("description").or_insert(d);
+                }
+            }
+        }
+    };
+
+    // Relative to wherever the document was fetched from: every deployment (local,
+    // staging, production) serves its own.
+    doc["servers"] = json!([{
+        "url": "/",
+        "description": "This deployment (local, staging or production): the one that served \
+                        this document.",
+        "x-internal": false
+    }]);
+    for name in ["TooManyRequests", "Unavailable"] {
+        if let Some(Value::Object(r)) = doc["components"]["responses"].get_mut(name) {
+            let headers = r.entry("headers").or_insert_with(|| json!({}));
+            headers["Retry-After"] = json!({
+                "description": "Seconds to wait before retrying.",
+                "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": i64::MAX}
+            });
+        }
+    }
+    // Problems every operation may answer.
+    let problem = |description: &str| {
+        json!({
+            "description": description,
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        })
+    };
+    doc["components"]["responses"]["InternalError"] = problem(
+        "An unexpected failure; the problem's `instance` and the `X-Request-Id` name it in \
+         the service's log. Nothing was changed.",
+    );
+    if let Some(Value::Object(responses)) = doc["components"].get_mut("responses") {
+        for (status, r) in responses.iter_mut() {
+            // Shared responses: the rate limit headers are there when a token was needed.
+            let kind = if matches!(status.as_str(), "InternalError" | "Unavailable") {
+                "5xx"
+            } else {
+                "4xx"
+            };
+            add_headers(r, kind, true);
+        }
+    }
+    if let Some(Value::Object(paths)) = doc.get_mut("paths") {
+        for (path, item) in paths.iter_mut() {
+            let limited = !PUBLIC.contains(&path.as_str());
+            let Some(item) = item.as_object_mut() else { continue };
+            for op in item.values_mut() {
+                let Some(Value::Object(responses)) = op.get_mut("responses") else {
+                    continue;
+                };
+                responses
+                    .entry("500")
+                    .or_insert_with(|| json!({"$ref": "#/components/responses/InternalError"}));
+                if path != "/livez" && path != "/metrics" {
+                    responses
+                        .entry("503")
+                        .or_insert_with(|| json!({"$ref": "#/components/responses/Unavailable"}));
+                }
+                for (status, r) in responses.iter_mut() {
+                    add_headers(r, status, limited);
+                }
+            }
+        }
+    }
+    // A page holds at most 500 items (`limit` ≤ 500).
+    if let Some(Value::Object(schemas)) = doc["components"].get_mut("schemas") {
+        for (name, schema) in schemas.iter_mut() {
+            if name.ends_with("Page")
+                && let Some(items) = schema.pointer_mut("/properties/items")
+                && let Some(items) = items.as_object_mut()
+            {
+                items.entry("maxItems").or_insert(json!(500));
+            }
+        }
+    }
 }
 
 /// The document, built once.

@@ -187,6 +187,8 @@ pub struct Limits {
 pub struct Remaining {
     pub limit: u32,
     pub remaining: u32,
+    /// Seconds until the whole burst is available again.
+    pub reset: u64,
 }
 
 impl Limits {
@@ -219,10 +221,16 @@ impl Limits {
     /// Spends one request of `key`'s budget: what is left, or a 429 saying when to retry.
     pub fn check(&self, key: &str) -> Result<Remaining, ApiError> {
         match self.limiter.check_key(&key.to_owned()) {
-            Ok(snapshot) => Ok(Remaining {
-                limit: self.burst,
-                remaining: snapshot.remaining_burst_capacity(),
-            }),
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                // One request comes back every 60/per_minute seconds.
+                let spent = u64::from(self.burst.saturating_sub(remaining));
+                Ok(Remaining {
+                    limit: self.burst,
+                    remaining,
+                    reset: (spent * 60).div_ceil(u64::from(self.per_minute.max(1))),
+                })
+            }
             Err(not_until) => {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
                 let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -243,6 +251,10 @@ impl Limits {
                     .with_header(
                         actix_web::http::header::HeaderName::from_static("ratelimit-remaining"),
                         actix_web::http::header::HeaderValue::from_static("0"),
+                    )
+                    .with_header(
+                        actix_web::http::header::HeaderName::from_static("ratelimit-reset"),
+                        actix_web::http::header::HeaderValue::from(secs.max(1)),
                     );
                 Err(e)
             }

@@ -209,8 +209,10 @@ pub struct Project {
     /// The code of the donor agreement of a specific or trust fund; null for other funds.
     pub donor_agreement: Option<String>,
     /// The mandates the project executes, sorted by id.
+    #[schema(max_items = 100)]
     pub mandate_ids: Vec<Uuid>,
     /// The executing agencies, the lead first, then by id.
+    #[schema(max_items = 100)]
     pub agencies: Vec<ProjectAgency>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -292,9 +294,11 @@ pub struct NewProject {
     pub donor_agreement: Option<String>,
     /// Existing mandates, each at most once.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub mandate_ids: Vec<Uuid>,
     /// Executing agencies, each at most once and active when linked; at most one lead.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub agencies: Vec<ProjectAgency>,
 }
 
@@ -329,7 +333,9 @@ pub struct ProjectPatch {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub donor_agreement: Option<Option<String>>,
+    #[schema(max_items = 100)]
     pub mandate_ids: Option<Vec<Uuid>>,
+    #[schema(max_items = 100)]
     pub agencies: Option<Vec<ProjectAgency>>,
 }
 
@@ -350,6 +356,7 @@ const NOT_NULL: &[&str] = &[
 ];
 
 /// Most mandates or agencies a project may list.
+/// At most this many mandates and agencies a project (`max_items` in the schemas says it too).
 const MAX_LINKS: usize = 100;
 
 fn blank_to_none(v: Option<String>) -> Option<String> {

@@ -55,12 +55,18 @@ async fn each_caller_has_a_budget_and_hears_when_to_retry() {
             res.header("ratelimit-remaining").unwrap(),
             (4 - i).to_string()
         );
+        // One request returns each second: the burst is whole again after i + 1 s.
+        assert_eq!(
+            res.header("ratelimit-reset").unwrap(),
+            (i + 1).to_string()
+        );
     }
     let res = app.get("/v1/member-states/PE").await;
     res.problem(429, "rate-limited");
     let retry: u64 = res.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=2).contains(&retry), "{retry}");
     assert_eq!(res.header("ratelimit-remaining").as_deref(), Some("0"));
+    assert_eq!(res.header("ratelimit-reset"), Some(retry.to_string()));
     // Another caller has a budget of its own.
     let viewer = app.token(ogsms::policy::Role::Viewer, None, None);
     let res = app
