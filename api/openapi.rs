@@ -525,6 +525,58 @@ fn document_limits_and_headers(doc: &mut serde_json::Value) {
             }
         }
     }
+    // Parameters: what the handlers check, in the schema, so that clients and fuzzers
+    // know it (a sort's fields are the backquoted names of its description).
+    const UUID: &str = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+    walk(doc, &mut |m| {
+        if !(m.contains_key("in") && m.contains_key("name") && m.contains_key("schema")) {
+            return;
+        }
+        let name = m["name"].as_str().unwrap_or_default().to_owned();
+        let description = m
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let Some(schema) = m.get_mut("schema").and_then(Value::as_object_mut) else {
+            return;
+        };
+        if schema.get("type") != Some(&json!("string")) || schema.contains_key("format") {
+            return;
+        }
+        match name.as_str() {
+            "sort" => {
+                let mut fields: Vec<String> = Vec::new();
+                for (i, part) in description.split('`').enumerate() {
+                    let field = part.trim_start_matches('-');
+                    if i % 2 == 1 && !field.is_empty() && !fields.iter().any(|f| f == field) {
+                        fields.push(field.to_owned());
+                    }
+                }
+                let values: Vec<String> = fields
+                    .iter()
+                    .flat_map(|f| [f.clone(), format!("-{f}")])
+                    .collect();
+                schema.insert("enum".into(), json!(values));
+            }
+            "cursor" => {
+                schema.insert("minLength".into(), json!(1));
+                schema.insert("maxLength".into(), json!(1024));
+            }
+            "Idempotency-Key" => {
+                schema.insert("pattern".into(), json!("^[!-~]{1,255}$"));
+            }
+            "actor" => {
+                schema.insert("minLength".into(), json!(1));
+                schema.insert("maxLength".into(), json!(200));
+            }
+            n if n.ends_with("_id") && description.contains("comma-separated") => {
+                schema.insert("pattern".into(), json!(format!("^{UUID}(,{UUID})*$")));
+            }
+            _ => {}
+        }
+    });
+
     // A page holds at most 500 items (`limit` ≤ 500).
     if let Some(Value::Object(schemas)) = doc["components"].get_mut("schemas") {
         for (name, schema) in schemas.iter_mut() {

@@ -64,7 +64,10 @@ pub fn find_bin_dir() -> anyhow::Result<PathBuf> {
     )
 }
 
-/// A running cluster this process started (or took over) and stops when dropped.
+/// A running cluster. One this process started is stopped when dropped; one that was
+/// already running (a `serve` in another process, or left by a process that was killed)
+/// is used and left running, so that `ogsms token` or `ogsms service-account` beside a
+/// running service never takes its database away.
 pub struct LocalCluster {
     bin: PathBuf,
     pgdata: PathBuf,
@@ -72,6 +75,8 @@ pub struct LocalCluster {
     port: u16,
     run_as: Option<User>,
     stopped: bool,
+    /// It was running before this process came: not ours to stop.
+    borrowed: bool,
     extra_options: String,
 }
 
@@ -111,8 +116,8 @@ fn free_port() -> anyhow::Result<u16> {
 
 impl LocalCluster {
     /// Starts the cluster in `dir` (its data in `dir/pgdata`), creating it on first use.
-    /// A cluster already running there (left by a process that was killed) is taken
-    /// over.
+    /// A cluster already running there (another process's, or left by a process that
+    /// was killed) is used as it is, and left running when this one is dropped.
     pub fn start(dir: &Path) -> anyhow::Result<LocalCluster> {
         Self::start_with(dir, "")
     }
@@ -138,6 +143,7 @@ impl LocalCluster {
             port: 0,
             run_as,
             stopped: false,
+            borrowed: false,
             extra_options: extra_options.to_owned(),
         };
         if let Some(user) = &cluster.run_as {
@@ -167,6 +173,7 @@ impl LocalCluster {
                 cluster.pgdata.display()
             );
             cluster.port = port;
+            cluster.borrowed = true;
         } else {
             cluster.port = free_port()?;
             cluster.pg_ctl_start()?;
@@ -283,7 +290,9 @@ impl LocalCluster {
 
 impl Drop for LocalCluster {
     fn drop(&mut self) {
-        self.stop();
+        if !self.borrowed {
+            self.stop();
+        }
     }
 }
 

@@ -292,14 +292,15 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
 /// Get an access token with client credentials.
 ///
 /// OAuth 2.0 client-credentials grant (RFC 6749 §4.4). Send
-/// `grant_type=client_credentials&client_id=…&client_secret=…` form-encoded (or the same
-/// as JSON), or the credentials in HTTP Basic. Errors are problems that also carry the
-/// RFC 6749 `error` code.
+/// `grant_type=client_credentials&client_id=…&client_secret=…` form-encoded, or the
+/// credentials in HTTP Basic. Errors are problems that also carry the RFC 6749 `error`
+/// code. (The same fields as a JSON object are accepted too, for scripts; the document
+/// declares only the standard form encoding, because client generators turn one schema
+/// under two media types into code that does not import.)
 #[utoipa::path(
     tag = "Authentication",
     request_body(content(
         (TokenRequest = "application/x-www-form-urlencoded"),
-        (TokenRequest = "application/json"),
     )),
     security(()),
     responses(

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# The contract gates of CI: the OpenAPI document is linted, compared with the previous
+# version for breaking changes, turned into TypeScript types that must compile and a
+# Python client that must work, and the running service is fuzzed against it with
+# Schemathesis once per role.
+#
+#   .ci/gates/contract.sh [lint|types|breaking|schemathesis|client|all]   (default: all)
+#
+# Tools are pinned in package.json/package-lock.json (npm) and requirements.txt (PyPI)
+# and installed under .ci/gates/node_modules and .ci/gates/.venv. The service gates run
+# target/debug/ogsms (built if missing) on port $OGSMS_GATES_PORT (18095) with a private
+# PostgreSQL cluster under .ci/gates/.work/data and the demo data.
+set -euo pipefail
+GATES="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$GATES/../.." && pwd)"
+DOC="$ROOT/openapi/openapi.json"
+WORK="$GATES/.work"
+PORT="${OGSMS_GATES_PORT:-18095}"
+BASE_URL="http://127.0.0.1:$PORT"
+# Examples Schemathesis generates per operation and phase (fuzzing, coverage, stateful).
+EXAMPLES="${OGSMS_GATES_EXAMPLES:-100}"
+mkdir -p "$WORK"
+
+say() { printf '\n-- %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+
+node_tools() {
+  if [ ! -d "$GATES/node_modules" ] || [ "$GATES/package-lock.json" -nt "$GATES/node_modules/.package-lock.json" ]; then
+    (cd "$GATES" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+python_tools() {
+  if [ ! -x "$GATES/.venv/bin/schemathesis" ] || [ "$GATES/requirements.txt" -nt "$GATES/.venv/.installed" ]; then
+    python3 -m venv "$GATES/.venv"
+    "$GATES/.venv/bin/pip" install -q --disable-pip-version-check -r "$GATES/requirements.txt"
+    touch "$GATES/.venv/.installed"
+  fi
+}
+
+npx_() { (cd "$GATES" && npx --no-install "$@"); }
+# Optic reads the base document from git itself, so it runs in the repository.
+optic_() { (cd "$ROOT" && "$GATES/node_modules/.bin/optic" "$@"); }
+
+lint() {
+  node_tools
+  say "Spectral (spectral:oas + OWASP API Security Top 10; exceptions in .spectral.yaml)"
+  npx_ spectral lint "$DOC" -r "$GATES/.spectral.yaml" --fail-severity=warn
+  say "Redocly lint (recommended; exceptions in .redocly.lint-ignore.yaml)"
+  npx_ redocly lint "$DOC" --config "$GATES/redocly.yaml" --max-problems 50
+}
+
+types() {
+  node_tools
+  say "openapi-typescript types compile with tsc --strict"
+  mkdir -p "$GATES/ts/.work"
+  npx_ openapi-typescript "$DOC" -o "$GATES/ts/.work/ogsms.ts"
+  npx_ tsc -p "$GATES/ts/tsconfig.json"
+}
+
+# Compares the committed document with the previous release (the newest tag before
+# HEAD) or, without tags, main's parent (HEAD^). A breaking change (a removed operation,
+# field or enum value, a new required parameter, a narrower type …) fails unless
+# info.version changed in a way that announces it: the major version, or the minor one
+# while the major is 0 (semver's rule for 0.x).
+breaking() {
+  node_tools
+  local base
+  base="$(git -C "$ROOT" describe --tags --abbrev=0 HEAD^ 2>/dev/null || echo HEAD^)"
+  say "breaking changes against $base (Optic)"
+  if ! git -C "$ROOT" rev-parse -q --verify "$base^{commit}" >/dev/null \
+    || ! git -C "$ROOT" cat-file -e "$base:openapi/openapi.json" 2>/dev/null; then
+    echo "no earlier document at $base: nothing to compare"
+    return 0
+  fi
+  git -C "$ROOT" show "$base:openapi/openapi.json" > "$WORK/base.json"
+  local old new
+  old="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["info"]["version"])' "$WORK/base.json")"
+  new="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["info"]["version"])' "$DOC")"
+  if python3 - "$old" "$new" <<'EOF'
+import sys
+o, n = ([int(x) for x in v.split("-")[0].split(".")[:2]] for v in sys.argv[1:3])
+sys.exit(0 if (n[0] > o[0] or (n[0] == o[0] == 0 and n[1] > o[1])) else 1)
+EOF
+  then
+    echo "version $old -> $new announces breaking changes; the differences, for the record:"
+    optic_ diff openapi/openapi.json --base "$base" | tail -n 40
+  else
+    echo "version $old -> $new: no breaking change allowed"
+    optic_ diff openapi/openapi.json --base "$base" --check > "$WORK/optic.txt" 2>&1 || {
+      grep -E "x |✖|breaking" "$WORK/optic.txt" | head -50
+      echo "breaking changes without a new version (full report: $WORK/optic.txt)" >&2
+      return 1
+    }
+    grep -m1 "Checks" "$WORK/optic.txt" || true
+  fi
+}
+
+SERVICE_PID=""
+stop_service() {
+  if [ -n "$SERVICE_PID" ] && kill -0 "$SERVICE_PID" 2>/dev/null; then
+    kill -TERM "$SERVICE_PID" 2>/dev/null || true
+    wait "$SERVICE_PID" 2>/dev/null || true
+  fi
+  SERVICE_PID=""
+}
+trap stop_service EXIT
+
+ogsms() { "$ROOT/target/debug/ogsms" --data-dir "$WORK/data" "$@"; }
+
+start_service() {
+  [ -n "$SERVICE_PID" ] && return 0
+  if [ ! -x "$ROOT/target/debug/ogsms" ]; then
+    (cd "$ROOT" && cargo build --bin ogsms)
+  fi
+  # A fresh database each run: the demo data, nothing left over from an earlier run.
+  rm -rf "$WORK/data"
+  export OGSMS_JWT_SECRET="contract-gates-secret-of-at-least-32-bytes"
+  # Fuzzing sends thousands of requests a minute from one caller.
+  export OGSMS_RATE_LIMIT_PER_MINUTE=1000000 OGSMS_RATE_LIMIT_BURST=100000
+  export RUST_LOG="${RUST_LOG:-warn}"
+  "$ROOT/target/debug/ogsms" --data-dir "$WORK/data" serve --bind "127.0.0.1:$PORT" > "$WORK/service.log" 2>&1 &
+  SERVICE_PID=$!
+  for _ in $(seq 1 240); do
+    if curl -fsS "$BASE_URL/readyz" >/dev/null 2>&1; then
+      echo "service ready on $BASE_URL (log: $WORK/service.log)"
+      return 0
+    fi
+    kill -0 "$SERVICE_PID" 2>/dev/null || { cat "$WORK/service.log"; return 1; }
+    sleep 0.5
+  done
+  echo "the service did not become ready" >&2
+  tail -50 "$WORK/service.log" >&2
+  return 1
+}
+
+# Every role the service knows, with the office or department it belongs to.
+ROLES=(
+  "coordinator"
+  "representative --office OGSMS-PE"
+  "office_staff --office OGSMS-CO"
+  "hq_department --department DECO"
+  "auditor"
+  "viewer"
+)
+
+schemathesis_gate() {
+  python_tools
+  start_service
+  local failed=0
+  for spec in "${ROLES[@]}"; do
+    if [ -n "${OGSMS_GATES_ROLES:-}" ] && [[ " $OGSMS_GATES_ROLES " != *" ${spec%% *} "* ]]; then
+      continue
+    fi
+    # shellcheck disable=SC2086
+    local role="${spec%% *}" token
+    # shellcheck disable=SC2086
+    token="$(ogsms token --role $spec --sub "schemathesis-$role" --ttl 3600)"
+    say "Schemathesis as $role: $EXAMPLES examples per operation, all checks, stateful links"
+    "$GATES/.venv/bin/schemathesis" --config-file "$GATES/schemathesis.toml" run "$DOC" \
+      --url "$BASE_URL" \
+      --header "Authorization: Bearer $token" \
+      --checks all \
+      --max-examples "$EXAMPLES" \
+      --seed 20261128 \
+      --workers 2 \
+      --request-timeout 30 \
+      --suppress-health-check all \
+      --report junit --report-dir "$WORK/schemathesis-$role" \
+      || failed=1
+  done
+  if ! kill -0 "$SERVICE_PID" 2>/dev/null; then
+    echo "the service died during fuzzing" >&2
+    failed=1
+  fi
+  if grep -q '"status":5[0-9][0-9]' "$WORK/service.log"; then
+    echo "the service answered 5xx during fuzzing:" >&2
+    grep '"status":5[0-9][0-9]' "$WORK/service.log" | head -20 >&2
+    failed=1
+  fi
+  return $failed
+}
+
+client_gate() {
+  python_tools
+  start_service
+  say "openapi-python-client: generate a client, log in, page through projects, read a balance"
+  rm -rf "$WORK/python_client"
+  (cd "$WORK" && PATH="$GATES/.venv/bin:$PATH" "$GATES/.venv/bin/openapi-python-client" generate --path "$DOC" \
+    --output-path "$WORK/python_client" --meta none --overwrite)
+  local creds
+  creds="$(ogsms service-account create --client-id contract-gate --name "Contract gate" --role coordinator)"
+  CLIENT_CREDENTIALS="$creds" PYTHONPATH="$WORK" OGSMS_BASE_URL="$BASE_URL" \
+    "$GATES/.venv/bin/python" "$GATES/client_check.py"
+}
+
+case "${1:-all}" in
+  lint) lint ;;
+  types) types ;;
+  breaking) breaking ;;
+  schemathesis) schemathesis_gate ;;
+  client) client_gate ;;
+  all)
+    lint
+    types
+    breaking
+    client_gate
+    schemathesis_gate
+    ;;
+  *) echo "usage: $0 [lint|types|breaking|schemathesis|client|all]" >&2; exit 2 ;;
+esac
