@@ -327,8 +327,7 @@ pub async fn export_ledger_entries(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let with_since = q.updated_since.is_some();
-    let fiscal_year = validate::param_i64("fiscal_year", q.fiscal_year.as_deref())?
-        .map(|y| i32::try_from(y).unwrap_or(i32::MAX));
+    let fiscal_year = validate::param_i32("fiscal_year", q.fiscal_year.as_deref())?;
     let ledger = Arc::new(LedgerFilter {
         ledger_ids: validate::param_uuids("ledger_id", q.ledger_id.as_deref())?,
         office_ids: validate::param_uuids("office_id", q.office_id.as_deref())?,

@@ -153,6 +153,16 @@ pub async fn prepare(req: &mut ServiceRequest) -> Result<(), ApiError> {
     for raw in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = raw.split_once('=').unwrap_or((raw, ""));
         let key = decode(k);
+        // No text the service stores or compares may hold NUL (PostgreSQL refuses it).
+        if key.contains('\0') || decode(v).contains('\0') {
+            return Err(ApiError::invalid_parameter(
+                &key.replace('\0', ""),
+                text!(
+                    "must not contain the NUL character",
+                    "no debe contener el carácter NUL"
+                ),
+            ));
+        }
         if key != "format" && key != "bom" {
             kept.push(raw);
             continue;

@@ -541,7 +541,12 @@ fn document_limits_and_headers(doc: &mut serde_json::Value) {
         let Some(schema) = m.get_mut("schema").and_then(Value::as_object_mut) else {
             return;
         };
-        if schema.get("type") != Some(&json!("string")) || schema.contains_key("format") {
+        let string = match schema.get("type") {
+            Some(Value::String(t)) => t == "string",
+            Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+            _ => false,
+        };
+        if !string || schema.contains_key("format") {
             return;
         }
         match name.as_str() {
@@ -563,6 +568,9 @@ fn document_limits_and_headers(doc: &mut serde_json::Value) {
                 schema.insert("minLength".into(), json!(1));
                 schema.insert("maxLength".into(), json!(1024));
             }
+            "If-Match" | "If-None-Match" => {
+                schema.insert("minLength".into(), json!(1));
+            }
             "Idempotency-Key" => {
                 schema.insert("pattern".into(), json!("^[!-~]{1,255}$"));
             }
@@ -571,7 +579,8 @@ fn document_limits_and_headers(doc: &mut serde_json::Value) {
                 schema.insert("maxLength".into(), json!(200));
             }
             n if n.ends_with("_id") && description.contains("comma-separated") => {
-                schema.insert("pattern".into(), json!(format!("^{UUID}(,{UUID})*$")));
+                // Empty means no filter.
+                schema.insert("pattern".into(), json!(format!("^({UUID}(,{UUID})*)?$")));
             }
             _ => {}
         }
