@@ -142,7 +142,10 @@ pub async fn envelope(
             HeaderName::from_static("ratelimit-remaining"),
             HeaderValue::from_str(&r.remaining.to_string()).expect("digits"),
         );
-        headers.insert(HeaderName::from_static("ratelimit-reset"), HeaderValue::from(r.reset));
+        headers.insert(
+            HeaderName::from_static("ratelimit-reset"),
+            HeaderValue::from(r.reset),
+        );
     }
     let elapsed = started.elapsed();
     crate::ops::metrics().observe(&method, &route, status_code_of(&res), elapsed);

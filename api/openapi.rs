@@ -435,7 +435,9 @@ fn document_limits_and_headers(doc: &mut serde_json::Value) {
         "schema": {"type": "string", "maxLength": 2048}
     });
     let add_headers = |resp: &mut Value, status: &str, limited: bool| {
-        let Some(r) = resp.as_object_mut() else { return };
+        let Some(r) = resp.as_object_mut() else {
+            return;
+        };
         if r.contains_key("$ref") {
             return;
         }
@@ -454,7 +456,9 @@ fn document_limits_and_headers(doc: &mut serde_json::Value) {
             .or_insert_with(|| cors.clone());
         if let Some(Value::Object(content)) = r.get_mut("content") {
             for media in content.values_mut() {
-                let Some(media) = media.as_object_mut() else { continue };
+                let Some(media) = media.as_object_mut() else {
+                    continue;
+                };
                 if let Some(d) = media.remove("description")
                     && let Some(Value::Object(schema)) = media.get_mut("schema")
                 {
@@ -481,17 +485,12 @@ fn document_limits_and_headers(doc: &mut serde_json::Value) {
             });
         }
     }
-    // Problems every operation may answer.
-    let problem = |description: &str| {
-        json!({
-            "description": description,
-            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-        })
-    };
-    doc["components"]["responses"]["InternalError"] = problem(
-        "An unexpected failure; the problem's `instance` and the `X-Request-Id` name it in \
-         the service's log. Nothing was changed.",
-    );
+    // The problem every operation may answer when something unexpected fails.
+    doc["components"]["responses"]["InternalError"] = json!({
+        "description": "An unexpected failure; the problem's `instance` and the `X-Request-Id` \
+                        name it in the service's log. Nothing was changed.",
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    });
     if let Some(Value::Object(responses)) = doc["components"].get_mut("responses") {
         for (status, r) in responses.iter_mut() {
             // Shared responses: the rate limit headers are there when a token was needed.
@@ -506,7 +505,9 @@ fn document_limits_and_headers(doc: &mut serde_json::Value) {
     if let Some(Value::Object(paths)) = doc.get_mut("paths") {
         for (path, item) in paths.iter_mut() {
             let limited = !PUBLIC.contains(&path.as_str());
-            let Some(item) = item.as_object_mut() else { continue };
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
             for op in item.values_mut() {
                 let Some(Value::Object(responses)) = op.get_mut("responses") else {
                     continue;
@@ -527,7 +528,8 @@ fn document_limits_and_headers(doc: &mut serde_json::Value) {
     }
     // Parameters: what the handlers check, in the schema, so that clients and fuzzers
     // know it (a sort's fields are the backquoted names of its description).
-    const UUID: &str = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+    const UUID: &str =
+        "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
     walk(doc, &mut |m| {
         if !(m.contains_key("in") && m.contains_key("name") && m.contains_key("schema")) {
             return;

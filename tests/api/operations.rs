@@ -56,10 +56,7 @@ async fn each_caller_has_a_budget_and_hears_when_to_retry() {
             (4 - i).to_string()
         );
         // One request returns each second: the burst is whole again after i + 1 s.
-        assert_eq!(
-            res.header("ratelimit-reset").unwrap(),
-            (i + 1).to_string()
-        );
+        assert_eq!(res.header("ratelimit-reset").unwrap(), (i + 1).to_string());
     }
     let res = app.get("/v1/member-states/PE").await;
     res.problem(429, "rate-limited");
