@@ -61,6 +61,8 @@ use crate::{sync, text};
 pub const TEXT_CSV: &str = "text/csv; charset=utf-8";
 pub const NDJSON: &str = "application/x-ndjson";
 const BOM: &[u8] = b"\xEF\xBB\xBF";
+/// The longest query string a GET may have (about 400 ids in a filter).
+pub const MAX_QUERY_BYTES: usize = 16 * 1024;
 
 /// A representation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,6 +150,17 @@ pub async fn prepare(req: &mut ServiceRequest) -> Result<(), ApiError> {
         ..Negotiated::default()
     };
     let query = req.query_string().to_owned();
+    // Filters take lists, but no real question needs more than a few hundred values:
+    // a longer query is refused before anything parses it.
+    if query.len() > MAX_QUERY_BYTES {
+        return Err(ApiError::invalid_parameter(
+            "query",
+            text!(
+                "the query string is longer than {MAX_QUERY_BYTES} bytes",
+                "la cadena de consulta supera los {MAX_QUERY_BYTES} bytes"
+            ),
+        ));
+    }
     let mut kept = Vec::new();
     let mut seen = HashSet::new();
     for raw in query.split('&').filter(|p| !p.is_empty()) {

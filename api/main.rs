@@ -42,6 +42,10 @@ enum Command {
         /// Database connections in the pool.
         #[arg(long, env = "OGSMS_DB_POOL_SIZE", default_value_t = 16)]
         pool_size: usize,
+        /// Longest a statement may run, in milliseconds, before it is cancelled and the
+        /// request answered with a 504 problem (0: no limit).
+        #[arg(long, env = "OGSMS_DB_STATEMENT_TIMEOUT_MS", default_value_t = 30_000)]
+        statement_timeout_ms: u64,
         /// Do not load the demo data into an empty database.
         #[arg(long)]
         no_demo: bool,
@@ -376,13 +380,19 @@ fn main() -> anyhow::Result<()> {
             bind,
             workers,
             pool_size,
+            statement_timeout_ms,
             no_demo,
         } => {
             let (url, cluster) = database(&cli)?;
             // Migrations run before the actix system starts (diesel's harness blocks).
             db::run_migrations(&url)?;
             let auth = AuthConfig::from_env(&cli.data_dir)?;
-            let result = serve(&url, auth, *bind, *workers, *pool_size, !no_demo);
+            let settings = PoolSettings {
+                max_size: *pool_size,
+                statement_timeout: std::time::Duration::from_millis(*statement_timeout_ms),
+                ..PoolSettings::default()
+            };
+            let result = serve(&url, auth, *bind, *workers, settings, !no_demo);
             drop(cluster);
             result
         }
@@ -394,14 +404,10 @@ fn serve(
     auth: AuthConfig,
     bind: SocketAddr,
     workers: Option<usize>,
-    pool_size: usize,
+    settings: PoolSettings,
     demo: bool,
 ) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
-        let settings = PoolSettings {
-            max_size: pool_size,
-            ..PoolSettings::default()
-        };
         let pool = db::pool(url, &settings)?;
         if demo {
             let mut conn = pool.get().await.context("connecting to the database")?;

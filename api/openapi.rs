@@ -372,9 +372,85 @@ fn build() -> utoipa::openapi::OpenApi {
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     require_bearer(&mut doc);
     document_formats(&mut doc);
+    link_creations(&mut doc);
     let mut json = serde_json::to_value(&doc).expect("the document serializes");
     document_limits_and_headers(&mut json);
     serde_json::from_value(json).expect("the document reads back")
+}
+
+/// OpenAPI links from every creation (a `POST` on a collection answering 201) to the
+/// new resource's read and update (`GET`/`PATCH` on the collection's `/{…}` path): the
+/// new id comes from the body, the parents' ids from the request's path, the update's
+/// `If-Match` from the `ETag` the creation answered. Clients (and stateful testing)
+/// can follow them.
+fn link_creations(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::link::LinkBuilder;
+    let mut links = Vec::new();
+    for (path, item) in doc.paths.paths.iter() {
+        let Some(post) = &item.post else { continue };
+        if !post
+            .responses
+            .responses
+            .get("201")
+            .is_some_and(|r| matches!(r, RefOr::T(_)))
+        {
+            continue;
+        }
+        // The item path: this path and one more `{param}` segment.
+        let Some((item_path, target)) = doc.paths.paths.iter().find(|(p, _)| {
+            p.strip_prefix(path.as_str())
+                .and_then(|rest| rest.strip_prefix("/{"))
+                .is_some_and(|rest| rest.ends_with('}') && !rest.contains('/'))
+        }) else {
+            continue;
+        };
+        let names: Vec<&str> = item_path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+            .collect();
+        let params: Vec<(String, String)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let value = if i + 1 == names.len() {
+                    "$response.body#/id".to_owned()
+                } else {
+                    format!("$request.path.{name}")
+                };
+                ((*name).to_owned(), value)
+            })
+            .collect();
+        for (op, name, etag) in [
+            (&target.get, "read", false),
+            (&target.patch, "update", true),
+        ] {
+            let Some(id) = op.as_ref().and_then(|o| o.operation_id.clone()) else {
+                continue;
+            };
+            let mut link = LinkBuilder::new()
+                .operation_id(id.clone())
+                .description(format!("The created resource, by `{id}`."));
+            for (n, v) in &params {
+                link = link.parameter(format!("path.{n}"), v.clone());
+            }
+            if etag {
+                link = link.parameter("header.If-Match", "$response.header.ETag");
+            }
+            links.push((path.clone(), name, link.build()));
+        }
+    }
+    for (path, name, link) in links {
+        let post = doc
+            .paths
+            .paths
+            .get_mut(&path)
+            .and_then(|i| i.post.as_mut())
+            .expect("found above");
+        if let Some(RefOr::T(created)) = post.responses.responses.get_mut("201") {
+            created.links.insert(name.to_owned(), RefOr::T(link));
+        }
+    }
 }
 
 /// What every operation may answer, applied to the document as JSON once the routes made
@@ -535,6 +611,7 @@ fn document_limits_and_headers(doc: &mut serde_json::Value) {
             return;
         }
         let name = m["name"].as_str().unwrap_or_default().to_owned();
+        let required = m.get("required") == Some(&json!(true));
         let description = m
             .get("description")
             .and_then(Value::as_str)
@@ -570,7 +647,8 @@ fn document_limits_and_headers(doc: &mut serde_json::Value) {
                 schema.insert("minLength".into(), json!(1));
                 schema.insert("maxLength".into(), json!(1024));
             }
-            "If-Match" | "If-None-Match" => {
+            // Where it is required, an empty one counts as missing (428).
+            "If-Match" if required => {
                 schema.insert("minLength".into(), json!(1));
             }
             "Idempotency-Key" => {

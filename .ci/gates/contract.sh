@@ -117,7 +117,8 @@ start_service() {
   export OGSMS_JWT_SECRET="contract-gates-secret-of-at-least-32-bytes"
   # Fuzzing sends thousands of requests a minute from one caller.
   export OGSMS_RATE_LIMIT_PER_MINUTE=1000000 OGSMS_RATE_LIMIT_BURST=100000
-  export RUST_LOG="${RUST_LOG:-warn}"
+  # The access log (one JSON line a request) is how the gate sees every 5xx.
+  export RUST_LOG="${RUST_LOG:-warn,ogsms::access=info}"
   "$ROOT/target/debug/ogsms" --data-dir "$WORK/data" serve --bind "127.0.0.1:$PORT" > "$WORK/service.log" 2>&1 &
   SERVICE_PID=$!
   for _ in $(seq 1 240); do
@@ -143,30 +144,54 @@ ROLES=(
   "viewer"
 )
 
+# One role's run, its output in $WORK/schemathesis-<role>.log.
+schemathesis_role() {
+  local spec="$1" role="${1%% *}" token
+  # shellcheck disable=SC2086
+  token="$(ogsms token --role $spec --sub "schemathesis-$role" --ttl 3600)"
+  "$GATES/.venv/bin/schemathesis" --config-file "$GATES/schemathesis.toml" run "$DOC" \
+    --url "$BASE_URL" \
+    --header "Authorization: Bearer $token" \
+    --checks all \
+    --max-examples "$EXAMPLES" \
+    --seed 20261128 \
+    --workers 2 \
+    --request-timeout 30 \
+    --suppress-health-check all \
+    --report junit --report-dir "$WORK/schemathesis-$role" \
+    > "$WORK/schemathesis-$role.log" 2>&1
+}
+
 schemathesis_gate() {
   python_tools
   start_service
-  local failed=0
+  # Schemathesis is bound by one Python process's CPU: two roles at a time use both
+  # cores of a CI machine.
+  local jobs="${OGSMS_GATES_JOBS:-2}" failed=0 spec role
+  local -a pids=() roles=()
+  say "Schemathesis: $EXAMPLES examples per operation and phase, all checks, $jobs roles at a time"
   for spec in "${ROLES[@]}"; do
-    if [ -n "${OGSMS_GATES_ROLES:-}" ] && [[ " $OGSMS_GATES_ROLES " != *" ${spec%% *} "* ]]; then
+    role="${spec%% *}"
+    if [ -n "${OGSMS_GATES_ROLES:-}" ] && [[ " $OGSMS_GATES_ROLES " != *" $role "* ]]; then
       continue
     fi
-    # shellcheck disable=SC2086
-    local role="${spec%% *}" token
-    # shellcheck disable=SC2086
-    token="$(ogsms token --role $spec --sub "schemathesis-$role" --ttl 3600)"
-    say "Schemathesis as $role: $EXAMPLES examples per operation, all checks, stateful links"
-    "$GATES/.venv/bin/schemathesis" --config-file "$GATES/schemathesis.toml" run "$DOC" \
-      --url "$BASE_URL" \
-      --header "Authorization: Bearer $token" \
-      --checks all \
-      --max-examples "$EXAMPLES" \
-      --seed 20261128 \
-      --workers 2 \
-      --request-timeout 30 \
-      --suppress-health-check all \
-      --report junit --report-dir "$WORK/schemathesis-$role" \
-      || failed=1
+    while [ "$(jobs -rp | grep -v "^$SERVICE_PID\$" | wc -l)" -ge "$jobs" ]; do
+      sleep 1
+    done
+    echo "  $role: started $(date -u +%H:%M:%S)"
+    schemathesis_role "$spec" &
+    pids+=($!)
+    roles+=("$role")
+  done
+  for i in "${!pids[@]}"; do
+    role="${roles[$i]}"
+    if wait "${pids[$i]}"; then
+      echo "  $role: passed ($(grep -Eo '[0-9]+ generated' "$WORK/schemathesis-$role.log" | head -1) test cases; $(grep -Eo 'in [0-9.]+s =' "$WORK/schemathesis-$role.log" | tail -1 | tr -d '=')"
+    else
+      failed=1
+      echo "  $role: FAILED; its report:"
+      sed -n '/= FAILURES =/,$p' "$WORK/schemathesis-$role.log"
+    fi
   done
   if ! kill -0 "$SERVICE_PID" 2>/dev/null; then
     echo "the service died during fuzzing" >&2

@@ -270,3 +270,22 @@ async fn export_fiscal_year_beyond_int32_is_400() {
         .await
         .problem(400, "invalid-parameter");
 }
+
+/// Resource limits: a query string over 16 KiB (thousands of filter values) is a 400
+/// problem before anything parses it; a long list under the limit works.
+#[actix_web::test]
+async fn long_queries_and_thousands_of_filter_values_are_400() {
+    let app = TestApp::new().await;
+    let ids = vec!["0193a6f0-0000-7000-8000-000000000000"; 1500].join(",");
+    let res = app.get(&format!("/v1/projects?office_id={ids}")).await;
+    let p = res.problem(400, "invalid-parameter");
+    assert_eq!(p["errors"][0]["field"], "query", "{p}");
+    let res = app
+        .get(&format!("/v1/offices?q={}", "x".repeat(20_000)))
+        .await;
+    res.problem(400, "invalid-parameter");
+    // 300 ids fit.
+    let ids = vec!["0193a6f0-0000-7000-8000-000000000000"; 300].join(",");
+    let res = app.get(&format!("/v1/projects?office_id={ids}")).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+}

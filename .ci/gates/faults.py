@@ -1,0 +1,462 @@
+#!/usr/bin/env python3
+"""Fault-injection gate: the service under faults loses nothing and answers quickly.
+
+Runs target/debug/ogsms against a PostgreSQL cluster this program owns (so it can stop
+and start it behind the service's back), with writers posting ledger entries, each with
+its own Idempotency-Key and retried with that same key until it gets an answer:
+
+1. PostgreSQL stopped for a few seconds, then started again: during the outage every
+   write and /readyz answer 503 problems within OUTAGE_ANSWER_S; afterwards the service
+   recovers by itself (no restart) within RECOVERY_S.
+2. The service killed with SIGKILL under load and started again: the retries with the
+   same keys resolve to exactly one entry per key.
+3. SIGTERM under load: every request the service had accepted gets its answer (no
+   connection cut), the process exits within the shutdown grace, nothing is half written.
+4. The pool exhausted by requests stuck behind a lock held outside the service: /livez
+   keeps answering within LIVEZ_S, and the statement timeout turns the stuck reads into
+   503/504 problems within STATEMENT_TIMEOUT_S + OUTAGE_ANSWER_S.
+
+After each phase: every entry acknowledged with 201 is in the database once, every key
+has at most one entry (exactly one when acknowledged), and the ledger's hash chain
+verifies (GET /v1/ledgers/{id}/verification).
+
+Python 3 standard library only. Usage: .ci/gates/faults.py  (from the repository root
+or anywhere; set OGSMS_FAULTS_PORT / OGSMS_FAULTS_PG_PORT to move its ports).
+"""
+
+import concurrent.futures
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+WORK = os.path.join(ROOT, ".ci", "gates", ".work", "faults")
+BIN = os.path.join(ROOT, "target", "debug", "ogsms")
+PORT = int(os.environ.get("OGSMS_FAULTS_PORT", "18190"))
+PG_PORT = int(os.environ.get("OGSMS_FAULTS_PG_PORT", "5544"))
+BASE = f"http://127.0.0.1:{PORT}"
+SECRET = "faults-gate-secret-of-at-least-32-bytes!"
+
+# The limits this gate asserts (seconds).
+OUTAGE_ANSWER_S = 10.0  # an answer while the database is down: pool wait 5 s + connect 3 s
+RECOVERY_S = 15.0  # from PostgreSQL back to /readyz 200 and a write going through
+LIVEZ_S = 0.5  # /livez while every pool connection is stuck
+STATEMENT_TIMEOUT_S = 2.0  # the service's statement timeout in phase 4
+SHUTDOWN_S = 35.0  # SIGTERM to exit (actix grants in-flight requests 30 s)
+
+failures: list[str] = []
+ALL_KEYS: set[str] = set()  # every key any writer sent
+
+
+def check(cond: bool, message: str) -> None:
+    print(("  ok   " if cond else "  FAIL ") + message, flush=True)
+    if not cond:
+        failures.append(message)
+
+
+def pg_bin(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not candidates:
+        sys.exit(f"{name} not found: install PostgreSQL's server binaries")
+    return candidates[-1]
+
+
+def as_postgres(args: list[str], **kw) -> subprocess.CompletedProcess:
+    if os.geteuid() == 0:
+        args = ["runuser", "-u", "postgres", "--"] + args
+    return subprocess.run(args, check=True, capture_output=True, text=True, **kw)
+
+
+PGDATA = os.path.join(WORK, "pgdata")
+
+
+def pg_start() -> None:
+    as_postgres(
+        [pg_bin("pg_ctl"), "-D", PGDATA, "-l", os.path.join(WORK, "pg.log"), "-w",
+         "-o", f"-p {PG_PORT} -c listen_addresses=127.0.0.1 -k {WORK}", "start"]
+    )
+
+
+def pg_stop(mode: str = "fast") -> None:
+    as_postgres([pg_bin("pg_ctl"), "-D", PGDATA, "-m", mode, "-w", "stop"])
+
+
+def psql(sql: str) -> str:
+    out = subprocess.run(
+        [pg_bin("psql"), "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres",
+         "-d", "ogsms", "-AtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
+        check=True, capture_output=True, text=True,
+    )
+    return out.stdout.strip()
+
+
+class Service:
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.log = open(os.path.join(WORK, "service.log"), "a")
+
+    def start(self, pool_size: int = 8, statement_timeout_ms: int = 30000) -> None:
+        env = dict(os.environ)
+        env.update({
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{PG_PORT}/ogsms",
+            "OGSMS_JWT_SECRET": SECRET,
+            "OGSMS_RATE_LIMIT_PER_MINUTE": "1000000",
+            "OGSMS_RATE_LIMIT_BURST": "100000",
+            "RUST_LOG": "warn",
+        })
+        self.proc = subprocess.Popen(
+            [BIN, "--data-dir", os.path.join(WORK, "data"), "serve",
+             "--bind", f"127.0.0.1:{PORT}", "--workers", "2",
+             "--pool-size", str(pool_size),
+             "--statement-timeout-ms", str(statement_timeout_ms)],
+            env=env, stdout=self.log, stderr=self.log,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                sys.exit(f"the service exited with {self.proc.returncode}; see {self.log.name}")
+            status, _, _ = request("GET", "/readyz", timeout=2)
+            if status == 200:
+                return
+            time.sleep(0.3)
+        sys.exit("the service did not become ready")
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float) -> int | None:
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+
+TOKEN = ""
+
+
+def request(method: str, path: str, body=None, headers=None, timeout: float = 30):
+    """(status, parsed JSON body or None, seconds); status 0 when the connection was
+    refused, -1 when it was cut or timed out."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(BASE + path, data=data, method=method)
+    if TOKEN:
+        req.add_header("Authorization", f"Bearer {TOKEN}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as res:
+            raw = res.read()
+            status, ctype = res.status, res.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as e:
+        raw, status, ctype = e.read(), e.code, e.headers.get("Content-Type", "")
+    except urllib.error.URLError as e:
+        # 0: refused (nothing listening); -1: cut or timed out after it was sent.
+        refused = isinstance(e.reason, ConnectionRefusedError)
+        return (0 if refused else -1), None, time.monotonic() - started
+    except (ConnectionError, TimeoutError, OSError) as e:
+        return (0 if isinstance(e, ConnectionRefusedError) else -1), None, time.monotonic() - started
+    elapsed = time.monotonic() - started
+    parsed = None
+    if "json" in ctype and raw:
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = None
+    if status >= 400:
+        parsed = {"_ctype": ctype, **(parsed or {})}
+    return status, parsed, elapsed
+
+
+class Writer:
+    """Posts small expenses against one ledger, each key retried until it is answered."""
+
+    def __init__(self, ledger_id: str, threads: int = 4) -> None:
+        self.ledger_id = ledger_id
+        self.threads = threads
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.acked: dict[str, str] = {}  # key -> entry id (201 or replay)
+        self.keys: list[str] = []
+        # Non-201 answers: (status, body, seconds, when the request was sent).
+        self.errors: list[tuple[int, dict | None, float, float]] = []
+        self.pool: list[threading.Thread] = []
+
+    def post(self, key: str):
+        body = {"kind": "expense", "category": "supplies", "entry_date": "2027-03-01",
+                "description": f"fault gate {key}", "amount": {"amount": "0.01", "currency": "USD"}}
+        return request("POST", f"/v1/ledgers/{self.ledger_id}/entries", body,
+                       {"Idempotency-Key": key}, timeout=40)
+
+    def run_one(self) -> None:
+        while not self.stop.is_set():
+            key = f"faults-{uuid.uuid4()}"
+            with self.lock:
+                self.keys.append(key)
+                ALL_KEYS.add(key)
+            while True:  # the same key until the service answers it
+                sent = time.monotonic()
+                status, body, elapsed = self.post(key)
+                if status in (200, 201):
+                    with self.lock:
+                        previous = self.acked.setdefault(key, body["id"])
+                    if previous != body["id"]:
+                        failures.append(f"key {key} answered two entries")
+                    break
+                with self.lock:
+                    self.errors.append((status, body, elapsed, sent))
+                if status == 409:  # the same key still in flight (after a kill): retry
+                    time.sleep(0.2)
+                    continue
+                if status not in (0, -1, 503, 504):
+                    failures.append(f"unexpected answer {status} {body}")
+                    break
+                time.sleep(0.3)
+
+    def start(self) -> None:
+        self.stop.clear()
+        self.pool = [threading.Thread(target=self.run_one, daemon=True) for _ in range(self.threads)]
+        for t in self.pool:
+            t.start()
+
+    def finish(self, timeout: float = 120) -> None:
+        self.stop.set()
+        for t in self.pool:
+            t.join(timeout)
+        check(all(not t.is_alive() for t in self.pool), "every writer got its answers")
+
+
+def verify_ledger(writer: Writer, what: str) -> None:
+    rows = psql(
+        f"SELECT id, description FROM ledger_entries WHERE ledger_id = '{writer.ledger_id}' "
+        "AND description LIKE 'fault gate %'"
+    )
+    by_key: dict[str, list[str]] = {}
+    for line in filter(None, rows.splitlines()):
+        entry_id, description = line.split("|", 1)
+        by_key.setdefault(description.removeprefix("fault gate "), []).append(entry_id)
+    twice = [k for k, ids in by_key.items() if len(ids) > 1]
+    check(not twice, f"{what}: no key has two entries ({len(twice)} do)")
+    missing = [k for k, i in writer.acked.items() if by_key.get(k) != [i]]
+    check(not missing, f"{what}: all {len(writer.acked)} acknowledged entries are in the database ({len(missing)} are not)")
+    unknown = [k for k in by_key if k not in ALL_KEYS]
+    check(not unknown, f"{what}: no entry the writers never asked for")
+    status, v, _ = request("GET", f"/v1/ledgers/{writer.ledger_id}/verification")
+    check(status == 200 and v and v.get("ok") is True, f"{what}: the hash chain verifies ({v})")
+
+
+def vm_hwm_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def raw_request(method: str, path: str, raw: bytes | None):
+    """A request with a raw body (which need not be valid JSON): (status, problem or None)."""
+    req = urllib.request.Request(BASE + path, data=raw, method=method)
+    req.add_header("Authorization", f"Bearer {TOKEN}")
+    if raw is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as res:
+            return res.status, None
+    except urllib.error.HTTPError as e:
+        ctype = e.headers.get("Content-Type", "")
+        try:
+            body = json.loads(e.read())
+        except ValueError:
+            body = {}
+        return e.code, {"_ctype": ctype, **body}
+    except (urllib.error.URLError, OSError):
+        return -1, None
+
+
+def is_problem(body) -> bool:
+    return bool(body) and "application/problem+json" in body.get("_ctype", "") and "type" in body
+
+
+def main() -> None:
+    global TOKEN
+    if not os.path.exists(BIN):
+        subprocess.run(["cargo", "build", "--bin", "ogsms"], cwd=ROOT, check=True)
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    if os.geteuid() == 0:
+        shutil.chown(WORK, "postgres", "postgres")
+    as_postgres([pg_bin("initdb"), "-D", PGDATA, "-U", "postgres", "--auth=trust", "-E", "UTF8"])
+    pg_start()
+    subprocess.run([pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "ogsms"], check=True)
+    svc = Service()
+    try:
+        svc.start()
+        TOKEN = subprocess.run(
+            [BIN, "token", "--role", "coordinator", "--sub", "faults-gate", "--ttl", "3600"],
+            env={**os.environ, "OGSMS_JWT_SECRET": SECRET, "DATABASE_URL": f"postgres://postgres@127.0.0.1:{PG_PORT}/ogsms"},
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
+        _, offices, _ = request("GET", "/v1/offices?limit=1")
+        status, ledger, _ = request("POST", "/v1/ledgers", {
+            "office_id": offices["items"][0]["id"], "fiscal_year": 2027, "fund": "regular_fund"})
+        assert status == 201, (status, ledger)
+        lid = ledger["id"]
+        status, _, _ = request("POST", f"/v1/ledgers/{lid}/entries", {
+            "kind": "allocation", "entry_date": "2027-01-02", "description": "funds for the fault gate",
+            "amount": {"amount": "1000000.00", "currency": "USD"}}, {"Idempotency-Key": "faults-allocation"})
+        assert status == 201, status
+
+        print("\n-- 1. PostgreSQL stopped and started under a writer", flush=True)
+        w = Writer(lid)
+        w.start()
+        time.sleep(2)
+        before = len(w.acked)
+        pg_stop("fast")
+        down_at = time.monotonic()
+        time.sleep(1)
+        status, body, elapsed = request("GET", "/readyz", timeout=OUTAGE_ANSWER_S + 5)
+        check(status == 503 and is_problem(body) and elapsed <= OUTAGE_ANSWER_S,
+              f"/readyz is a 503 problem while the database is down ({status}, {elapsed:.2f} s)")
+        time.sleep(4)
+        during = [e for e in list(w.errors) if e[0] > 0]
+        check(len(during) > 0 and all(s == 503 and is_problem(b) for s, b, _, _ in during),
+              f"writes during the outage are 503 problems ({len(during)}: {sorted({e[0] for e in during})})")
+        slowest = max((e[2] for e in during), default=0.0)
+        check(slowest <= OUTAGE_ANSWER_S, f"each came within {OUTAGE_ANSWER_S} s (slowest {slowest:.2f} s)")
+        pg_start()
+        up_at = time.monotonic()
+        ready = None
+        while time.monotonic() - up_at < RECOVERY_S:
+            if request("GET", "/readyz", timeout=2)[0] == 200:
+                ready = time.monotonic() - up_at
+                break
+            time.sleep(0.2)
+        check(ready is not None, f"ready again {ready and round(ready, 2)} s after PostgreSQL came back (down {up_at - down_at:.1f} s), without a restart")
+        acked_at_restart = len(w.acked)
+        time.sleep(3)
+        check(len(w.acked) > acked_at_restart, f"writes go through again ({before} before, {len(w.acked)} now)")
+        w.finish()
+        verify_ledger(w, "after the outage")
+
+        print("\n-- 2. SIGKILL under load, then a restart; retries keep their keys", flush=True)
+        w = Writer(lid)
+        w.start()
+        time.sleep(2)
+        svc.signal(signal.SIGKILL)
+        svc.wait(10)
+        time.sleep(1)
+        svc.start()
+        time.sleep(3)
+        w.finish()
+        check(len(w.acked) == len(w.keys), f"every key was answered in the end ({len(w.acked)}/{len(w.keys)})")
+        verify_ledger(w, "after SIGKILL")
+
+        print("\n-- 3. SIGTERM under load: in-flight requests finish", flush=True)
+        w = Writer(lid, threads=8)
+        w.start()
+        time.sleep(2)
+        svc.signal(signal.SIGTERM)
+        t0 = time.monotonic()
+        code = svc.wait(SHUTDOWN_S)
+        check(code is not None, f"the service exited {time.monotonic() - t0:.2f} s after SIGTERM (code {code})")
+        w.stop.set()
+        # Every request sent before SIGTERM (50 ms before, so that it reached the
+        # service) got its answer; only those sent afterwards may be refused or reset.
+        in_flight = [e for e in w.errors if e[3] < t0 - 0.05]
+        check(not in_flight, f"no request in flight at SIGTERM was cut or failed ({[e[0] for e in in_flight]})")
+        svc.start()
+        w.finish()
+        check(len(w.acked) == len(w.keys), f"every key was answered in the end ({len(w.acked)}/{len(w.keys)})")
+        verify_ledger(w, "after SIGTERM")
+
+        print("\n-- 4. Pool exhausted behind a lock; statement timeout", flush=True)
+        svc.signal(signal.SIGTERM)
+        svc.wait(SHUTDOWN_S)
+        svc.start(pool_size=4, statement_timeout_ms=int(STATEMENT_TIMEOUT_S * 1000))
+        locker = subprocess.Popen(
+            [pg_bin("psql"), "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "-d", "ogsms", "-X",
+             "-c", "BEGIN; LOCK TABLE projects IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT;"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        time.sleep(0.5)
+        with concurrent.futures.ThreadPoolExecutor(16) as ex:
+            stuck = [ex.submit(request, "GET", "/v1/projects?limit=5", None, None, 30) for _ in range(16)]
+            time.sleep(0.5)
+            livez = []
+            for _ in range(20):
+                status, _, elapsed = request("GET", "/livez", timeout=5)
+                livez.append((status, elapsed))
+                time.sleep(0.05)
+            answers = [f.result() for f in stuck]
+        locker.wait(30)
+        worst = max(e for _, e in livez)
+        check(all(s == 200 for s, _ in livez) and worst <= LIVEZ_S,
+              f"/livez answers within {LIVEZ_S} s while the pool is stuck (worst {worst * 1000:.0f} ms)")
+        statuses = sorted({s for s, _, _ in answers})
+        check(all(s in (503, 504) and is_problem(b) for s, b, _ in answers),
+              f"stuck reads become 503/504 problems ({statuses})")
+        slowest = max(e for _, _, e in answers)
+        check(slowest <= STATEMENT_TIMEOUT_S + OUTAGE_ANSWER_S,
+              f"within the statement timeout plus the pool wait (slowest {slowest:.2f} s)")
+        status, _, _ = request("GET", "/v1/projects?limit=5")
+        check(status == 200, "reads work again once the lock is gone")
+
+        print("\n-- 5. Abusive requests: 4xx problems, no memory blow-up", flush=True)
+        hwm_before = vm_hwm_kib(svc.proc.pid)
+        ids = ",".join([str(uuid.uuid4()) for _ in range(1200)])
+        abuse = [
+            ("8 MiB body", "POST", "/v1/offices", b"{" + b" " * (8 << 20) + b"}", 413),
+            ("JSON nested 100000 deep (200 KB, under the body limit)", "POST", "/v1/offices",
+             b"[" * 100_000 + b"]" * 100_000, 400),
+            ("JSON nested 1000000 deep (2 MB)", "POST", "/v1/offices",
+             b"[" * 1_000_000 + b"]" * 1_000_000, 413),
+            ("a 30 KB query string", "GET", "/v1/offices?q=" + "x" * 30_000, None, 400),
+            ("1200 ids in a filter", "GET", f"/v1/projects?office_id={ids}", None, 400),
+            ("limit=10^9 (clamped to a 500-row page)", "GET", "/v1/projects?limit=1000000000", None, 200),
+        ]
+        for name, method, path, raw, expected in abuse:
+            statuses = set()
+            ok = True
+            for _ in range(20):
+                status, body = raw_request(method, path, raw)
+                statuses.add(status)
+                ok = ok and status == expected and (expected < 400 or is_problem(body))
+            check(ok, f"{name}: {expected}{' problem' if expected >= 400 else ''} x20 ({sorted(statuses)})")
+        hwm_after = vm_hwm_kib(svc.proc.pid)
+        growth = (hwm_after - hwm_before) / 1024
+        check(growth < 64, f"peak RSS grew {growth:.1f} MiB (from {hwm_before / 1024:.1f} MiB) under 120 abusive requests (limit 64 MiB)")
+    finally:
+        if svc.proc and svc.proc.poll() is None:
+            svc.signal(signal.SIGTERM)
+            svc.wait(SHUTDOWN_S)
+        try:
+            pg_stop("immediate")
+        except subprocess.CalledProcessError:
+            pass
+    print()
+    if failures:
+        print(f"fault gate FAILED: {len(failures)} check(s)", file=sys.stderr)
+        for f in failures:
+            print(f"  - {f}", file=sys.stderr)
+        sys.exit(1)
+    print("fault gate passed")
+
+
+if __name__ == "__main__":
+    main()
