@@ -451,16 +451,21 @@ impl Tagged {
     }
 }
 
+/// The elements of a list header (`None` when the request lacks it). A header that is
+/// present but names nothing (`If-Match: ,`) is an empty list, which matches nothing:
+/// it must not read as an absent one.
 fn header_list(req: &HttpRequest, name: HeaderName) -> Option<Vec<String>> {
+    let mut present = false;
     let values: Vec<String> = req
         .headers()
         .get_all(name)
+        .inspect(|_| present = true)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty())
         .collect();
-    (!values.is_empty()).then_some(values)
+    present.then_some(values)
 }
 
 fn weak_eq(a: &str, b: &str) -> bool {

@@ -946,6 +946,11 @@ async fn close_honours_if_match() {
     let res = close(&app, &office, "2020-12-31", &[("if-match", &stale)]).await;
     res.problem(412, "precondition-failed");
     assert_eq!(app.get(&path_of(&office)).await.json()["status"], "open");
+    // A header that names no tag at all matches nothing: 412, not 428 (absent).
+    for empty in [",", " , ,"] {
+        let res = close(&app, &office, "2020-12-31", &[("if-match", empty)]).await;
+        res.problem(412, "precondition-failed");
+    }
 
     let current = etag(&app, &office).await;
     let res = close(&app, &office, "2020-12-31", &[("if-match", &current)]).await;
