@@ -134,7 +134,8 @@ pub const CONSTRAINTS: &[Constraint] = &[
     },
 ];
 
-const ZERO_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const ZERO_HASH: &str =
+    "0000000000000000000000000000000000000000000000000000000000000000";
 
 // ---------------------------------------------------------------------------------
 // Ledgers
@@ -570,27 +571,27 @@ pub struct Entry {
 
 #[derive(Queryable, Selectable, Insertable, Clone)]
 #[diesel(table_name = ledger_entries)]
-struct EntryRow {
-    id: Uuid,
-    ledger_id: Uuid,
-    seq: i64,
-    kind: String,
-    category: Option<String>,
-    entry_date: NaiveDate,
-    description: String,
-    reference: Option<String>,
-    project_id: Option<Uuid>,
-    payee_agency_id: Option<Uuid>,
-    amount_minor: i64,
-    currency: String,
-    usd_per_unit_e12: Option<i64>,
-    usd_minor: i64,
-    effect_minor: i64,
-    reverses_entry_id: Option<Uuid>,
-    created_by: String,
-    created_at: DateTime<Utc>,
-    prev_hash: String,
-    hash: String,
+pub(crate) struct EntryRow {
+    pub(crate) id: Uuid,
+    pub(crate) ledger_id: Uuid,
+    pub(crate) seq: i64,
+    pub(crate) kind: String,
+    pub(crate) category: Option<String>,
+    pub(crate) entry_date: NaiveDate,
+    pub(crate) description: String,
+    pub(crate) reference: Option<String>,
+    pub(crate) project_id: Option<Uuid>,
+    pub(crate) payee_agency_id: Option<Uuid>,
+    pub(crate) amount_minor: i64,
+    pub(crate) currency: String,
+    pub(crate) usd_per_unit_e12: Option<i64>,
+    pub(crate) usd_minor: i64,
+    pub(crate) effect_minor: i64,
+    pub(crate) reverses_entry_id: Option<Uuid>,
+    pub(crate) created_by: String,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) prev_hash: String,
+    pub(crate) hash: String,
 }
 
 impl EntryRow {
@@ -624,7 +625,7 @@ impl EntryRow {
         .to_string()
     }
 
-    fn compute_hash(&self) -> String {
+    pub(crate) fn compute_hash(&self) -> String {
         let mut h = Sha256::new();
         h.update(self.prev_hash.as_bytes());
         h.update(b":");

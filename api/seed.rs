@@ -1944,6 +1944,9 @@ pub async fn scale(url: &str, projects: usize) -> anyhow::Result<ScaleReport> {
     })
 }
 
+mod entries;
+pub use entries::{EntriesReport, load as entries};
+
 #[cfg(test)]
 mod tests {
     use super::*;

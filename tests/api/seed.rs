@@ -335,3 +335,151 @@ async fn the_scale_dataset_loads_next_to_the_demo_data_once() {
     assert!(ogsms::seed::scale(&db.url, 50).await.is_err());
     assert_eq!(int(&db, "SELECT count(*) FROM projects"), projects);
 }
+
+/// `seed --entries`: deterministic, every chain verifies, and each ledger is what the
+/// service makes of the same entries posted one by one (state, balance, daily totals).
+#[actix_web::test]
+async fn seeded_entries_are_what_posting_them_would_give() {
+    use serde_json::{Value, json};
+    let a = TestDb::new();
+    let b = TestDb::new();
+    for db in [&a, &b] {
+        ogsms::seed::scale(&db.url, 100).await.expect("scale load");
+    }
+    let report = ogsms::seed::entries(&a.url, 3000).await.expect("entries");
+    ogsms::seed::entries(&b.url, 3000).await.expect("entries");
+    assert_eq!(report.entries, 3000);
+    assert_eq!(int(&a, "SELECT count(*) FROM ledger_entries"), 3000);
+    assert_eq!(
+        int(&a, "SELECT sum(entry_count) FROM ledgers"),
+        3000,
+        "the ledgers' running state counts them"
+    );
+    assert!(
+        report.busiest_entries >= 3000 * 55 / 100,
+        "skewed: {report:?}"
+    );
+    let digest = "SELECT md5(string_agg(hash, ',' ORDER BY ledger_id, seq)) FROM ledger_entries";
+    assert_eq!(a.scalar(digest), b.scalar(digest), "deterministic");
+    none(
+        &a,
+        "ledgers below zero",
+        "SELECT count(*) FROM ledgers WHERE available_minor < 0",
+    );
+    // Seeding twice collides and changes nothing.
+    assert!(ogsms::seed::entries(&a.url, 3000).await.is_err());
+    assert_eq!(int(&a, "SELECT count(*) FROM ledger_entries"), 3000);
+
+    let app = TestApp::with(crate::common::Options {
+        url_override: Some(a.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    let seeded: Vec<(String, i64)> = a
+        .scalar(
+            "SELECT string_agg(id || ':' || entry_count, ',' ORDER BY id) FROM ledgers \
+             WHERE entry_count > 0",
+        )
+        .split(',')
+        .map(|s| {
+            let (id, n) = s.split_once(':').unwrap();
+            (id.to_owned(), n.parse().unwrap())
+        })
+        .collect();
+    for (id, n) in &seeded {
+        let v = app.get(&format!("/v1/ledgers/{id}/verification")).await;
+        assert_eq!(v.status, 200, "{}", v.text());
+        let v = v.json();
+        assert_eq!(v["ok"], true, "{v}");
+        assert_eq!(v["entry_count"], *n);
+    }
+
+    // Replay an open ledger's entries through the API into a ledger of its own.
+    let original = a.scalar(
+        "SELECT id FROM ledgers WHERE status = 'open' AND entry_count BETWEEN 10 AND 80 \
+           AND EXISTS (SELECT 1 FROM ledger_entries e WHERE e.ledger_id = ledgers.id AND e.kind = 'reversal') \
+         ORDER BY entry_count DESC, id LIMIT 1",
+    );
+    assert!(!original.is_empty(), "an open ledger with a reversal");
+    let office = a.scalar(&format!(
+        "SELECT office_id FROM ledgers WHERE id = '{original}'"
+    ));
+    let res = app
+        .post(
+            "/v1/ledgers",
+            &json!({"office_id": office, "fiscal_year": 2026, "fund": "trust_fund", "fund_code": "REPLAY"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    let replay = res.json()["id"].as_str().unwrap().to_owned();
+    let mut ids = std::collections::HashMap::new();
+    for e in app
+        .collect(&format!("/v1/ledgers/{original}/entries?limit=100"))
+        .await
+    {
+        let res = if e["kind"] == "reversal" {
+            let of = &ids[e["reverses_entry_id"].as_str().unwrap()];
+            app.post(
+                &format!("/v1/ledgers/{replay}/entries/{of}/reversal"),
+                &json!({"entry_date": e["entry_date"], "description": e["description"]}),
+            )
+            .await
+        } else {
+            let mut body = json!({
+                "kind": e["kind"], "entry_date": e["entry_date"], "description": e["description"],
+                "amount": e["amount"],
+            });
+            for field in ["category", "reference", "project_id", "payee_agency_id"] {
+                if !e[field].is_null() {
+                    body[field] = e[field].clone();
+                }
+            }
+            if e["kind"] == "adjustment" {
+                let up = e["effect_minor"].as_i64().unwrap() > 0;
+                body["direction"] = json!(if up { "increase" } else { "decrease" });
+            }
+            app.post(&format!("/v1/ledgers/{replay}/entries"), &body)
+                .await
+        };
+        assert_eq!(res.status, 201, "{e}: {}", res.text());
+        let posted = res.json();
+        assert_eq!(posted["seq"], e["seq"]);
+        assert_eq!(posted["effect_minor"], e["effect_minor"], "{e}");
+        ids.insert(
+            e["id"].as_str().unwrap().to_owned(),
+            posted["id"].as_str().unwrap().to_owned(),
+        );
+    }
+    let state = |id: &str| {
+        a.scalar(&format!(
+            "SELECT entry_count || '/' || available_minor FROM ledgers WHERE id = '{id}'"
+        ))
+    };
+    assert_eq!(state(&original), state(&replay));
+    let balance = |id: String| {
+        let app = &app;
+        async move {
+            let res = app.get(&format!("/v1/ledgers/{id}/balance")).await;
+            assert_eq!(res.status, 200, "{}", res.text());
+            let mut v: Value = res.json();
+            v.as_object_mut().unwrap().remove("ledger_id");
+            v
+        }
+    };
+    assert_eq!(
+        balance(original.clone()).await,
+        balance(replay.clone()).await
+    );
+    for table in ["ledger_daily_totals", "project_daily_totals"] {
+        let totals = |id: &str| {
+            a.scalar(&format!(
+                "SELECT string_agg(concat_ws('|', entry_date, kind, category, effect_minor, usd_minor, entries{}), ',' \
+                   ORDER BY entry_date, kind, category{}) FROM {table} WHERE ledger_id = '{id}'",
+                if table == "project_daily_totals" { ", project_id" } else { "" },
+                if table == "project_daily_totals" { ", project_id" } else { "" },
+            ))
+        };
+        assert_eq!(totals(&original), totals(&replay), "{table}");
+    }
+    app.stop().await;
+}
