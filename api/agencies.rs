@@ -333,13 +333,13 @@ pub async fn list_agencies(
         .select(AgencyRow::as_select())
         .into_boxed();
     if let Some(v) = member_states {
-        q = q.filter(executing_agencies::member_state.eq_any(v));
+        q = crate::filter_in!(q, executing_agencies::member_state, v);
     }
     if let Some(v) = kinds {
-        q = q.filter(executing_agencies::kind.eq_any(v));
+        q = crate::filter_in!(q, executing_agencies::kind, v);
     }
     if let Some(v) = statuses {
-        q = q.filter(executing_agencies::status.eq_any(v));
+        q = crate::filter_in!(q, executing_agencies::status, v);
     }
     if let Some(term) = search {
         let haystack = format!(

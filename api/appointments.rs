@@ -363,7 +363,7 @@ pub async fn list_appointments(
         .select(AppointmentRow::as_select())
         .into_boxed();
     if let Some(v) = positions {
-        q = q.filter(appointments::position.eq_any(v));
+        q = crate::filter_in!(q, appointments::position, v);
     }
     let today = Utc::now().date_naive();
     match current {

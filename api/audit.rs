@@ -214,10 +214,10 @@ fn audit_query(query: &AuditQuery) -> Result<BoxedEvents, ApiError> {
         q = q.filter(audit_events::resource_id.eq(v));
     }
     if let Some(v) = resource_types {
-        q = q.filter(audit_events::resource_type.eq_any(v));
+        q = crate::filter_in!(q, audit_events::resource_type, v);
     }
     if let Some(v) = actions {
-        q = q.filter(audit_events::action.eq_any(v));
+        q = crate::filter_in!(q, audit_events::action, v);
     }
     if let Some(t) = from {
         q = q.filter(audit_events::occurred_at.ge(t));

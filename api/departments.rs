@@ -270,13 +270,13 @@ pub async fn list_departments(
         .select(DepartmentRow::as_select())
         .into_boxed();
     if let Some(v) = kinds {
-        q = q.filter(departments::kind.eq_any(v));
+        q = crate::filter_in!(q, departments::kind, v);
     }
     if let Some(v) = statuses {
-        q = q.filter(departments::status.eq_any(v));
+        q = crate::filter_in!(q, departments::status, v);
     }
     if let Some(v) = parents {
-        q = q.filter(departments::parent_id.eq_any(v));
+        q = crate::filter_in!(q, departments::parent_id, v);
     }
     if let Some(t) = updated_since {
         q = q.filter(departments::updated_at.ge(t));

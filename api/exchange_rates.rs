@@ -153,7 +153,7 @@ pub async fn list_rates(
         .select(RateRow::as_select())
         .into_boxed();
     if let Some(v) = currencies {
-        q = q.filter(exchange_rates::currency.eq_any(v));
+        q = crate::filter_in!(q, exchange_rates::currency, v);
     }
     if let Some(d) = from {
         q = q.filter(exchange_rates::effective_on.ge(d));

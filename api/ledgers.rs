@@ -355,16 +355,16 @@ pub async fn list_ledgers(
         FinanceScope::Nothing => q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("false")),
     }
     if let Some(v) = office_ids {
-        q = q.filter(ledgers::office_id.eq_any(v));
+        q = crate::filter_in!(q, ledgers::office_id, v);
     }
     if let Some(y) = year {
         q = q.filter(ledgers::fiscal_year.eq(y));
     }
     if let Some(v) = funds {
-        q = q.filter(ledgers::fund.eq_any(v));
+        q = crate::filter_in!(q, ledgers::fund, v);
     }
     if let Some(v) = statuses {
-        q = q.filter(ledgers::status.eq_any(v));
+        q = crate::filter_in!(q, ledgers::status, v);
     }
     if let Some(t) = since {
         q = q.filter(ledgers::updated_at.ge(t));
@@ -1697,16 +1697,16 @@ fn entries_query(caller: &Caller, query: &EntryQuery) -> Result<BoxedEntries, Ap
         FinanceScope::Nothing => q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("false")),
     }
     if let Some(v) = kinds {
-        q = q.filter(ledger_entries::kind.eq_any(v));
+        q = crate::filter_in!(q, ledger_entries::kind, v);
     }
     if let Some(v) = categories {
-        q = q.filter(ledger_entries::category.eq_any(v));
+        q = crate::filter_in!(q, ledger_entries::category, v);
     }
     if let Some(v) = project_ids {
-        q = q.filter(ledger_entries::project_id.eq_any(v));
+        q = crate::filter_in!(q, ledger_entries::project_id, v);
     }
     if let Some(v) = agency_ids {
-        q = q.filter(ledger_entries::payee_agency_id.eq_any(v));
+        q = crate::filter_in!(q, ledger_entries::payee_agency_id, v);
     }
     if let Some(d) = from {
         q = q.filter(ledger_entries::entry_date.ge(d));

@@ -509,16 +509,16 @@ pub async fn list_mandates(
 
     let mut q = mandates::table.select(MandateRow::as_select()).into_boxed();
     if let Some(v) = pillars {
-        q = q.filter(mandates::pillar.eq_any(v));
+        q = crate::filter_in!(q, mandates::pillar, v);
     }
     if let Some(v) = statuses {
-        q = q.filter(mandates::status.eq_any(v));
+        q = crate::filter_in!(q, mandates::status, v);
     }
     if let Some(v) = bodies {
-        q = q.filter(mandates::issuing_body.eq_any(v));
+        q = crate::filter_in!(q, mandates::issuing_body, v);
     }
     if let Some(v) = kinds {
-        q = q.filter(mandates::document_kind.eq_any(v));
+        q = crate::filter_in!(q, mandates::document_kind, v);
     }
     if let Some(d) = adopted_from {
         q = q.filter(mandates::adopted_on.ge(d));
@@ -1111,7 +1111,7 @@ macro_rules! assignment_filters {
         let f = &$f;
         let mut q = $q;
         if let Some(v) = f.statuses.clone() {
-            q = q.filter(mandate_assignments::status.eq_any(v));
+            q = crate::filter_in!(q, mandate_assignments::status, v);
         }
         if let Some(t) = f.updated_since {
             q = q.filter(mandate_assignments::updated_at.ge(t));

@@ -372,7 +372,7 @@ pub async fn list_monitoring_reports(
         q = q.filter(monitoring_reports::period_start.le(to));
     }
     if let Some(v) = risk_levels {
-        q = q.filter(monitoring_reports::risk_level.eq_any(v));
+        q = crate::filter_in!(q, monitoring_reports::risk_level, v);
     }
     if let Some(t) = updated_since {
         q = q.filter(monitoring_reports::updated_at.ge(t));

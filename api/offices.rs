@@ -391,13 +391,13 @@ pub async fn list_offices(
 
     let mut q = offices::table.select(OfficeRow::as_select()).into_boxed();
     if let Some(v) = member_states {
-        q = q.filter(offices::member_state.eq_any(v));
+        q = crate::filter_in!(q, offices::member_state, v);
     }
     if let Some(v) = statuses {
-        q = q.filter(offices::status.eq_any(v));
+        q = crate::filter_in!(q, offices::status, v);
     }
     if let Some(v) = kinds {
-        q = q.filter(offices::kind.eq_any(v));
+        q = crate::filter_in!(q, offices::kind, v);
     }
     if let Some(t) = updated_since {
         q = q.filter(offices::updated_at.ge(t));

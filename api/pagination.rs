@@ -271,16 +271,36 @@ macro_rules! keyset {
         use diesel::prelude::*;
         let mut q = $query;
         if let Some((v, id)) = $after {
+            // `col >= v AND (col > v OR id > id)`: the same rows as `col > v OR (col = v
+            // AND id > id)`, but its first half bounds an index scan, so a page deep in
+            // the list costs what the first page costs.
             q = if $desc {
-                q.filter($col.lt(v.clone()).or($col.eq(v).and($id.lt(id))))
+                q.filter($col.le(v.clone()).and($col.lt(v).or($id.lt(id))))
             } else {
-                q.filter($col.gt(v.clone()).or($col.eq(v).and($id.gt(id))))
+                q.filter($col.ge(v.clone()).and($col.gt(v).or($id.gt(id))))
             };
         }
         if $desc {
             q.order(($col.desc(), $id.desc()))
         } else {
             q.order(($col.asc(), $id.asc()))
+        }
+    }};
+}
+
+/// Filters a boxed query to rows whose `column` is one of `values`: `column = value` for
+/// one value, `column = ANY(values)` for more. The planner reads an index on
+/// `(column, sort key)` in order only for the first, so a one-value filter (the common
+/// case: one office's projects) reads a page and stops instead of sorting every match.
+#[macro_export]
+macro_rules! filter_in {
+    ($query:expr, $col:expr, $values:expr) => {{
+        use diesel::prelude::*;
+        let mut values = $values;
+        if values.len() == 1 {
+            $query.filter($col.eq(values.remove(0)))
+        } else {
+            $query.filter($col.eq_any(values))
         }
     }};
 }
