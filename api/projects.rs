@@ -363,47 +363,47 @@ fn blank_to_none(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
-/// The mandates and agencies of `ids`, one query each.
-async fn load_links(
-    conn: &mut AsyncPgConnection,
-    ids: &[Uuid],
-) -> Result<(HashMap<Uuid, Vec<Uuid>>, HashMap<Uuid, Vec<ProjectAgency>>), ApiError> {
-    let mut mandates_of: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-    let mut agencies_of: HashMap<Uuid, Vec<ProjectAgency>> = HashMap::new();
-    if ids.is_empty() {
-        return Ok((mandates_of, agencies_of));
-    }
-    let m: Vec<(Uuid, Uuid)> = project_mandates::table
-        .filter(project_mandates::project_id.eq_any(ids))
-        .select((project_mandates::project_id, project_mandates::mandate_id))
-        .order((project_mandates::project_id, project_mandates::mandate_id))
-        .load(conn)
-        .await?;
-    for (p, m) in m {
-        mandates_of.entry(p).or_default().push(m);
-    }
-    let a: Vec<(Uuid, Uuid, String)> = project_agencies::table
-        .filter(project_agencies::project_id.eq_any(ids))
-        .select((
-            project_agencies::project_id,
-            project_agencies::agency_id,
-            project_agencies::role,
-        ))
+/// A project row with its links, read in the same query (one round trip for a project or
+/// a page of them): the mandate ids, then the agency ids and their roles, lead first.
+type LinkedRow = (ProjectRow, (Vec<Uuid>, Vec<Uuid>, Vec<String>));
+
+type LinkColumns = (
+    diesel::expression::SqlLiteral<diesel::sql_types::Array<diesel::sql_types::Uuid>>,
+    diesel::expression::SqlLiteral<diesel::sql_types::Array<diesel::sql_types::Uuid>>,
+    diesel::expression::SqlLiteral<diesel::sql_types::Array<diesel::sql_types::Text>>,
+);
+
+/// The links of each `projects` row, as correlated subqueries (each an index scan of the
+/// link table's primary key).
+fn link_columns() -> LinkColumns {
+    use diesel::dsl::sql;
+    (
+        sql(
+            "ARRAY(SELECT m.mandate_id FROM project_mandates m WHERE m.project_id = projects.id \
+             ORDER BY m.mandate_id)",
+        ),
         // 'lead' sorts before 'partner'.
-        .order((
-            project_agencies::project_id,
-            project_agencies::role,
-            project_agencies::agency_id,
-        ))
-        .load(conn)
-        .await?;
-    for (p, agency_id, role) in a {
-        agencies_of.entry(p).or_default().push(ProjectAgency {
+        sql(
+            "ARRAY(SELECT a.agency_id FROM project_agencies a WHERE a.project_id = projects.id \
+             ORDER BY a.role, a.agency_id)",
+        ),
+        sql(
+            "ARRAY(SELECT a.role FROM project_agencies a WHERE a.project_id = projects.id \
+             ORDER BY a.role, a.agency_id)",
+        ),
+    )
+}
+
+fn linked((row, (mandate_ids, agency_ids, roles)): LinkedRow) -> Project {
+    let agencies = agency_ids
+        .into_iter()
+        .zip(roles)
+        .map(|(agency_id, role)| ProjectAgency {
             agency_id,
             role: AgencyRole::from_db(&role),
-        });
-    }
-    Ok((mandates_of, agencies_of))
+        })
+        .collect();
+    row.into_project(mandate_ids, agencies)
 }
 
 /// How to read a project row.
@@ -419,19 +419,15 @@ pub(crate) enum Lock {
 
 /// Loads a project with its links.
 async fn load(conn: &mut AsyncPgConnection, id: Uuid, lock: Lock) -> Result<Project, ApiError> {
-    let q = projects::table.find(id).select(ProjectRow::as_select());
-    let row = match lock {
+    let q = projects::table
+        .find(id)
+        .select((ProjectRow::as_select(), link_columns()));
+    let row: Option<LinkedRow> = match lock {
         Lock::None => q.first(conn).await.optional()?,
         Lock::Share => q.for_share().first(conn).await.optional()?,
         Lock::Update => q.for_update().first(conn).await.optional()?,
     };
-    let row = row.ok_or_else(ApiError::not_found)?;
-    let (mut m, mut a) = load_links(conn, &[row.id]).await?;
-    let (mandate_ids, agencies) = (
-        m.remove(&row.id).unwrap_or_default(),
-        a.remove(&row.id).unwrap_or_default(),
-    );
-    Ok(row.into_project(mandate_ids, agencies))
+    Ok(linked(row.ok_or_else(ApiError::not_found)?))
 }
 
 /// What monitoring reports need to know of their project.
@@ -842,7 +838,13 @@ fn search_terms(q: &str) -> Result<Vec<String>, ApiError> {
 /// A boxed query of projects with their row type.
 type BoxedProjects = diesel::dsl::IntoBoxed<
     'static,
-    diesel::dsl::Select<projects::table, diesel::dsl::AsSelect<ProjectRow, diesel::pg::Pg>>,
+    diesel::dsl::Select<
+        projects::table,
+        (
+            diesel::dsl::AsSelect<ProjectRow, diesel::pg::Pg>,
+            LinkColumns,
+        ),
+    >,
     diesel::pg::Pg,
 >;
 
@@ -884,18 +886,20 @@ fn filtered(query: &ProjectQuery) -> Result<BoxedProjects, ApiError> {
     let terms = query.q.as_deref().map(search_terms).transpose()?;
     let updated_since = validate::param_datetime("updated_since", query.updated_since.as_deref())?;
 
-    let mut q = projects::table.select(ProjectRow::as_select()).into_boxed();
+    let mut q = projects::table
+        .select((ProjectRow::as_select(), link_columns()))
+        .into_boxed();
     if let Some(v) = office_ids {
-        q = q.filter(projects::office_id.eq_any(v));
+        q = crate::filter_in!(q, projects::office_id, v);
     }
     if let Some(v) = department_ids {
-        q = q.filter(projects::department_id.eq_any(v));
+        q = crate::filter_in!(q, projects::department_id, v);
     }
     if let Some(v) = pillars {
-        q = q.filter(projects::pillar.eq_any(v));
+        q = crate::filter_in!(q, projects::pillar, v);
     }
     if let Some(v) = statuses {
-        q = q.filter(projects::status.eq_any(v));
+        q = crate::filter_in!(q, projects::status, v);
     }
     if let Some(v) = mandate_ids {
         q = q.filter(
@@ -954,22 +958,10 @@ pub(crate) async fn export_batch(
         false,
         after
     );
-    let rows: Vec<ProjectRow> = q.limit(limit).load(conn).await?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let (mut m, mut a) = load_links(conn, &ids).await?;
+    let rows: Vec<LinkedRow> = q.limit(limit).load(conn).await?;
     Ok(rows
         .into_iter()
-        .map(|r| {
-            let key = (r.updated_at, r.id);
-            let id = r.id;
-            (
-                key,
-                r.into_project(
-                    m.remove(&id).unwrap_or_default(),
-                    a.remove(&id).unwrap_or_default(),
-                ),
-            )
-        })
+        .map(|r| ((r.0.updated_at, r.0.id), linked(r)))
         .collect())
 }
 
@@ -1027,8 +1019,8 @@ pub async fn list_projects(
         }
     };
     let mut conn = state.pool.get().await?;
-    let rows: Vec<ProjectRow> = q.limit(limit + 1).load(&mut conn).await?;
-    let page = Page::from_rows(rows, limit, |r| Cursor {
+    let rows: Vec<LinkedRow> = q.limit(limit + 1).load(&mut conn).await?;
+    let page = Page::from_rows(rows, limit, |(r, ..)| Cursor {
         sort: sort_name.clone(),
         value: match sort.field {
             ProjectSort::Code => serde_json::json!(r.code),
@@ -1038,15 +1030,7 @@ pub async fn list_projects(
         },
         id: r.id,
     });
-    let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
-    let (mut m, mut a) = load_links(&mut conn, &ids).await?;
-    let page = page.map(|r| {
-        let id = r.id;
-        r.into_project(
-            m.remove(&id).unwrap_or_default(),
-            a.remove(&id).unwrap_or_default(),
-        )
-    });
+    let page = page.map(linked);
     Ok(ProjectPage::respond(page, &req))
 }
 
