@@ -50,8 +50,8 @@ use crate::money::{self, MonetaryAmount, Money, SignedAmount};
 use crate::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::policy::FinanceScope;
 use crate::schema::{
-    exchange_rates, ledger_closings, ledger_daily_totals, ledger_entries, ledgers, offices,
-    project_daily_totals, projects,
+    exchange_rates, ledger_closings, ledger_daily_totals, ledger_entries, ledger_totals, ledgers,
+    offices, project_daily_totals, projects,
 };
 use crate::validate;
 use crate::{keyset, page_type, string_enum, text};
@@ -1027,6 +1027,29 @@ async fn append(
         ))
         .execute(conn)
         .await?;
+    // The same over all dates: what a balance without `as_of` reads.
+    diesel::insert_into(ledger_totals::table)
+        .values((
+            ledger_totals::ledger_id.eq(ledger.id),
+            ledger_totals::kind.eq(&row.kind),
+            ledger_totals::category.eq(row.category.clone().unwrap_or_default()),
+            ledger_totals::effect_minor.eq(effect),
+            ledger_totals::usd_minor.eq(usd_minor),
+            ledger_totals::entries.eq(1i64),
+        ))
+        .on_conflict((
+            ledger_totals::ledger_id,
+            ledger_totals::kind,
+            ledger_totals::category,
+        ))
+        .do_update()
+        .set((
+            ledger_totals::effect_minor.eq(ledger_totals::effect_minor + effect),
+            ledger_totals::usd_minor.eq(ledger_totals::usd_minor + usd_minor),
+            ledger_totals::entries.eq(ledger_totals::entries + 1i64),
+        ))
+        .execute(conn)
+        .await?;
     if let Some(project) = row.project_id {
         // The per-project totals that statistics read (see api/stats.rs).
         diesel::insert_into(project_daily_totals::table)
@@ -1891,21 +1914,38 @@ pub async fn get_balance(
     caller.may_read_whole_ledger(ledger.office_id)?;
     use diesel::dsl::sql;
     use diesel::sql_types::BigInt;
-    let mut q = ledger_daily_totals::table
-        .filter(ledger_daily_totals::ledger_id.eq(id))
-        .group_by((ledger_daily_totals::kind, ledger_daily_totals::category))
-        .select((
-            ledger_daily_totals::kind,
-            ledger_daily_totals::category,
-            sql::<BigInt>("SUM(effect_minor)::bigint"),
-            sql::<BigInt>("SUM(usd_minor)::bigint"),
-            sql::<BigInt>("SUM(entries)::bigint"),
-        ))
-        .into_boxed();
-    if let Some(d) = as_of {
-        q = q.filter(ledger_daily_totals::entry_date.le(d));
-    }
-    let rows: Vec<(String, String, i64, i64, i64)> = q.load(&mut conn).await?;
+    // Without `as_of`, the totals over all dates (a few dozen rows); with it, the daily
+    // totals up to that day.
+    let rows: Vec<(String, String, i64, i64, i64)> = match as_of {
+        None => {
+            ledger_totals::table
+                .filter(ledger_totals::ledger_id.eq(id))
+                .select((
+                    ledger_totals::kind,
+                    ledger_totals::category,
+                    ledger_totals::effect_minor,
+                    ledger_totals::usd_minor,
+                    ledger_totals::entries,
+                ))
+                .load(&mut conn)
+                .await?
+        }
+        Some(d) => {
+            ledger_daily_totals::table
+                .filter(ledger_daily_totals::ledger_id.eq(id))
+                .filter(ledger_daily_totals::entry_date.le(d))
+                .group_by((ledger_daily_totals::kind, ledger_daily_totals::category))
+                .select((
+                    ledger_daily_totals::kind,
+                    ledger_daily_totals::category,
+                    sql::<BigInt>("SUM(effect_minor)::bigint"),
+                    sql::<BigInt>("SUM(usd_minor)::bigint"),
+                    sql::<BigInt>("SUM(entries)::bigint"),
+                ))
+                .load(&mut conn)
+                .await?
+        }
+    };
     // kind → (entries, gross, effect)
     let mut kinds: std::collections::BTreeMap<usize, (i64, i64, i64)> = Default::default();
     let mut spent: std::collections::BTreeMap<String, i64> = Default::default();

@@ -273,6 +273,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    ledger_totals (ledger_id, kind, category) {
+        ledger_id -> Uuid,
+        kind -> Text,
+        category -> Text,
+        effect_minor -> Int8,
+        usd_minor -> Int8,
+        entries -> Int8,
+    }
+}
+
+diesel::table! {
     project_daily_totals (project_id, ledger_id, entry_date, kind, category) {
         project_id -> Uuid,
         ledger_id -> Uuid,
@@ -344,6 +355,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledgers,
     ledger_entries,
     ledger_daily_totals,
+    ledger_totals,
     project_daily_totals,
     ledger_closings,
     idempotency_keys,

@@ -470,11 +470,20 @@ async fn seeded_entries_are_what_posting_them_would_give() {
         balance(original.clone()).await,
         balance(replay.clone()).await
     );
-    for table in ["ledger_daily_totals", "project_daily_totals"] {
+    for table in [
+        "ledger_daily_totals",
+        "ledger_totals",
+        "project_daily_totals",
+    ] {
+        let date = if table == "ledger_totals" {
+            "'-'"
+        } else {
+            "entry_date"
+        };
         let totals = |id: &str| {
             a.scalar(&format!(
-                "SELECT string_agg(concat_ws('|', entry_date, kind, category, effect_minor, usd_minor, entries{}), ',' \
-                   ORDER BY entry_date, kind, category{}) FROM {table} WHERE ledger_id = '{id}'",
+                "SELECT string_agg(concat_ws('|', {date}, kind, category, effect_minor, usd_minor, entries{}), ',' \
+                   ORDER BY {date}, kind, category{}) FROM {table} WHERE ledger_id = '{id}'",
                 if table == "project_daily_totals" { ", project_id" } else { "" },
                 if table == "project_daily_totals" { ", project_id" } else { "" },
             ))
