@@ -50,8 +50,8 @@ use crate::money::{self, MonetaryAmount, Money, SignedAmount};
 use crate::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::policy::FinanceScope;
 use crate::schema::{
-    exchange_rates, ledger_closings, ledger_daily_totals, ledger_entries, ledger_totals, ledgers,
-    offices, project_daily_totals, projects,
+    exchange_rates, ledger_closings, ledger_daily_totals, ledger_entries, ledger_monthly_totals,
+    ledger_totals, ledgers, offices, project_daily_totals, projects,
 };
 use crate::validate;
 use crate::{keyset, page_type, string_enum, text};
@@ -1024,6 +1024,35 @@ async fn append(
             ledger_daily_totals::effect_minor.eq(ledger_daily_totals::effect_minor + effect),
             ledger_daily_totals::usd_minor.eq(ledger_daily_totals::usd_minor + usd_minor),
             ledger_daily_totals::entries.eq(ledger_daily_totals::entries + 1i64),
+        ))
+        .execute(conn)
+        .await?;
+    // The same per month: what statistics over whole months read (see api/stats.rs).
+    let month = row
+        .entry_date
+        .with_day(1)
+        .expect("the first of a month exists");
+    diesel::insert_into(ledger_monthly_totals::table)
+        .values((
+            ledger_monthly_totals::ledger_id.eq(ledger.id),
+            ledger_monthly_totals::month.eq(month),
+            ledger_monthly_totals::kind.eq(&row.kind),
+            ledger_monthly_totals::category.eq(row.category.clone().unwrap_or_default()),
+            ledger_monthly_totals::effect_minor.eq(effect),
+            ledger_monthly_totals::usd_minor.eq(usd_minor),
+            ledger_monthly_totals::entries.eq(1i64),
+        ))
+        .on_conflict((
+            ledger_monthly_totals::ledger_id,
+            ledger_monthly_totals::month,
+            ledger_monthly_totals::kind,
+            ledger_monthly_totals::category,
+        ))
+        .do_update()
+        .set((
+            ledger_monthly_totals::effect_minor.eq(ledger_monthly_totals::effect_minor + effect),
+            ledger_monthly_totals::usd_minor.eq(ledger_monthly_totals::usd_minor + usd_minor),
+            ledger_monthly_totals::entries.eq(ledger_monthly_totals::entries + 1i64),
         ))
         .execute(conn)
         .await?;

@@ -273,6 +273,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    ledger_monthly_totals (ledger_id, month, kind, category) {
+        ledger_id -> Uuid,
+        month -> Date,
+        kind -> Text,
+        category -> Text,
+        effect_minor -> Int8,
+        usd_minor -> Int8,
+        entries -> Int8,
+    }
+}
+
+diesel::table! {
     ledger_totals (ledger_id, kind, category) {
         ledger_id -> Uuid,
         kind -> Text,
@@ -355,6 +367,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledgers,
     ledger_entries,
     ledger_daily_totals,
+    ledger_monthly_totals,
     ledger_totals,
     project_daily_totals,
     ledger_closings,

@@ -26,7 +26,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use diesel::sql_types::{Array, BigInt, Date, Integer, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
@@ -101,6 +101,13 @@ pub(crate) fn date_range(
         ));
     }
     Ok((from, to))
+}
+
+/// Whether `from`..=`to` covers whole months: `from` absent or a first of a month, `to`
+/// absent or a last day of a month.
+fn whole_months(from: Option<NaiveDate>, to: Option<NaiveDate>) -> bool {
+    from.is_none_or(|f| f.day() == 1)
+        && to.is_none_or(|t| t.succ_opt().is_none_or(|n| n.day() == 1))
 }
 
 /// Reads a `group_by` list of dimensions (each at most once, in the caller's order);
@@ -277,6 +284,10 @@ struct SpendingSqlRow {
 /// Spending of every ledger, from the ledgers' daily totals.
 const LEDGER_SOURCE: &str = "SELECT ledger_id, entry_date, category, NULL::uuid AS project_id, \
      effect_minor, entries FROM ledger_daily_totals WHERE category <> ''";
+/// The same from the ledgers' monthly totals (`entry_date` is the first of the month):
+/// for whole months, about 30 times fewer rows.
+const LEDGER_MONTHLY_SOURCE: &str = "SELECT ledger_id, month AS entry_date, category, \
+     NULL::uuid AS project_id, effect_minor, entries FROM ledger_monthly_totals WHERE category <> ''";
 /// Spending tagged to projects, from the projects' daily totals.
 const PROJECT_SOURCE: &str = "SELECT ledger_id, entry_date, category, project_id, effect_minor, \
      entries FROM project_daily_totals WHERE category <> ''";
@@ -345,6 +356,10 @@ pub async fn spending(
     let source = match (by_project, project_filtered) {
         (_, true) => PROJECT_SOURCE,
         (true, false) => PROJECT_AND_REST_SOURCE,
+        // Whole months (no bounds, or bounds on month boundaries): the monthly totals
+        // give the same sums, since every filter but the dates is on the ledger or the
+        // category.
+        (false, false) if whole_months(from, to) => LEDGER_MONTHLY_SOURCE,
         (false, false) => LEDGER_SOURCE,
     };
     let mut select = Vec::new();

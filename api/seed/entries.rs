@@ -691,6 +691,15 @@ pub async fn load(url: &str, total: usize) -> anyhow::Result<EntriesReport> {
     )
     .await?;
     tx.execute(
+        "INSERT INTO ledger_monthly_totals (ledger_id, month, kind, category, effect_minor, usd_minor, entries) \
+         SELECT ledger_id, date_trunc('month', entry_date)::date, kind, coalesce(category, ''), \
+                sum(effect_minor), sum(usd_minor), count(*) \
+           FROM ledger_entries e JOIN seed_ledger_state s ON s.id = e.ledger_id \
+          GROUP BY ledger_id, date_trunc('month', entry_date)::date, kind, coalesce(category, '')",
+        &[],
+    )
+    .await?;
+    tx.execute(
         "INSERT INTO ledger_totals (ledger_id, kind, category, effect_minor, usd_minor, entries) \
          SELECT ledger_id, kind, coalesce(category, ''), sum(effect_minor), sum(usd_minor), count(*) \
            FROM ledger_entries e JOIN seed_ledger_state s ON s.id = e.ledger_id \

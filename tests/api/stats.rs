@@ -423,9 +423,18 @@ async fn spending_filters_narrow_the_entries_counted() {
     let pe1 = &w.projects["ST-PE-1"];
     let pe2 = &w.projects["ST-PE-2"];
     let cases: Vec<(String, String)> = vec![
+        // Whole months (read from the monthly totals) and parts of months (the daily).
         (
             "from=2026-03-01&to=2026-06-30".to_owned(),
             "AND e.entry_date BETWEEN '2026-03-01' AND '2026-06-30'".to_owned(),
+        ),
+        (
+            "from=2026-03-15&to=2026-06-10".to_owned(),
+            "AND e.entry_date BETWEEN '2026-03-15' AND '2026-06-10'".to_owned(),
+        ),
+        (
+            "to=2026-04-30".to_owned(),
+            "AND e.entry_date <= '2026-04-30'".to_owned(),
         ),
         (
             format!("office_id={}", w.co),
