@@ -411,6 +411,19 @@ impl ApiError {
         e
     }
 
+    /// Every export slot is taken (see `crate::exports::MAX_CONCURRENT`).
+    pub fn exports_busy(running: usize) -> Self {
+        let mut e = ApiError::new(
+            ProblemType::ServiceUnavailable,
+            text!(
+                "{running} exports are running, the most at once; retry in a few seconds.",
+                "Hay {running} exportaciones en curso, el máximo a la vez; reintente en unos segundos."
+            ),
+        );
+        e.retry_after = Some(5);
+        e
+    }
+
     pub fn timeout() -> Self {
         ApiError::new(
             ProblemType::Timeout,

@@ -43,6 +43,12 @@ use crate::{sync, validate};
 /// Rows read and encoded at a time.
 pub const BATCH: i64 = 1000;
 
+/// Exports that may run at once; one more is a 503 with `Retry-After`. Each holds a
+/// database connection and keeps a worker encoding: without a cap, 32 concurrent
+/// downloads took every pooled connection, pushed the service past 100 MB and kept
+/// `/livez` waiting for seconds (bench/README.md).
+pub const MAX_CONCURRENT: usize = 4;
+
 /// The key of the stable order: the change instant and the id.
 type Key = (DateTime<Utc>, Uuid);
 
@@ -67,6 +73,12 @@ where
 {
     let negotiated = Negotiated::of(req);
     let format = negotiated.choose(&[Format::Ndjson, Format::Csv])?;
+    // Held until the export's task ends (the file is complete or the client went away).
+    let slot = state
+        .exports
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::exports_busy(MAX_CONCURRENT))?;
     let mut conn = state.pool.get().await?;
     // Read before the export's snapshot is taken (see `crate::sync`).
     let watermark = match negotiated.watermark {
@@ -79,6 +91,7 @@ where
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(2);
 
     actix_web::rt::spawn(async move {
+        let _slot = slot;
         let fail = tx.clone();
         let result = conn
             .build_transaction()

@@ -55,6 +55,8 @@ pub struct AppState {
     pub revocations: auth::Revocations,
     /// Per-caller request budgets.
     pub limits: ops::Limits,
+    /// Export slots (see [`exports::MAX_CONCURRENT`]).
+    pub exports: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -64,6 +66,7 @@ impl AppState {
             auth: std::sync::Arc::new(auth),
             revocations: auth::Revocations::default(),
             limits: ops::Limits::from_env(),
+            exports: std::sync::Arc::new(tokio::sync::Semaphore::new(exports::MAX_CONCURRENT)),
         }
     }
 }

@@ -377,3 +377,32 @@ async fn audit_export_is_for_auditors_and_the_coordinator() {
         .await;
     res.problem(401, "unauthorized");
 }
+
+/// Exports beyond `MAX_CONCURRENT` at once are a 503 with `Retry-After`, and a slot
+/// frees when an export ends: a download storm neither takes every pooled connection
+/// nor starves the workers (and `/livez`).
+#[actix_web::test]
+async fn exports_beyond_the_concurrent_cap_are_503_with_retry_after() {
+    let app = TestApp::new().await;
+    let path = "/v1/exports/projects?format=ndjson";
+    assert_eq!(app.get(path).await.status, 200);
+    // Every slot taken, as by MAX_CONCURRENT long downloads.
+    let held = app
+        .state
+        .exports
+        .clone()
+        .acquire_many_owned(ogsms::exports::MAX_CONCURRENT as u32)
+        .await
+        .unwrap();
+    let res = app.get(path).await;
+    res.problem(503, "service-unavailable");
+    assert_eq!(res.header("retry-after").as_deref(), Some("5"));
+    assert_eq!(app.get("/livez").await.status, 200);
+    drop(held);
+    assert_eq!(app.get(path).await.status, 200);
+    // A finished export gives its slot back: more than the cap, one after another.
+    for _ in 0..=ogsms::exports::MAX_CONCURRENT {
+        assert_eq!(app.get(path).await.status, 200);
+    }
+    app.stop().await;
+}
