@@ -266,12 +266,13 @@ def export_csv(token, rows):
 
 class SlowReports:
     """`clients` loops each downloading the whole entry export (the slowest report there
-    is), restarting when one ends, until stopped."""
+    is), restarting when one ends, until stopped. Beyond the service's cap on concurrent
+    exports (4) a loop gets a 503 and waits a second, as its Retry-After asks."""
 
     def __init__(self, token, clients):
         self.procs = [subprocess.Popen(
             ["bash", "-c", f"while true; do curl -s -o /dev/null -H 'Authorization: Bearer {token}' "
-                           f"'http://127.0.0.1:{SERVICE_PORT}/v1/exports/ledger-entries?format=csv'; done"],
+                           f"'http://127.0.0.1:{SERVICE_PORT}/v1/exports/ledger-entries?format=csv' -f || sleep 1; done"],
             start_new_session=True) for _ in range(clients)]
 
     def stop(self):
