@@ -50,8 +50,8 @@ use crate::money::{self, MonetaryAmount, Money, SignedAmount};
 use crate::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::policy::FinanceScope;
 use crate::schema::{
-    exchange_rates, ledger_closings, ledger_daily_totals, ledger_entries, ledger_monthly_totals,
-    ledger_totals, ledgers, offices, project_daily_totals, projects,
+    exchange_rates, ledger_closings, ledger_daily_totals, ledger_entries, ledger_totals, ledgers,
+    offices, projects,
 };
 use crate::validate;
 use crate::{keyset, page_type, string_enum, text};
@@ -838,6 +838,37 @@ fn insufficient_funds(available: i64, needed: i64) -> ApiError {
     )
 }
 
+/// Adds one entry to every summary kept with the entries, in one statement (each
+/// data-modifying `WITH` runs exactly once): the ledger's daily, monthly and all-time
+/// totals, and its project's daily totals when it is tagged to one (`$7`). Binds: ledger,
+/// entry date, kind, category (`''` for none), effect and USD amount in minor units,
+/// project.
+const ADD_TO_TOTALS: &str = "\
+WITH daily AS (
+  INSERT INTO ledger_daily_totals AS t (ledger_id, entry_date, kind, category, effect_minor, usd_minor, entries)
+  VALUES ($1, $2, $3, $4, $5, $6, 1)
+  ON CONFLICT (ledger_id, entry_date, kind, category) DO UPDATE
+    SET effect_minor = t.effect_minor + EXCLUDED.effect_minor,
+        usd_minor = t.usd_minor + EXCLUDED.usd_minor, entries = t.entries + 1
+), monthly AS (
+  INSERT INTO ledger_monthly_totals AS t (ledger_id, month, kind, category, effect_minor, usd_minor, entries)
+  VALUES ($1, date_trunc('month', $2::timestamp)::date, $3, $4, $5, $6, 1)
+  ON CONFLICT (ledger_id, month, kind, category) DO UPDATE
+    SET effect_minor = t.effect_minor + EXCLUDED.effect_minor,
+        usd_minor = t.usd_minor + EXCLUDED.usd_minor, entries = t.entries + 1
+), overall AS (
+  INSERT INTO ledger_totals AS t (ledger_id, kind, category, effect_minor, usd_minor, entries)
+  VALUES ($1, $3, $4, $5, $6, 1)
+  ON CONFLICT (ledger_id, kind, category) DO UPDATE
+    SET effect_minor = t.effect_minor + EXCLUDED.effect_minor,
+        usd_minor = t.usd_minor + EXCLUDED.usd_minor, entries = t.entries + 1
+)
+INSERT INTO project_daily_totals AS t (project_id, ledger_id, entry_date, kind, category, effect_minor, usd_minor, entries)
+SELECT $7, $1, $2, $3, $4, $5, $6, 1 WHERE $7 IS NOT NULL
+ON CONFLICT (project_id, ledger_id, entry_date, kind, category) DO UPDATE
+  SET effect_minor = t.effect_minor + EXCLUDED.effect_minor,
+      usd_minor = t.usd_minor + EXCLUDED.usd_minor, entries = t.entries + 1";
+
 /// Appends a posting to a locked ledger: checks, hashes, writes the entry, the running
 /// state, the daily totals and the audit event. Call inside the transaction that
 /// locked `ledger`.
@@ -1003,108 +1034,16 @@ async fn append(
         ))
         .execute(conn)
         .await?;
-    diesel::insert_into(ledger_daily_totals::table)
-        .values((
-            ledger_daily_totals::ledger_id.eq(ledger.id),
-            ledger_daily_totals::entry_date.eq(row.entry_date),
-            ledger_daily_totals::kind.eq(&row.kind),
-            ledger_daily_totals::category.eq(row.category.clone().unwrap_or_default()),
-            ledger_daily_totals::effect_minor.eq(effect),
-            ledger_daily_totals::usd_minor.eq(usd_minor),
-            ledger_daily_totals::entries.eq(1i64),
-        ))
-        .on_conflict((
-            ledger_daily_totals::ledger_id,
-            ledger_daily_totals::entry_date,
-            ledger_daily_totals::kind,
-            ledger_daily_totals::category,
-        ))
-        .do_update()
-        .set((
-            ledger_daily_totals::effect_minor.eq(ledger_daily_totals::effect_minor + effect),
-            ledger_daily_totals::usd_minor.eq(ledger_daily_totals::usd_minor + usd_minor),
-            ledger_daily_totals::entries.eq(ledger_daily_totals::entries + 1i64),
-        ))
-        .execute(conn)
-        .await?;
-    // The same per month: what statistics over whole months read (see api/stats.rs).
-    let month = row
-        .entry_date
-        .with_day(1)
-        .expect("the first of a month exists");
-    diesel::insert_into(ledger_monthly_totals::table)
-        .values((
-            ledger_monthly_totals::ledger_id.eq(ledger.id),
-            ledger_monthly_totals::month.eq(month),
-            ledger_monthly_totals::kind.eq(&row.kind),
-            ledger_monthly_totals::category.eq(row.category.clone().unwrap_or_default()),
-            ledger_monthly_totals::effect_minor.eq(effect),
-            ledger_monthly_totals::usd_minor.eq(usd_minor),
-            ledger_monthly_totals::entries.eq(1i64),
-        ))
-        .on_conflict((
-            ledger_monthly_totals::ledger_id,
-            ledger_monthly_totals::month,
-            ledger_monthly_totals::kind,
-            ledger_monthly_totals::category,
-        ))
-        .do_update()
-        .set((
-            ledger_monthly_totals::effect_minor.eq(ledger_monthly_totals::effect_minor + effect),
-            ledger_monthly_totals::usd_minor.eq(ledger_monthly_totals::usd_minor + usd_minor),
-            ledger_monthly_totals::entries.eq(ledger_monthly_totals::entries + 1i64),
-        ))
-        .execute(conn)
-        .await?;
-    // The same over all dates: what a balance without `as_of` reads.
-    diesel::insert_into(ledger_totals::table)
-        .values((
-            ledger_totals::ledger_id.eq(ledger.id),
-            ledger_totals::kind.eq(&row.kind),
-            ledger_totals::category.eq(row.category.clone().unwrap_or_default()),
-            ledger_totals::effect_minor.eq(effect),
-            ledger_totals::usd_minor.eq(usd_minor),
-            ledger_totals::entries.eq(1i64),
-        ))
-        .on_conflict((
-            ledger_totals::ledger_id,
-            ledger_totals::kind,
-            ledger_totals::category,
-        ))
-        .do_update()
-        .set((
-            ledger_totals::effect_minor.eq(ledger_totals::effect_minor + effect),
-            ledger_totals::usd_minor.eq(ledger_totals::usd_minor + usd_minor),
-            ledger_totals::entries.eq(ledger_totals::entries + 1i64),
-        ))
-        .execute(conn)
-        .await?;
-    if let Some(project) = row.project_id {
-        // The per-project totals that statistics read (see api/stats.rs).
-        diesel::insert_into(project_daily_totals::table)
-            .values((
-                project_daily_totals::project_id.eq(project),
-                project_daily_totals::ledger_id.eq(ledger.id),
-                project_daily_totals::entry_date.eq(row.entry_date),
-                project_daily_totals::kind.eq(&row.kind),
-                project_daily_totals::category.eq(row.category.clone().unwrap_or_default()),
-                project_daily_totals::effect_minor.eq(effect),
-                project_daily_totals::usd_minor.eq(usd_minor),
-                project_daily_totals::entries.eq(1i64),
-            ))
-            .on_conflict((
-                project_daily_totals::project_id,
-                project_daily_totals::ledger_id,
-                project_daily_totals::entry_date,
-                project_daily_totals::kind,
-                project_daily_totals::category,
-            ))
-            .do_update()
-            .set((
-                project_daily_totals::effect_minor.eq(project_daily_totals::effect_minor + effect),
-                project_daily_totals::usd_minor.eq(project_daily_totals::usd_minor + usd_minor),
-                project_daily_totals::entries.eq(project_daily_totals::entries + 1i64),
-            ))
+    {
+        use diesel::sql_types::{BigInt, Date, Nullable, Text, Uuid as SqlUuid};
+        diesel::sql_query(ADD_TO_TOTALS)
+            .bind::<SqlUuid, _>(ledger.id)
+            .bind::<Date, _>(row.entry_date)
+            .bind::<Text, _>(&row.kind)
+            .bind::<Text, _>(row.category.as_deref().unwrap_or_default())
+            .bind::<BigInt, _>(effect)
+            .bind::<BigInt, _>(usd_minor)
+            .bind::<Nullable<SqlUuid>, _>(row.project_id)
             .execute(conn)
             .await?;
     }
