@@ -39,8 +39,11 @@ impl Actor {
 }
 
 /// Appends an audit event. Call it inside the write's transaction.
+///
+/// It takes the connection shared, so that a write path can send it in one pipeline
+/// with its other statements (see `ledgers::append`).
 pub async fn record<T: Serialize>(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     actor: &Actor,
     action: &str,
     resource_type: &str,
@@ -62,7 +65,7 @@ pub async fn record<T: Serialize>(
             audit_events::before.eq(to_json(before)),
             audit_events::after.eq(to_json(after)),
         ))
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     Ok(())
 }

@@ -35,6 +35,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::TryFutureExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
@@ -703,18 +704,18 @@ pub struct NewReversal {
 
 /// The rate in force on `date` for `currency`: the latest on or before it.
 async fn rate_on(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     currency: &str,
     date: NaiveDate,
-) -> Result<Option<i64>, ApiError> {
-    Ok(exchange_rates::table
+) -> QueryResult<Option<i64>> {
+    exchange_rates::table
         .filter(exchange_rates::currency.eq(currency))
         .filter(exchange_rates::effective_on.le(date))
         .order(exchange_rates::effective_on.desc())
         .select(exchange_rates::usd_per_unit_e12)
-        .first(conn)
+        .first(&mut conn)
         .await
-        .optional()?)
+        .optional()
 }
 
 /// What a posting carries once the body is checked.
@@ -877,7 +878,8 @@ async fn append(
     caller: &Caller,
     ledger: &LedgerRow,
     p: Posting,
-) -> Result<Entry, ApiError> {
+    claim: Option<&KeyClaim<'_>>,
+) -> Result<Created, ApiError> {
     caller.may_post_entries(ledger.office_id)?;
     if ledger.status == "closed" {
         return Err(ApiError::new(
@@ -913,61 +915,81 @@ async fn append(
             ),
         ));
     }
-    if let Some(project) = p.project_id {
-        let office: Option<Uuid> = projects::table
-            .find(project)
-            .select(projects::office_id)
-            .first(conn)
-            .await
-            .optional()?;
-        if office != Some(ledger.office_id) {
-            errors.push(FieldError::new(
-                "project_id",
-                "not_of_this_office",
-                text!(
-                    "must be a project of the ledger's office",
-                    "debe ser un proyecto de la oficina del libro"
-                ),
-            ));
-        }
-    }
-    if let Some(agency) = p.payee_agency_id {
-        let exists: bool = diesel::select(diesel::dsl::exists(
-            crate::schema::executing_agencies::table.find(agency),
-        ))
-        .get_result(conn)
-        .await?;
-        if !exists {
-            errors.push(FieldError::new(
-                "payee_agency_id",
-                "unknown",
-                text!(
-                    "no such executing agency",
-                    "no existe esa agencia ejecutora"
-                ),
-            ));
-        }
-    }
+    // The checks that read the database, and the database's clock, in one pipeline: the
+    // statements go out together and come back in one round trip.
     let currency = p.amount.currency.code.to_owned();
-    let rate = if currency == "USD" {
-        None
-    } else {
-        match rate_on(conn, &currency, p.entry_date).await? {
-            Some(r) => Some(r),
-            None => {
-                let date = p.entry_date;
-                errors.push(FieldError::new(
-                    "amount.currency",
-                    "no_rate",
-                    text!(
-                        "has no exchange rate in force on {date}",
-                        "no tiene tipo de cambio vigente el {date}"
-                    ),
-                ));
-                None
-            }
-        }
+    let (project_office, agency_exists, rate, created_at) = {
+        let c: &AsyncPgConnection = conn;
+        futures_util::try_join!(
+            async {
+                match p.project_id {
+                    None => Ok(None),
+                    Some(project) => projects::table
+                        .find(project)
+                        .select(projects::office_id)
+                        .first::<Uuid>(&mut { c })
+                        .await
+                        .optional(),
+                }
+            },
+            async {
+                match p.payee_agency_id {
+                    None => Ok(true),
+                    Some(agency) => {
+                        diesel::select(diesel::dsl::exists(
+                            crate::schema::executing_agencies::table.find(agency),
+                        ))
+                        .get_result::<bool>(&mut { c })
+                        .await
+                    }
+                }
+            },
+            async {
+                if currency == "USD" {
+                    Ok(None)
+                } else {
+                    rate_on(c, &currency, p.entry_date).await
+                }
+            },
+            // The database's clock, read inside the transaction: incremental sync relies
+            // on it never being before the transaction's start (see `crate::sync`).
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::Timestamptz>(
+                "clock_timestamp()",
+            ))
+            .get_result::<DateTime<Utc>>(&mut { c }),
+        )?
     };
+    if p.project_id.is_some() && project_office != Some(ledger.office_id) {
+        errors.push(FieldError::new(
+            "project_id",
+            "not_of_this_office",
+            text!(
+                "must be a project of the ledger's office",
+                "debe ser un proyecto de la oficina del libro"
+            ),
+        ));
+    }
+    if !agency_exists {
+        errors.push(FieldError::new(
+            "payee_agency_id",
+            "unknown",
+            text!(
+                "no such executing agency",
+                "no existe esa agencia ejecutora"
+            ),
+        ));
+    }
+    if currency != "USD" && rate.is_none() {
+        let date = p.entry_date;
+        errors.push(FieldError::new(
+            "amount.currency",
+            "no_rate",
+            text!(
+                "has no exchange rate in force on {date}",
+                "no tiene tipo de cambio vigente el {date}"
+            ),
+        ));
+    }
     validate::finish(errors)?;
     let usd_minor = match rate {
         None => p.amount.minor,
@@ -1010,60 +1032,69 @@ async fn append(
         effect_minor: effect,
         reverses_entry_id: p.reverses,
         created_by: caller.sub.clone(),
-        // The database's clock, read inside the transaction: incremental sync relies on
-        // it never being before the transaction's start (see `crate::sync`).
-        created_at: diesel::select(diesel::dsl::sql::<diesel::sql_types::Timestamptz>(
-            "clock_timestamp()",
-        ))
-        .get_result::<DateTime<Utc>>(conn)
-        .await?
-        .trunc_subsecs(6),
+        created_at: created_at.trunc_subsecs(6),
         prev_hash: ledger.head_hash.clone(),
         hash: String::new(),
     };
     row.hash = row.compute_hash();
-    diesel::insert_into(ledger_entries::table)
-        .values(&row)
-        .execute(conn)
-        .await?;
-    diesel::update(ledgers::table.find(ledger.id))
-        .set((
-            ledgers::entry_count.eq(row.seq),
-            ledgers::head_hash.eq(&row.hash),
-            ledgers::available_minor.eq(available),
-        ))
-        .execute(conn)
-        .await?;
-    {
-        use diesel::sql_types::{BigInt, Date, Nullable, Text, Uuid as SqlUuid};
-        diesel::sql_query(ADD_TO_TOTALS)
-            .bind::<SqlUuid, _>(ledger.id)
-            .bind::<Date, _>(row.entry_date)
-            .bind::<Text, _>(&row.kind)
-            .bind::<Text, _>(row.category.as_deref().unwrap_or_default())
-            .bind::<BigInt, _>(effect)
-            .bind::<BigInt, _>(usd_minor)
-            .bind::<Nullable<SqlUuid>, _>(row.project_id)
-            .execute(conn)
-            .await?;
-    }
-    let entry = Entry::from(row);
+    let entry = Entry::from(row.clone());
     let action = if entry.kind == EntryKind::Reversal {
         "reverse"
     } else {
         "post"
     };
-    audit::record(
-        conn,
-        &caller.actor(),
-        action,
-        "ledger_entry",
-        entry.id,
-        None,
-        Some(&entry),
-    )
-    .await?;
-    Ok(entry)
+    // The entry, the ledger's running state, every summary and the audit event, in one
+    // pipeline (one round trip); the transaction makes them one change.
+    let location = format!("/v1/ledgers/{}/entries/{}", entry.ledger_id, entry.id);
+    let tagged = Tagged::new(&entry);
+    let c: &AsyncPgConnection = conn;
+    let actor = caller.actor();
+    futures_util::try_join!(
+        diesel::insert_into(ledger_entries::table)
+            .values(&row)
+            .execute(&mut { c })
+            .map_err(ApiError::from),
+        diesel::update(ledgers::table.find(ledger.id))
+            .set((
+                ledgers::entry_count.eq(row.seq),
+                ledgers::head_hash.eq(&row.hash),
+                ledgers::available_minor.eq(available),
+            ))
+            .execute(&mut { c })
+            .map_err(ApiError::from),
+        {
+            use diesel::sql_types::{BigInt, Date, Nullable, Text, Uuid as SqlUuid};
+            diesel::sql_query(ADD_TO_TOTALS)
+                .bind::<SqlUuid, _>(ledger.id)
+                .bind::<Date, _>(row.entry_date)
+                .bind::<Text, _>(&row.kind)
+                .bind::<Text, _>(row.category.as_deref().unwrap_or_default())
+                .bind::<BigInt, _>(effect)
+                .bind::<BigInt, _>(usd_minor)
+                .bind::<Nullable<SqlUuid>, _>(row.project_id)
+                .execute(&mut { c })
+                .map_err(ApiError::from)
+        },
+        async {
+            audit::record(
+                c,
+                &actor,
+                action,
+                "ledger_entry",
+                entry.id,
+                None,
+                Some(&entry),
+            )
+            .await
+        },
+        async {
+            match claim {
+                Some(claim) => store_key(c, caller, claim, &tagged.bytes, &location).await,
+                None => Ok(()),
+            }
+        },
+    )?;
+    Ok(Created { tagged, location })
 }
 
 /// How long idempotency keys are kept (the contract promises at least 24 hours).
@@ -1196,11 +1227,28 @@ async fn claim_key(
         #[diesel(sql_type = diesel::sql_types::Bool)]
         locked: bool,
     }
-    let locked: Locked =
+    // The lock and the stored response in one pipeline; the stored row counts only when
+    // the lock was taken.
+    let c: &AsyncPgConnection = conn;
+    let (locked, stored) = futures_util::try_join!(
         diesel::sql_query("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7411)) AS locked")
             .bind::<diesel::sql_types::Text, _>(format!("{}\n{key}", caller.sub))
-            .get_result(conn)
-            .await?;
+            .get_result::<Locked>(&mut { c }),
+        async {
+            k::table
+                .filter(k::caller_sub.eq(&caller.sub))
+                .filter(k::key.eq(key))
+                .select((
+                    k::request_hash,
+                    k::response_status,
+                    k::response_body,
+                    k::location,
+                ))
+                .first::<(String, i16, Vec<u8>, Option<String>)>(&mut { c })
+                .await
+                .optional()
+        },
+    )?;
     if !locked.locked {
         let mut e = ApiError::new(
             ProblemType::IdempotencyKeyInUse,
@@ -1212,18 +1260,6 @@ async fn claim_key(
         e.retry_after = Some(1);
         return Err(e);
     }
-    let stored: Option<(String, i16, Vec<u8>, Option<String>)> = k::table
-        .filter(k::caller_sub.eq(&caller.sub))
-        .filter(k::key.eq(key))
-        .select((
-            k::request_hash,
-            k::response_status,
-            k::response_body,
-            k::location,
-        ))
-        .first(conn)
-        .await
-        .optional()?;
     match stored {
         None => Ok(None),
         Some((stored_hash, status, body, location)) if stored_hash == hash => Ok(Some(Stored {
@@ -1241,14 +1277,27 @@ async fn claim_key(
     }
 }
 
+/// An `Idempotency-Key` claimed by this transaction and the request's hash.
+struct KeyClaim<'a> {
+    key: &'a str,
+    hash: &'a str,
+}
+
+/// A written entry's representation and address, as answered and as stored for replays.
+struct Created {
+    tagged: Tagged,
+    location: String,
+}
+
+/// Stores the response to a claimed key (in the write's pipeline).
 async fn store_key(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     caller: &Caller,
-    key: &str,
-    hash: &str,
+    claim: &KeyClaim<'_>,
     body: &[u8],
     location: &str,
 ) -> Result<(), ApiError> {
+    let KeyClaim { key, hash } = *claim;
     use crate::schema::idempotency_keys as k;
     diesel::insert_into(k::table)
         .values((
@@ -1259,7 +1308,7 @@ async fn store_key(
             k::response_body.eq(body),
             k::location.eq(location),
         ))
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     Ok(())
 }
@@ -1294,17 +1343,18 @@ async fn run(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     action: Action,
-) -> Result<Entry, ApiError> {
+    claim: Option<&KeyClaim<'_>>,
+) -> Result<Created, ApiError> {
     match action {
         Action::Post { ledger_id, posting } => {
             let ledger = load_ledger(conn, caller, ledger_id, true).await?;
-            append(conn, caller, &ledger, posting).await
+            append(conn, caller, &ledger, posting, claim).await
         }
         Action::Reverse {
             ledger_id,
             entry_id,
             new,
-        } => reverse(conn, caller, ledger_id, entry_id, new).await,
+        } => reverse(conn, caller, ledger_id, entry_id, new, claim).await,
     }
 }
 
@@ -1318,25 +1368,20 @@ async fn post_idempotently(
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(req)?;
     let hash = request_hash(req.path(), body_json);
+    let claim = key.as_deref().map(|key| KeyClaim { key, hash: &hash });
     let mut conn = state.pool.get().await?;
     let outcome = conn
         .transaction(async |conn| {
-            if let Some(key) = &key
-                && let Some(stored) = claim_key(conn, caller, key, &hash).await?
+            if let Some(claim) = &claim
+                && let Some(stored) = claim_key(conn, caller, claim.key, claim.hash).await?
             {
                 return Ok::<_, ApiError>(Err(stored));
             }
-            let entry = run(conn, caller, action).await?;
-            let location = format!("/v1/ledgers/{}/entries/{}", entry.ledger_id, entry.id);
-            let tagged = Tagged::new(&entry);
-            if let Some(key) = &key {
-                store_key(conn, caller, key, &hash, &tagged.bytes, &location).await?;
-            }
-            Ok(Ok((tagged, location)))
+            Ok(Ok(run(conn, caller, action, claim.as_ref()).await?))
         })
         .await?;
     Ok(match outcome {
-        Ok((tagged, location)) => tagged.created(&location),
+        Ok(created) => created.tagged.created(&created.location),
         Err(stored) => replay(stored),
     })
 }
@@ -1451,7 +1496,8 @@ async fn reverse(
     id: Uuid,
     entry_id: Uuid,
     new: NewReversal,
-) -> Result<Entry, ApiError> {
+    claim: Option<&KeyClaim<'_>>,
+) -> Result<Created, ApiError> {
     let ledger = load_ledger(conn, caller, id, true).await?;
     let original: EntryRow = ledger_entries::table
         .filter(ledger_entries::ledger_id.eq(id))
@@ -1503,17 +1549,16 @@ async fn reverse(
     };
     // The reversal undoes the original's effect exactly, at the original's rate.
     let rate_fixed = original.usd_per_unit_e12;
-    let mut entry = append_with_rate(
+    append_with_rate(
         conn,
         caller,
         &ledger,
         posting,
         rate_fixed,
         original.usd_minor,
+        claim,
     )
-    .await?;
-    entry.reverses_entry_id = Some(original.id);
-    Ok(entry)
+    .await
 }
 
 /// [`append`] for a reversal, which keeps the original's rate and USD amount.
@@ -1524,7 +1569,8 @@ async fn append_with_rate(
     p: Posting,
     rate: Option<i64>,
     usd_minor: i64,
-) -> Result<Entry, ApiError> {
+    claim: Option<&KeyClaim<'_>>,
+) -> Result<Created, ApiError> {
     // A reversal posts in USD at the original's converted amount when the original was
     // in another currency, so that it undoes exactly what was recorded.
     let p = if rate.is_some() {
@@ -1535,8 +1581,11 @@ async fn append_with_rate(
     } else {
         p
     };
-    append(conn, caller, ledger, p).await
+    append(conn, caller, ledger, p, claim).await
 }
+
+/// Kind, category (`''` for none), effect, USD amount and entries of a ledger's totals.
+type TotalsRow = (String, String, i64, i64, i64);
 
 /// Get an entry.
 #[utoipa::path(
@@ -1878,42 +1927,61 @@ pub async fn get_balance(
     let id = id.into_inner();
     let as_of = validate::param_date("as_of", query.as_of.as_deref())?;
     let mut conn = state.pool.get().await?;
-    let ledger = load_ledger(&mut conn, &caller, id, false).await?;
-    caller.may_read_whole_ledger(ledger.office_id)?;
     use diesel::dsl::sql;
     use diesel::sql_types::BigInt;
-    // Without `as_of`, the totals over all dates (a few dozen rows); with it, the daily
-    // totals up to that day.
-    let rows: Vec<(String, String, i64, i64, i64)> = match as_of {
-        None => {
-            ledger_totals::table
-                .filter(ledger_totals::ledger_id.eq(id))
-                .select((
-                    ledger_totals::kind,
-                    ledger_totals::category,
-                    ledger_totals::effect_minor,
-                    ledger_totals::usd_minor,
-                    ledger_totals::entries,
-                ))
-                .load(&mut conn)
-                .await?
-        }
-        Some(d) => {
-            ledger_daily_totals::table
-                .filter(ledger_daily_totals::ledger_id.eq(id))
-                .filter(ledger_daily_totals::entry_date.le(d))
-                .group_by((ledger_daily_totals::kind, ledger_daily_totals::category))
-                .select((
-                    ledger_daily_totals::kind,
-                    ledger_daily_totals::category,
-                    sql::<BigInt>("SUM(effect_minor)::bigint"),
-                    sql::<BigInt>("SUM(usd_minor)::bigint"),
-                    sql::<BigInt>("SUM(entries)::bigint"),
-                ))
-                .load(&mut conn)
-                .await?
-        }
+    // The ledger and, in the same pipeline (one round trip), without `as_of` its totals
+    // over all dates (a few dozen rows), with it the daily totals up to that day. The
+    // totals are read before the caller is checked but shown only after.
+    let (ledger, rows): (Option<LedgerRow>, Vec<TotalsRow>) = {
+        let c: &AsyncPgConnection = &conn;
+        futures_util::try_join!(
+            async {
+                ledgers::table
+                    .find(id)
+                    .select(LedgerRow::as_select())
+                    .first(&mut { c })
+                    .await
+                    .optional()
+            },
+            async {
+                match as_of {
+                    None => {
+                        ledger_totals::table
+                            .filter(ledger_totals::ledger_id.eq(id))
+                            .select((
+                                ledger_totals::kind,
+                                ledger_totals::category,
+                                ledger_totals::effect_minor,
+                                ledger_totals::usd_minor,
+                                ledger_totals::entries,
+                            ))
+                            .load(&mut { c })
+                            .await
+                    }
+                    Some(d) => {
+                        ledger_daily_totals::table
+                            .filter(ledger_daily_totals::ledger_id.eq(id))
+                            .filter(ledger_daily_totals::entry_date.le(d))
+                            .group_by((ledger_daily_totals::kind, ledger_daily_totals::category))
+                            .select((
+                                ledger_daily_totals::kind,
+                                ledger_daily_totals::category,
+                                sql::<BigInt>("SUM(effect_minor)::bigint"),
+                                sql::<BigInt>("SUM(usd_minor)::bigint"),
+                                sql::<BigInt>("SUM(entries)::bigint"),
+                            ))
+                            .load(&mut { c })
+                            .await
+                    }
+                }
+            },
+        )?
     };
+    let ledger = ledger.ok_or_else(ApiError::not_found)?;
+    if !ledger_visible(&mut conn, &caller, &ledger).await? {
+        return Err(ApiError::not_found());
+    }
+    caller.may_read_whole_ledger(ledger.office_id)?;
     // kind → (entries, gross, effect)
     let mut kinds: std::collections::BTreeMap<usize, (i64, i64, i64)> = Default::default();
     let mut spent: std::collections::BTreeMap<String, i64> = Default::default();
@@ -1942,11 +2010,9 @@ pub async fn get_balance(
             effect: Money::usd(effect).to_signed(),
         })
         .collect();
-    if as_of.is_none() {
-        // The running balance on the ledger row and the totals must agree.
-        debug_assert_eq!(available, ledger.available_minor);
-        available = ledger.available_minor;
-    }
+    // `available` and `entry_count` are the totals' own sums, so that the figures agree
+    // with each other even while entries are being posted (the ledger row, read by
+    // another statement, may already count one more).
     let balance = Balance {
         ledger_id: id,
         as_of,

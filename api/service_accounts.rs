@@ -438,7 +438,7 @@ pub async fn issue_token(
         "role": account.role,
     });
     audit::record(
-        &mut conn,
+        &conn,
         &actor,
         "token.issue",
         "service_account",

@@ -250,6 +250,36 @@ async fn two_hundred_concurrent_expenses_against_funds_for_one_hundred() {
     );
 }
 
+/// Minor units of a decimal amount string ("-12.30" → -1230).
+fn cents(v: &Value) -> i64 {
+    v.as_str().unwrap().replace('.', "").parse().unwrap()
+}
+
+#[actix_web::test]
+async fn a_balance_read_while_entries_post_agrees_with_itself() {
+    let app = TestApp::new().await;
+    let b = books(&app).await;
+    post(&app, &b, &allocation("100.00")).await;
+    let url = format!("/v1/ledgers/{}/entries", b.ledger);
+    let body = expense("1.00");
+    let posts = join_all((0..60).map(|_| app.post(&url, &body)));
+    let reads = join_all((0..60).map(|_| balance(&app, &b, "")));
+    let (posted, read) = futures_util::join!(posts, reads);
+    assert!(posted.iter().all(|r| r.status == 201));
+    for bal in read {
+        let kinds = bal["by_kind"].as_array().unwrap();
+        let entries: i64 = kinds.iter().map(|k| k["entries"].as_i64().unwrap()).sum();
+        let effect: i64 = kinds.iter().map(|k| cents(&k["effect"]["amount"])).sum();
+        assert_eq!(bal["entry_count"].as_i64().unwrap(), entries, "{bal}");
+        assert_eq!(cents(&bal["available"]["amount"]), effect, "{bal}");
+        // One allocation of 100.00 and some expenses of 1.00 each.
+        assert_eq!(effect, 10_000 - (entries - 1) * 100, "{bal}");
+    }
+    let last = balance(&app, &b, "").await;
+    assert_eq!(last["entry_count"], 61);
+    assert_eq!(last["available"]["amount"], "40.00");
+}
+
 #[actix_web::test]
 async fn fifty_concurrent_posts_with_one_idempotency_key_make_one_entry() {
     let app = TestApp::new().await;
