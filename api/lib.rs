@@ -49,12 +49,13 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 /// What every handler shares.
+#[derive(Clone)]
 pub struct AppState {
     pub pool: db::DbPool,
     pub auth: std::sync::Arc<auth::AuthConfig>,
     pub revocations: auth::Revocations,
     /// Per-caller request budgets.
-    pub limits: ops::Limits,
+    pub limits: std::sync::Arc<ops::Limits>,
     /// Export slots (see [`exports::MAX_CONCURRENT`]).
     pub exports: std::sync::Arc<tokio::sync::Semaphore>,
 }
@@ -65,8 +66,19 @@ impl AppState {
             pool,
             auth: std::sync::Arc::new(auth),
             revocations: auth::Revocations::default(),
-            limits: ops::Limits::from_env(),
+            limits: std::sync::Arc::new(ops::Limits::from_env()),
             exports: std::sync::Arc::new(tokio::sync::Semaphore::new(exports::MAX_CONCURRENT)),
+        }
+    }
+
+    /// The same state (revocations, budgets and export slots shared) over another pool:
+    /// each worker thread gets a pool of its own, so that a connection's socket is
+    /// driven on the thread whose requests use it instead of waking another thread at
+    /// every query.
+    pub fn with_pool(&self, pool: db::DbPool) -> AppState {
+        AppState {
+            pool,
+            ..self.clone()
         }
     }
 }

@@ -333,7 +333,7 @@ impl TestApp {
         }
         let mut state = AppState::new(pool, options.auth.unwrap_or_else(test_auth));
         if let Some(limits) = options.limits {
-            state.limits = limits;
+            state.limits = std::sync::Arc::new(limits);
         }
         let state = web::Data::new(state);
         let s = state.clone();
