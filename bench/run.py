@@ -286,6 +286,18 @@ class SlowReports:
             p.wait()
 
 
+def source_version():
+    """The commit the run is of, `+changes` when the work tree differs from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return head + ("+changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def seed_line(out, what):
     m = re.search(what, out)
     return m.group(0) if m else out.strip()
@@ -455,6 +467,7 @@ def main():
 
     cluster = Cluster(a.port, a.data_dir)
     results = {"started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": os.uname().nodename,
+               "source": source_version(),
                "cpus": os.cpu_count(), "duration_s": a.duration, "reps": a.reps, "anchors": {}}
     runs = {"pgbench_select_c8": [], "pgbench_insert_c8": [], "copy_csv": []}
     service_runs = []
@@ -506,6 +519,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     an = results["anchors"]
     md = [f"Run of {results['started_at']} on {results['cpus']} CPUs, {a.reps} repetitions of {a.duration} s; medians.", "",
+          f"Source: {results['source']} (the binary run: target/release/ogsms{', not rebuilt' if os.environ.get('BENCH_REBUILD') == '0' else ''}).", "",
           "| anchor | median | unit |", "|---|---|---|",
           f"| pgbench -S -M prepared -c 8 -j 2 | {an['pgbench_select_c8']['tps_median']:.0f} | TPS |",
           f"| pgbench insert of one ledger-like row per transaction, c8 | {an['pgbench_insert_c8']['tps_median']:.0f} | TPS |",
