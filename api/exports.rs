@@ -49,6 +49,34 @@ pub const BATCH: i64 = 1000;
 /// `/livez` waiting for seconds (bench/README.md).
 pub const MAX_CONCURRENT: usize = 4;
 
+/// The runtime exports read and encode on: two threads of their own at a lower
+/// scheduling priority (nice 10), so that a download's CSV encoding neither holds up
+/// the request workers' event loops nor takes the CPU from their requests (32 concurrent
+/// downloads on the workers themselves kept `/livez` waiting for seconds,
+/// bench/README.md). The workers only pass the encoded chunks on.
+fn export_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("ogsms-export")
+            .on_thread_start(lower_this_threads_priority)
+            .enable_all()
+            .build()
+            .expect("the export runtime starts")
+    })
+}
+
+/// Nice 10 for the calling thread (on Linux a thread's nice value is its own).
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority only read their arguments; raising one's own nice
+    // value needs no privilege. A failure leaves the priority as it was.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
+    }
+}
+
 /// The key of the stable order: the change instant and the id.
 type Key = (DateTime<Utc>, Uuid);
 
@@ -90,7 +118,7 @@ where
     let data_lang = encoder.as_ref().map(|e| e.data_lang);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(2);
 
-    actix_web::rt::spawn(async move {
+    export_runtime().spawn(async move {
         let _slot = slot;
         let fail = tx.clone();
         let result = conn
