@@ -58,11 +58,14 @@ pub struct AppState {
     pub limits: std::sync::Arc<ops::Limits>,
     /// Export slots (see [`exports::MAX_CONCURRENT`]).
     pub exports: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Every pool of the process (one per worker), for `/metrics`.
+    pub pools: std::sync::Arc<std::sync::Mutex<Vec<db::DbPool>>>,
 }
 
 impl AppState {
     pub fn new(pool: db::DbPool, auth: auth::AuthConfig) -> AppState {
         AppState {
+            pools: std::sync::Arc::new(std::sync::Mutex::new(vec![pool.clone()])),
             pool,
             auth: std::sync::Arc::new(auth),
             revocations: auth::Revocations::default(),
@@ -76,6 +79,10 @@ impl AppState {
     /// driven on the thread whose requests use it instead of waking another thread at
     /// every query.
     pub fn with_pool(&self, pool: db::DbPool) -> AppState {
+        self.pools
+            .lock()
+            .expect("no thread panics holding the pool list")
+            .push(pool.clone());
         AppState {
             pool,
             ..self.clone()

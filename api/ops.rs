@@ -111,10 +111,21 @@ impl Metrics {
 #[get("/metrics")]
 pub async fn metrics_endpoint(state: web::Data<AppState>) -> HttpResponse {
     let m = metrics();
-    let status = state.pool.status();
-    m.pool_size.set(status.size as i64);
-    m.pool_available.set(status.available as i64);
-    m.pool_waiting.set(status.waiting as i64);
+    let (mut size, mut available, mut waiting) = (0, 0, 0);
+    for pool in state
+        .pools
+        .lock()
+        .expect("no thread panics holding the pool list")
+        .iter()
+    {
+        let s = pool.status();
+        size += s.size;
+        available += s.available;
+        waiting += s.waiting;
+    }
+    m.pool_size.set(size as i64);
+    m.pool_available.set(available as i64);
+    m.pool_waiting.set(waiting as i64);
     let mut buf = Vec::new();
     TextEncoder::new()
         .encode(&m.registry.gather(), &mut buf)
@@ -136,6 +147,9 @@ pub fn access_log(
     elapsed: Duration,
     sub: Option<&str>,
 ) {
+    if !log::log_enabled!(target: "ogsms::access", log::Level::Info) {
+        return;
+    }
     let line = serde_json::json!({
         "ts": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         "level": "INFO",
