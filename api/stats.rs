@@ -437,18 +437,21 @@ pub async fn spending(
     };
     let inner = format!(
         "SELECT ledger_id, {month} AS month, {category} AS category, {project} AS project_id, \
-           sum(effect_minor) AS effect_minor, sum(entries) AS entries \
+           sum(effect_minor)::bigint AS effect_minor, sum(entries)::bigint AS entries \
          FROM ({source}) s \
          WHERE ($1::date IS NULL OR entry_date >= $1) \
            AND ($2::date IS NULL OR entry_date <= $2) \
            AND ($6::text[] IS NULL OR category = ANY($6)) \
            AND ($7::uuid[] IS NULL OR project_id = ANY($7)) \
          GROUP BY 1, 2, 3, 4",
-        month = by(
-            SpendingDimension::Month,
-            "date_trunc('month', entry_date)::date",
-            "NULL::date"
-        ),
+        // Monthly totals are dated on the first of their month already; a date cast to
+        // `timestamp` (not `timestamptz`, which takes a time-zone lookup per row) for the
+        // daily ones.
+        month = match (dims.contains(&SpendingDimension::Month), source) {
+            (false, _) => "NULL::date",
+            (true, LEDGER_MONTHLY_SOURCE) => "entry_date",
+            (true, _) => "date_trunc('month', entry_date::timestamp)::date",
+        },
         category = by(SpendingDimension::Category, "category", "NULL::text"),
         // The department filter needs the project even when not grouped by it.
         project = if by_project || department_ids.is_some() {
