@@ -841,7 +841,8 @@ fn insufficient_funds(available: i64, needed: i64) -> ApiError {
 
 /// Adds one entry to every summary kept with the entries, in one statement (each
 /// data-modifying `WITH` runs exactly once): the ledger's daily, monthly and all-time
-/// totals, and its project's daily totals when it is tagged to one (`$7`). Binds: ledger,
+/// totals, its monthly spending when the entry has a category (`$4 <> ''`), and its
+/// project's daily totals when it is tagged to one (`$7`). Binds: ledger,
 /// entry date, kind, category (`''` for none), effect and USD amount in minor units,
 /// project.
 const ADD_TO_TOTALS: &str = "\
@@ -857,6 +858,11 @@ WITH daily AS (
   ON CONFLICT (ledger_id, month, kind, category) DO UPDATE
     SET effect_minor = t.effect_minor + EXCLUDED.effect_minor,
         usd_minor = t.usd_minor + EXCLUDED.usd_minor, entries = t.entries + 1
+), spending AS (
+  INSERT INTO ledger_monthly_spending AS t (ledger_id, month, effect_minor, entries)
+  SELECT $1, date_trunc('month', $2::timestamp)::date, $5, 1 WHERE $4 <> ''
+  ON CONFLICT (ledger_id, month) DO UPDATE
+    SET effect_minor = t.effect_minor + EXCLUDED.effect_minor, entries = t.entries + 1
 ), overall AS (
   INSERT INTO ledger_totals AS t (ledger_id, kind, category, effect_minor, usd_minor, entries)
   VALUES ($1, $3, $4, $5, $6, 1)

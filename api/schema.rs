@@ -285,6 +285,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    ledger_monthly_spending (ledger_id, month) {
+        ledger_id -> Uuid,
+        month -> Date,
+        effect_minor -> Int8,
+        entries -> Int8,
+    }
+}
+
+diesel::table! {
     ledger_totals (ledger_id, kind, category) {
         ledger_id -> Uuid,
         kind -> Text,
@@ -367,6 +376,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledgers,
     ledger_entries,
     ledger_daily_totals,
+    ledger_monthly_spending,
     ledger_monthly_totals,
     ledger_totals,
     project_daily_totals,

@@ -288,6 +288,10 @@ const LEDGER_SOURCE: &str = "SELECT ledger_id, entry_date, category, NULL::uuid 
 /// for whole months, about 30 times fewer rows.
 const LEDGER_MONTHLY_SOURCE: &str = "SELECT ledger_id, month AS entry_date, category, \
      NULL::uuid AS project_id, effect_minor, entries FROM ledger_monthly_totals WHERE category <> ''";
+/// The same from the ledgers' monthly spending (every category together, one row per
+/// ledger and month): for whole months neither grouped nor filtered by category.
+const LEDGER_MONTHLY_SPENDING_SOURCE: &str = "SELECT ledger_id, month AS entry_date, \
+     NULL::text AS category, NULL::uuid AS project_id, effect_minor, entries FROM ledger_monthly_spending";
 /// Spending tagged to projects, from the projects' daily totals.
 const PROJECT_SOURCE: &str = "SELECT ledger_id, entry_date, category, project_id, effect_minor, \
      entries FROM project_daily_totals WHERE category <> ''";
@@ -359,6 +363,13 @@ pub async fn spending(
         // Whole months (no bounds, or bounds on month boundaries): the monthly totals
         // give the same sums, since every filter but the dates is on the ledger or the
         // category.
+        (false, false)
+            if whole_months(from, to)
+                && categories.is_none()
+                && !dims.contains(&SpendingDimension::Category) =>
+        {
+            LEDGER_MONTHLY_SPENDING_SOURCE
+        }
         (false, false) if whole_months(from, to) => LEDGER_MONTHLY_SOURCE,
         (false, false) => LEDGER_SOURCE,
     };
@@ -449,7 +460,7 @@ pub async fn spending(
         // daily ones.
         month = match (dims.contains(&SpendingDimension::Month), source) {
             (false, _) => "NULL::date",
-            (true, LEDGER_MONTHLY_SOURCE) => "entry_date",
+            (true, LEDGER_MONTHLY_SOURCE | LEDGER_MONTHLY_SPENDING_SOURCE) => "entry_date",
             (true, _) => "date_trunc('month', entry_date::timestamp)::date",
         },
         category = by(SpendingDimension::Category, "category", "NULL::text"),

@@ -700,6 +700,15 @@ pub async fn load(url: &str, total: usize) -> anyhow::Result<EntriesReport> {
     )
     .await?;
     tx.execute(
+        "INSERT INTO ledger_monthly_spending (ledger_id, month, effect_minor, entries) \
+         SELECT ledger_id, date_trunc('month', entry_date)::date, sum(effect_minor), count(*) \
+           FROM ledger_entries e JOIN seed_ledger_state s ON s.id = e.ledger_id \
+          WHERE category IS NOT NULL \
+          GROUP BY ledger_id, date_trunc('month', entry_date)::date",
+        &[],
+    )
+    .await?;
+    tx.execute(
         "INSERT INTO ledger_totals (ledger_id, kind, category, effect_minor, usd_minor, entries) \
          SELECT ledger_id, kind, coalesce(category, ''), sum(effect_minor), sum(usd_minor), count(*) \
            FROM ledger_entries e JOIN seed_ledger_state s ON s.id = e.ledger_id \

@@ -490,5 +490,21 @@ async fn seeded_entries_are_what_posting_them_would_give() {
         };
         assert_eq!(totals(&original), totals(&replay), "{table}");
     }
+    for (table, columns) in [
+        (
+            "ledger_monthly_totals",
+            "month, kind, category, effect_minor, usd_minor, entries",
+        ),
+        ("ledger_monthly_spending", "month, effect_minor, entries"),
+    ] {
+        let totals = |id: &str| {
+            a.scalar(&format!(
+                "SELECT string_agg(concat_ws('|', {columns}), ',' ORDER BY {columns}) \
+                   FROM {table} WHERE ledger_id = '{id}'"
+            ))
+        };
+        assert!(!totals(&original).is_empty(), "{table}");
+        assert_eq!(totals(&original), totals(&replay), "{table}");
+    }
     app.stop().await;
 }

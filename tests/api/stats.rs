@@ -919,6 +919,30 @@ async fn project_totals_are_kept_with_every_entry_and_backfilled_by_the_migratio
     assert_eq!(app.db.scalar(from_totals), expected);
 }
 
+#[actix_web::test]
+async fn monthly_spending_is_kept_with_every_entry_and_backfilled_by_the_migration() {
+    let app = TestApp::new().await;
+    let _w = World::random(&app, 0x5EED_0008, 150).await;
+    let from_entries = "SELECT coalesce(string_agg(l, ';' ORDER BY l), '') FROM ( \
+        SELECT concat_ws('|', ledger_id, date_trunc('month', entry_date)::date, sum(effect_minor), count(*)) AS l \
+          FROM ledger_entries WHERE category IS NOT NULL \
+         GROUP BY ledger_id, date_trunc('month', entry_date)::date) x";
+    let from_totals = "SELECT coalesce(string_agg(l, ';' ORDER BY l), '') FROM ( \
+        SELECT concat_ws('|', ledger_id, month, effect_minor, entries) AS l \
+          FROM ledger_monthly_spending) x";
+    let expected = app.db.scalar(from_entries);
+    assert!(expected.len() > 100);
+    assert_eq!(app.db.scalar(from_totals), expected);
+    // The migration's backfill (from the monthly totals) computes the same.
+    let up = include_str!("../../migrations/2026-11-29-000011_ledger_monthly_spending/up.sql");
+    let start = up.find("INSERT INTO ledger_monthly_spending").unwrap();
+    let backfill = &up[start..start + up[start..].find(';').unwrap()];
+    app.db
+        .execute(&format!("DELETE FROM ledger_monthly_spending; {backfill}"))
+        .unwrap();
+    assert_eq!(app.db.scalar(from_totals), expected);
+}
+
 // ---------------------------------------------------------------------------------
 // Finance reports
 
