@@ -53,20 +53,20 @@ pub async fn record<T: Serialize>(
 ) -> Result<(), ApiError> {
     let to_json =
         |v: Option<&T>| v.map(|v| serde_json::to_value(v).expect("audited state serializes"));
-    diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::id.eq(Uuid::now_v7()),
-            audit_events::actor_sub.eq(&actor.sub),
-            audit_events::actor_role.eq(&actor.role),
-            audit_events::action.eq(action),
-            audit_events::resource_type.eq(resource_type),
-            audit_events::resource_id.eq(resource_id.to_string()),
-            audit_events::request_id.eq(&actor.request_id),
-            audit_events::before.eq(to_json(before)),
-            audit_events::after.eq(to_json(after)),
-        ))
-        .execute(&mut conn)
-        .await?;
+    // `Prepared`: optional values make diesel prepare an insert at every run.
+    crate::db::Prepared(diesel::insert_into(audit_events::table).values((
+        audit_events::id.eq(Uuid::now_v7()),
+        audit_events::actor_sub.eq(&actor.sub),
+        audit_events::actor_role.eq(&actor.role),
+        audit_events::action.eq(action),
+        audit_events::resource_type.eq(resource_type),
+        audit_events::resource_id.eq(resource_id.to_string()),
+        audit_events::request_id.eq(&actor.request_id),
+        audit_events::before.eq(to_json(before)),
+        audit_events::after.eq(to_json(after)),
+    )))
+    .execute(&mut conn)
+    .await?;
     Ok(())
 }
 

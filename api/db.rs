@@ -254,3 +254,41 @@ pub fn map_db_error(err: DieselError) -> ApiError {
         }
     }
 }
+
+/// A statement the connection may keep prepared, keyed by its SQL text and bind types.
+///
+/// Diesel prepares anew, at every run, any statement that holds a SQL literal, an
+/// `UPDATE`, an upsert, a `sql_query` or an insert of optional values, since such SQL
+/// could differ between runs of one Rust type; a fresh prepare is a round trip of its own
+/// plus parsing and planning, and it holds the connection's statement cache while it
+/// waits, so pipelined statements queue behind it. Wrapped, the statement carries no
+/// type-based id, so the cache keys it by its text: right whatever the text, and the hot
+/// statements here are built from constants (a few variants each), so the cache stays
+/// small. Statements whose text varies without bound (e.g. an `IN` list per value) are
+/// not for this.
+#[derive(Debug, Clone, Copy)]
+pub struct Prepared<Q>(pub Q);
+
+impl<Q> diesel::query_builder::QueryId for Prepared<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>>
+    diesel::query_builder::QueryFragment<diesel::pg::Pg> for Prepared<Q>
+{
+    fn walk_ast<'b>(
+        &'b self,
+        pass: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &diesel::pg::Pg) -> diesel::QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Prepared<Q> {
+    type SqlType = Q::SqlType;
+}

@@ -44,7 +44,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::audit;
 use crate::auth::Caller;
-use crate::db::{Constraint, Meaning};
+use crate::db::{Constraint, Meaning, Prepared};
 use crate::error::{ApiError, FieldError, ProblemType};
 use crate::http::{JsonBody, Tagged};
 use crate::money::{self, MonetaryAmount, Money, SignedAmount};
@@ -959,9 +959,9 @@ async fn append(
             },
             // The database's clock, read inside the transaction: incremental sync relies
             // on it never being before the transaction's start (see `crate::sync`).
-            diesel::select(diesel::dsl::sql::<diesel::sql_types::Timestamptz>(
-                "clock_timestamp()",
-            ))
+            Prepared(diesel::select(diesel::dsl::sql::<
+                diesel::sql_types::Timestamptz,
+            >("clock_timestamp()")))
             .get_result::<DateTime<Utc>>(&mut { c }),
         )?
     };
@@ -1056,30 +1056,30 @@ async fn append(
     let c: &AsyncPgConnection = conn;
     let actor = caller.actor();
     futures_util::try_join!(
-        diesel::insert_into(ledger_entries::table)
-            .values(&row)
+        Prepared(diesel::insert_into(ledger_entries::table).values(&row))
             .execute(&mut { c })
             .map_err(ApiError::from),
-        diesel::update(ledgers::table.find(ledger.id))
-            .set((
-                ledgers::entry_count.eq(row.seq),
-                ledgers::head_hash.eq(&row.hash),
-                ledgers::available_minor.eq(available),
-            ))
-            .execute(&mut { c })
-            .map_err(ApiError::from),
+        Prepared(diesel::update(ledgers::table.find(ledger.id)).set((
+            ledgers::entry_count.eq(row.seq),
+            ledgers::head_hash.eq(&row.hash),
+            ledgers::available_minor.eq(available),
+        )))
+        .execute(&mut { c })
+        .map_err(ApiError::from),
         {
             use diesel::sql_types::{BigInt, Date, Nullable, Text, Uuid as SqlUuid};
-            diesel::sql_query(ADD_TO_TOTALS)
-                .bind::<SqlUuid, _>(ledger.id)
-                .bind::<Date, _>(row.entry_date)
-                .bind::<Text, _>(&row.kind)
-                .bind::<Text, _>(row.category.as_deref().unwrap_or_default())
-                .bind::<BigInt, _>(effect)
-                .bind::<BigInt, _>(usd_minor)
-                .bind::<Nullable<SqlUuid>, _>(row.project_id)
-                .execute(&mut { c })
-                .map_err(ApiError::from)
+            Prepared(
+                diesel::sql_query(ADD_TO_TOTALS)
+                    .bind::<SqlUuid, _>(ledger.id)
+                    .bind::<Date, _>(row.entry_date)
+                    .bind::<Text, _>(&row.kind)
+                    .bind::<Text, _>(row.category.as_deref().unwrap_or_default())
+                    .bind::<BigInt, _>(effect)
+                    .bind::<BigInt, _>(usd_minor)
+                    .bind::<Nullable<SqlUuid>, _>(row.project_id),
+            )
+            .execute(&mut { c })
+            .map_err(ApiError::from)
         },
         async {
             audit::record(
@@ -1237,9 +1237,13 @@ async fn claim_key(
     // the lock was taken.
     let c: &AsyncPgConnection = conn;
     let (locked, stored) = futures_util::try_join!(
-        diesel::sql_query("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7411)) AS locked")
+        Prepared(
+            diesel::sql_query(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7411)) AS locked"
+            )
             .bind::<diesel::sql_types::Text, _>(format!("{}\n{key}", caller.sub))
-            .get_result::<Locked>(&mut { c }),
+        )
+        .get_result::<Locked>(&mut { c }),
         async {
             k::table
                 .filter(k::caller_sub.eq(&caller.sub))
@@ -1305,17 +1309,16 @@ async fn store_key(
 ) -> Result<(), ApiError> {
     let KeyClaim { key, hash } = *claim;
     use crate::schema::idempotency_keys as k;
-    diesel::insert_into(k::table)
-        .values((
-            k::caller_sub.eq(&caller.sub),
-            k::key.eq(key),
-            k::request_hash.eq(hash),
-            k::response_status.eq(201i16),
-            k::response_body.eq(body),
-            k::location.eq(location),
-        ))
-        .execute(&mut conn)
-        .await?;
+    Prepared(diesel::insert_into(k::table).values((
+        k::caller_sub.eq(&caller.sub),
+        k::key.eq(key),
+        k::request_hash.eq(hash),
+        k::response_status.eq(201i16),
+        k::response_body.eq(body),
+        k::location.eq(location),
+    )))
+    .execute(&mut conn)
+    .await?;
     Ok(())
 }
 

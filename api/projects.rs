@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::audit;
 use crate::auth::Caller;
+use crate::db::Prepared;
 use crate::db::{Constraint, Meaning};
 use crate::error::{ApiError, FieldError, ProblemType};
 use crate::http::{IfMatch, JsonBody, Tagged, from_value};
@@ -422,10 +423,17 @@ async fn load(conn: &mut AsyncPgConnection, id: Uuid, lock: Lock) -> Result<Proj
     let q = projects::table
         .find(id)
         .select((ProjectRow::as_select(), link_columns()));
+    // `Prepared`: the links are SQL literals, which diesel would prepare at every run.
     let row: Option<LinkedRow> = match lock {
-        Lock::None => q.first(conn).await.optional()?,
-        Lock::Share => q.for_share().first(conn).await.optional()?,
-        Lock::Update => q.for_update().first(conn).await.optional()?,
+        Lock::None => Prepared(q.limit(1)).get_result(conn).await.optional()?,
+        Lock::Share => Prepared(q.for_share().limit(1))
+            .get_result(conn)
+            .await
+            .optional()?,
+        Lock::Update => Prepared(q.for_update().limit(1))
+            .get_result(conn)
+            .await
+            .optional()?,
     };
     Ok(linked(row.ok_or_else(ApiError::not_found)?))
 }
@@ -958,7 +966,7 @@ pub(crate) async fn export_batch(
         false,
         after
     );
-    let rows: Vec<LinkedRow> = q.limit(limit).load(conn).await?;
+    let rows: Vec<LinkedRow> = Prepared(q.limit(limit)).load(conn).await?;
     Ok(rows
         .into_iter()
         .map(|r| ((r.0.updated_at, r.0.id), linked(r)))
@@ -1019,7 +1027,7 @@ pub async fn list_projects(
         }
     };
     let mut conn = state.pool.get().await?;
-    let rows: Vec<LinkedRow> = q.limit(limit + 1).load(&mut conn).await?;
+    let rows: Vec<LinkedRow> = Prepared(q.limit(limit + 1)).load(&mut conn).await?;
     let page = Page::from_rows(rows, limit, |(r, ..)| Cursor {
         sort: sort_name.clone(),
         value: match sort.field {

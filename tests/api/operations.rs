@@ -83,3 +83,86 @@ async fn each_caller_has_a_budget_and_hears_when_to_retry() {
         );
     }
 }
+
+/// The statements of a posting, a balance and a project page stay prepared on their
+/// connection between requests (`ogsms::db::Prepared`): diesel would otherwise parse and
+/// plan them again at every run, a round trip each.
+#[actix_web::test]
+async fn hot_statements_stay_prepared_on_their_connection() {
+    use diesel::QueryableByName;
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::with(Options {
+        pool: Some(ogsms::db::PoolSettings {
+            max_size: 1,
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .await;
+    let office = app
+        .post(
+            "/v1/offices",
+            &crate::common::new_office("OGSMS-PREP", "PE"),
+        )
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ledger = app
+        .post(
+            "/v1/ledgers",
+            &serde_json::json!({"office_id": office, "fiscal_year": 2026, "fund": "regular_fund"}),
+        )
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let entry = serde_json::json!({"kind": "allocation", "entry_date": "2026-02-01",
+        "description": "Allotment", "amount": {"amount": "10.00", "currency": "USD"}});
+    for key in ["prep-1", "prep-2"] {
+        let res = app
+            .request(
+                actix_web::http::Method::POST,
+                &format!("/v1/ledgers/{ledger}/entries"),
+                &[("idempotency-key", key)],
+                Some(&entry),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text());
+        assert_eq!(
+            app.get(&format!("/v1/ledgers/{ledger}/balance"))
+                .await
+                .status,
+            200
+        );
+        assert_eq!(app.get("/v1/projects?limit=5").await.status, 200);
+    }
+    #[derive(QueryableByName)]
+    struct Statement {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        statement: String,
+    }
+    // The pool's one connection, the one every request above used.
+    let mut conn = app.state.pool.get().await.unwrap();
+    let prepared: Vec<Statement> =
+        diesel::sql_query("SELECT statement FROM pg_prepared_statements")
+            .load(&mut conn)
+            .await
+            .unwrap();
+    let has = |part: &str| prepared.iter().any(|s| s.statement.contains(part));
+    for part in [
+        "pg_try_advisory_xact_lock",
+        "clock_timestamp()",
+        "INSERT INTO \"ledger_entries\"",
+        "UPDATE \"ledgers\"",
+        "INSERT INTO ledger_daily_totals",
+        "INSERT INTO \"audit_events\"",
+        "INSERT INTO \"idempotency_keys\"",
+        "FROM \"ledger_totals\"",
+        "ARRAY(SELECT m.mandate_id",
+    ] {
+        assert!(has(part), "{part} is not kept prepared");
+    }
+}
