@@ -1,0 +1,1 @@
+DROP INDEX project_agencies_order_idx;
