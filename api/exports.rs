@@ -114,7 +114,8 @@ where
         None => sync::watermark(&mut conn).await?,
     };
     let stop_at = with_since.then_some(watermark);
-    let encoder = (format == Format::Csv).then(|| Encoder::new(&T::name(), req, negotiated.bom));
+    let encoder =
+        (format == Format::Csv).then(|| Arc::new(Encoder::new(&T::name(), req, negotiated.bom)));
     let data_lang = encoder.as_ref().map(|e| e.data_lang);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(2);
 
@@ -134,6 +135,9 @@ where
                 .await?;
                 let mut after = None;
                 let mut first = true;
+                // A batch is encoded by a task of its own while the next is read (the
+                // export runtime has two threads); chunks are sent in order.
+                let mut encoding: Option<tokio::task::JoinHandle<Vec<u8>>> = None;
                 loop {
                     let batch = fetch(conn, after).await?;
                     let full = batch.len() as i64 == BATCH;
@@ -147,36 +151,47 @@ where
                         after = Some(key);
                         items.push(item);
                     }
-                    let mut out = Vec::new();
-                    match &encoder {
+                    let next = match &encoder {
                         Some(encoder) => {
                             let rows: Vec<serde_json::Value> = items
                                 .iter()
                                 .map(|i| serde_json::to_value(i).expect("item serializes"))
                                 .collect();
-                            if first {
-                                out = encoder.header();
-                            }
                             let ctx = if encoder.needs_context() && !rows.is_empty() {
                                 encoder.context(conn, &rows).await?
                             } else {
                                 Default::default()
                             };
-                            out.extend(encoder.rows(&rows, &ctx));
+                            let encoder = encoder.clone();
+                            tokio::spawn(async move {
+                                let mut out = if first { encoder.header() } else { Vec::new() };
+                                out.extend(encoder.rows(&rows, &ctx));
+                                out
+                            })
                         }
-                        None => {
+                        None => tokio::spawn(async move {
+                            let mut out = Vec::new();
                             for item in &items {
                                 serde_json::to_writer(&mut out, item).expect("item serializes");
                                 out.push(b'\n');
                             }
+                            out
+                        }),
+                    };
+                    first = false;
+                    let done = !full || reached;
+                    let mut ready: Vec<_> = encoding.replace(next).into_iter().collect();
+                    if done {
+                        ready.extend(encoding.take());
+                    }
+                    for handle in ready {
+                        let out = handle.await.map_err(|_| ApiError::internal())?;
+                        if tx.send(Msg::Chunk(Bytes::from(out))).await.is_err() {
+                            // The client went away: roll back and stop.
+                            return Err(ApiError::internal());
                         }
                     }
-                    first = false;
-                    if tx.send(Msg::Chunk(Bytes::from(out))).await.is_err() {
-                        // The client went away: roll back and stop.
-                        return Err(ApiError::internal());
-                    }
-                    if !full || reached {
+                    if done {
                         return Ok(());
                     }
                 }
