@@ -43,11 +43,17 @@ use crate::{sync, validate};
 /// Rows read and encoded at a time.
 pub const BATCH: i64 = 1000;
 
-/// Exports that may run at once; one more is a 503 with `Retry-After`. Each holds a
-/// database connection and keeps a worker encoding: without a cap, 32 concurrent
-/// downloads took every pooled connection, pushed the service past 100 MB and kept
-/// `/livez` waiting for seconds (bench/README.md).
+/// Exports that may run at once; one more waits up to [`SLOT_WAIT`] for a slot, then is
+/// a 503 with `Retry-After`. Each holds a database connection and keeps a thread
+/// encoding: without a cap, 32 concurrent downloads took every pooled connection,
+/// pushed the service past 100 MB and kept `/livez` waiting for seconds
+/// (bench/README.md).
 pub const MAX_CONCURRENT: usize = 4;
+
+/// How long an export waits for a slot before its 503: a slot is freed the moment a
+/// download ends, so a client that starts the next download as soon as one ends (or
+/// a few clients in step) is not turned away.
+pub const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The runtime exports read and encode on: two threads of their own at a lower
 /// scheduling priority (nice 10), so that a download's CSV encoding neither holds up
@@ -86,10 +92,14 @@ enum Msg {
 }
 
 /// Streams the rows `fetch` reads, batch after batch, as NDJSON or CSV.
+///
+/// `check` is the filters' validation, done before an export slot is taken: bad
+/// parameters are a 400 however many exports are running.
 async fn stream_export<T, F>(
     state: web::Data<AppState>,
     req: &HttpRequest,
     with_since: bool,
+    check: Result<(), ApiError>,
     fetch: F,
 ) -> Result<HttpResponse, ApiError>
 where
@@ -99,14 +109,15 @@ where
         + Sync
         + 'static,
 {
+    check?;
     let negotiated = Negotiated::of(req);
     let format = negotiated.choose(&[Format::Ndjson, Format::Csv])?;
     // Held until the export's task ends (the file is complete or the client went away).
-    let slot = state
-        .exports
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::exports_busy(MAX_CONCURRENT))?;
+    let slot = tokio::time::timeout(SLOT_WAIT, state.exports.clone().acquire_owned())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| ApiError::exports_busy(MAX_CONCURRENT))?;
     let mut conn = state.pool.get().await?;
     // Read before the export's snapshot is taken (see `crate::sync`).
     let watermark = match negotiated.watermark {
@@ -316,7 +327,8 @@ pub async fn export_projects(
         q: q.q,
         updated_since: q.updated_since,
     });
-    stream_export(state, &req, with_since, move |conn, after| {
+    let check = projects::check_filters(&query);
+    stream_export(state, &req, with_since, check, move |conn, after| {
         let query = query.clone();
         Box::pin(async move { projects::export_batch(conn, &query, after, BATCH).await })
     })
@@ -401,8 +413,9 @@ pub async fn export_ledger_entries(
         posted_to: q.posted_to,
         updated_since: q.updated_since,
     });
+    let check = ledgers::check_filters(&caller, &query);
     let caller = Arc::new(caller);
-    stream_export(state, &req, with_since, move |conn, after| {
+    stream_export(state, &req, with_since, check, move |conn, after| {
         let (query, ledger, caller) = (query.clone(), ledger.clone(), caller.clone());
         Box::pin(async move {
             ledgers::export_entries_batch(conn, &caller, &query, &ledger, after, BATCH).await
@@ -475,7 +488,8 @@ pub async fn export_audit_events(
         occurred_to: q.occurred_to,
         updated_since: q.updated_since,
     });
-    stream_export(state, &req, with_since, move |conn, after| {
+    let check = audit::check_filters(&query);
+    stream_export(state, &req, with_since, check, move |conn, after| {
         let query = query.clone();
         Box::pin(async move { audit::export_batch(conn, &query, after, BATCH).await })
     })

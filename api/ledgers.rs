@@ -1702,6 +1702,11 @@ type BoxedEntries = diesel::dsl::IntoBoxed<
 /// The entries the caller may see (the finance scope) that the filters of
 /// [`EntryQuery`] select, in every ledger: a list narrows it to one ledger, an export
 /// to its own filters.
+/// Checks an export's filters (a 400 naming the parameter) before it takes a slot.
+pub(crate) fn check_filters(caller: &Caller, query: &EntryQuery) -> Result<(), ApiError> {
+    entries_query(caller, query).map(drop)
+}
+
 fn entries_query(caller: &Caller, query: &EntryQuery) -> Result<BoxedEntries, ApiError> {
     let kinds = query
         .kind

@@ -394,11 +394,29 @@ async fn exports_beyond_the_concurrent_cap_are_503_with_retry_after() {
         .acquire_many_owned(ogsms::exports::MAX_CONCURRENT as u32)
         .await
         .unwrap();
+    // Bad filters are a 400 whatever is running: they take no slot.
+    app.get("/v1/exports/ledger-entries?posted_from=null")
+        .await
+        .problem(400, "invalid-parameter");
+    app.get("/v1/exports/projects?active_from=soon")
+        .await
+        .problem(400, "invalid-parameter");
+    app.get("/v1/exports/audit-events?occurred_from=1")
+        .await
+        .problem(400, "invalid-parameter");
+    // One more waits for a slot, SLOT_WAIT at most, then is a 503.
+    let started = std::time::Instant::now();
     let res = app.get(path).await;
     res.problem(503, "service-unavailable");
+    assert!(started.elapsed() >= ogsms::exports::SLOT_WAIT);
     assert_eq!(res.header("retry-after").as_deref(), Some("5"));
     assert_eq!(app.get("/livez").await.status, 200);
-    drop(held);
+    // A slot freed while it waits is its own.
+    let (res, ()) = futures_util::join!(app.get(path), async {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
+        drop(held);
+    });
+    assert_eq!(res.status, 200, "{}", res.text());
     assert_eq!(app.get(path).await.status, 200);
     // A finished export gives its slot back: more than the cap, one after another.
     for _ in 0..=ogsms::exports::MAX_CONCURRENT {
