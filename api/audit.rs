@@ -195,12 +195,12 @@ type BoxedEvents = diesel::dsl::IntoBoxed<
     diesel::pg::Pg,
 >;
 
-/// The events the filters of [`AuditQuery`] select (all but the page's).
 /// Checks an export's filters (a 400 naming the parameter) before it takes a slot.
 pub(crate) fn check_filters(query: &AuditQuery) -> Result<(), ApiError> {
     audit_query(query).map(drop)
 }
 
+/// The events the filters of [`AuditQuery`] select (all but the page's).
 fn audit_query(query: &AuditQuery) -> Result<BoxedEvents, ApiError> {
     let actor = short_text_param("actor", query.actor.as_deref())?;
     let resource_id = short_text_param("resource_id", query.resource_id.as_deref())?;

@@ -252,6 +252,15 @@ async fn load_ledger(
     } else {
         q.first(conn).await.optional()?
     };
+    visible_or_404(conn, caller, row).await
+}
+
+/// The ledger read, when there is one and the caller sees it; 404 otherwise.
+async fn visible_or_404(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    row: Option<LedgerRow>,
+) -> Result<LedgerRow, ApiError> {
     let row = row.ok_or_else(ApiError::not_found)?;
     if !ledger_visible(conn, caller, &row).await? {
         return Err(ApiError::not_found());
@@ -1699,14 +1708,14 @@ type BoxedEntries = diesel::dsl::IntoBoxed<
     diesel::pg::Pg,
 >;
 
-/// The entries the caller may see (the finance scope) that the filters of
-/// [`EntryQuery`] select, in every ledger: a list narrows it to one ledger, an export
-/// to its own filters.
 /// Checks an export's filters (a 400 naming the parameter) before it takes a slot.
 pub(crate) fn check_filters(caller: &Caller, query: &EntryQuery) -> Result<(), ApiError> {
     entries_query(caller, query).map(drop)
 }
 
+/// The entries the caller may see (the finance scope) that the filters of
+/// [`EntryQuery`] select, in every ledger: a list narrows it to one ledger, an export
+/// to its own filters.
 fn entries_query(caller: &Caller, query: &EntryQuery) -> Result<BoxedEntries, ApiError> {
     let kinds = query
         .kind
@@ -1991,10 +2000,7 @@ pub async fn get_balance(
             },
         )?
     };
-    let ledger = ledger.ok_or_else(ApiError::not_found)?;
-    if !ledger_visible(&mut conn, &caller, &ledger).await? {
-        return Err(ApiError::not_found());
-    }
+    let ledger = visible_or_404(&mut conn, &caller, ledger).await?;
     caller.may_read_whole_ledger(ledger.office_id)?;
     // kind → (entries, gross, effect)
     let mut kinds: std::collections::BTreeMap<usize, (i64, i64, i64)> = Default::default();

@@ -856,13 +856,13 @@ type BoxedProjects = diesel::dsl::IntoBoxed<
     diesel::pg::Pg,
 >;
 
-/// The projects a list or an export selects: every filter of [`ProjectQuery`] but the
-/// page (`limit`, `cursor`, `sort`). Projects are not financial: every role sees them.
 /// Checks an export's filters (a 400 naming the parameter) before it takes a slot.
 pub(crate) fn check_filters(query: &ProjectQuery) -> Result<(), ApiError> {
     filtered(query).map(drop)
 }
 
+/// The projects a list or an export selects: every filter of [`ProjectQuery`] but the
+/// page (`limit`, `cursor`, `sort`). Projects are not financial: every role sees them.
 fn filtered(query: &ProjectQuery) -> Result<BoxedProjects, ApiError> {
     let office_ids = validate::param_uuids("office_id", query.office_id.as_deref())?;
     let department_ids = validate::param_uuids("department_id", query.department_id.as_deref())?;

@@ -443,9 +443,6 @@ pub async fn spending(
     // Two steps: the totals summed by ledger (and month, category, project as grouped)
     // first, where the rows are many (~100k monthly rows at 10M entries), then those few
     // sums joined to their ledgers, offices and projects and grouped as asked.
-    let by = |d: SpendingDimension, on: &'static str, off: &'static str| {
-        if dims.contains(&d) { on } else { off }
-    };
     let inner = format!(
         "SELECT ledger_id, {month} AS month, {category} AS category, {project} AS project_id, \
            sum(effect_minor)::bigint AS effect_minor, sum(entries)::bigint AS entries \
@@ -463,7 +460,11 @@ pub async fn spending(
             (true, LEDGER_MONTHLY_SOURCE | LEDGER_MONTHLY_SPENDING_SOURCE) => "entry_date",
             (true, _) => "date_trunc('month', entry_date::timestamp)::date",
         },
-        category = by(SpendingDimension::Category, "category", "NULL::text"),
+        category = if dims.contains(&SpendingDimension::Category) {
+            "category"
+        } else {
+            "NULL::text"
+        },
         // The department filter needs the project even when not grouped by it.
         project = if by_project || department_ids.is_some() {
             "project_id"
