@@ -894,53 +894,64 @@ async fn project_counts_group_by_status_pillar_office_member_state_and_departmen
     assert_eq!(got, vec![("ST-CO", 1), ("ST-PE", 1)]);
 }
 
+/// A summary table kept with every entry: `from_totals` (its rows as one string) equals
+/// `from_entries` (the same computed from the raw entries), and still does after the
+/// table is emptied and refilled by the migration's backfill (its `INSERT INTO {table}`
+/// statement in `up`).
+fn assert_kept_and_backfilled(
+    app: &TestApp,
+    table: &str,
+    up: &str,
+    from_entries: &str,
+    from_totals: &str,
+) {
+    let expected = app.db.scalar(from_entries);
+    assert!(expected.len() > 100);
+    assert_eq!(app.db.scalar(from_totals), expected);
+    let start = up.find(&format!("INSERT INTO {table}")).unwrap();
+    let backfill = &up[start..start + up[start..].find(';').unwrap()];
+    app.db
+        .execute(&format!("DELETE FROM {table}; {backfill}"))
+        .unwrap();
+    assert_eq!(app.db.scalar(from_totals), expected);
+}
+
 #[actix_web::test]
 async fn project_totals_are_kept_with_every_entry_and_backfilled_by_the_migration() {
     let app = TestApp::new().await;
     let _w = World::random(&app, 0x5EED_0006, 150).await;
-    let from_entries = "SELECT coalesce(string_agg(l, ';' ORDER BY l), '') FROM ( \
-        SELECT concat_ws('|', project_id, ledger_id, entry_date, kind, coalesce(category, ''), sum(effect_minor), \
-                         sum(usd_minor), count(*)) AS l \
-          FROM ledger_entries WHERE project_id IS NOT NULL \
-         GROUP BY project_id, ledger_id, entry_date, kind, coalesce(category, '')) x";
-    let from_totals = "SELECT coalesce(string_agg(l, ';' ORDER BY l), '') FROM ( \
-        SELECT concat_ws('|', project_id, ledger_id, entry_date, kind, category, effect_minor, usd_minor, entries) AS l \
-          FROM project_daily_totals) x";
-    let expected = app.db.scalar(from_entries);
-    assert!(expected.len() > 100);
-    assert_eq!(app.db.scalar(from_totals), expected);
-    // The migration's backfill computes the same from existing entries.
-    let up = include_str!("../../migrations/2026-11-28-000007_stats/up.sql");
-    let start = up.find("INSERT INTO project_daily_totals").unwrap();
-    let backfill = &up[start..start + up[start..].find(';').unwrap()];
-    app.db
-        .execute(&format!("DELETE FROM project_daily_totals; {backfill}"))
-        .unwrap();
-    assert_eq!(app.db.scalar(from_totals), expected);
+    assert_kept_and_backfilled(
+        &app,
+        "project_daily_totals",
+        include_str!("../../migrations/2026-11-28-000007_stats/up.sql"),
+        "SELECT coalesce(string_agg(l, ';' ORDER BY l), '') FROM ( \
+         SELECT concat_ws('|', project_id, ledger_id, entry_date, kind, coalesce(category, ''), sum(effect_minor), \
+                          sum(usd_minor), count(*)) AS l \
+           FROM ledger_entries WHERE project_id IS NOT NULL \
+          GROUP BY project_id, ledger_id, entry_date, kind, coalesce(category, '')) x",
+        "SELECT coalesce(string_agg(l, ';' ORDER BY l), '') FROM ( \
+         SELECT concat_ws('|', project_id, ledger_id, entry_date, kind, category, effect_minor, usd_minor, entries) AS l \
+           FROM project_daily_totals) x",
+    );
 }
 
 #[actix_web::test]
 async fn monthly_spending_is_kept_with_every_entry_and_backfilled_by_the_migration() {
     let app = TestApp::new().await;
     let _w = World::random(&app, 0x5EED_0008, 150).await;
-    let from_entries = "SELECT coalesce(string_agg(l, ';' ORDER BY l), '') FROM ( \
-        SELECT concat_ws('|', ledger_id, date_trunc('month', entry_date)::date, sum(effect_minor), count(*)) AS l \
-          FROM ledger_entries WHERE category IS NOT NULL \
-         GROUP BY ledger_id, date_trunc('month', entry_date)::date) x";
-    let from_totals = "SELECT coalesce(string_agg(l, ';' ORDER BY l), '') FROM ( \
-        SELECT concat_ws('|', ledger_id, month, effect_minor, entries) AS l \
-          FROM ledger_monthly_spending) x";
-    let expected = app.db.scalar(from_entries);
-    assert!(expected.len() > 100);
-    assert_eq!(app.db.scalar(from_totals), expected);
-    // The migration's backfill (from the monthly totals) computes the same.
-    let up = include_str!("../../migrations/2026-11-29-000011_ledger_monthly_spending/up.sql");
-    let start = up.find("INSERT INTO ledger_monthly_spending").unwrap();
-    let backfill = &up[start..start + up[start..].find(';').unwrap()];
-    app.db
-        .execute(&format!("DELETE FROM ledger_monthly_spending; {backfill}"))
-        .unwrap();
-    assert_eq!(app.db.scalar(from_totals), expected);
+    // The migration backfills from the monthly totals.
+    assert_kept_and_backfilled(
+        &app,
+        "ledger_monthly_spending",
+        include_str!("../../migrations/2026-11-29-000011_ledger_monthly_spending/up.sql"),
+        "SELECT coalesce(string_agg(l, ';' ORDER BY l), '') FROM ( \
+         SELECT concat_ws('|', ledger_id, date_trunc('month', entry_date)::date, sum(effect_minor), count(*)) AS l \
+           FROM ledger_entries WHERE category IS NOT NULL \
+          GROUP BY ledger_id, date_trunc('month', entry_date)::date) x",
+        "SELECT coalesce(string_agg(l, ';' ORDER BY l), '') FROM ( \
+         SELECT concat_ws('|', ledger_id, month, effect_minor, entries) AS l \
+           FROM ledger_monthly_spending) x",
+    );
 }
 
 // ---------------------------------------------------------------------------------
