@@ -11,24 +11,26 @@ pub struct EnumLabels {
     /// The schema name (the type's name).
     pub schema: &'static str,
     /// The label of a code, or `None` for a code the enum does not have.
-    pub label: fn(&str, Lang) -> Option<&'static str>,
+    pub label: Labeler,
 }
 
 inventory::collect!(EnumLabels);
 
-/// The label of `code` in the enum whose schema is named `schema`.
-pub fn label(schema: &str, code: &str, lang: Lang) -> Option<&'static str> {
+/// The label of a code of one enum, or `None` for a code the enum does not have.
+pub type Labeler = fn(&str, Lang) -> Option<&'static str>;
+
+/// The labels of the enum whose schema is named `schema`, if a `string_enum!` has that
+/// name.
+pub fn labeler(schema: &str) -> Option<Labeler> {
     inventory::iter::<EnumLabels>
         .into_iter()
         .find(|e| e.schema == schema)
-        .and_then(|e| (e.label)(code, lang))
+        .map(|e| e.label)
 }
 
-/// Whether a `string_enum!` with this schema name exists.
-pub fn has_labels(schema: &str) -> bool {
-    inventory::iter::<EnumLabels>
-        .into_iter()
-        .any(|e| e.schema == schema)
+/// The label of `code` in the enum whose schema is named `schema`.
+pub fn label(schema: &str, code: &str, lang: Lang) -> Option<&'static str> {
+    labeler(schema).and_then(|label| label(code, lang))
 }
 
 /// Declares a snake_case string enum with its database text, OpenAPI schema and labels:

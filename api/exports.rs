@@ -164,10 +164,7 @@ where
                     }
                     let next = match &encoder {
                         Some(encoder) => {
-                            let rows: Vec<serde_json::Value> = items
-                                .iter()
-                                .map(|i| serde_json::to_value(i).expect("item serializes"))
-                                .collect();
+                            let rows = encoder.flatten(&items);
                             let ctx = if encoder.needs_context() && !rows.is_empty() {
                                 encoder.context(conn, &rows).await?
                             } else {

@@ -32,8 +32,11 @@
 //!   file never runs what someone typed into a project's title; negative amounts stay
 //!   numbers.
 
+mod flat;
+
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -47,11 +50,15 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use serde_json::{Map, Value};
+
+pub use flat::Flat;
+use flat::{CellRef, Slots};
 use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType, Type};
 use utoipa::openapi::{Ref, RefOr};
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::enums::Labeler;
 use crate::error::ApiError;
 use crate::i18n::{Lang, data_language};
 use crate::pagination::{Page, decode};
@@ -330,12 +337,8 @@ where
     }
     match format {
         Format::Csv => {
-            let rows: Vec<Value> = page
-                .items
-                .iter()
-                .map(|i| serde_json::to_value(i).expect("item serializes"))
-                .collect();
             let encoder = Encoder::new(&T::name(), req, n.bom);
+            let rows = encoder.flatten(&page.items);
             res.insert_header((header::CONTENT_TYPE, TEXT_CSV))
                 .insert_header(content_disposition(req, "csv"))
                 .insert_header((header::CONTENT_LANGUAGE, encoder.data_lang));
@@ -374,7 +377,7 @@ pub struct Honored;
 /// A CSV page whose rows still need their context (read in [`finish`]).
 struct PendingCsv {
     encoder: Encoder,
-    rows: Vec<Value>,
+    rows: Flat,
 }
 
 /// Completes a CSV page (the context of child rows needs the database, which the
@@ -433,9 +436,10 @@ pub async fn finish(mut res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBod
 
 #[derive(Clone, Debug)]
 enum Source {
-    /// A value of the item, by its path.
+    /// A value of the item, by its path (its cell is the column's slot).
     Item(Vec<String>),
-    /// A value of the item's context: the parent named by `key` (`ledger_id`), `field`.
+    /// A value of the item's context: the parent named by `key` (`ledger_id`), `field`
+    /// (the key's cell is the column's slot).
     Context {
         key: &'static str,
         field: &'static str,
@@ -446,8 +450,8 @@ enum Source {
 enum Render {
     Plain,
     Localized,
-    /// The label of the code, from this enum.
-    Label(String),
+    /// The label of the code, from its enum.
+    Label(Labeler),
     Json,
     /// `;`-separated; the fields of object elements `:`-separated.
     List(Vec<String>),
@@ -458,6 +462,17 @@ pub struct Column {
     pub name: String,
     source: Source,
     render: Render,
+    /// The cell of the item this column is made from (see [`Source`]).
+    slot: usize,
+}
+
+/// A schema's columns and the cells of an item they are made from.
+#[derive(Debug)]
+pub struct Layout {
+    pub columns: Vec<Column>,
+    slots: Slots,
+    /// The context's parent keys and their cells.
+    keys: Vec<(&'static str, usize)>,
 }
 
 /// A context column: the field of the parent's lookup (also the column's name) and the
@@ -551,16 +566,18 @@ fn walk(schema: &'static Schema, prefix: &str, path: &[String], out: &mut Vec<Co
             name: col.clone(),
             source: Source::Item(p.clone()),
             render,
+            slot: 0,
         };
         match resolve(prop) {
             Some((Some("LocalizedText"), _)) => out.push(item(Render::Localized)),
             Some((r, Schema::Object(o))) if o.enum_values.is_some() => {
                 out.push(item(Render::Plain));
-                if let Some(r) = r.filter(|r| crate::enums::has_labels(r)) {
+                if let Some(labeler) = r.and_then(crate::enums::labeler) {
                     out.push(Column {
                         name: format!("{col}_label"),
                         source: Source::Item(p.clone()),
-                        render: Render::Label(r.to_owned()),
+                        render: Render::Label(labeler),
+                        slot: 0,
                     });
                 }
             }
@@ -589,12 +606,14 @@ fn walk(schema: &'static Schema, prefix: &str, path: &[String], out: &mut Vec<Co
                     name: (*field).to_owned(),
                     source: source.clone(),
                     render: Render::Plain,
+                    slot: 0,
                 });
-                if let Some(e) = labels {
+                if let Some(labeler) = labels.and_then(crate::enums::labeler) {
                     out.push(Column {
                         name: format!("{field}_label"),
                         source,
-                        render: Render::Label((*e).to_owned()),
+                        render: Render::Label(labeler),
+                        slot: 0,
                     });
                 }
             }
@@ -602,20 +621,45 @@ fn walk(schema: &'static Schema, prefix: &str, path: &[String], out: &mut Vec<Co
     }
 }
 
+impl Layout {
+    /// The columns and the cells they are made from.
+    fn new(mut columns: Vec<Column>) -> Layout {
+        let mut slots = Slots::default();
+        let mut keys = Vec::new();
+        for c in &mut columns {
+            c.slot = match &c.source {
+                Source::Item(path) => slots.slot(path),
+                Source::Context { key, .. } => {
+                    let slot = slots.slot(&[(*key).to_owned()]);
+                    if !keys.contains(&(*key, slot)) {
+                        keys.push((*key, slot));
+                    }
+                    slot
+                }
+            };
+        }
+        Layout {
+            columns,
+            slots,
+            keys,
+        }
+    }
+}
+
 /// The columns of the schema named `schema`, derived once.
-pub fn columns(schema: &str) -> std::sync::Arc<Vec<Column>> {
-    static CACHE: OnceLock<Mutex<HashMap<String, std::sync::Arc<Vec<Column>>>>> = OnceLock::new();
+pub fn layout(schema: &str) -> Arc<Layout> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Layout>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(c) = cache.lock().expect("not poisoned").get(schema) {
         return c.clone();
     }
-    let mut out = Vec::new();
+    let mut columns = Vec::new();
     if let Some(s) = component(schema) {
-        walk(s, "", &[], &mut out);
+        walk(s, "", &[], &mut columns);
     }
     let mut seen = HashSet::new();
-    out.retain(|c| seen.insert(c.name.clone()));
-    let out = std::sync::Arc::new(out);
+    columns.retain(|c| seen.insert(c.name.clone()));
+    let out = Arc::new(Layout::new(columns));
     cache
         .lock()
         .expect("not poisoned")
@@ -716,7 +760,7 @@ async fn lookup(
 
 /// Writes rows of one schema as CSV in the caller's languages.
 pub struct Encoder {
-    columns: std::sync::Arc<Vec<Column>>,
+    layout: Arc<Layout>,
     lang: Lang,
     pub data_lang: &'static str,
     bom: bool,
@@ -725,38 +769,40 @@ pub struct Encoder {
 impl Encoder {
     pub fn new(schema: &str, req: &HttpRequest, bom: bool) -> Encoder {
         Encoder {
-            columns: columns(schema),
+            layout: layout(schema),
             lang: Lang::negotiate(req),
             data_lang: data_language(req),
             bom,
         }
     }
 
-    fn keys(&self) -> HashSet<&'static str> {
-        self.columns
-            .iter()
-            .filter_map(|c| match c.source {
-                Source::Context { key, .. } => Some(key),
-                Source::Item(_) => None,
-            })
-            .collect()
+    /// The cells of `items` the columns are made from.
+    pub fn flatten<T: Serialize>(&self, items: &[T]) -> Flat {
+        let mut flat = Flat::new(&self.layout.slots, items.len());
+        for item in items {
+            flat.push(&self.layout.slots, item)
+                .expect("item serializes");
+        }
+        flat
     }
 
     pub fn needs_context(&self) -> bool {
-        !self.keys().is_empty()
+        !self.layout.keys.is_empty()
     }
 
     /// Reads the parents of `rows` (one query per kind of parent).
     pub async fn context(
         &self,
         conn: &mut AsyncPgConnection,
-        rows: &[Value],
+        rows: &Flat,
     ) -> Result<Context, ApiError> {
         let mut ctx = Context::default();
-        for key in self.keys() {
-            let ids: HashSet<Uuid> = rows
-                .iter()
-                .filter_map(|r| r.get(key)?.as_str()?.parse().ok())
+        for &(key, slot) in &self.layout.keys {
+            let ids: HashSet<Uuid> = (0..rows.len())
+                .filter_map(|r| match rows.get(r, slot) {
+                    CellRef::Str(s) => s.parse().ok(),
+                    _ => None,
+                })
                 .collect();
             if ids.is_empty() {
                 continue;
@@ -776,7 +822,7 @@ impl Encoder {
     /// The byte order mark when asked for, and the header row.
     pub fn header(&self) -> Vec<u8> {
         let mut w = Self::writer();
-        w.write_record(self.columns.iter().map(|c| c.name.as_str()))
+        w.write_record(self.layout.columns.iter().map(|c| c.name.as_str()))
             .expect("writing to memory");
         let mut out = if self.bom { BOM.to_vec() } else { Vec::new() };
         out.extend(w.into_inner().expect("writing to memory"));
@@ -784,32 +830,50 @@ impl Encoder {
     }
 
     /// The rows, RFC 4180 quoted, CRLF-terminated.
-    pub fn rows(&self, rows: &[Value], ctx: &Context) -> Vec<u8> {
+    pub fn rows(&self, rows: &Flat, ctx: &Context) -> Vec<u8> {
         let mut w = Self::writer();
-        for row in rows {
-            w.write_record(
-                self.columns
-                    .iter()
-                    .map(|c| neutralize_formula(self.cell(c, row, ctx))),
-            )
-            .expect("writing to memory");
+        for row in 0..rows.len() {
+            for col in &self.layout.columns {
+                w.write_field(neutralize_formula(self.cell(col, rows, row, ctx)).as_bytes())
+                    .expect("writing to memory");
+            }
+            w.write_record(None::<&[u8]>).expect("writing to memory");
         }
         w.into_inner().expect("writing to memory")
     }
 
-    fn cell(&self, col: &Column, row: &Value, ctx: &Context) -> String {
-        let value = match &col.source {
-            Source::Item(path) => path.iter().try_fold(row, |v, k| v.get(k)),
-            Source::Context { key, field } => row
-                .get(*key)
-                .and_then(|v| v.as_str())
-                .and_then(|s| s.parse::<Uuid>().ok())
-                .and_then(|id| ctx.0.get(key)?.get(&id)?.get(*field)),
+    fn cell<'a>(&self, col: &Column, rows: &'a Flat, row: usize, ctx: &'a Context) -> Cow<'a, str> {
+        let cell = rows.get(row, col.slot);
+        let cell = match &col.source {
+            Source::Item(_) => cell,
+            Source::Context { key, field } => match cell {
+                CellRef::Str(s) => s
+                    .parse::<Uuid>()
+                    .ok()
+                    .and_then(|id| ctx.0.get(key)?.get(&id)?.get(*field))
+                    .map_or(CellRef::Null, CellRef::Value),
+                _ => CellRef::Null,
+            },
         };
-        let Some(value) = value.filter(|v| !v.is_null()) else {
+        match (cell, &col.render) {
+            (CellRef::Null, _) => Cow::Borrowed(""),
+            (CellRef::Str(s), Render::Plain) => Cow::Borrowed(s),
+            (CellRef::Str(s), Render::Label(labeler)) => {
+                Cow::Borrowed(labeler(s, self.lang).unwrap_or_default())
+            }
+            (CellRef::Str(s), Render::Json) => Cow::Owned(Value::from(s).to_string()),
+            (CellRef::Lit(s), Render::Plain | Render::Json) => Cow::Borrowed(s),
+            (CellRef::Str(_) | CellRef::Lit(_), _) => Cow::Borrowed(""),
+            (CellRef::Value(v), render) => Cow::Owned(self.render_value(render, v)),
+        }
+    }
+
+    /// A cell from a value that is not a scalar (or from the context).
+    fn render_value(&self, render: &Render, value: &Value) -> String {
+        if value.is_null() {
             return String::new();
-        };
-        match &col.render {
+        }
+        match render {
             Render::Plain => scalar(value),
             Render::Localized => {
                 let mut order = vec![self.data_lang];
@@ -820,9 +884,9 @@ impl Encoder {
                     .unwrap_or_default()
                     .to_owned()
             }
-            Render::Label(e) => value
+            Render::Label(labeler) => value
                 .as_str()
-                .and_then(|code| crate::enums::label(e, code, self.lang))
+                .and_then(|code| labeler(code, self.lang))
                 .unwrap_or_default()
                 .to_owned(),
             Render::Json => value.to_string(),
@@ -854,13 +918,13 @@ impl Encoder {
 /// `@`, a tab or a carriage return) gets a leading `'`, which spreadsheets show as text
 /// (OWASP's advice against CSV injection). Numbers, such as a negative amount, stay as
 /// they are: a spreadsheet reads them as numbers, not formulas.
-fn neutralize_formula(cell: String) -> String {
+fn neutralize_formula(cell: Cow<'_, str>) -> Cow<'_, str> {
     let risky = matches!(
         cell.as_bytes().first(),
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
     );
     if risky && !is_number(&cell) {
-        format!("'{cell}")
+        Cow::Owned(format!("'{cell}"))
     } else {
         cell
     }
@@ -887,7 +951,293 @@ fn scalar(v: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::neutralize_formula;
+    use std::collections::BTreeMap;
+
+    use chrono::{NaiveDate, TimeZone};
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Amount {
+        amount: String,
+        currency: &'static str,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Kind {
+        Expense,
+        FundReceipt,
+        #[allow(dead_code)]
+        Pair(i32, i32),
+    }
+
+    #[derive(Serialize)]
+    struct Party {
+        name: String,
+        share: f64,
+    }
+
+    #[derive(Serialize)]
+    struct Wrapper(i32);
+
+    /// Every shape a schema's columns meet: scalars of each kind, absent values, nested
+    /// and absent objects, codes with labels, localized texts, lists of scalars and of
+    /// objects, free-form JSON (an object or a scalar), skipped and unwanted fields, a
+    /// flattened map, and values that are not what the column expects.
+    #[derive(Serialize)]
+    struct Item {
+        id: Uuid,
+        parent_id: Option<Uuid>,
+        seq: i64,
+        big: u64,
+        ratio: f64,
+        not_finite: f64,
+        flag: bool,
+        letter: char,
+        kind: Kind,
+        category: Option<Kind>,
+        pair: Kind,
+        day: NaiveDate,
+        at: DateTime<Utc>,
+        amount: Amount,
+        fee: Option<Amount>,
+        title: BTreeMap<&'static str, String>,
+        tags: Vec<String>,
+        parties: Vec<Party>,
+        before: Option<Value>,
+        note: Value,
+        unit: (),
+        wrapped: Wrapper,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        skipped: Option<String>,
+        unwanted: Vec<String>,
+        #[serde(flatten)]
+        extra: BTreeMap<String, Value>,
+    }
+
+    fn kind_label(code: &str, _: Lang) -> Option<&'static str> {
+        match code {
+            "expense" => Some("Gasto"),
+            "fund_receipt" => Some("Ingreso de fondos"),
+            _ => None,
+        }
+    }
+
+    fn items() -> Vec<Item> {
+        let full = Item {
+            id: Uuid::from_u128(1),
+            parent_id: Some(Uuid::from_u128(2)),
+            seq: -42,
+            big: u64::MAX,
+            ratio: 0.1 + 0.2,
+            not_finite: f64::NAN,
+            flag: true,
+            letter: 'é',
+            kind: Kind::Expense,
+            category: Some(Kind::FundReceipt),
+            pair: Kind::Pair(1, 2),
+            day: NaiveDate::from_ymd_opt(2026, 2, 28).unwrap(),
+            at: Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 1).unwrap(),
+            amount: Amount {
+                amount: "-1250.50".into(),
+                currency: "USD",
+            },
+            fee: Some(Amount {
+                amount: "3.00".into(),
+                currency: "PEN",
+            }),
+            title: BTreeMap::from([("en", "Water".into()), ("es", "Agua, \"pura\"".into())]),
+            tags: vec!["a".into(), "=b".into()],
+            parties: vec![
+                Party {
+                    name: "Uno".into(),
+                    share: 0.5,
+                },
+                Party {
+                    name: "Dos".into(),
+                    share: 1e21,
+                },
+            ],
+            before: Some(json!({"status": "draft", "n": [1, 2]})),
+            note: json!("a \"quoted\" note"),
+            unit: (),
+            wrapped: Wrapper(7),
+            skipped: Some("kept".into()),
+            unwanted: vec!["x".into()],
+            extra: BTreeMap::from([
+                ("x_code".to_owned(), json!("X-1")),
+                ("x_obj".to_owned(), json!({"k": 5, "deep": {"k": "v"}})),
+            ]),
+        };
+        let empty = Item {
+            id: Uuid::from_u128(3),
+            parent_id: None,
+            seq: 0,
+            big: 0,
+            ratio: -0.0,
+            not_finite: f64::INFINITY,
+            flag: false,
+            letter: '\n',
+            kind: Kind::FundReceipt,
+            category: None,
+            pair: Kind::Expense,
+            day: NaiveDate::MIN,
+            at: DateTime::<Utc>::MIN_UTC,
+            amount: Amount {
+                amount: "0".into(),
+                currency: "",
+            },
+            fee: None,
+            title: BTreeMap::from([("fr", "Eau".into())]),
+            tags: vec![],
+            parties: vec![],
+            before: None,
+            note: json!(12.5),
+            unit: (),
+            wrapped: Wrapper(-1),
+            skipped: None,
+            unwanted: vec![],
+            extra: BTreeMap::new(),
+        };
+        vec![full, empty]
+    }
+
+    fn column(name: &str, render: Render) -> Column {
+        Column {
+            name: name.to_owned(),
+            source: Source::Item(name.split('.').map(str::to_owned).collect()),
+            render,
+            slot: 0,
+        }
+    }
+
+    /// The cell as the encoder made it before items were flattened: the item turned into
+    /// a `Value`, the column's path looked up in it.
+    fn cell_from_value(enc: &Encoder, col: &Column, item: &Value, ctx: &Context) -> String {
+        let value = match &col.source {
+            Source::Item(path) => path.iter().try_fold(item, |v, k| v.get(k)),
+            Source::Context { key, field } => item
+                .get(*key)
+                .and_then(|v| v.as_str())
+                .and_then(|s| s.parse::<Uuid>().ok())
+                .and_then(|id| ctx.0.get(key)?.get(&id)?.get(*field)),
+        };
+        value
+            .map(|v| enc.render_value(&col.render, v))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn flattened_cells_are_the_cells_of_the_items_json() {
+        use Render::*;
+        let label = || Label(kind_label as Labeler);
+        let mut columns = vec![
+            column("id", Plain),
+            column("parent_id", Plain),
+            Column {
+                name: "parent_code".into(),
+                source: Source::Context {
+                    key: "parent_id",
+                    field: "parent_code",
+                },
+                render: Plain,
+                slot: 0,
+            },
+        ];
+        for (name, render) in [
+            ("seq", Plain),
+            ("big", Plain),
+            ("ratio", Plain),
+            ("not_finite", Plain),
+            ("flag", Plain),
+            ("letter", Plain),
+            ("kind", Plain),
+            ("kind", label()),
+            ("category", Plain),
+            ("category", label()),
+            ("pair", Plain),
+            ("pair", label()),
+            ("day", Plain),
+            ("at", Plain),
+            ("amount.amount", Plain),
+            ("amount.currency", Plain),
+            ("fee.amount", Plain),
+            ("fee.currency", label()),
+            ("title", Localized),
+            ("tags", List(vec![])),
+            ("parties", List(vec!["name".into(), "share".into()])),
+            ("before", Json),
+            ("note", Json),
+            ("unit", Plain),
+            ("wrapped", Plain),
+            ("skipped", Plain),
+            ("x_code", Plain),
+            ("x_obj.k", Plain),
+            ("x_obj.deep", Json),
+            ("x_obj.missing", Plain),
+            ("absent", Plain),
+            ("seq.below_a_scalar", Plain),
+        ] {
+            columns.push(column(name, render));
+        }
+        // Renders that do not fit the value: a number or a list as a label, a string as
+        // a localized text or a list, a number as JSON.
+        for (name, render) in [
+            ("wrapped", label()),
+            ("tags", label()),
+            ("note", Localized),
+            ("letter", List(vec![])),
+            ("seq", Json),
+            ("parties", Plain),
+        ] {
+            let mut c = column(name, render);
+            c.name = format!("{name}_as_other");
+            columns.push(c);
+        }
+        let enc = Encoder {
+            layout: Arc::new(Layout::new(columns)),
+            lang: Lang::Es,
+            data_lang: "es",
+            bom: false,
+        };
+        let mut ctx = Context::default();
+        ctx.0.insert(
+            "parent_id",
+            HashMap::from([(
+                Uuid::from_u128(2),
+                Map::from_iter([("parent_code".to_owned(), json!("P-2"))]),
+            )]),
+        );
+        let items = items();
+        let flat = enc.flatten(&items);
+        assert_eq!(flat.len(), items.len());
+        for (row, item) in items.iter().enumerate() {
+            let value = serde_json::to_value(item).unwrap();
+            for col in &enc.layout.columns {
+                assert_eq!(
+                    enc.cell(col, &flat, row, &ctx),
+                    cell_from_value(&enc, col, &value, &ctx),
+                    "row {row}, column {}",
+                    col.name
+                );
+            }
+        }
+        // And the cells are what a reader expects (a few, spelled out).
+        let text = String::from_utf8(enc.rows(&flat, &ctx)).unwrap();
+        let first = text.lines().next().unwrap();
+        for expected in [
+            "00000000-0000-0000-0000-000000000001",
+            ",P-2,-42,18446744073709551615,0.30000000000000004,,true,é,expense,Gasto,",
+            "fund_receipt,Ingreso de fondos,\"{\"\"pair\"\":[1,2]}\",,2026-02-28,",
+            "2026-11-29T12:00:01Z,-1250.50,USD,3.00,,\"Agua, \"\"pura\"\"\",a;=b,",
+            "Uno:0.5;Dos:1e+21,\"{\"\"status\"\":\"\"draft\"\",\"\"n\"\":[1,2]}\",",
+            "\"\"\"a \\\"\"quoted\\\"\" note\"\"\",,7,kept,X-1,5,\"{\"\"k\"\":\"\"v\"\"}\",,,,",
+        ] {
+            assert!(first.contains(expected), "{expected} in {first}");
+        }
+    }
 
     #[test]
     fn formulas_are_neutralized_and_numbers_are_not() {
@@ -904,7 +1254,7 @@ mod tests {
             ("Water - Peru", "Water - Peru"),
             ("", ""),
         ] {
-            assert_eq!(neutralize_formula(cell.to_owned()), out, "{cell:?}");
+            assert_eq!(neutralize_formula(cell.into()), out, "{cell:?}");
         }
     }
 }

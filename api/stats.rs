@@ -62,11 +62,8 @@ async fn respond<R: Serialize + ToSchema, B: Serialize>(
             .insert_header((header::VARY, "Accept, Accept-Language"))
             .json(body));
     }
-    let rows: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|r| serde_json::to_value(r).expect("a row serializes"))
-        .collect();
     let encoder = Encoder::new(&R::name(), req, negotiated.bom);
+    let rows = encoder.flatten(rows);
     let ctx = if encoder.needs_context() {
         encoder.context(conn, &rows).await?
     } else {
