@@ -173,7 +173,7 @@ where
                             let encoder = encoder.clone();
                             tokio::spawn(async move {
                                 let mut out = if first { encoder.header() } else { Vec::new() };
-                                out.extend(encoder.rows(&rows, &ctx));
+                                encoder.write_rows(&mut out, &rows, &ctx);
                                 out
                             })
                         }

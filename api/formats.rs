@@ -418,7 +418,7 @@ pub async fn finish(mut res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBod
             Context::default()
         };
         let mut bytes = pending.encoder.header();
-        bytes.extend(pending.encoder.rows(&pending.rows, &ctx));
+        pending.encoder.write_rows(&mut bytes, &pending.rows, &ctx);
         Ok::<_, ApiError>(bytes)
     }
     .await;
@@ -439,7 +439,7 @@ enum Source {
     /// A value of the item, by its path (its cell is the column's slot).
     Item(Vec<String>),
     /// A value of the item's context: the parent named by `key` (`ledger_id`), `field`
-    /// (the key's cell is the column's slot).
+    /// (the column's slot is the parent's index in [`Layout::keys`]).
     Context {
         key: &'static str,
         field: &'static str,
@@ -631,10 +631,12 @@ impl Layout {
                 Source::Item(path) => slots.slot(path),
                 Source::Context { key, .. } => {
                     let slot = slots.slot(&[(*key).to_owned()]);
-                    if !keys.contains(&(*key, slot)) {
-                        keys.push((*key, slot));
-                    }
-                    slot
+                    keys.iter()
+                        .position(|k| *k == (*key, slot))
+                        .unwrap_or_else(|| {
+                            keys.push((*key, slot));
+                            keys.len() - 1
+                        })
                 }
             };
         }
@@ -813,15 +815,15 @@ impl Encoder {
         Ok(ctx)
     }
 
-    fn writer() -> ::csv::Writer<Vec<u8>> {
+    fn writer<W: std::io::Write>(out: W) -> ::csv::Writer<W> {
         ::csv::WriterBuilder::new()
             .terminator(::csv::Terminator::CRLF)
-            .from_writer(Vec::new())
+            .from_writer(out)
     }
 
     /// The byte order mark when asked for, and the header row.
     pub fn header(&self) -> Vec<u8> {
-        let mut w = Self::writer();
+        let mut w = Self::writer(Vec::new());
         w.write_record(self.layout.columns.iter().map(|c| c.name.as_str()))
             .expect("writing to memory");
         let mut out = if self.bom { BOM.to_vec() } else { Vec::new() };
@@ -829,31 +831,59 @@ impl Encoder {
         out
     }
 
-    /// The rows, RFC 4180 quoted, CRLF-terminated.
-    pub fn rows(&self, rows: &Flat, ctx: &Context) -> Vec<u8> {
-        let mut w = Self::writer();
+    /// The rows, RFC 4180 quoted, CRLF-terminated, appended to `out`.
+    pub fn write_rows(&self, out: &mut Vec<u8>, rows: &Flat, ctx: &Context) {
+        // The cells' text, a separator a cell, and a little for quotes and prefixes.
+        out.reserve(rows.text_len() + rows.len() * self.layout.columns.len() * 2);
+        let mut w = Self::writer(out);
+        let mut parents = Vec::new();
         for row in 0..rows.len() {
+            self.parents(rows, row, ctx, &mut parents);
             for col in &self.layout.columns {
-                w.write_field(neutralize_formula(self.cell(col, rows, row, ctx)).as_bytes())
+                w.write_field(neutralize_formula(self.cell(col, rows, row, &parents)).as_bytes())
                     .expect("writing to memory");
             }
             w.write_record(None::<&[u8]>).expect("writing to memory");
         }
-        w.into_inner().expect("writing to memory")
+        w.flush().expect("writing to memory");
     }
 
-    fn cell<'a>(&self, col: &Column, rows: &'a Flat, row: usize, ctx: &'a Context) -> Cow<'a, str> {
-        let cell = rows.get(row, col.slot);
+    /// The parents of row `row`, in the order of [`Layout::keys`] (each looked up once a
+    /// row, whatever the number of its columns).
+    fn parents<'a>(
+        &self,
+        rows: &Flat,
+        row: usize,
+        ctx: &'a Context,
+        out: &mut Vec<Option<&'a Map<String, Value>>>,
+    ) {
+        out.clear();
+        out.extend(
+            self.layout
+                .keys
+                .iter()
+                .map(|(key, slot)| match rows.get(row, *slot) {
+                    CellRef::Str(s) => {
+                        let id = s.parse::<Uuid>().ok()?;
+                        ctx.0.get(key)?.get(&id)
+                    }
+                    _ => None,
+                }),
+        );
+    }
+
+    fn cell<'a>(
+        &self,
+        col: &Column,
+        rows: &'a Flat,
+        row: usize,
+        parents: &[Option<&'a Map<String, Value>>],
+    ) -> Cow<'a, str> {
         let cell = match &col.source {
-            Source::Item(_) => cell,
-            Source::Context { key, field } => match cell {
-                CellRef::Str(s) => s
-                    .parse::<Uuid>()
-                    .ok()
-                    .and_then(|id| ctx.0.get(key)?.get(&id)?.get(*field))
-                    .map_or(CellRef::Null, CellRef::Value),
-                _ => CellRef::Null,
-            },
+            Source::Item(_) => rows.get(row, col.slot),
+            Source::Context { field, .. } => parents[col.slot]
+                .and_then(|p| p.get(*field))
+                .map_or(CellRef::Null, CellRef::Value),
         };
         match (cell, &col.render) {
             (CellRef::Null, _) => Cow::Borrowed(""),
@@ -1213,11 +1243,13 @@ mod tests {
         let items = items();
         let flat = enc.flatten(&items);
         assert_eq!(flat.len(), items.len());
+        let mut parents = Vec::new();
         for (row, item) in items.iter().enumerate() {
             let value = serde_json::to_value(item).unwrap();
+            enc.parents(&flat, row, &ctx, &mut parents);
             for col in &enc.layout.columns {
                 assert_eq!(
-                    enc.cell(col, &flat, row, &ctx),
+                    enc.cell(col, &flat, row, &parents),
                     cell_from_value(&enc, col, &value, &ctx),
                     "row {row}, column {}",
                     col.name
@@ -1225,7 +1257,9 @@ mod tests {
             }
         }
         // And the cells are what a reader expects (a few, spelled out).
-        let text = String::from_utf8(enc.rows(&flat, &ctx)).unwrap();
+        let mut text = Vec::new();
+        enc.write_rows(&mut text, &flat, &ctx);
+        let text = String::from_utf8(text).unwrap();
         let first = text.lines().next().unwrap();
         for expected in [
             "00000000-0000-0000-0000-000000000001",

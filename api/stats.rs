@@ -70,7 +70,7 @@ async fn respond<R: Serialize + ToSchema, B: Serialize>(
         Context::default()
     };
     let mut bytes = encoder.header();
-    bytes.extend(encoder.rows(&rows, &ctx));
+    encoder.write_rows(&mut bytes, &rows, &ctx);
     let mut res = HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, TEXT_CSV))
         .insert_header((header::VARY, "Accept, Accept-Language"))

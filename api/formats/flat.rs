@@ -100,6 +100,11 @@ impl Flat {
         self.cells.is_empty()
     }
 
+    /// The bytes of the scalar cells' text.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
     /// Adds the row of `item`.
     pub fn push<T: Serialize + ?Sized>(&mut self, slots: &Slots, item: &T) -> Result<(), Error> {
         let base = self.cells.len();
