@@ -87,6 +87,8 @@ fn lower_this_threads_priority() {
 type Key = (DateTime<Utc>, Uuid);
 
 enum Msg {
+    /// The export's watermark, read before its snapshot: the task's first message.
+    Watermark(DateTime<Utc>),
     Chunk(Bytes),
     Fail(ApiError),
 }
@@ -118,103 +120,117 @@ where
         .ok()
         .and_then(Result::ok)
         .ok_or_else(|| ApiError::exports_busy(MAX_CONCURRENT))?;
-    let mut conn = state.pool.get().await?;
-    // Read before the export's snapshot is taken (see `crate::sync`).
-    let watermark = match negotiated.watermark {
-        Some(w) => w,
-        None => sync::watermark(&mut conn).await?,
-    };
-    let stop_at = with_since.then_some(watermark);
     let encoder =
         (format == Format::Csv).then(|| Arc::new(Encoder::new(&T::name(), req, negotiated.bom)));
     let data_lang = encoder.as_ref().map(|e| e.data_lang);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(2);
+    let pool = state.export_pool.clone();
+    let asked_watermark = negotiated.watermark;
 
     export_runtime().spawn(async move {
         let _slot = slot;
         let fail = tx.clone();
-        let result = conn
-            .build_transaction()
-            .repeatable_read()
-            .read_only()
-            .run(async move |conn| {
-                diesel::sql_query(format!(
-                    "SET LOCAL application_name = '{}'",
-                    sync::EXPORT_APPLICATION_NAME
-                ))
-                .execute(conn)
-                .await?;
-                let mut after = None;
-                let mut first = true;
-                // A batch is encoded by a task of its own while the next is read (the
-                // export runtime has two threads); chunks are sent in order.
-                let mut encoding: Option<tokio::task::JoinHandle<Vec<u8>>> = None;
-                loop {
-                    let batch = fetch(conn, after).await?;
-                    let full = batch.len() as i64 == BATCH;
-                    let mut items = Vec::with_capacity(batch.len());
-                    let mut reached = false;
-                    for (key, item) in batch {
-                        if stop_at.is_some_and(|w| key.0 >= w) {
-                            reached = true;
-                            break;
-                        }
-                        after = Some(key);
-                        items.push(item);
-                    }
-                    let next = match &encoder {
-                        Some(encoder) => {
-                            let rows = encoder.flatten(&items);
-                            let ctx = if encoder.needs_context() && !rows.is_empty() {
-                                encoder.context(conn, &rows).await?
-                            } else {
-                                Default::default()
-                            };
-                            let encoder = encoder.clone();
-                            tokio::spawn(async move {
-                                let mut out = if first { encoder.header() } else { Vec::new() };
-                                encoder.write_rows(&mut out, &rows, &ctx);
-                                out
-                            })
-                        }
-                        None => tokio::spawn(async move {
-                            let mut out = Vec::new();
-                            for item in &items {
-                                serde_json::to_writer(&mut out, item).expect("item serializes");
-                                out.push(b'\n');
+        let result = async {
+            // Checked out here, on the export runtime: a connection the pool opens now
+            // has its socket driven by this runtime's threads, not a request worker's.
+            let mut conn = pool.get().await?;
+            // Read before the export's snapshot is taken (see `crate::sync`).
+            let watermark = match asked_watermark {
+                Some(w) => w,
+                None => sync::watermark(&mut conn).await?,
+            };
+            if tx.send(Msg::Watermark(watermark)).await.is_err() {
+                return Err(ApiError::internal());
+            }
+            let stop_at = with_since.then_some(watermark);
+            conn.build_transaction()
+                .repeatable_read()
+                .read_only()
+                .run(async move |conn| {
+                    diesel::sql_query(format!(
+                        "SET LOCAL application_name = '{}'",
+                        sync::EXPORT_APPLICATION_NAME
+                    ))
+                    .execute(conn)
+                    .await?;
+                    let mut after = None;
+                    let mut first = true;
+                    // A batch is encoded by a task of its own while the next is read (the
+                    // export runtime has two threads); chunks are sent in order.
+                    let mut encoding: Option<tokio::task::JoinHandle<Vec<u8>>> = None;
+                    loop {
+                        let batch = fetch(conn, after).await?;
+                        let full = batch.len() as i64 == BATCH;
+                        let mut items = Vec::with_capacity(batch.len());
+                        let mut reached = false;
+                        for (key, item) in batch {
+                            if stop_at.is_some_and(|w| key.0 >= w) {
+                                reached = true;
+                                break;
                             }
-                            out
-                        }),
-                    };
-                    first = false;
-                    let done = !full || reached;
-                    let mut ready: Vec<_> = encoding.replace(next).into_iter().collect();
-                    if done {
-                        ready.extend(encoding.take());
-                    }
-                    for handle in ready {
-                        let out = handle.await.map_err(|_| ApiError::internal())?;
-                        if tx.send(Msg::Chunk(Bytes::from(out))).await.is_err() {
-                            // The client went away: roll back and stop.
-                            return Err(ApiError::internal());
+                            after = Some(key);
+                            items.push(item);
+                        }
+                        let next = match &encoder {
+                            Some(encoder) => {
+                                let rows = encoder.flatten(&items);
+                                let ctx = if encoder.needs_context() && !rows.is_empty() {
+                                    encoder.context(conn, &rows).await?
+                                } else {
+                                    Default::default()
+                                };
+                                let encoder = encoder.clone();
+                                tokio::spawn(async move {
+                                    let mut out = if first { encoder.header() } else { Vec::new() };
+                                    encoder.write_rows(&mut out, &rows, &ctx);
+                                    out
+                                })
+                            }
+                            None => tokio::spawn(async move {
+                                let mut out = Vec::new();
+                                for item in &items {
+                                    serde_json::to_writer(&mut out, item).expect("item serializes");
+                                    out.push(b'\n');
+                                }
+                                out
+                            }),
+                        };
+                        first = false;
+                        let done = !full || reached;
+                        let mut ready: Vec<_> = encoding.replace(next).into_iter().collect();
+                        if done {
+                            ready.extend(encoding.take());
+                        }
+                        for handle in ready {
+                            let out = handle.await.map_err(|_| ApiError::internal())?;
+                            if tx.send(Msg::Chunk(Bytes::from(out))).await.is_err() {
+                                // The client went away: roll back and stop.
+                                return Err(ApiError::internal());
+                            }
+                        }
+                        if done {
+                            return Ok(());
                         }
                     }
-                    if done {
-                        return Ok(());
-                    }
-                }
-            })
-            .await;
+                })
+                .await
+        }
+        .await;
         if let Err(e) = result {
             let _ = fail.send(Msg::Fail(e)).await;
         }
     });
 
-    // The first batch decides between a problem and a 200.
+    // The watermark and the first batch decide between a problem and a 200.
+    let watermark = match rx.recv().await {
+        Some(Msg::Watermark(w)) => w,
+        Some(Msg::Fail(e)) => return Err(e),
+        _ => return Err(ApiError::internal()),
+    };
     let first = match rx.recv().await {
         Some(Msg::Chunk(b)) => b,
         Some(Msg::Fail(e)) => return Err(e),
-        None => return Err(ApiError::internal()),
+        _ => return Err(ApiError::internal()),
     };
     let rest = stream::unfold(rx, |mut rx| async move {
         match rx.recv().await {
@@ -223,7 +239,7 @@ where
                 log::warn!("export failed while streaming: {e}");
                 Some((Err(std::io::Error::other(e.to_string())), rx))
             }
-            None => None,
+            Some(Msg::Watermark(_)) | None => None,
         }
     });
     let body = stream::once(async move { Ok::<_, std::io::Error>(first) }).chain(rest);

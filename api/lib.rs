@@ -58,6 +58,9 @@ pub struct AppState {
     pub limits: std::sync::Arc<ops::Limits>,
     /// Export slots (see [`exports::MAX_CONCURRENT`]).
     pub exports: std::sync::Arc<tokio::sync::Semaphore>,
+    /// The exports' connections, checked out (and so opened) on the export runtime; one
+    /// pool for the process, sized by [`AppState::with_export_pool`].
+    pub export_pool: db::DbPool,
     /// Every pool of the process (one per worker), for `/metrics`.
     pub pools: std::sync::Arc<std::sync::Mutex<Vec<db::DbPool>>>,
 }
@@ -66,12 +69,26 @@ impl AppState {
     pub fn new(pool: db::DbPool, auth: auth::AuthConfig) -> AppState {
         AppState {
             pools: std::sync::Arc::new(std::sync::Mutex::new(vec![pool.clone()])),
+            export_pool: pool.clone(),
             pool,
             auth: std::sync::Arc::new(auth),
             revocations: auth::Revocations::default(),
             limits: std::sync::Arc::new(ops::Limits::from_env()),
             exports: std::sync::Arc::new(tokio::sync::Semaphore::new(exports::MAX_CONCURRENT)),
         }
+    }
+
+    /// The same state with a pool of its own for exports (until then they share the
+    /// first pool): exports hold a connection for as long as a download lasts, and a
+    /// connection opened by a request worker has its socket driven by that worker, so an
+    /// export's every batch would wake it. Size it [`exports::MAX_CONCURRENT`].
+    pub fn with_export_pool(mut self, pool: db::DbPool) -> AppState {
+        self.pools
+            .lock()
+            .expect("no thread panics holding the pool list")
+            .push(pool.clone());
+        self.export_pool = pool;
+        self
     }
 
     /// The same state (revocations, budgets and export slots shared) over another pool:

@@ -447,7 +447,14 @@ fn serve(
                 seed::demo(&mut conn).await?;
             }
         }
-        let state = AppState::new(pool, auth);
+        let export_pool = db::pool(
+            url,
+            &PoolSettings {
+                max_size: ogsms::exports::MAX_CONCURRENT,
+                ..settings.clone()
+            },
+        )?;
+        let state = AppState::new(pool, auth).with_export_pool(export_pool);
         state
             .revocations
             .refresh(&state.pool)

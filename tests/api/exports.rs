@@ -5,7 +5,7 @@ use futures_util::StreamExt;
 use ogsms::policy::Role;
 use serde_json::{Value, json};
 
-use crate::common::{Resp, TestApp};
+use crate::common::{Options, Resp, TestApp};
 use crate::csv::{Table, bearer, books, csv_of};
 
 fn ndjson(res: &Resp) -> Vec<Value> {
@@ -422,5 +422,50 @@ async fn exports_beyond_the_concurrent_cap_are_503_with_retry_after() {
     for _ in 0..=ogsms::exports::MAX_CONCURRENT {
         assert_eq!(app.get(path).await.status, 200);
     }
+    app.stop().await;
+}
+
+/// Downloads in progress hold connections of the exports' own pool (opened on the export
+/// runtime): a request worker's pool, here of one connection, stays free for requests.
+#[actix_web::test]
+async fn running_exports_leave_the_request_pool_free() {
+    let app = TestApp::with(Options {
+        pool: Some(ogsms::db::PoolSettings {
+            max_size: 1,
+            wait_timeout: std::time::Duration::from_secs(1),
+            ..Default::default()
+        }),
+        ..Options::default()
+    })
+    .await;
+    // ~26 MB of events: more than the socket buffers and the two batches in flight, so
+    // an export whose client does not read stays open.
+    bulk_audit_events(&app, 20_000);
+    let client = awc::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .finish();
+    let token = bearer(app.token(Role::Auditor, None, None));
+    let mut held = Vec::new();
+    for _ in 0..ogsms::exports::MAX_CONCURRENT {
+        let res = client
+            .get(format!("{}/v1/exports/audit-events", app.base))
+            .insert_header(("authorization", token.clone()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        held.push(res);
+    }
+    assert_eq!(
+        open_exports(&app),
+        ogsms::exports::MAX_CONCURRENT as i64,
+        "every export still reads"
+    );
+    // Requests that need the database are answered meanwhile, one after another.
+    for _ in 0..3 {
+        let res = app.get("/v1/offices").await;
+        assert_eq!(res.status, 200, "{}", res.text());
+    }
+    drop(held);
     app.stop().await;
 }
