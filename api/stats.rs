@@ -388,7 +388,9 @@ pub async fn spending(
             }
             SpendingDimension::Month => {
                 select.push(if on {
-                    "to_char(t.month, 'YYYY-MM') AS month"
+                    // `timestamp`, not the implicit `timestamptz` (a time-zone lookup
+                    // per row).
+                    "to_char(t.month::timestamp, 'YYYY-MM') AS month"
                 } else {
                     "NULL::text AS month"
                 });
@@ -439,25 +441,45 @@ pub async fn spending(
     }
     // Two steps: the totals summed by ledger (and month, category, project as grouped)
     // first, where the rows are many (~100k monthly rows at 10M entries), then those few
-    // sums joined to their ledgers, offices and projects and grouped as asked.
+    // sums joined to their ledgers, offices and projects and grouped as asked. The first
+    // sum is left out where the source has one row per such group already (monthly rows
+    // grouped by month, and by category when they have one): it gave the same rows and
+    // was 40% of the time of spending by office and month.
+    let by_month = dims.contains(&SpendingDimension::Month);
+    let by_category = dims.contains(&SpendingDimension::Category);
+    let one_row_a_group = match source {
+        LEDGER_MONTHLY_SPENDING_SOURCE => by_month,
+        LEDGER_MONTHLY_SOURCE => by_month && by_category,
+        _ => false,
+    };
     let inner = format!(
         "SELECT ledger_id, {month} AS month, {category} AS category, {project} AS project_id, \
-           sum(effect_minor)::bigint AS effect_minor, sum(entries)::bigint AS entries \
+           {sums} \
          FROM ({source}) s \
          WHERE ($1::date IS NULL OR entry_date >= $1) \
            AND ($2::date IS NULL OR entry_date <= $2) \
            AND ($6::text[] IS NULL OR category = ANY($6)) \
            AND ($7::uuid[] IS NULL OR project_id = ANY($7)) \
-         GROUP BY 1, 2, 3, 4",
+         {group}",
+        sums = if one_row_a_group {
+            "effect_minor, entries"
+        } else {
+            "sum(effect_minor)::bigint AS effect_minor, sum(entries)::bigint AS entries"
+        },
+        group = if one_row_a_group {
+            ""
+        } else {
+            "GROUP BY 1, 2, 3, 4"
+        },
         // Monthly totals are dated on the first of their month already; a date cast to
         // `timestamp` (not `timestamptz`, which takes a time-zone lookup per row) for the
         // daily ones.
-        month = match (dims.contains(&SpendingDimension::Month), source) {
+        month = match (by_month, source) {
             (false, _) => "NULL::date",
             (true, LEDGER_MONTHLY_SOURCE | LEDGER_MONTHLY_SPENDING_SOURCE) => "entry_date",
             (true, _) => "date_trunc('month', entry_date::timestamp)::date",
         },
-        category = if dims.contains(&SpendingDimension::Category) {
+        category = if by_category {
             "category"
         } else {
             "NULL::text"

@@ -371,6 +371,8 @@ async fn spending_equals_the_sums_of_the_raw_entries_for_every_grouping() {
         vec!["project"],
         vec!["fund"],
         vec!["office", "fund"],
+        vec!["office", "month"],
+        vec!["month", "category"],
         vec!["project", "category"],
         vec!["fund", "project", "month"],
         vec!["office", "month", "category", "project", "fund"],
@@ -468,7 +470,12 @@ async fn spending_filters_narrow_the_entries_counted() {
             ),
         ),
     ];
-    for dims in [vec!["office", "category"], vec!["project", "month"]] {
+    for dims in [
+        vec!["office", "category"],
+        vec!["project", "month"],
+        vec!["office", "month"],
+        vec!["month", "category"],
+    ] {
         for (query, filter) in &cases {
             let body = ok(
                 &app,
