@@ -999,7 +999,6 @@ mod tests {
     enum Kind {
         Expense,
         FundReceipt,
-        #[allow(dead_code)]
         Pair(i32, i32),
     }
 
