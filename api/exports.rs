@@ -50,6 +50,18 @@ pub const BATCH: i64 = 1000;
 /// (bench/README.md).
 pub const MAX_CONCURRENT: usize = 4;
 
+/// The exports' own pool ([`crate::AppState::with_export_pool`]): one connection per
+/// export slot, with `settings`' timeouts.
+pub fn pool(url: &str, settings: &crate::db::PoolSettings) -> anyhow::Result<crate::db::DbPool> {
+    crate::db::pool(
+        url,
+        &crate::db::PoolSettings {
+            max_size: MAX_CONCURRENT,
+            ..settings.clone()
+        },
+    )
+}
+
 /// How long an export waits for a slot before its 503: a slot is freed the moment a
 /// download ends, so a client that starts the next download as soon as one ends (or
 /// a few clients in step) is not turned away.

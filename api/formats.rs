@@ -50,9 +50,6 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use serde_json::{Map, Value};
-
-pub use flat::Flat;
-use flat::{CellRef, Slots};
 use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType, Type};
 use utoipa::openapi::{Ref, RefOr};
 use uuid::Uuid;
@@ -64,6 +61,9 @@ use crate::i18n::{Lang, data_language};
 use crate::pagination::{Page, decode};
 use crate::schema::{departments, ledgers, mandates, offices, projects};
 use crate::{sync, text};
+
+pub use flat::Flat;
+use flat::{CellRef, Slots};
 
 pub const TEXT_CSV: &str = "text/csv; charset=utf-8";
 pub const NDJSON: &str = "application/x-ndjson";

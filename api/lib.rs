@@ -59,7 +59,7 @@ pub struct AppState {
     /// Export slots (see [`exports::MAX_CONCURRENT`]).
     pub exports: std::sync::Arc<tokio::sync::Semaphore>,
     /// The exports' connections, checked out (and so opened) on the export runtime; one
-    /// pool for the process, sized by [`AppState::with_export_pool`].
+    /// pool for the process, set by [`AppState::with_export_pool`].
     pub export_pool: db::DbPool,
     /// Every pool of the process (one per worker), for `/metrics`.
     pub pools: std::sync::Arc<std::sync::Mutex<Vec<db::DbPool>>>,
@@ -81,7 +81,7 @@ impl AppState {
     /// The same state with a pool of its own for exports (until then they share the
     /// first pool): exports hold a connection for as long as a download lasts, and a
     /// connection opened by a request worker has its socket driven by that worker, so an
-    /// export's every batch would wake it. Size it [`exports::MAX_CONCURRENT`].
+    /// export's every batch would wake it. Build it with [`exports::pool`].
     pub fn with_export_pool(mut self, pool: db::DbPool) -> AppState {
         self.pools
             .lock()

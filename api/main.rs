@@ -447,13 +447,7 @@ fn serve(
                 seed::demo(&mut conn).await?;
             }
         }
-        let export_pool = db::pool(
-            url,
-            &PoolSettings {
-                max_size: ogsms::exports::MAX_CONCURRENT,
-                ..settings.clone()
-            },
-        )?;
+        let export_pool = ogsms::exports::pool(url, &settings)?;
         let state = AppState::new(pool, auth).with_export_pool(export_pool);
         state
             .revocations

@@ -452,6 +452,14 @@ pub async fn spending(
         LEDGER_MONTHLY_SOURCE => by_month && by_category,
         _ => false,
     };
+    let (sums, sum_group) = if one_row_a_group {
+        ("effect_minor, entries", "")
+    } else {
+        (
+            "sum(effect_minor)::bigint AS effect_minor, sum(entries)::bigint AS entries",
+            "GROUP BY 1, 2, 3, 4",
+        )
+    };
     let inner = format!(
         "SELECT ledger_id, {month} AS month, {category} AS category, {project} AS project_id, \
            {sums} \
@@ -460,17 +468,7 @@ pub async fn spending(
            AND ($2::date IS NULL OR entry_date <= $2) \
            AND ($6::text[] IS NULL OR category = ANY($6)) \
            AND ($7::uuid[] IS NULL OR project_id = ANY($7)) \
-         {group}",
-        sums = if one_row_a_group {
-            "effect_minor, entries"
-        } else {
-            "sum(effect_minor)::bigint AS effect_minor, sum(entries)::bigint AS entries"
-        },
-        group = if one_row_a_group {
-            ""
-        } else {
-            "GROUP BY 1, 2, 3, 4"
-        },
+         {sum_group}",
         // Monthly totals are dated on the first of their month already; a date cast to
         // `timestamp` (not `timestamptz`, which takes a time-zone lookup per row) for the
         // daily ones.

@@ -331,14 +331,7 @@ impl TestApp {
             }
             .expect("loading demo data");
         }
-        let export_pool = db::pool(
-            &url,
-            &PoolSettings {
-                max_size: ogsms::exports::MAX_CONCURRENT,
-                ..settings.clone()
-            },
-        )
-        .expect("building the export pool");
+        let export_pool = ogsms::exports::pool(&url, &settings).expect("building the export pool");
         let mut state = AppState::new(pool, options.auth.unwrap_or_else(test_auth))
             .with_export_pool(export_pool);
         if let Some(limits) = options.limits {
