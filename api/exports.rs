@@ -35,7 +35,7 @@ use crate::AppState;
 use crate::audit::{self, AuditEvent, AuditQuery};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::formats::{Encoder, Format, NDJSON, Negotiated, TEXT_CSV, content_disposition};
+use crate::formats::{Context, Encoder, Format, NDJSON, Negotiated, TEXT_CSV, content_disposition};
 use crate::ledgers::{self, Entry, EntryQuery, LedgerFilter};
 use crate::projects::{self, Project, ProjectQuery};
 use crate::{sync, validate};
@@ -118,7 +118,7 @@ async fn stream_export<T, F>(
 ) -> Result<HttpResponse, ApiError>
 where
     T: Serialize + utoipa::ToSchema + Send + 'static,
-    F: Fn(&mut AsyncPgConnection, Option<Key>) -> BoxFuture<'_, Result<Vec<(Key, T)>, ApiError>>
+    F: Fn(&AsyncPgConnection, Option<Key>) -> BoxFuture<'_, Result<Vec<(Key, T)>, ApiError>>
         + Send
         + Sync
         + 'static,
@@ -165,15 +165,17 @@ where
                     ))
                     .execute(conn)
                     .await?;
-                    let mut after = None;
+                    let c: &AsyncPgConnection = conn;
                     let mut first = true;
+                    let mut parents = Context::default();
                     // A batch is encoded by a task of its own while the next is read (the
                     // export runtime has two threads); chunks are sent in order.
                     let mut encoding: Option<tokio::task::JoinHandle<Vec<u8>>> = None;
+                    let mut batch = fetch(c, None).await?;
                     loop {
-                        let batch = fetch(conn, after).await?;
                         let full = batch.len() as i64 == BATCH;
                         let mut items = Vec::with_capacity(batch.len());
+                        let mut after = None;
                         let mut reached = false;
                         for (key, item) in batch {
                             if stop_at.is_some_and(|w| key.0 >= w) {
@@ -183,32 +185,48 @@ where
                             after = Some(key);
                             items.push(item);
                         }
-                        let next = match &encoder {
-                            Some(encoder) => {
-                                let rows = encoder.flatten(&items);
-                                let ctx = if encoder.needs_context() && !rows.is_empty() {
-                                    encoder.context(conn, &rows).await?
-                                } else {
-                                    Default::default()
-                                };
-                                let encoder = encoder.clone();
-                                tokio::spawn(async move {
-                                    let mut out = if first { encoder.header() } else { Vec::new() };
-                                    encoder.write_rows(&mut out, &rows, &ctx);
-                                    out
+                        let done = !full || reached;
+                        // The next batch's query goes out (pipelined on the connection)
+                        // before this batch is flattened, so the database runs it
+                        // meanwhile instead of waiting for the next round.
+                        let (following, next) = futures_util::try_join!(
+                            async {
+                                match after {
+                                    Some(after) if !done => fetch(c, Some(after)).await,
+                                    _ => Ok(Vec::new()),
+                                }
+                            },
+                            async {
+                                Ok::<_, ApiError>(match &encoder {
+                                    Some(encoder) => {
+                                        let rows = encoder.flatten(&items);
+                                        let ctx = if encoder.needs_context() && !rows.is_empty() {
+                                            encoder.context(c, &rows, &mut parents).await?
+                                        } else {
+                                            Default::default()
+                                        };
+                                        let encoder = encoder.clone();
+                                        tokio::spawn(async move {
+                                            let mut out =
+                                                if first { encoder.header() } else { Vec::new() };
+                                            encoder.write_rows(&mut out, &rows, &ctx);
+                                            out
+                                        })
+                                    }
+                                    None => tokio::spawn(async move {
+                                        let mut out = Vec::new();
+                                        for item in &items {
+                                            serde_json::to_writer(&mut out, item)
+                                                .expect("item serializes");
+                                            out.push(b'\n');
+                                        }
+                                        out
+                                    }),
                                 })
                             }
-                            None => tokio::spawn(async move {
-                                let mut out = Vec::new();
-                                for item in &items {
-                                    serde_json::to_writer(&mut out, item).expect("item serializes");
-                                    out.push(b'\n');
-                                }
-                                out
-                            }),
-                        };
+                        )?;
+                        batch = following;
                         first = false;
-                        let done = !full || reached;
                         let mut ready: Vec<_> = encoding.replace(next).into_iter().collect();
                         if done {
                             ready.extend(encoding.take());

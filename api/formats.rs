@@ -412,8 +412,11 @@ pub async fn finish(mut res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBod
         .clone();
     let rendered = async {
         let ctx = if pending.encoder.needs_context() {
-            let mut conn = state.pool.get().await?;
-            pending.encoder.context(&mut conn, &pending.rows).await?
+            let conn = state.pool.get().await?;
+            pending
+                .encoder
+                .context(&conn, &pending.rows, &mut Context::default())
+                .await?
         } else {
             Context::default()
         };
@@ -672,12 +675,20 @@ pub fn layout(schema: &str) -> Arc<Layout> {
 // ---------------------------------------------------------------------------------
 // Context
 
-/// The parents of a batch of rows: parent key → parent id → context fields.
+/// Parents' context fields: parent key → parent id → fields. The parents of one batch
+/// of rows, or those an export has read so far (see [`Encoder::context`]).
 #[derive(Default)]
-pub struct Context(HashMap<&'static str, HashMap<Uuid, Map<String, Value>>>);
+pub struct Context(HashMap<&'static str, HashMap<Uuid, Parent>>);
+
+/// One parent's context fields (shared between an export's batches).
+type Parent = Arc<Map<String, Value>>;
+
+/// Parents an export keeps between its batches, per kind of parent, before it forgets
+/// them all and starts over (a bound on its memory: a parent is a few hundred bytes).
+const KNOWN_PARENTS: usize = 20_000;
 
 async fn lookup(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     key: &str,
     ids: Vec<Uuid>,
 ) -> Result<HashMap<Uuid, Map<String, Value>>, ApiError> {
@@ -688,7 +699,7 @@ async fn lookup(
         "office_id" => offices::table
             .filter(offices::id.eq_any(ids))
             .select((offices::id, offices::code))
-            .load::<(Uuid, String)>(conn)
+            .load::<(Uuid, String)>(&mut { conn })
             .await?
             .into_iter()
             .map(|(id, code)| (id, obj(vec![("office_code", code.into())])))
@@ -696,7 +707,7 @@ async fn lookup(
         "department_id" => departments::table
             .filter(departments::id.eq_any(ids))
             .select((departments::id, departments::code))
-            .load::<(Uuid, String)>(conn)
+            .load::<(Uuid, String)>(&mut { conn })
             .await?
             .into_iter()
             .map(|(id, code)| (id, obj(vec![("department_code", code.into())])))
@@ -704,7 +715,7 @@ async fn lookup(
         "mandate_id" => mandates::table
             .filter(mandates::id.eq_any(ids))
             .select((mandates::id, mandates::reference))
-            .load::<(Uuid, String)>(conn)
+            .load::<(Uuid, String)>(&mut { conn })
             .await?
             .into_iter()
             .map(|(id, r)| (id, obj(vec![("mandate_reference", r.into())])))
@@ -713,7 +724,7 @@ async fn lookup(
             .inner_join(offices::table)
             .filter(projects::id.eq_any(ids))
             .select((projects::id, projects::code, offices::code))
-            .load::<(Uuid, String, String)>(conn)
+            .load::<(Uuid, String, String)>(&mut { conn })
             .await?
             .into_iter()
             .map(|(id, code, office)| {
@@ -737,7 +748,7 @@ async fn lookup(
                 ledgers::fund_code,
                 ledgers::fiscal_year,
             ))
-            .load::<(Uuid, Uuid, String, String, Option<String>, i32)>(conn)
+            .load::<(Uuid, Uuid, String, String, Option<String>, i32)>(&mut { conn })
             .await?
             .into_iter()
             .map(|(id, office_id, office, fund, fund_code, year)| {
@@ -792,11 +803,15 @@ impl Encoder {
         !self.layout.keys.is_empty()
     }
 
-    /// Reads the parents of `rows` (one query per kind of parent).
+    /// The parents of `rows`: those not in `known` are read (one query per kind of
+    /// parent) and added to it. An export passes the same `known` to every batch, so a
+    /// parent is read once an export, not once a batch (its snapshot does not change);
+    /// a one-off caller passes an empty one.
     pub async fn context(
         &self,
-        conn: &mut AsyncPgConnection,
+        conn: &AsyncPgConnection,
         rows: &Flat,
+        known: &mut Context,
     ) -> Result<Context, ApiError> {
         let mut ctx = Context::default();
         for &(key, slot) in &self.layout.keys {
@@ -809,8 +824,24 @@ impl Encoder {
             if ids.is_empty() {
                 continue;
             }
-            ctx.0
-                .insert(key, lookup(conn, key, ids.into_iter().collect()).await?);
+            let known = known.0.entry(key).or_default();
+            let missing: Vec<Uuid> = ids
+                .iter()
+                .filter(|id| !known.contains_key(id))
+                .copied()
+                .collect();
+            if !missing.is_empty() {
+                let found = lookup(conn, key, missing).await?;
+                if known.len() + found.len() > KNOWN_PARENTS {
+                    known.clear();
+                }
+                known.extend(found.into_iter().map(|(id, m)| (id, Arc::new(m))));
+            }
+            let parents = ctx.0.entry(key).or_default();
+            parents.extend(
+                ids.iter()
+                    .filter_map(|id| Some((*id, known.get(id)?.clone()))),
+            );
         }
         Ok(ctx)
     }
@@ -865,7 +896,7 @@ impl Encoder {
                 .map(|(key, slot)| match rows.get(row, *slot) {
                     CellRef::Str(s) => {
                         let id = s.parse::<Uuid>().ok()?;
-                        ctx.0.get(key)?.get(&id)
+                        ctx.0.get(key)?.get(&id).map(|p| &**p)
                     }
                     _ => None,
                 }),
@@ -1236,7 +1267,7 @@ mod tests {
             "parent_id",
             HashMap::from([(
                 Uuid::from_u128(2),
-                Map::from_iter([("parent_code".to_owned(), json!("P-2"))]),
+                Arc::new(Map::from_iter([("parent_code".to_owned(), json!("P-2"))])),
             )]),
         );
         let items = items();

@@ -1793,7 +1793,7 @@ pub(crate) struct LedgerFilter {
 /// One batch of an entry export across the ledgers the caller may see: the `limit`
 /// entries after `after` in `(created_at, id)` order, with that key.
 pub(crate) async fn export_entries_batch(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     caller: &Caller,
     query: &EntryQuery,
     ledger: &LedgerFilter,
@@ -1821,7 +1821,9 @@ pub(crate) async fn export_entries_batch(
         false,
         after
     );
-    let rows: Vec<EntryRow> = q.limit(limit).load(conn).await?;
+    // `Prepared`: the batches of an export run the same statement (its filters do not
+    // change), so it is parsed and planned once, and goes out in one round trip.
+    let rows: Vec<EntryRow> = Prepared(q.limit(limit)).load(&mut { conn }).await?;
     Ok(rows
         .into_iter()
         .map(|r| ((r.created_at, r.id), Entry::from(r)))

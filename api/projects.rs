@@ -959,7 +959,7 @@ fn filtered(query: &ProjectQuery) -> Result<BoxedProjects, ApiError> {
 /// One batch of a project export: the `limit` projects after `after` in
 /// `(updated_at, id)` order, with that key.
 pub(crate) async fn export_batch(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     query: &ProjectQuery,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
@@ -971,7 +971,7 @@ pub(crate) async fn export_batch(
         false,
         after
     );
-    let rows: Vec<LinkedRow> = Prepared(q.limit(limit)).load(conn).await?;
+    let rows: Vec<LinkedRow> = Prepared(q.limit(limit)).load(&mut { conn }).await?;
     Ok(rows
         .into_iter()
         .map(|r| ((r.0.updated_at, r.0.id), linked(r)))

@@ -65,7 +65,9 @@ async fn respond<R: Serialize + ToSchema, B: Serialize>(
     let encoder = Encoder::new(&R::name(), req, negotiated.bom);
     let rows = encoder.flatten(rows);
     let ctx = if encoder.needs_context() {
-        encoder.context(conn, &rows).await?
+        encoder
+            .context(conn, &rows, &mut Context::default())
+            .await?
     } else {
         Context::default()
     };

@@ -5,7 +5,7 @@ use futures_util::StreamExt;
 use ogsms::policy::Role;
 use serde_json::{Value, json};
 
-use crate::common::{Options, Resp, TestApp};
+use crate::common::{Options, Resp, TestApp, TestDb};
 use crate::csv::{Table, bearer, books, csv_of};
 
 fn ndjson(res: &Resp) -> Vec<Value> {
@@ -285,6 +285,47 @@ async fn entry_export_spans_the_ledgers_the_caller_sees() {
             .await;
         let p = res.problem(400, "invalid-parameter");
         assert_eq!(p["errors"][0]["field"], field, "{query}");
+    }
+}
+
+/// An export of several batches (3,500 entries, four batches) reads a parent once, not
+/// once a batch, yet every row, in every batch, carries its own ledger's and project's
+/// context, in the export's order.
+#[actix_web::test]
+async fn a_many_batch_entry_export_gives_every_row_its_parents() {
+    let db = TestDb::new();
+    ogsms::seed::scale(&db.url, 100).await.expect("scale load");
+    ogsms::seed::entries(&db.url, 3500).await.expect("entries");
+    let app = TestApp::with(Options {
+        url_override: Some(db.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    let columns = [
+        "id",
+        "office_code",
+        "ledger_fund",
+        "ledger_fiscal_year",
+        "project_code",
+    ];
+    let expected = db.scalar(
+        "SELECT string_agg(concat_ws('|', e.id, o.code, l.fund, l.fiscal_year, \
+         coalesce(p.code, '')), E'\\n' ORDER BY e.created_at, e.id) \
+         FROM ledger_entries e JOIN ledgers l ON l.id = e.ledger_id \
+         JOIN offices o ON o.id = l.office_id LEFT JOIN projects p ON p.id = e.project_id",
+    );
+    let expected: Vec<&str> = expected.lines().collect();
+    assert_eq!(expected.len(), 3500);
+    let tagged = db.scalar("SELECT count(DISTINCT project_id) FROM ledger_entries");
+    assert!(
+        tagged.parse::<i64>().unwrap() > 10,
+        "projects to look up: {tagged}"
+    );
+    let t = csv_of(&app.get("/v1/exports/ledger-entries?format=csv").await);
+    assert_eq!(t.rows.len(), expected.len());
+    for (i, (row, want)) in t.rows.iter().zip(&expected).enumerate() {
+        let got = columns.map(|c| t.get(row, c).to_string()).join("|");
+        assert_eq!(&got, want, "row {i}");
     }
 }
 
