@@ -441,12 +441,10 @@ pub async fn finish(mut res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBod
 enum Source {
     /// A value of the item, by its path (its cell is the column's slot).
     Item(Vec<String>),
-    /// A value of the item's context: the parent named by `key` (`ledger_id`), `field`
-    /// (the column's slot is the parent's index in [`Layout::keys`]).
-    Context {
-        key: &'static str,
-        field: &'static str,
-    },
+    /// A value of the item's context: the parent named by `key` (`ledger_id`), its
+    /// field `index` (the field's place in the key's [`CONTEXT`] fields and in a
+    /// [`Parent`]; the column's slot is the parent's index in [`Layout::keys`]).
+    Context { key: &'static str, index: usize },
 }
 
 #[derive(Clone, Debug)]
@@ -603,8 +601,8 @@ fn walk(schema: &'static Schema, prefix: &str, path: &[String], out: &mut Vec<Co
         if path.is_empty()
             && let Some((key, fields)) = CONTEXT.iter().find(|(k, _)| *k == name)
         {
-            for (field, labels) in fields.iter() {
-                let source = Source::Context { key, field };
+            for (index, (field, labels)) in fields.iter().enumerate() {
+                let source = Source::Context { key, index };
                 out.push(Column {
                     name: (*field).to_owned(),
                     source: source.clone(),
@@ -680,8 +678,10 @@ pub fn layout(schema: &str) -> Arc<Layout> {
 #[derive(Default)]
 pub struct Context(HashMap<&'static str, HashMap<Uuid, Parent>>);
 
-/// One parent's context fields (shared between an export's batches).
-type Parent = Arc<Map<String, Value>>;
+/// One parent's context fields, in the order of its key's [`CONTEXT`] fields (shared
+/// between an export's batches; an array, not a map, because an export may keep tens of
+/// thousands: a map with its own keys was ~500 bytes a parent, 22 MB for four exports).
+type Parent = Arc<[Value]>;
 
 /// Parents an export keeps between its batches, per kind of parent, before it forgets
 /// them all and starts over (a bound on its memory: a parent is a few hundred bytes).
@@ -835,7 +835,17 @@ impl Encoder {
                 if known.len() + found.len() > KNOWN_PARENTS {
                     known.clear();
                 }
-                known.extend(found.into_iter().map(|(id, m)| (id, Arc::new(m))));
+                let fields = CONTEXT
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map_or(&[][..], |(_, f)| *f);
+                known.extend(found.into_iter().map(|(id, mut m)| {
+                    let parent: Parent = fields
+                        .iter()
+                        .map(|(f, _)| m.remove(*f).unwrap_or(Value::Null))
+                        .collect();
+                    (id, parent)
+                }));
             }
             let parents = ctx.0.entry(key).or_default();
             parents.extend(
@@ -886,7 +896,7 @@ impl Encoder {
         rows: &Flat,
         row: usize,
         ctx: &'a Context,
-        out: &mut Vec<Option<&'a Map<String, Value>>>,
+        out: &mut Vec<Option<&'a [Value]>>,
     ) {
         out.clear();
         out.extend(
@@ -908,12 +918,12 @@ impl Encoder {
         col: &Column,
         rows: &'a Flat,
         row: usize,
-        parents: &[Option<&'a Map<String, Value>>],
+        parents: &[Option<&'a [Value]>],
     ) -> Cow<'a, str> {
         let cell = match &col.source {
             Source::Item(_) => rows.get(row, col.slot),
-            Source::Context { field, .. } => parents[col.slot]
-                .and_then(|p| p.get(*field))
+            Source::Context { index, .. } => parents[col.slot]
+                .and_then(|p| p.get(*index))
                 .map_or(CellRef::Null, CellRef::Value),
         };
         match (cell, &col.render) {
@@ -1178,11 +1188,11 @@ mod tests {
     fn cell_from_value(enc: &Encoder, col: &Column, item: &Value, ctx: &Context) -> String {
         let value = match &col.source {
             Source::Item(path) => path.iter().try_fold(item, |v, k| v.get(k)),
-            Source::Context { key, field } => item
+            Source::Context { key, index, .. } => item
                 .get(*key)
                 .and_then(|v| v.as_str())
                 .and_then(|s| s.parse::<Uuid>().ok())
-                .and_then(|id| ctx.0.get(key)?.get(&id)?.get(*field)),
+                .and_then(|id| ctx.0.get(key)?.get(&id)?.get(*index)),
         };
         value
             .map(|v| enc.render_value(&col.render, v))
@@ -1200,7 +1210,7 @@ mod tests {
                 name: "parent_code".into(),
                 source: Source::Context {
                     key: "parent_id",
-                    field: "parent_code",
+                    index: 0,
                 },
                 render: Plain,
                 slot: 0,
@@ -1265,10 +1275,7 @@ mod tests {
         let mut ctx = Context::default();
         ctx.0.insert(
             "parent_id",
-            HashMap::from([(
-                Uuid::from_u128(2),
-                Arc::new(Map::from_iter([("parent_code".to_owned(), json!("P-2"))])),
-            )]),
+            HashMap::from([(Uuid::from_u128(2), Arc::from([json!("P-2")]))]),
         );
         let items = items();
         let flat = enc.flatten(&items);
