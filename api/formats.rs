@@ -683,6 +683,26 @@ pub struct Context(HashMap<&'static str, HashMap<Uuid, Parent>>);
 /// thousands: a map with its own keys was ~500 bytes a parent, 22 MB for four exports).
 type Parent = Arc<[Value]>;
 
+/// The parents of a batch (`ids`) from those already `known` and those just `found`;
+/// `found` is then kept in `known`, which is emptied first when it would pass `bound`
+/// (after the batch's own parents were taken from it).
+fn remember(
+    known: &mut HashMap<Uuid, Parent>,
+    ids: &HashSet<Uuid>,
+    found: HashMap<Uuid, Parent>,
+    bound: usize,
+) -> HashMap<Uuid, Parent> {
+    let batch = ids
+        .iter()
+        .filter_map(|id| Some((*id, known.get(id).or_else(|| found.get(id))?.clone())))
+        .collect();
+    if known.len() + found.len() > bound {
+        known.clear();
+    }
+    known.extend(found);
+    batch
+}
+
 /// Parents an export keeps between its batches, per kind of parent, before it forgets
 /// them all and starts over (a bound on its memory: a parent is a few hundred bytes).
 const KNOWN_PARENTS: usize = 20_000;
@@ -830,28 +850,27 @@ impl Encoder {
                 .filter(|id| !known.contains_key(id))
                 .copied()
                 .collect();
-            if !missing.is_empty() {
-                let found = lookup(conn, key, missing).await?;
-                if known.len() + found.len() > KNOWN_PARENTS {
-                    known.clear();
-                }
+            let found = if missing.is_empty() {
+                HashMap::new()
+            } else {
                 let fields = CONTEXT
                     .iter()
                     .find(|(k, _)| *k == key)
                     .map_or(&[][..], |(_, f)| *f);
-                known.extend(found.into_iter().map(|(id, mut m)| {
-                    let parent: Parent = fields
-                        .iter()
-                        .map(|(f, _)| m.remove(*f).unwrap_or(Value::Null))
-                        .collect();
-                    (id, parent)
-                }));
-            }
-            let parents = ctx.0.entry(key).or_default();
-            parents.extend(
-                ids.iter()
-                    .filter_map(|id| Some((*id, known.get(id)?.clone()))),
-            );
+                lookup(conn, key, missing)
+                    .await?
+                    .into_iter()
+                    .map(|(id, mut m)| {
+                        let parent: Parent = fields
+                            .iter()
+                            .map(|(f, _)| m.remove(*f).unwrap_or(Value::Null))
+                            .collect();
+                        (id, parent)
+                    })
+                    .collect()
+            };
+            ctx.0
+                .insert(key, remember(known, &ids, found, KNOWN_PARENTS));
         }
         Ok(ctx)
     }
@@ -1197,6 +1216,40 @@ mod tests {
         value
             .map(|v| enc.render_value(&col.render, v))
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_batch_keeps_its_known_parents_when_the_kept_ones_are_forgotten() {
+        let id = Uuid::from_u128;
+        let parent = |code: &str| -> Parent { Arc::from([json!(code)]) };
+        let mut known = HashMap::from([(id(1), parent("A")), (id(2), parent("B"))]);
+        // Within the bound: the batch's parents from both, the new one kept.
+        let batch = remember(
+            &mut known,
+            &HashSet::from([id(1), id(3)]),
+            HashMap::from([(id(3), parent("C"))]),
+            4,
+        );
+        assert_eq!(batch.len(), 2);
+        assert_eq!(batch[&id(1)][0], "A");
+        assert_eq!(batch[&id(3)][0], "C");
+        assert_eq!(known.len(), 3);
+        // Past it: the kept ones are forgotten, but not before the batch took its own.
+        let batch = remember(
+            &mut known,
+            &HashSet::from([id(2), id(4), id(5)]),
+            HashMap::from([(id(4), parent("D")), (id(5), parent("E"))]),
+            4,
+        );
+        assert_eq!(batch.len(), 3, "every parent of the batch");
+        assert_eq!(batch[&id(2)][0], "B");
+        assert_eq!(
+            known.keys().collect::<HashSet<_>>(),
+            HashSet::from([&id(4), &id(5)])
+        );
+        // A parent that does not exist is simply absent.
+        let batch = remember(&mut known, &HashSet::from([id(9)]), HashMap::new(), 4);
+        assert!(batch.is_empty());
     }
 
     #[test]
