@@ -223,8 +223,11 @@ def wrk(base, token, name, method, path, duration, ids=(), body=None, connection
 
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
+    timeouts = re.search(r"timeout (\d+)", errors.group(1)) if errors else None
     return {"rps": rps, "p50_ms": pct(50), "p99_ms": pct(99),
-            "non_2xx": int(non2xx.group(1)) if non2xx else 0, "socket_errors": errors.group(1) if errors else None}
+            "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+            "timeouts": int(timeouts.group(1)) if timeouts else 0,
+            "socket_errors": errors.group(1) if errors else None}
 
 
 def oha(token, path, rate, duration, connections=8):
@@ -413,7 +416,7 @@ def medians(runs):
             out[k] = medians([r[k] for r in runs])
         elif isinstance(v, (int, float)) and not isinstance(v, bool):
             vals = [r[k] for r in runs]
-            out[k] = sum(vals) if k == "non_2xx" else statistics.median(vals)
+            out[k] = sum(vals) if k in ("non_2xx", "timeouts") else statistics.median(vals)
     return out
 
 
@@ -529,15 +532,17 @@ def main():
         sc = {name: medians([r[name] for r in service_runs]) for name in service_runs[0]}
         results["scenarios"] = {name: {"median": sc[name], "runs": [r[name] for r in service_runs]} for name in sc}
         md += ["", f"Load: {json.dumps(results['load'])}", "",
-               "| scenario | req/s (rows/s) | p50 ms | p99 ms | non-2xx |", "|---|---|---|---|---|"]
+               "| scenario | req/s (rows/s) | p50 ms | p99 ms | non-2xx | over 2 s (wrk) |",
+               "|---|---|---|---|---|---|"]
         for name, v in sc.items():
             rate = v.get("rps", v.get("rows_per_s", 0))
+            timeouts = v["timeouts"] if "timeouts" in v else "–"
             md.append(f"| {name} | {rate:.0f} | {v.get('p50_ms', float('nan')):.2f} | {v.get('p99_ms', float('nan')):.2f} | "
-                      f"{v.get('non_2xx', 0)} |")
+                      f"{v.get('non_2xx', 0)} | {timeouts} |")
             if "at_half_saturation" in v:
                 h = v["at_half_saturation"]
                 md.append(f"| {name} at {h['rate']} req/s (oha) | {h['rps']:.0f} | {h['p50_ms']:.2f} | {h['p99_ms']:.2f} | "
-                          f"{h['non_2xx']} |")
+                          f"{h['non_2xx']} | – |")
         results["targets"] = evaluate(sc, an, results["service_peak_rss_mib"])
         md += ["", "| target of #8 | figure | target | met |", "|---|---|---|---|"]
         md += [f"| {t['scenario']} | {t['figure']} | {t['target']} | {'yes' if t['met'] else 'no'} |" for t in results["targets"]]
