@@ -8,10 +8,11 @@ use uuid::Uuid;
 use crate::error::{ApiError, FieldError};
 use crate::text;
 
-/// Reads an optional query parameter as an integer.
+/// Reads an optional query parameter as an integer. Parameters are taken as the document
+/// gives them: no surrounding spaces, which would not match its formats.
 pub fn param_i64(name: &str, raw: Option<&str>) -> Result<Option<i64>, ApiError> {
     raw.map(|v| {
-        v.trim().parse::<i64>().map_err(|_| {
+        v.parse::<i64>().map_err(|_| {
             ApiError::invalid_parameter(
                 name,
                 text!("must be an integer", "debe ser un número entero"),
@@ -42,7 +43,7 @@ pub fn param_i32(name: &str, raw: Option<&str>) -> Result<Option<i32>, ApiError>
 /// Reads an optional RFC 3339 timestamp parameter.
 pub fn param_datetime(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
     raw.map(|v| {
-        DateTime::parse_from_rfc3339(v.trim())
+        DateTime::parse_from_rfc3339(v)
             .map(|d| d.with_timezone(&Utc))
             .map_err(|_| {
                 ApiError::invalid_parameter(
@@ -60,7 +61,7 @@ pub fn param_datetime(name: &str, raw: Option<&str>) -> Result<Option<DateTime<U
 /// Reads an optional `YYYY-MM-DD` parameter.
 pub fn param_date(name: &str, raw: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
     raw.map(|v| {
-        NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_err(|_| {
+        NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
             ApiError::invalid_parameter(
                 name,
                 text!("must be a date YYYY-MM-DD", "debe ser una fecha AAAA-MM-DD"),
@@ -70,13 +71,19 @@ pub fn param_date(name: &str, raw: Option<&str>) -> Result<Option<NaiveDate>, Ap
     .transpose()
 }
 
-/// Reads an optional comma-separated list of UUIDs.
+/// Reads an optional comma-separated list of UUIDs, each in the hyphenated form the
+/// document's pattern gives (no spaces, no empty items). An empty value is no filter.
 pub fn param_uuids(name: &str, raw: Option<&str>) -> Result<Option<Vec<Uuid>>, ApiError> {
-    raw.map(|v| {
-        crate::pagination::split_list(v)
-            .iter()
-            .map(|s| {
-                Uuid::parse_str(s).map_err(|_| {
+    let Some(raw) = raw.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    raw.split(',')
+        .map(|s| {
+            // `Uuid::parse_str` also takes the simple, braced and URN forms.
+            (s.len() == 36)
+                .then(|| Uuid::try_parse(s).ok())
+                .flatten()
+                .ok_or_else(|| {
                     ApiError::invalid_parameter(
                         name,
                         text!(
@@ -85,10 +92,9 @@ pub fn param_uuids(name: &str, raw: Option<&str>) -> Result<Option<Vec<Uuid>>, A
                         ),
                     )
                 })
-            })
-            .collect()
-    })
-    .transpose()
+        })
+        .collect::<Result<_, _>>()
+        .map(Some)
 }
 
 /// Reads an optional comma-separated list of codes, upper-cased, each matching `ok`.
@@ -305,4 +311,37 @@ pub fn reject_null(body: &serde_json::Value, required: &[&str]) -> Result<(), Ap
         })
         .collect();
     finish(errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "0b5c7a3e-7d0e-4f6b-9a57-2d1f0e8c9b11";
+    const B: &str = "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
+
+    #[test]
+    fn a_uuid_list_takes_what_its_pattern_allows() {
+        let ids = |raw: &str| param_uuids("office_id", Some(raw)).map_err(drop);
+        assert_eq!(param_uuids("office_id", None).unwrap(), None);
+        assert_eq!(ids("").unwrap(), None, "empty is no filter");
+        assert_eq!(ids(A).unwrap().unwrap().len(), 1);
+        assert_eq!(ids(&format!("{A},{B}")).unwrap().unwrap().len(), 2);
+        assert_eq!(ids(&A.to_uppercase()).unwrap().unwrap().len(), 1);
+        let simple = A.replace('-', "");
+        for bad in [
+            "\u{b}",
+            " ",
+            ",",
+            &format!("{A},"),
+            &format!("{A}, {B}"),
+            &format!(" {A}"),
+            &format!("{{{A}}}"),
+            &format!("urn:uuid:{A}"),
+            &simple,
+            "not-a-uuid",
+        ] {
+            assert!(ids(bad).is_err(), "{bad:?} was taken");
+        }
+    }
 }

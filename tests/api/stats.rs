@@ -506,6 +506,12 @@ async fn bad_statistics_parameters_are_400_naming_the_parameter() {
         ("/v1/stats/spending?fiscal_year=1200", "fiscal_year"),
         ("/v1/stats/spending?category=food", "category"),
         ("/v1/stats/spending?office_id=PE", "office_id"),
+        // Whitespace is not an id, and trimming it left an empty list that matched nothing.
+        ("/v1/stats/projects?office_id=%0B", "office_id"),
+        ("/v1/stats/projects?department_id=%20", "department_id"),
+        ("/v1/stats/spending?project_id=,", "project_id"),
+        ("/v1/stats/spending?fiscal_year=%202026", "fiscal_year"),
+        ("/v1/stats/spending?from=2026-01-01%20", "from"),
         ("/v1/stats/spending?format=xlsx", "format"),
         ("/v1/stats/projects?bom=maybe", "bom"),
         ("/v1/stats/spending?colour=red", "colour"),
@@ -526,6 +532,22 @@ async fn bad_statistics_parameters_are_400_naming_the_parameter() {
         let res = app.get(path).await;
         let p = res.problem(400, "invalid-parameter");
         assert_eq!(res.problem_fields(), vec![param.to_owned()], "{path}: {p}");
+    }
+}
+
+#[actix_web::test]
+async fn an_empty_id_list_is_no_filter() {
+    let app = TestApp::new().await;
+    World::random(&app, 0x5EED_0013, 30).await;
+    for path in [
+        "/v1/stats/projects",
+        "/v1/stats/spending?group_by=office",
+        "/v1/stats/budget-execution",
+    ] {
+        let all = ok(&app, path).await;
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let empty = ok(&app, &format!("{path}{sep}office_id=&department_id=")).await;
+        assert_eq!(empty, all, "{path}");
     }
 }
 
