@@ -659,7 +659,7 @@ fn document_limits_and_headers(doc: &mut serde_json::Value) {
                 schema.insert("maxLength".into(), json!(200));
             }
             n if n.ends_with("_id") && description.contains("comma-separated") => {
-                // Empty means no filter.
+                // Empty is the empty set (matches nothing), as for every list filter.
                 schema.insert("pattern".into(), json!(format!("^({UUID}(,{UUID})*)?$")));
             }
             _ => {}

@@ -255,12 +255,14 @@ macro_rules! page_type {
     };
 }
 
-/// Splits a comma-separated filter value (`status=open,closed`) into its values.
+/// Splits a comma-separated filter value (`status=open,closed`) into its values, spaces
+/// around them ignored. An empty item (`open,` or only spaces) is kept, for the caller
+/// to reject as not a value; an empty filter value is the empty list.
 pub fn split_list(raw: &str) -> Vec<String> {
-    raw.split(',')
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .collect()
+    if raw.is_empty() {
+        return Vec::new();
+    }
+    raw.split(',').map(|s| s.trim().to_owned()).collect()
 }
 
 /// Adds the keyset condition and order for a sort column to a boxed diesel query:
