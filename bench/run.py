@@ -230,10 +230,11 @@ def wrk(base, token, name, method, path, duration, ids=(), body=None, connection
             "socket_errors": errors.group(1) if errors else None}
 
 
-def oha(token, path, rate, duration, connections=8):
-    """Latency at a fixed rate (oha from crates.io, `cargo install oha`): p50/p99 in ms."""
+def oha(token, path, rate, duration, connections=8, prefix=()):
+    """Latency at a fixed rate (oha from crates.io, `cargo install oha`): p50/p99 in ms.
+    `prefix` runs oha under another command (`chrt -f 50`)."""
     exe = shutil.which("oha") or str(Path.home() / ".cargo" / "bin" / "oha")
-    cmd = [exe, "-z", f"{duration}s", "-q", str(max(1, int(rate))), "-c", str(connections),
+    cmd = [*prefix, exe, "-z", f"{duration}s", "-q", str(max(1, int(rate))), "-c", str(connections),
            "--latency-correction", "--no-tui",
            "--output-format", "json", "-H", f"Authorization: Bearer {token}",
            f"http://127.0.0.1:{SERVICE_PORT}{path}"]
@@ -243,6 +244,24 @@ def oha(token, path, rate, duration, connections=8):
     return {"rate": int(rate), "rps": out["summary"]["requestsPerSec"],
             "p50_ms": pct["p50"] * 1000, "p99_ms": pct["p99"] * 1000,
             "non_2xx": sum(v for k, v in codes.items() if not k.startswith("2"))}
+
+
+def can_run_realtime():
+    """SCHED_FIFO needs root (or CAP_SYS_NICE) and util-linux's chrt."""
+    return os.geteuid() == 0 and shutil.which("chrt") is not None
+
+
+def set_realtime(pid, on):
+    """SCHED_FIFO 50 (or back to SCHED_OTHER) for the service's request threads: all of
+    its threads but the export runtime's (`ogsms-export`, nice 10)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if (task / "comm").read_text().startswith("ogsms-export"):
+                continue
+        except OSError:
+            continue
+        subprocess.run(["chrt", "-p"] + (["-f", "50"] if on else ["-o", "0"]) + [task.name],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def export_csv(token, rows):
@@ -371,7 +390,7 @@ def prepare_service(cluster, base, scale, entries):
     deep_cursor = base64.urlsafe_b64encode(json.dumps(cur, separators=(",", ":")).encode()).decode().rstrip("=")
     ctx = {"token": token, "ids": ids, "office": office, "open_ledgers": open_ledgers, "busiest": busiest,
            "busiest_entries": busiest_n, "depth": depth, "deep_cursor": deep_cursor,
-           "balance_ledgers": balance_ledgers}
+           "balance_ledgers": balance_ledgers, "service_pid": svc.proc.pid}
     return svc, ctx, load
 
 
@@ -403,6 +422,17 @@ def scenarios(base, ctx, duration, export_rows, slow_clients):
     try:
         time.sleep(2)
         r["livez_under_slow_reports"] = oha(token, "/livez", 200, duration, connections=1)
+        if can_run_realtime():
+            # Not a target: the same measurement with the service's request threads and
+            # oha at real-time priority, which preempts the load at once. It tells the
+            # scheduler's wake-up delays (on both sides of the socket) from the
+            # service's own work on the path.
+            set_realtime(ctx["service_pid"], True)
+            try:
+                r["livez_under_slow_reports_realtime"] = oha(token, "/livez", 200, duration, connections=1,
+                                                             prefix=("chrt", "-f", "50"))
+            finally:
+                set_realtime(ctx["service_pid"], False)
     finally:
         slow.stop()
     return r
