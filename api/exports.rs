@@ -168,8 +168,10 @@ where
                     let c: &AsyncPgConnection = conn;
                     let mut first = true;
                     let mut parents = Context::default();
-                    // A batch is encoded by a task of its own while the next is read (the
-                    // export runtime has two threads); chunks are sent in order.
+                    // A batch is flattened and encoded on the runtime's blocking threads
+                    // (nice 10 like its workers) while this task reads the next one's
+                    // rows, so that the reading waits on nothing but the database; the
+                    // workers stay free to drive the connection. Chunks are sent in order.
                     let mut encoding: Option<tokio::task::JoinHandle<Vec<u8>>> = None;
                     let mut batch = fetch(c, None).await?;
                     loop {
@@ -199,21 +201,30 @@ where
                             async {
                                 Ok::<_, ApiError>(match &encoder {
                                     Some(encoder) => {
-                                        let rows = encoder.flatten(&items);
+                                        // Flattened on a blocking thread while this one
+                                        // reads the next batch's rows as they arrive.
+                                        let rows = {
+                                            let encoder = encoder.clone();
+                                            tokio::task::spawn_blocking(move || {
+                                                encoder.flatten(&items)
+                                            })
+                                            .await
+                                            .map_err(|_| ApiError::internal())?
+                                        };
                                         let ctx = if encoder.needs_context() && !rows.is_empty() {
                                             encoder.context(c, &rows, &mut parents).await?
                                         } else {
                                             Default::default()
                                         };
                                         let encoder = encoder.clone();
-                                        tokio::spawn(async move {
+                                        tokio::task::spawn_blocking(move || {
                                             let mut out =
                                                 if first { encoder.header() } else { Vec::new() };
                                             encoder.write_rows(&mut out, &rows, &ctx);
                                             out
                                         })
                                     }
-                                    None => tokio::spawn(async move {
+                                    None => tokio::task::spawn_blocking(move || {
                                         let mut out = Vec::new();
                                         for item in &items {
                                             serde_json::to_writer(&mut out, item)
