@@ -221,6 +221,16 @@ pub fn map_db_error(err: DieselError) -> ApiError {
                             "The change conflicts with another resource.",
                             "El cambio entra en conflicto con otro recurso."
                         ))
+                    } else if msg.starts_with("invalid byte sequence for encoding") {
+                        // A text value with U+0000, which PostgreSQL cannot store, that
+                        // no check caught: the client's input, not a fault.
+                        ApiError::new(
+                            crate::error::ProblemType::ValidationFailed,
+                            text!(
+                                "A text value contains the NUL character (U+0000), which cannot be stored.",
+                                "Un valor de texto contiene el carácter NUL (U+0000), que no se puede guardar."
+                            ),
+                        )
                     } else if msg.contains("statement timeout") {
                         crate::ops::metrics()
                             .db_errors
@@ -291,4 +301,47 @@ impl<Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>>
 
 impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Prepared<Q> {
     type SqlType = Q::SqlType;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Info(&'static str);
+
+    impl diesel::result::DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    #[test]
+    fn a_nul_the_database_refuses_is_the_clients_422_not_a_500() {
+        let err = DieselError::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(Info("invalid byte sequence for encoding \"UTF8\": 0x00")),
+        );
+        assert_eq!(
+            actix_web::ResponseError::status_code(&map_db_error(err)),
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
 }

@@ -357,6 +357,21 @@ async fn a_revoked_token_is_refused_at_once() {
 }
 
 #[actix_web::test]
+async fn a_revocation_with_control_characters_is_422_naming_the_field() {
+    let app = TestApp::new().await;
+    // A NUL in the jti reached PostgreSQL, which cannot store it, and came back a 500.
+    for (body, field) in [
+        (json!({"jti": "\u{0}|abc"}), "jti"),
+        (json!({"jti": "abc\n"}), "jti"),
+        (json!({"jti": "abc", "reason": "leaked\u{0}"}), "reason"),
+    ] {
+        let res = app.post("/v1/auth/revocations", &body).await;
+        res.problem(422, "validation-failed");
+        assert_eq!(res.problem_fields(), vec![field.to_owned()], "{body}");
+    }
+}
+
+#[actix_web::test]
 async fn revocations_recorded_elsewhere_reach_the_service() {
     let app = TestApp::new().await;
     let c = claims();
