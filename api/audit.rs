@@ -177,13 +177,15 @@ pub struct AuditQuery {
 
 fn short_text_param(name: &str, raw: Option<&str>) -> Result<Option<String>, ApiError> {
     match raw {
-        Some(v) if v.is_empty() || v.len() > 200 => Err(ApiError::invalid_parameter(
-            name,
-            text!(
-                "must be 1 to 200 characters",
-                "debe tener de 1 a 200 caracteres"
-            ),
-        )),
+        Some(v) if v.is_empty() || v.len() > 200 || v.chars().any(char::is_control) => {
+            Err(ApiError::invalid_parameter(
+                name,
+                text!(
+                    "must be 1 to 200 characters of text",
+                    "debe tener de 1 a 200 caracteres de texto"
+                ),
+            ))
+        }
         other => Ok(other.map(str::to_owned)),
     }
 }

@@ -822,12 +822,16 @@ diesel::define_sql_function! {
 /// The words of a search, each escaped for `LIKE`.
 fn search_terms(q: &str) -> Result<Vec<String>, ApiError> {
     let words: Vec<&str> = q.split_whitespace().collect();
-    if words.is_empty() || words.len() > 10 || q.chars().count() > 200 {
+    if words.is_empty()
+        || words.len() > 10
+        || q.chars().count() > 200
+        || words.iter().any(|w| w.chars().any(char::is_control))
+    {
         return Err(ApiError::invalid_parameter(
             "q",
             text!(
-                "must have 1 to 10 words and at most 200 characters",
-                "debe tener de 1 a 10 palabras y como máximo 200 caracteres"
+                "must have 1 to 10 words of text and at most 200 characters",
+                "debe tener de 1 a 10 palabras de texto y como máximo 200 caracteres"
             ),
         ));
     }

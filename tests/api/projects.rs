@@ -1357,6 +1357,7 @@ async fn each_filter_selects_its_projects() {
         ("agency_id=x", "agency_id"),
         ("sort=title", "sort"),
         ("q=", "q"),
+        ("q=water%00", "q"),
         ("updated_since=yesterday", "updated_since"),
         ("colour=red", "colour"),
     ] {
