@@ -307,37 +307,14 @@ impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Prepared<
 mod tests {
     use super::*;
 
-    struct Info(&'static str);
-
-    impl diesel::result::DatabaseErrorInformation for Info {
-        fn message(&self) -> &str {
-            self.0
-        }
-        fn details(&self) -> Option<&str> {
-            None
-        }
-        fn hint(&self) -> Option<&str> {
-            None
-        }
-        fn table_name(&self) -> Option<&str> {
-            None
-        }
-        fn column_name(&self) -> Option<&str> {
-            None
-        }
-        fn constraint_name(&self) -> Option<&str> {
-            None
-        }
-        fn statement_position(&self) -> Option<i32> {
-            None
-        }
-    }
-
     #[test]
     fn a_nul_the_database_refuses_is_the_clients_422_not_a_500() {
         let err = DieselError::DatabaseError(
             DatabaseErrorKind::Unknown,
-            Box::new(Info("invalid byte sequence for encoding \"UTF8\": 0x00")),
+            // diesel's own error information for a bare message.
+            Box::new(String::from(
+                "invalid byte sequence for encoding \"UTF8\": 0x00",
+            )),
         );
         assert_eq!(
             actix_web::ResponseError::status_code(&map_db_error(err)),
