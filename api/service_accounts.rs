@@ -562,16 +562,9 @@ pub async fn revoke_token(
                 "debe tener de 1 a 128 caracteres"
             ),
         ));
-    } else if new.jti.chars().any(char::is_control) {
+    } else {
         // A NUL reached the database, which cannot store it, as a 500.
-        errors.push(FieldError::new(
-            "jti",
-            "control_characters",
-            text!(
-                "must not contain control characters",
-                "no debe contener caracteres de control"
-            ),
-        ));
+        crate::validate::no_control_characters("jti", &new.jti, &mut errors);
     }
     if let Some(r) = &new.reason {
         crate::validate::line("reason", r, 500, &mut errors);

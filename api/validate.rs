@@ -80,10 +80,10 @@ pub fn param_uuids(name: &str, raw: Option<&str>) -> Result<Option<Vec<Uuid>>, A
         v.split(',')
             .filter(|_| !v.is_empty())
             .map(|s| {
-                // `Uuid::parse_str` also takes the simple, braced and URN forms.
-                (s.len() == 36)
-                    .then(|| Uuid::try_parse(s).ok())
-                    .flatten()
+                // `Uuid::try_parse` also takes the simple, braced and URN forms.
+                Uuid::try_parse(s)
+                    .ok()
+                    .filter(|_| s.len() == 36)
                     .ok_or_else(|| {
                         ApiError::invalid_parameter(
                             name,
@@ -171,7 +171,14 @@ pub fn line(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>) 
                 "debe tener como máximo {max} caracteres"
             ),
         ));
-    } else if value.chars().any(char::is_control) {
+    } else {
+        no_control_characters(field, value, errors);
+    }
+}
+
+/// A text without control characters (PostgreSQL cannot store a NUL at all).
+pub fn no_control_characters(field: &str, value: &str, errors: &mut Vec<FieldError>) {
+    if value.chars().any(char::is_control) {
         errors.push(FieldError::new(
             field,
             "control_characters",
