@@ -108,17 +108,21 @@ enum Msg {
 /// Streams the rows `fetch` reads, batch after batch, as NDJSON or CSV.
 ///
 /// `check` is the filters' validation, done before an export slot is taken: bad
-/// parameters are a 400 however many exports are running.
-async fn stream_export<T, F>(
+/// parameters are a 400 however many exports are running. `convert` makes a row read
+/// into the item written; it runs on a blocking thread with the encoding, not on the
+/// task that reads the rows.
+async fn stream_export<R, T, F>(
     state: web::Data<AppState>,
     req: &HttpRequest,
     with_since: bool,
     check: Result<(), ApiError>,
     fetch: F,
+    convert: fn(R) -> T,
 ) -> Result<HttpResponse, ApiError>
 where
+    R: Send + 'static,
     T: Serialize + utoipa::ToSchema + Send + 'static,
-    F: Fn(&AsyncPgConnection, Option<Key>) -> BoxFuture<'_, Result<Vec<(Key, T)>, ApiError>>
+    F: Fn(&AsyncPgConnection, Option<Key>) -> BoxFuture<'_, Result<Vec<(Key, R)>, ApiError>>
         + Send
         + Sync
         + 'static,
@@ -206,6 +210,8 @@ where
                                         let rows = {
                                             let encoder = encoder.clone();
                                             tokio::task::spawn_blocking(move || {
+                                                let items: Vec<T> =
+                                                    items.into_iter().map(convert).collect();
                                                 encoder.flatten(&items)
                                             })
                                             .await
@@ -226,8 +232,8 @@ where
                                     }
                                     None => tokio::task::spawn_blocking(move || {
                                         let mut out = Vec::new();
-                                        for item in &items {
-                                            serde_json::to_writer(&mut out, item)
+                                        for item in items.into_iter().map(convert) {
+                                            serde_json::to_writer(&mut out, &item)
                                                 .expect("item serializes");
                                             out.push(b'\n');
                                         }
@@ -382,10 +388,17 @@ pub async fn export_projects(
         updated_since: q.updated_since,
     });
     let check = projects::check_filters(&query);
-    stream_export(state, &req, with_since, check, move |conn, after| {
-        let query = query.clone();
-        Box::pin(async move { projects::export_batch(conn, &query, after, BATCH).await })
-    })
+    stream_export(
+        state,
+        &req,
+        with_since,
+        check,
+        move |conn, after| {
+            let query = query.clone();
+            Box::pin(async move { projects::export_batch(conn, &query, after, BATCH).await })
+        },
+        std::convert::identity,
+    )
     .await
 }
 
@@ -469,12 +482,19 @@ pub async fn export_ledger_entries(
     });
     let check = ledgers::check_filters(&caller, &query);
     let caller = Arc::new(caller);
-    stream_export(state, &req, with_since, check, move |conn, after| {
-        let (query, ledger, caller) = (query.clone(), ledger.clone(), caller.clone());
-        Box::pin(async move {
-            ledgers::export_entries_batch(conn, &caller, &query, &ledger, after, BATCH).await
-        })
-    })
+    stream_export(
+        state,
+        &req,
+        with_since,
+        check,
+        move |conn, after| {
+            let (query, ledger, caller) = (query.clone(), ledger.clone(), caller.clone());
+            Box::pin(async move {
+                ledgers::export_entries_batch(conn, &caller, &query, &ledger, after, BATCH).await
+            })
+        },
+        Entry::from,
+    )
     .await
 }
 
@@ -543,9 +563,16 @@ pub async fn export_audit_events(
         updated_since: q.updated_since,
     });
     let check = audit::check_filters(&query);
-    stream_export(state, &req, with_since, check, move |conn, after| {
-        let query = query.clone();
-        Box::pin(async move { audit::export_batch(conn, &query, after, BATCH).await })
-    })
+    stream_export(
+        state,
+        &req,
+        with_since,
+        check,
+        move |conn, after| {
+            let query = query.clone();
+            Box::pin(async move { audit::export_batch(conn, &query, after, BATCH).await })
+        },
+        std::convert::identity,
+    )
     .await
 }

@@ -1799,7 +1799,7 @@ pub(crate) async fn export_entries_batch(
     ledger: &LedgerFilter,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
-) -> Result<Vec<((DateTime<Utc>, Uuid), Entry)>, ApiError> {
+) -> Result<Vec<((DateTime<Utc>, Uuid), EntryRow)>, ApiError> {
     let mut q = entries_query(caller, query)?;
     if let Some(v) = &ledger.ledger_ids {
         q = q.filter(ledger_entries::ledger_id.eq_any(v.clone()));
@@ -1824,9 +1824,10 @@ pub(crate) async fn export_entries_batch(
     // `Prepared`: the batches of an export run the same statement (its filters do not
     // change), so it is parsed and planned once, and goes out in one round trip.
     let rows: Vec<EntryRow> = Prepared(q.limit(limit)).load(&mut { conn }).await?;
+    // Made into `Entry`s (their amounts formatted) by the export's encoding thread.
     Ok(rows
         .into_iter()
-        .map(|r| ((r.created_at, r.id), Entry::from(r)))
+        .map(|r| ((r.created_at, r.id), r))
         .collect())
 }
 
