@@ -954,6 +954,8 @@ impl Encoder {
             (CellRef::Str(s), Render::Json) => Cow::Owned(Value::from(s).to_string()),
             (CellRef::Lit(s), Render::Plain | Render::Json) => Cow::Borrowed(s),
             (CellRef::Str(_) | CellRef::Lit(_), _) => Cow::Borrowed(""),
+            // A parent's code or fund (every row of an export has a few): not copied.
+            (CellRef::Value(Value::String(s)), Render::Plain) => Cow::Borrowed(s),
             (CellRef::Value(v), render) => Cow::Owned(self.render_value(render, v)),
         }
     }
