@@ -100,6 +100,29 @@ def pgbench(cluster, db, args, duration):
     return {"tps": tps, "latency_avg_ms": lat}
 
 
+# PostgreSQL alone running the statements three endpoints send (bench/ceilings/, copied
+# from the service's statement log), one after the other from 8 clients: what the
+# database does with that work when no service is in front of it.
+CEILINGS = {"get_project": "get_project.sql", "list_office_projects": "office_page.sql",
+            "post_entry": "post_entry.sql"}
+
+
+def prepare_ceilings(cluster, ctx, year):
+    """The scripts' variables, and the open ledgers the POST script spreads its rows over
+    (as the POST scenario does), in a table of the service's database."""
+    cluster.psql("ogsms", "DROP TABLE IF EXISTS bench_ledgers; CREATE TABLE bench_ledgers (n int PRIMARY KEY, id uuid); "
+                 + "INSERT INTO bench_ledgers VALUES " + ", ".join(f"({i + 1}, '{lid}')" for i, lid in enumerate(ctx["open_ledgers"])))
+    scripts = {}
+    for name, file in CEILINGS.items():
+        dest = cluster.base / file
+        shutil.copy(ROOT / "bench" / "ceilings" / file, dest)
+        os.chmod(dest, 0o644)
+        scripts[name] = dest
+    variables = ["-D", f"office={ctx['office']}", "-D", f"project={ctx['ids'][0]}",
+                 "-D", f"ledgers={len(ctx['open_ledgers'])}", "-D", f"entry_date={year}-11-03"]
+    return scripts, variables
+
+
 def copy_rows_per_second(cluster, db, query):
     cmd = [str(PG_BIN / "psql"), "-X", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres",
            "-d", db, "-c", f"COPY ({query}) TO STDOUT (FORMAT csv)"]
@@ -522,12 +545,19 @@ def main():
         script = cluster.base / "insert.sql"
         script.write_text(INSERT_SCRIPT)
         os.chmod(script, 0o644)
+        if svc:
+            ceiling_scripts, ceiling_vars = prepare_ceilings(cluster, ctx, time.gmtime().tm_year)
+            ceiling_runs = []
         for rep in range(a.reps):
             runs["pgbench_select_c8"].append(pgbench(cluster, "anchor", ["-S"], a.duration))
             if svc:
                 service_runs.append(scenarios(cluster.base, ctx, a.duration, a.copy_rows, a.slow_clients))
                 print(f"rep {rep + 1} service: {json.dumps(service_runs[-1])}", file=sys.stderr)
             runs["pgbench_insert_c8"].append(pgbench(cluster, "anchor", ["-f", str(script)], a.duration))
+            if svc:
+                ceiling_runs.append({name: pgbench(cluster, "ogsms", ceiling_vars + ["-f", str(f)], a.duration)
+                                     for name, f in ceiling_scripts.items()})
+                print(f"rep {rep + 1} PostgreSQL alone: {json.dumps(ceiling_runs[-1])}", file=sys.stderr)
             runs["copy_csv"].append(copy_rows_per_second(
                 cluster, copy_db, f"SELECT * FROM {copy_table} ORDER BY created_at, id LIMIT {a.copy_rows}"))
             print(f"rep {rep + 1}: " + ", ".join(f"{k}={v[-1]}" for k, v in runs.items()), file=sys.stderr)
@@ -573,6 +603,18 @@ def main():
                 h = v["at_half_saturation"]
                 md.append(f"| {name} at {h['rate']} req/s (oha) | {h['rps']:.0f} | {h['p50_ms']:.2f} | {h['p99_ms']:.2f} | "
                           f"{h['non_2xx']} | – |")
+        ceil = {name: statistics.median(r[name]["tps"] for r in ceiling_runs) for name in CEILINGS}
+        results["postgresql_alone"] = {name: {"tps_median": ceil[name], "runs": [r[name] for r in ceiling_runs],
+                                              "script": f"bench/ceilings/{CEILINGS[name]}"} for name in CEILINGS}
+        sel, ins = an["pgbench_select_c8"]["tps_median"], an["pgbench_insert_c8"]["tps_median"]
+        md += ["", "PostgreSQL alone running the statements each endpoint sends, one after the other from 8 pgbench "
+               "clients (-M prepared -j 2, bench/ceilings/): what the database does with that work, no service in front.", "",
+               "| endpoint | PostgreSQL alone, TPS | × its anchor | the service, req/s | service / PostgreSQL alone |",
+               "|---|---|---|---|---|"]
+        for name in CEILINGS:
+            anchor_tps = ins if name == "post_entry" else sel
+            md.append(f"| {name} | {ceil[name]:.0f} | {ceil[name] / anchor_tps:.3f} | {sc[name]['rps']:.0f} | "
+                      f"{sc[name]['rps'] / ceil[name]:.2f} |")
         results["targets"] = evaluate(sc, an, results["service_peak_rss_mib"])
         md += ["", "| target of #8 | figure | target | met |", "|---|---|---|---|"]
         md += [f"| {t['scenario']} | {t['figure']} | {t['target']} | {'yes' if t['met'] else 'no'} |" for t in results["targets"]]
