@@ -954,54 +954,57 @@ impl Encoder {
             (CellRef::Str(s), Render::Json) => Cow::Owned(Value::from(s).to_string()),
             (CellRef::Lit(s), Render::Plain | Render::Json) => Cow::Borrowed(s),
             (CellRef::Str(_) | CellRef::Lit(_), _) => Cow::Borrowed(""),
-            // A parent's code or fund (every row of an export has a few): not copied.
-            (CellRef::Value(Value::String(s)), Render::Plain) => Cow::Borrowed(s),
-            (CellRef::Value(v), render) => Cow::Owned(self.render_value(render, v)),
+            (CellRef::Value(v), render) => self.render_value(render, v),
         }
     }
 
-    /// A cell from a value that is not a scalar (or from the context).
-    fn render_value(&self, render: &Render, value: &Value) -> String {
+    /// A cell from a value that is not a scalar (or from the context). Text the value
+    /// already holds is borrowed, not copied: every row of an export has a few such
+    /// cells (a parent's code or fund, a localized title).
+    fn render_value<'a>(&self, render: &Render, value: &'a Value) -> Cow<'a, str> {
         if value.is_null() {
-            return String::new();
+            return Cow::Borrowed("");
         }
         match render {
-            Render::Plain => scalar(value),
-            Render::Localized => {
-                let mut order = vec![self.data_lang];
-                order.extend(["en", "es", "fr", "pt"]);
-                order
-                    .iter()
-                    .find_map(|l| value.get(*l).and_then(|v| v.as_str()))
-                    .unwrap_or_default()
-                    .to_owned()
-            }
-            Render::Label(labeler) => value
-                .as_str()
-                .and_then(|code| labeler(code, self.lang))
-                .unwrap_or_default()
-                .to_owned(),
-            Render::Json => value.to_string(),
-            Render::List(fields) => value
-                .as_array()
-                .map(|items| {
-                    items
-                        .iter()
-                        .map(|i| {
-                            if fields.is_empty() || !i.is_object() {
-                                scalar(i)
-                            } else {
-                                fields
-                                    .iter()
-                                    .map(|f| i.get(f).map(scalar).unwrap_or_default())
-                                    .collect::<Vec<_>>()
-                                    .join(":")
-                            }
-                        })
-                        .collect::<Vec<_>>()
-                        .join(";")
-                })
-                .unwrap_or_default(),
+            Render::Plain => match value {
+                Value::String(s) => Cow::Borrowed(s),
+                other => Cow::Owned(scalar(other)),
+            },
+            Render::Localized => Cow::Borrowed(
+                std::iter::once(self.data_lang)
+                    .chain(["en", "es", "fr", "pt"])
+                    .find_map(|l| value.get(l).and_then(|v| v.as_str()))
+                    .unwrap_or_default(),
+            ),
+            Render::Label(labeler) => Cow::Borrowed(
+                value
+                    .as_str()
+                    .and_then(|code| labeler(code, self.lang))
+                    .unwrap_or_default(),
+            ),
+            Render::Json => Cow::Owned(value.to_string()),
+            Render::List(fields) => Cow::Owned(
+                value
+                    .as_array()
+                    .map(|items| {
+                        items
+                            .iter()
+                            .map(|i| {
+                                if fields.is_empty() || !i.is_object() {
+                                    scalar(i)
+                                } else {
+                                    fields
+                                        .iter()
+                                        .map(|f| i.get(f).map(scalar).unwrap_or_default())
+                                        .collect::<Vec<_>>()
+                                        .join(":")
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                            .join(";")
+                    })
+                    .unwrap_or_default(),
+            ),
         }
     }
 }
@@ -1216,7 +1219,7 @@ mod tests {
                 .and_then(|id| ctx.0.get(key)?.get(&id)?.get(*index)),
         };
         value
-            .map(|v| enc.render_value(&col.render, v))
+            .map(|v| enc.render_value(&col.render, v).into_owned())
             .unwrap_or_default()
     }
 
