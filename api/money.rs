@@ -360,8 +360,8 @@ pub fn parse_decimal(s: &str, decimals: usize) -> Result<i64, DecimalError> {
     i64::try_from(value + frac_value).map_err(|_| DecimalError::Overflow)
 }
 
-/// 123456 with `decimals = 2` → `"1234.56"`; negative values keep their sign.
-/// `minor` with `decimals` digits after the point (at most [`MAX_DECIMALS`]): `-0.05`.
+/// `minor` with `decimals` digits after the point (at most [`MAX_DECIMALS`]): 123456
+/// with `decimals = 2` → `"1234.56"`; negative values keep their sign.
 ///
 /// Written straight into one string, not through `format!`: every amount of an export
 /// passes here (three a ledger entry), and the three `format!`s this was were ~5% of a
