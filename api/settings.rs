@@ -189,18 +189,28 @@ fn cors_origins(v: &str) -> Result<(), String> {
         let Some((scheme, rest)) = origin.split_once("://") else {
             return Err(ALLOWED.to_owned());
         };
-        let host = rest.rsplit_once(':').map_or(rest, |(host, port)| {
-            if port.parse::<u16>().is_ok() {
-                host
+        // `[v6]:port`, `[v6]`, `host:port` or `host`; a port must be a number.
+        let (host, port) = match rest.strip_prefix('[') {
+            Some(v6) => match v6.split_once(']') {
+                Some((addr, port)) => (addr, port.strip_prefix(':').or(Some(port))),
+                None => return Err(ALLOWED.to_owned()),
+            },
+            None => match rest.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (rest, None),
+            },
+        };
+        let port_ok = port.is_none_or(|p| p.is_empty() || p.parse::<u16>().is_ok())
+            && !port.is_some_and(|p| p.is_empty() && rest.ends_with(':'));
+        let host_ok = port_ok
+            && !host.is_empty()
+            && if rest.starts_with('[') {
+                host.chars()
+                    .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.'))
             } else {
-                // Not a port: leave it in, the host check refuses it.
-                rest
-            }
-        });
-        let host_ok = !host.is_empty()
-            && host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'));
+                host.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+            };
         if !matches!(scheme, "http" | "https") || !host_ok {
             return Err(ALLOWED.to_owned());
         }
@@ -267,7 +277,7 @@ fn check_variables(vars: impl Iterator<Item = (OsString, OsString)>) -> Result<(
         if value.is_empty() {
             return Err(error(
                 String::new(),
-                "the variable is set but empty: unset it for the default, or give a value"
+                "expected a value (the variable is set but empty: unset it for the default)"
                     .to_owned(),
             ));
         }
@@ -483,6 +493,7 @@ mod tests {
             "*",
             "https://dashboards.oas.org",
             "http://localhost:3000, https://a.example",
+            "http://[::1]:8080",
         ] {
             assert!(cors_origins(ok).is_ok(), "{ok}");
         }
@@ -491,6 +502,8 @@ mod tests {
             "https://dashboards.oas.org/",
             "ftp://x.org",
             "https://x.org:port",
+            "https://x.org:",
+            "https://[::1",
         ] {
             assert!(cors_origins(bad).is_err(), "{bad}");
         }
