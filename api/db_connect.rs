@@ -36,7 +36,11 @@ impl Target {
                 tokio_postgres::config::Host::Tcp(h) => h.clone(),
                 tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
             })
-            .unwrap_or_else(|| "localhost".to_owned());
+            .or_else(|| {
+                let config = config.as_ref()?;
+                config.get_hostaddrs().first().map(|a| a.to_string())
+            })
+            .unwrap_or_else(|| "(no host)".to_owned());
         let port = config
             .as_ref()
             .and_then(|c| c.get_ports().first().copied())

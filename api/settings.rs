@@ -87,12 +87,14 @@ pub const ENV_ONLY: &[EnvSetting] = &[
     EnvSetting {
         name: "OGSMS_RATE_LIMIT_PER_MINUTE",
         secret: false,
-        check: |v| whole::<u32>(v, 1, 1_000_000, "requests per minute per caller").map(drop),
+        check: |v| whole::<u32>(v, 1, 1_000_000_000, "requests per minute per caller").map(drop),
     },
     EnvSetting {
         name: "OGSMS_RATE_LIMIT_BURST",
         secret: false,
-        check: |v| whole::<u32>(v, 1, 1_000_000, "requests a caller may send at once").map(drop),
+        check: |v| {
+            whole::<u32>(v, 1, 1_000_000_000, "requests a caller may send at once").map(drop)
+        },
     },
     EnvSetting {
         name: "OGSMS_TOKEN_TTL_SECS",
@@ -338,7 +340,9 @@ pub fn database_url(v: &str) -> Result<String, String> {
                            postgres://user:password@host:5432/database \
                            (unset it to run the private cluster under the data directory)";
     match v.parse::<tokio_postgres::Config>() {
-        Ok(config) if !config.get_hosts().is_empty() => Ok(v.to_owned()),
+        Ok(config) if !config.get_hosts().is_empty() || !config.get_hostaddrs().is_empty() => {
+            Ok(v.to_owned())
+        }
         _ => Err(ALLOWED.to_owned()),
     }
 }
@@ -464,7 +468,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "invalid setting OGSMS_RATE_LIMIT_PER_MINUTE=\"lots\": expected a whole number \
-             from 1 to 1000000 (requests per minute per caller)"
+             from 1 to 1000000000 (requests per minute per caller)"
         );
         assert!(check("OGSMS_RATE_LIMIT_PER_MINUTE", "0").is_err());
         assert!(check("OGSMS_RATE_LIMIT_PER_MINUTE", "6000").is_ok());
