@@ -234,7 +234,7 @@ fn main() -> std::process::ExitCode {
         eprintln!("ogsms: {e}");
         return std::process::ExitCode::from(settings::EXIT_BAD_SETTING);
     }
-    match run(&cli) {
+    match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ogsms: {e:#}");
@@ -243,7 +243,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run(cli: &Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Token {
             role,
@@ -261,7 +261,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                     .as_deref()
                     .is_some_and(|d| uuid::Uuid::parse_str(d).is_err())
             {
-                with_db(cli, async |conn| {
+                with_db(&cli, async |conn| {
                     Ok((
                         resolve(conn, "offices", office.as_deref()).await?,
                         resolve(conn, "departments", department.as_deref()).await?,
@@ -286,7 +286,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             println!("{}", auth.sign(&claims)?);
             Ok(())
         }
-        Command::ServiceAccount { action } => with_db(cli, async |conn| {
+        Command::ServiceAccount { action } => with_db(&cli, async |conn| {
             let actor = ogsms::audit::Actor::cli();
             let show = |a: &service_accounts::ServiceAccount| {
                 serde_json::to_string_pretty(a).expect("serializes")
@@ -358,7 +358,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             jti,
             expires_at,
             reason,
-        } => with_db(cli, async |conn| {
+        } => with_db(&cli, async |conn| {
             let expires_at =
                 expires_at.unwrap_or_else(|| chrono::Utc::now() + chrono::Duration::hours(24));
             let r = service_accounts::revoke(
@@ -378,7 +378,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => {
-            let (url, _cluster) = database(cli)?;
+            let (url, _cluster) = database(&cli)?;
             db::run_migrations(&url)
         }
         Command::Seed {
@@ -395,7 +395,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             if scale == &Some(0) {
                 anyhow::bail!("--scale needs a number of projects above 0");
             }
-            let (url, _cluster) = database(cli)?;
+            let (url, _cluster) = database(&cli)?;
             db::run_migrations(&url)?;
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -441,7 +441,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             // The signing key first: a local mistake is reported before any wait for
             // the database.
             let auth = AuthConfig::from_env(&cli.data_dir)?;
-            let (url, cluster) = database(cli)?;
+            let (url, cluster) = database(&cli)?;
             // Migrations run before the actix system starts (diesel's harness blocks).
             db::run_migrations(&url)?;
             let settings = PoolSettings {
