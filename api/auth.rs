@@ -35,6 +35,80 @@ pub fn install_crypto_provider() {
     let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
 }
 
+/// The HS256 secret kept in `<data_dir>/jwt-secret`, made (48 random bytes) on first
+/// use. Errors name the file and the settings that move it or replace it.
+fn secret_file(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    use std::io::{ErrorKind, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    const FIX: &str = "set OGSMS_DATA_DIR (--data-dir) to a directory this user can write, \
+                       or OGSMS_JWT_SECRET to a secret of at least 32 bytes";
+    let path = data_dir.join("jwt-secret");
+    let read = |path: &std::path::Path| -> anyhow::Result<String> {
+        let s = std::fs::read_to_string(path).map_err(|e| {
+            crate::settings::path_error("read the token signing key", path, &e, FIX)
+        })?;
+        let s = s.trim().to_owned();
+        if s.len() < 32 {
+            return Err(crate::settings::path_error(
+                "use the token signing key",
+                path,
+                &std::io::Error::other("it holds fewer than 32 bytes"),
+                "delete it to have a new one made, or set OGSMS_JWT_SECRET",
+            ));
+        }
+        Ok(s)
+    };
+    match std::fs::metadata(&path) {
+        Ok(_) => return read(&path),
+        Err(e) if e.kind() != ErrorKind::NotFound => {
+            return Err(crate::settings::path_error(
+                "read the token signing key",
+                &path,
+                &e,
+                FIX,
+            ));
+        }
+        Err(_) => {}
+    }
+    let mut bytes = [0u8; 48];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    let s = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+    std::fs::create_dir_all(data_dir).map_err(|e| {
+        crate::settings::path_error(
+            "create the directory of the token signing key",
+            data_dir,
+            &e,
+            FIX,
+        )
+    })?;
+    // Written whole under a private name, then linked into place: a process that starts
+    // at the same moment (`ogsms token` beside `serve`) never reads half a key, and the
+    // one that links second uses the first one's.
+    let tmp = data_dir.join(format!(".jwt-secret.{}", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(s.as_bytes()))
+        .and_then(|()| std::fs::hard_link(&tmp, &path));
+    let _ = std::fs::remove_file(&tmp);
+    match written {
+        Ok(()) => {
+            log::info!("made a new token signing key in {}", path.display());
+            Ok(s)
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => read(&path),
+        Err(e) => Err(crate::settings::path_error(
+            "create the token signing key",
+            &path,
+            &e,
+            FIX,
+        )),
+    }
+}
+
 /// How tokens are checked and made.
 pub struct AuthConfig {
     pub issuer: String,
@@ -131,31 +205,7 @@ impl AuthConfig {
             "HS256" => {
                 let secret = match var("OGSMS_JWT_SECRET") {
                     Some(s) => s,
-                    None => {
-                        let path = data_dir.join("jwt-secret");
-                        match std::fs::read_to_string(&path) {
-                            Ok(s) => s.trim().to_owned(),
-                            Err(_) => {
-                                use std::io::Write;
-                                use std::os::unix::fs::OpenOptionsExt;
-                                let mut bytes = [0u8; 48];
-                                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
-                                let s = base64::Engine::encode(
-                                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                                    bytes,
-                                );
-                                std::fs::create_dir_all(data_dir)?;
-                                let mut f = std::fs::OpenOptions::new()
-                                    .write(true)
-                                    .create_new(true)
-                                    .mode(0o600)
-                                    .open(&path)
-                                    .with_context(|| format!("creating {}", path.display()))?;
-                                f.write_all(s.as_bytes())?;
-                                s
-                            }
-                        }
-                    }
+                    None => secret_file(data_dir)?,
                 };
                 AuthConfig::hs256(secret.as_bytes(), &issuer, &audience)?
             }
@@ -167,12 +217,25 @@ impl AuthConfig {
                 };
                 let jwks_path = var("OGSMS_JWKS_FILE")
                     .context("OGSMS_JWKS_FILE is required with RS256 or EdDSA")?;
-                let jwks = std::fs::read_to_string(&jwks_path)
-                    .with_context(|| format!("reading {jwks_path}"))?;
+                let jwks = std::fs::read_to_string(&jwks_path).map_err(|e| {
+                    crate::settings::path_error(
+                        "read the JWKS",
+                        jwks_path.as_ref(),
+                        &e,
+                        "OGSMS_JWKS_FILE names it",
+                    )
+                })?;
                 let signing = match (var("OGSMS_JWT_SIGNING_KEY"), var("OGSMS_JWT_SIGNING_KID")) {
                     (Some(path), Some(kid)) => Some((
                         kid,
-                        std::fs::read(&path).with_context(|| format!("reading {path}"))?,
+                        std::fs::read(&path).map_err(|e| {
+                            crate::settings::path_error(
+                                "read the signing key",
+                                path.as_ref(),
+                                &e,
+                                "OGSMS_JWT_SIGNING_KEY names it",
+                            )
+                        })?,
                     )),
                     (None, None) => None,
                     _ => {

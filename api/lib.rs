@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod auth;
 pub mod db;
+pub mod db_connect;
 pub mod enums;
 pub mod error;
 pub mod formats;
@@ -21,6 +22,7 @@ pub mod pg_cluster;
 pub mod policy;
 pub mod schema;
 pub mod seed;
+pub mod settings;
 pub mod sync;
 pub mod validate;
 

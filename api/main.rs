@@ -10,7 +10,7 @@ use ogsms::auth::AuthConfig;
 use ogsms::db::{self, PoolSettings};
 use ogsms::pg_cluster::{self, LocalCluster};
 use ogsms::policy::Role;
-use ogsms::{AppState, openapi, seed, service_accounts};
+use ogsms::{AppState, db_connect, openapi, seed, service_accounts, settings};
 
 #[derive(Parser)]
 #[command(
@@ -20,11 +20,16 @@ use ogsms::{AppState, openapi, seed, service_accounts};
 )]
 struct Cli {
     /// The database. When unset, a private PostgreSQL cluster is run under --data-dir.
-    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true, value_parser = settings::database_url)]
     database_url: Option<String>,
-    /// Where the private cluster lives when DATABASE_URL is unset.
-    #[arg(long, env = "OGSMS_DATA_DIR", default_value = "data", global = true)]
+    /// Where the private cluster and the token signing key (`jwt-secret`, unless
+    /// OGSMS_JWT_SECRET is set) live; the service's user must be able to write it.
+    #[arg(long, env = "OGSMS_DATA_DIR", default_value = "data", global = true, value_parser = settings::data_dir)]
     data_dir: PathBuf,
+    /// How long to wait, in seconds, for the database to accept connections at start
+    /// (retrying with backoff, each attempt logged), 0 to 3600; 0 tries once.
+    #[arg(long, env = "OGSMS_DB_WAIT_SECS", default_value_t = 60, global = true, value_parser = settings::db_wait_secs)]
+    db_wait_secs: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,18 +39,18 @@ enum Command {
     /// Run the service (migrations first; demo data on an empty database).
     Serve {
         /// Address to listen on.
-        #[arg(long, env = "OGSMS_BIND", default_value = "127.0.0.1:8080")]
+        #[arg(long, env = "OGSMS_BIND", default_value = "127.0.0.1:8080", value_parser = settings::bind)]
         bind: SocketAddr,
         /// Worker threads (default: one per core).
-        #[arg(long, env = "OGSMS_WORKERS")]
+        #[arg(long, env = "OGSMS_WORKERS", value_parser = settings::workers)]
         workers: Option<usize>,
         /// Database connections, shared out among the workers (each worker has a pool
         /// of its own; the service's background tasks one more connection).
-        #[arg(long, env = "OGSMS_DB_POOL_SIZE", default_value_t = 16)]
+        #[arg(long, env = "OGSMS_DB_POOL_SIZE", default_value_t = 16, value_parser = settings::pool_size)]
         pool_size: usize,
         /// Longest a statement may run, in milliseconds, before it is cancelled and the
         /// request answered with a 504 problem (0: no limit).
-        #[arg(long, env = "OGSMS_DB_STATEMENT_TIMEOUT_MS", default_value_t = 30_000)]
+        #[arg(long, env = "OGSMS_DB_STATEMENT_TIMEOUT_MS", default_value_t = 30_000, value_parser = settings::statement_timeout_ms)]
         statement_timeout_ms: u64,
         /// Do not load the demo data into an empty database.
         #[arg(long)]
@@ -142,10 +147,19 @@ enum AccountAction {
 /// The database to use: DATABASE_URL, or the private cluster (started here, stopped
 /// when the returned guard drops).
 fn database(cli: &Cli) -> anyhow::Result<(String, Option<LocalCluster>)> {
+    let wait = std::time::Duration::from_secs(cli.db_wait_secs);
     if let Some(url) = &cli.database_url {
+        db_connect::wait_for(url, wait)?;
         return Ok((url.clone(), None));
     }
-    let cluster = LocalCluster::start(&cli.data_dir.join("postgres"))?;
+    let dir = cli.data_dir.join("postgres");
+    let cluster = LocalCluster::start(&dir).with_context(|| {
+        format!(
+            "starting the private PostgreSQL cluster in {} (OGSMS_DATA_DIR or --data-dir \
+             moves it; DATABASE_URL uses a server of yours instead)",
+            std::path::absolute(&dir).unwrap_or(dir.clone()).display()
+        )
+    })?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -211,9 +225,25 @@ async fn resolve(
         .ok_or_else(|| anyhow::anyhow!("no {table} with code {key}"))
 }
 
-fn main() -> anyhow::Result<()> {
+/// Exit codes: 0, 1 for a failure (one line saying what and what to do), 2 for a bad
+/// setting or usage.
+fn main() -> std::process::ExitCode {
     ogsms::ops::init_logging();
-    let cli = Cli::parse();
+    let cli: Cli = settings::parse();
+    if let Err(e) = settings::check_environment() {
+        eprintln!("ogsms: {e}");
+        return std::process::ExitCode::from(settings::EXIT_BAD_SETTING);
+    }
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ogsms: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Token {
             role,
@@ -408,10 +438,12 @@ fn main() -> anyhow::Result<()> {
             statement_timeout_ms,
             no_demo,
         } => {
+            // The signing key first: a local mistake is reported before any wait for
+            // the database.
+            let auth = AuthConfig::from_env(&cli.data_dir)?;
             let (url, cluster) = database(&cli)?;
             // Migrations run before the actix system starts (diesel's harness blocks).
             db::run_migrations(&url)?;
-            let auth = AuthConfig::from_env(&cli.data_dir)?;
             let settings = PoolSettings {
                 max_size: *pool_size,
                 statement_timeout: std::time::Duration::from_millis(*statement_timeout_ms),

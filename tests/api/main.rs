@@ -10,6 +10,7 @@ mod auth;
 mod authz;
 mod csv;
 mod departments;
+mod deploy;
 mod exports;
 mod health;
 mod iati;
