@@ -24,5 +24,6 @@ mod projects;
 mod protocol;
 mod reporting;
 mod seed;
+mod service;
 mod stats;
 mod sync;
