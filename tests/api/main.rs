@@ -13,6 +13,7 @@ mod departments;
 mod exports;
 mod health;
 mod iati;
+mod ledger_admin;
 mod ledgers;
 mod mandates;
 mod member_states;
