@@ -2117,7 +2117,7 @@ pub async fn close_period(
                     "El libro ya está cerrado hasta {current}."
                 )));
             }
-            if through.year() < ledger.fiscal_year - 1 || through.year() > ledger.fiscal_year {
+            if through.year() != ledger.fiscal_year {
                 return Err(ApiError::invalid_field(
                     "closed_through",
                     "outside_fiscal_year",

@@ -2,6 +2,7 @@
 //! document lists is called by every role, with the caller's own office or department
 //! and with another one, and must answer the status the table below expects. An
 //! operation missing from the table fails the test, so no endpoint can skip the check.
+//! Every refused write leaves every table as it was, the audit trail included.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -790,6 +791,27 @@ async fn call(
     app.request(method, path, &hs, body).await
 }
 
+/// Records the tables a refused write changed (rows or audit events), if any.
+fn unchanged(
+    failures: &mut Vec<String>,
+    before: &std::collections::BTreeMap<String, String>,
+    after: &std::collections::BTreeMap<String, String>,
+    what: impl FnOnce() -> String,
+) {
+    let changed: Vec<&str> = after
+        .iter()
+        .filter(|(t, d)| before.get(*t) != Some(*d))
+        .map(|(t, _)| t.as_str())
+        .collect();
+    if !changed.is_empty() || before.len() != after.len() {
+        failures.push(format!(
+            "{}: refused, but changed {}",
+            what(),
+            changed.join(", ")
+        ));
+    }
+}
+
 #[actix_web::test]
 async fn every_operation_answers_every_role_as_the_table_says() {
     let app = TestApp::demo().await;
@@ -803,6 +825,9 @@ async fn every_operation_answers_every_role_as_the_table_says() {
         let (method, _) = op.split_once(' ').unwrap();
         for (who, want) in EVERYONE.iter().zip(expected.iter()) {
             let (path, body, headers) = request_for(&app, &fx, &op).await;
+            // A write that must be refused: the database is digested before and after.
+            let refused_write = method != "GET" && *want >= 400;
+            let before = refused_write.then(|| app.db.table_digests());
             let res = call(
                 &app,
                 method,
@@ -812,6 +837,11 @@ async fn every_operation_answers_every_role_as_the_table_says() {
                 &fx.token(&app, *who),
             )
             .await;
+            if let Some(before) = before {
+                unchanged(&mut failures, &before, &app.db.table_digests(), || {
+                    format!("{op} as {who:?}")
+                });
+            }
             if res.status.as_u16() != *want {
                 failures.push(format!(
                     "{op} as {who:?}: expected {want}, got {} {}",
@@ -828,12 +858,18 @@ async fn every_operation_answers_every_role_as_the_table_says() {
         }
         // And without a token.
         let (path, body, headers) = request_for(&app, &fx, &op).await;
-        let res = call(&app, method, &path, body.as_ref(), &headers, "none").await;
         let want = if PUBLIC.contains(&op.as_str()) {
             expected[0]
         } else {
             401
         };
+        let before = (method != "GET" && want >= 400).then(|| app.db.table_digests());
+        let res = call(&app, method, &path, body.as_ref(), &headers, "none").await;
+        if let Some(before) = before {
+            unchanged(&mut failures, &before, &app.db.table_digests(), || {
+                format!("{op} without a token")
+            });
+        }
         if res.status.as_u16() != want {
             failures.push(format!(
                 "{op} without a token: expected {want}, got {}",

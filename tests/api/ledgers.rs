@@ -251,6 +251,15 @@ async fn two_hundred_concurrent_expenses_against_funds_for_one_hundred() {
 }
 
 /// Minor units of a decimal amount string ("-12.30" → -1230).
+/// A signed decimal amount ("-12.30") in minor units.
+fn signed_cents(v: &Value) -> i64 {
+    let v = v.as_str().unwrap();
+    match v.strip_prefix('-') {
+        Some(neg) => -ogsms::money::parse_decimal(neg, 2).unwrap(),
+        None => ogsms::money::parse_decimal(v, 2).unwrap(),
+    }
+}
+
 fn cents(v: &Value) -> i64 {
     v.as_str().unwrap().replace('.', "").parse().unwrap()
 }
@@ -465,14 +474,38 @@ async fn the_database_refuses_changes_to_entries_and_tampering_is_detected() {
     for _ in 0..4 {
         post(&app, &b, &expense("1.00")).await;
     }
-    assert!(
-        app.db
-            .execute("UPDATE ledger_entries SET amount_minor = 1")
-            .is_err()
-    );
-    assert!(app.db.execute("DELETE FROM ledger_entries").is_err());
-    assert!(app.db.execute("TRUNCATE ledger_entries CASCADE").is_err());
+    // The append-only triggers' own refusal (insufficient_privilege, naming the
+    // operation), not a constraint's: the first UPDATE breaks no CHECK of the table, so
+    // only the trigger stands in its way.
+    for (sql, op) in [
+        (
+            "UPDATE ledger_entries SET description = 'Edited afterwards'",
+            "UPDATE",
+        ),
+        (
+            "UPDATE ledger_entries SET reference = 'INV-2' WHERE seq = 2",
+            "UPDATE",
+        ),
+        ("UPDATE ledger_entries SET amount_minor = 1", "UPDATE"),
+        ("DELETE FROM ledger_entries WHERE seq = 5", "DELETE"),
+        ("DELETE FROM ledger_entries", "DELETE"),
+        ("TRUNCATE ledger_entries CASCADE", "TRUNCATE"),
+    ] {
+        assert_eq!(
+            app.db.error_of(sql),
+            Some((
+                "42501".to_owned(),
+                format!("ledger_entries is append-only: {op} is not allowed")
+            )),
+            "{sql}"
+        );
+    }
     assert_eq!(app.db.scalar("SELECT count(*) FROM ledger_entries"), "5");
+    assert_eq!(
+        app.db
+            .scalar("SELECT count(*) FROM ledger_entries WHERE description = 'Edited afterwards'"),
+        "0"
+    );
     assert_eq!(verify(&app, &b).await["ok"], true);
     // A superuser who bypasses the triggers changes entry 3's amount.
     app.db
@@ -509,7 +542,7 @@ async fn the_database_refuses_changes_to_entries_and_tampering_is_detected() {
 async fn other_currencies_use_the_rate_in_force_on_the_entry_date() {
     let app = TestApp::new().await;
     let b = books(&app).await;
-    post(&app, &b, &allocation("1000.00")).await;
+    post(&app, &b, &allocation("100.00")).await;
     let pen = |amount: &str, date: &str| {
         json!({"kind": "expense", "category": "rent", "entry_date": date, "description": "Office rent",
                "amount": {"amount": amount, "currency": "PEN"}})
@@ -615,83 +648,164 @@ async fn a_randomized_ledger_balances_to_the_sum_of_its_entries() {
         x ^= x << 17;
         x
     };
-    post(&app, &b, &allocation("5000.00")).await;
+    // Funds for a fraction of the expenses: many are refused on the way.
+    post(&app, &b, &allocation("100.00")).await;
+    // The model: postings are sequential, so which one must pass is known in advance.
+    // One that would take the balance below zero is 409 insufficient-funds, a second
+    // reversal of an expense 409 already-reversed, and everything else is posted.
+    let mut available: i64 = 10_000;
+    let mut spent_by_category = std::collections::BTreeMap::<&str, i64>::new();
+    let mut effects: Vec<(String, i64)> = vec![("2026-02-01".to_owned(), 10_000)];
+    let (mut accepted, mut short, mut twice) = (1usize, 0usize, 0usize);
     let categories = ["travel", "rent", "supplies", "personnel", "bank_charges"];
-    let mut expenses = Vec::new();
+    // Posted expenses: id, category, amount, reversed.
+    let mut expenses: Vec<(String, &str, i64, bool)> = Vec::new();
     for i in 0..120 {
         let r = next();
         let cents = (r % 20_000) as i64 + 1;
         let amount = format!("{}.{:02}", cents / 100, cents % 100);
         let day = format!("2026-{:02}-{:02}", 1 + (r >> 20) % 12, 1 + (r >> 30) % 28);
-        let body = match r % 7 {
-            0 => {
-                json!({"kind": "allocation", "entry_date": day, "description": "Allotment", "amount": {"amount": amount, "currency": "USD"}})
-            }
-            1 => {
-                json!({"kind": "refund", "category": categories[(r >> 8) as usize % 5], "entry_date": day, "description": "Refund", "amount": {"amount": amount, "currency": "USD"}})
-            }
+        let category = categories[(r >> 8) as usize % 5];
+        let (body, effect, spent) = match r % 7 {
+            0 => (
+                json!({"kind": "allocation", "entry_date": day, "description": "Allotment", "amount": {"amount": amount, "currency": "USD"}}),
+                cents,
+                None,
+            ),
+            1 => (
+                json!({"kind": "refund", "category": category, "entry_date": day, "description": "Refund", "amount": {"amount": amount, "currency": "USD"}}),
+                cents,
+                Some((category, -cents)),
+            ),
             2 => {
-                json!({"kind": "adjustment", "direction": if r & 1 == 0 { "increase" } else { "decrease" }, "entry_date": day, "description": "Adjustment", "amount": {"amount": amount, "currency": "USD"}})
+                let increase = r & 1 == 0;
+                (
+                    json!({"kind": "adjustment", "direction": if increase { "increase" } else { "decrease" }, "entry_date": day, "description": "Adjustment", "amount": {"amount": amount, "currency": "USD"}}),
+                    if increase { cents } else { -cents },
+                    None,
+                )
             }
             3 if !expenses.is_empty() => {
-                let id: &String = &expenses[(r >> 5) as usize % expenses.len()];
+                let k = (r >> 5) as usize % expenses.len();
                 let res = app
                     .post(
-                        &format!("/v1/ledgers/{}/entries/{id}/reversal", b.ledger),
+                        &format!(
+                            "/v1/ledgers/{}/entries/{}/reversal",
+                            b.ledger, expenses[k].0
+                        ),
                         &json!({"entry_date": day}),
                     )
                     .await;
-                assert!(res.status == 201 || res.status == 409, "{}", res.text());
+                let (_, category, cents, reversed) = &mut expenses[k];
+                if *reversed {
+                    res.problem(409, "already-reversed");
+                    twice += 1;
+                } else {
+                    assert_eq!(res.status, 201, "{}", res.text());
+                    assert_eq!(res.json()["effect_minor"], *cents);
+                    *reversed = true;
+                    available += *cents;
+                    *spent_by_category.entry(category).or_default() -= *cents;
+                    effects.push((day, *cents));
+                    accepted += 1;
+                }
                 continue;
             }
-            _ => {
-                json!({"kind": "expense", "category": categories[(r >> 8) as usize % 5], "entry_date": day, "description": format!("Expense {i}"), "amount": {"amount": amount, "currency": "USD"}})
-            }
+            _ => (
+                json!({"kind": "expense", "category": category, "entry_date": day, "description": format!("Expense {i}"), "amount": {"amount": amount, "currency": "USD"}}),
+                -cents,
+                Some((category, cents)),
+            ),
         };
         let res = post(&app, &b, &body).await;
-        assert!(res.status == 201 || res.status == 409, "{}", res.text());
-        if res.status == 201 && body["kind"] == "expense" {
-            expenses.push(res.json()["id"].as_str().unwrap().to_owned());
+        if available + effect < 0 {
+            res.problem(409, "insufficient-funds");
+            short += 1;
+            continue;
+        }
+        assert_eq!(res.status, 201, "{body}: {}", res.text());
+        assert_eq!(res.json()["effect_minor"], effect);
+        available += effect;
+        effects.push((day, effect));
+        if let Some((category, s)) = spent {
+            *spent_by_category.entry(category).or_default() += s;
+        }
+        accepted += 1;
+        if body["kind"] == "expense" {
+            expenses.push((
+                res.json()["id"].as_str().unwrap().to_owned(),
+                category,
+                cents,
+                false,
+            ));
         }
     }
-    let sum = app.db.scalar(&format!(
-        "SELECT coalesce(sum(effect_minor), 0) FROM ledger_entries WHERE ledger_id = '{}'",
-        b.ledger
-    ));
+    // The sequence exercises every outcome, and most postings go through.
+    let outcome = format!("{accepted} accepted, {short} short of funds, {twice} reversed twice");
+    // (The sequence gives 109, 8 and 4.)
+    assert!(accepted >= 100, "{outcome}");
+    assert!(short >= 5, "{outcome}");
+    assert!(twice >= 2, "{outcome}");
+    assert_eq!(
+        app.db.scalar(&format!(
+            "SELECT count(*) FROM ledger_entries WHERE ledger_id = '{}'",
+            b.ledger
+        )),
+        accepted.to_string()
+    );
     let bal = balance(&app, &b, "").await;
-    let available_minor =
-        ogsms::money::parse_decimal(bal["available"]["amount"].as_str().unwrap(), 2).unwrap();
-    assert_eq!(available_minor.to_string(), sum);
-    assert!(available_minor >= 0);
-    // As of a date: the sum of entries dated on or before it.
+    assert_eq!(
+        ogsms::money::parse_decimal(bal["available"]["amount"].as_str().unwrap(), 2).unwrap(),
+        available
+    );
+    for as_of in ["2026-03-31", "2026-07-15"] {
+        let want: i64 = effects
+            .iter()
+            .filter(|(d, _)| d.as_str() <= as_of)
+            .map(|(_, e)| e)
+            .sum();
+        let bal = balance(&app, &b, &format!("?as_of={as_of}")).await;
+        assert_eq!(
+            signed_cents(&bal["available"]["amount"]),
+            want,
+            "as of {as_of}"
+        );
+    }
+    let by_category: std::collections::BTreeMap<&str, i64> = bal["by_category"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["category"].as_str().unwrap(),
+                signed_cents(&c["spent"]["amount"]),
+            )
+        })
+        .filter(|(_, v)| *v != 0)
+        .collect();
+    spent_by_category.retain(|_, v| *v != 0);
+    assert_eq!(by_category, spent_by_category);
+    // And the stored entries agree with the balance: as of a date, the sum of the
+    // entries dated on or before it; per category, their net spending.
     for as_of in ["2026-03-31", "2026-07-15", "2026-12-31"] {
         let sum = app.db.scalar(&format!(
             "SELECT coalesce(sum(effect_minor), 0) FROM ledger_entries WHERE ledger_id = '{}' AND entry_date <= '{as_of}'",
             b.ledger
         ));
         let bal = balance(&app, &b, &format!("?as_of={as_of}")).await;
-        let v = bal["available"]["amount"].as_str().unwrap();
-        let minor = if let Some(neg) = v.strip_prefix('-') {
-            -ogsms::money::parse_decimal(neg, 2).unwrap()
-        } else {
-            ogsms::money::parse_decimal(v, 2).unwrap()
-        };
-        assert_eq!(minor.to_string(), sum, "as of {as_of}");
+        assert_eq!(
+            signed_cents(&bal["available"]["amount"]).to_string(),
+            sum,
+            "as of {as_of}"
+        );
     }
-    // Category totals equal net spending per category.
     for c in bal["by_category"].as_array().unwrap() {
         let sum = app.db.scalar(&format!(
             "SELECT -sum(effect_minor) FROM ledger_entries WHERE ledger_id = '{}' AND category = '{}'",
             b.ledger,
             c["category"].as_str().unwrap()
         ));
-        let spent = c["spent"]["amount"].as_str().unwrap();
-        let minor = if let Some(neg) = spent.strip_prefix('-') {
-            -ogsms::money::parse_decimal(neg, 2).unwrap()
-        } else {
-            ogsms::money::parse_decimal(spent, 2).unwrap()
-        };
-        assert_eq!(minor.to_string(), sum);
+        assert_eq!(signed_cents(&c["spent"]["amount"]).to_string(), sum);
     }
     assert_eq!(verify(&app, &b).await["ok"], true);
 }

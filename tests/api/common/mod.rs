@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod proxy;
+pub mod service;
 
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -48,8 +49,23 @@ extern "C" fn stop_cluster() {
     {
         cluster.stop_immediately();
     }
-    if let Ok(mut guard) = CLUSTER_DIR.lock() {
-        drop(guard.take());
+    // The cluster's files (a gigabyte and more after a full run) are removed by a
+    // detached `rm`: removing them here held the test process, and `cargo test`, for
+    // minutes after the last test on a slow disk.
+    if let Ok(mut guard) = CLUSTER_DIR.lock()
+        && let Some(dir) = guard.take()
+    {
+        let path = dir.keep();
+        let detached = std::process::Command::new("rm")
+            .arg("-rf")
+            .arg(&path)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        if detached.is_err() {
+            let _ = std::fs::remove_dir_all(&path);
+        }
     }
 }
 
@@ -226,6 +242,81 @@ impl TestDb {
                 .unwrap()
                 .remove(0)
                 .v
+        })
+    }
+}
+
+impl TestDb {
+    /// The error `sql` fails with, as (SQLSTATE, message), or `None` when it succeeds.
+    /// Unlike [`TestDb::execute`], this tells a trigger's own refusal from, say, a CHECK
+    /// constraint's.
+    pub fn error_of(&self, sql: &str) -> Option<(String, String)> {
+        #[derive(diesel::QueryableByName)]
+        struct E {
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            e: Option<String>,
+        }
+        let url = self.url.clone();
+        let sql = sql.to_owned();
+        let e = blocking(move || {
+            let mut conn = SyncConn::establish(&url).unwrap();
+            conn.batch_execute(
+                "CREATE FUNCTION pg_temp.error_of(q text) RETURNS text LANGUAGE plpgsql AS $$ \
+                 BEGIN EXECUTE q; RETURN NULL; \
+                 EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ' ' || SQLERRM; END $$",
+            )
+            .unwrap();
+            diesel::sql_query("SELECT pg_temp.error_of($1) AS e")
+                .bind::<diesel::sql_types::Text, _>(sql)
+                .load::<E>(&mut conn)
+                .unwrap()
+                .remove(0)
+                .e
+        });
+        e.map(|e| {
+            let (state, message) = e.split_once(' ').unwrap();
+            (state.to_owned(), message.to_owned())
+        })
+    }
+
+    /// An MD5 of every row of every table of the database (the audit trail and the
+    /// idempotency keys included), by table: equal digests before and after a request
+    /// prove it changed nothing.
+    pub fn table_digests(&self) -> std::collections::BTreeMap<String, String> {
+        #[derive(diesel::QueryableByName)]
+        struct D {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            t: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            d: String,
+        }
+        let url = self.url.clone();
+        blocking(move || {
+            let mut conn = SyncConn::establish(&url).unwrap();
+            let tables: Vec<D> = diesel::sql_query(
+                "SELECT c.relname::text AS t, '' AS d FROM pg_class c \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') \
+                   AND c.relname <> '__diesel_schema_migrations' ORDER BY 1",
+            )
+            .load(&mut conn)
+            .unwrap();
+            let sql = tables
+                .iter()
+                .map(|D { t, .. }| {
+                    format!(
+                        "SELECT '{t}' AS t, md5(coalesce(string_agg(x::text, E'\\n' ORDER BY x::text), '')) \
+                         || ':' || count(*) AS d FROM public.\"{t}\" x"
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ");
+            diesel::sql_query(sql)
+                .load::<D>(&mut conn)
+                .unwrap()
+                .into_iter()
+                .map(|D { t, d }| (t, d))
+                .collect()
         })
     }
 }
