@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use actix_web::{HttpServer, web};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use ogsms::app::{AppState, openapi};
 use ogsms::auth::AuthConfig;
+use ogsms::auth::policy::Role;
+use ogsms::db::pg_cluster::{self, LocalCluster};
 use ogsms::db::{self, PoolSettings};
-use ogsms::pg_cluster::{self, LocalCluster};
-use ogsms::policy::Role;
-use ogsms::{AppState, openapi, seed, service_accounts};
+use ogsms::resources::service_accounts;
+use ogsms::seed;
 
 #[derive(Parser)]
 #[command(
@@ -257,7 +259,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::ServiceAccount { action } => with_db(&cli, async |conn| {
-            let actor = ogsms::audit::Actor::cli();
+            let actor = ogsms::resources::audit::Actor::cli();
             let show = |a: &service_accounts::ServiceAccount| {
                 serde_json::to_string_pretty(a).expect("serializes")
             };
@@ -333,7 +335,7 @@ fn main() -> anyhow::Result<()> {
                 expires_at.unwrap_or_else(|| chrono::Utc::now() + chrono::Duration::hours(24));
             let r = service_accounts::revoke(
                 conn,
-                &ogsms::audit::Actor::cli(),
+                &ogsms::resources::audit::Actor::cli(),
                 jti,
                 expires_at,
                 reason.as_deref(),
@@ -447,7 +449,7 @@ fn serve(
                 seed::demo(&mut conn).await?;
             }
         }
-        let export_pool = ogsms::exports::pool(url, &settings)?;
+        let export_pool = ogsms::reports::exports::pool(url, &settings)?;
         let state = AppState::new(pool, auth).with_export_pool(export_pool);
         state
             .revocations
@@ -455,7 +457,7 @@ fn serve(
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         state.revocations.spawn_refresher(state.pool.clone());
-        ogsms::ledgers::spawn_idempotency_purge(state.pool.clone());
+        ogsms::resources::ledgers::spawn_idempotency_purge(state.pool.clone());
         // A pool per worker, built on the worker's thread: its connections are opened
         // there and their sockets driven by that worker's runtime, so a query wakes no
         // other thread (with one shared pool, send/recv and cross-thread wake-ups were
@@ -471,7 +473,7 @@ fn serve(
         let server = HttpServer::new(move || {
             let pool =
                 db::pool(&url, &worker_settings).expect("pool settings were accepted at start");
-            ogsms::app(web::Data::new(state.with_pool(pool)))
+            ogsms::app::app(web::Data::new(state.with_pool(pool)))
         })
         .workers(workers)
         .shutdown_timeout(30)

@@ -26,7 +26,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::{AS_OF, CopyValue, Rng, demo_id};
-use crate::ledgers::EntryRow;
+use crate::resources::ledgers::EntryRow;
 
 /// The busiest ledger's share of the entries, in percent.
 const BUSIEST_SHARE: usize = 55;
@@ -248,7 +248,7 @@ fn generate_ledger(
         .saturating_mul(300_000)
         .clamp(1_000_000, 10i64.pow(14));
     let mut available: i64 = 0;
-    let mut prev_hash = crate::ledgers::ZERO_HASH.to_owned();
+    let mut prev_hash = crate::resources::ledgers::ZERO_HASH.to_owned();
     let mut recent: Vec<Reversible> = Vec::new();
     for i in 0..n {
         let seq = i as i64 + 1;

@@ -3,7 +3,7 @@
 
 use actix_web::http::Method;
 use futures_util::future::join_all;
-use ogsms::policy::Role;
+use ogsms::auth::policy::Role;
 use serde_json::{Value, json};
 
 use crate::common::{Resp, TestApp};
@@ -660,7 +660,7 @@ async fn a_randomized_ledger_balances_to_the_sum_of_its_entries() {
     ));
     let bal = balance(&app, &b, "").await;
     let available_minor =
-        ogsms::money::parse_decimal(bal["available"]["amount"].as_str().unwrap(), 2).unwrap();
+        ogsms::core::money::parse_decimal(bal["available"]["amount"].as_str().unwrap(), 2).unwrap();
     assert_eq!(available_minor.to_string(), sum);
     assert!(available_minor >= 0);
     // As of a date: the sum of entries dated on or before it.
@@ -672,9 +672,9 @@ async fn a_randomized_ledger_balances_to_the_sum_of_its_entries() {
         let bal = balance(&app, &b, &format!("?as_of={as_of}")).await;
         let v = bal["available"]["amount"].as_str().unwrap();
         let minor = if let Some(neg) = v.strip_prefix('-') {
-            -ogsms::money::parse_decimal(neg, 2).unwrap()
+            -ogsms::core::money::parse_decimal(neg, 2).unwrap()
         } else {
-            ogsms::money::parse_decimal(v, 2).unwrap()
+            ogsms::core::money::parse_decimal(v, 2).unwrap()
         };
         assert_eq!(minor.to_string(), sum, "as of {as_of}");
     }
@@ -687,9 +687,9 @@ async fn a_randomized_ledger_balances_to_the_sum_of_its_entries() {
         ));
         let spent = c["spent"]["amount"].as_str().unwrap();
         let minor = if let Some(neg) = spent.strip_prefix('-') {
-            -ogsms::money::parse_decimal(neg, 2).unwrap()
+            -ogsms::core::money::parse_decimal(neg, 2).unwrap()
         } else {
-            ogsms::money::parse_decimal(spent, 2).unwrap()
+            ogsms::core::money::parse_decimal(spent, 2).unwrap()
         };
         assert_eq!(minor.to_string(), sum);
     }

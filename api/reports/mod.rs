@@ -1,0 +1,8 @@
+//! Reports read across resources: statistics, finance reports, exports and their formats
+//! (CSV, NDJSON), IATI. They sit above the resources whose types they read.
+
+pub mod exports;
+pub mod finance_reports;
+pub mod formats;
+pub mod iati;
+pub mod stats;
