@@ -6,13 +6,14 @@ use std::path::PathBuf;
 use actix_web::{HttpServer, web};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use ogsms::app::{AppState, openapi};
+use ogsms::app::openapi;
 use ogsms::auth::AuthConfig;
 use ogsms::auth::policy::Role;
 use ogsms::db::pg_cluster::{self, LocalCluster};
 use ogsms::db::{self, PoolSettings};
 use ogsms::resources::service_accounts;
 use ogsms::seed;
+use ogsms::state::AppState;
 
 #[derive(Parser)]
 #[command(
@@ -259,7 +260,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::ServiceAccount { action } => with_db(&cli, async |conn| {
-            let actor = ogsms::resources::audit::Actor::cli();
+            let actor = ogsms::db::audit::Actor::cli();
             let show = |a: &service_accounts::ServiceAccount| {
                 serde_json::to_string_pretty(a).expect("serializes")
             };
@@ -335,7 +336,7 @@ fn main() -> anyhow::Result<()> {
                 expires_at.unwrap_or_else(|| chrono::Utc::now() + chrono::Duration::hours(24));
             let r = service_accounts::revoke(
                 conn,
-                &ogsms::resources::audit::Actor::cli(),
+                &ogsms::db::audit::Actor::cli(),
                 jti,
                 expires_at,
                 reason.as_deref(),

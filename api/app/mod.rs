@@ -1,77 +1,20 @@
-//! The top floor: the state every handler shares, the router (every resource's routes
-//! are mounted here, in [`openapi`], and nowhere else), the OpenAPI document assembly.
+//! The top floor: the router (every resource's routes are mounted here, in [`openapi`],
+//! and nowhere else), the OpenAPI document assembly, the middleware every request passes
+//! and the probes of the process.
 
+pub mod envelope;
+pub mod health;
 pub mod openapi;
 
+pub use crate::state::AppState;
+
 use crate::core::http;
-use crate::db;
-use crate::reports::exports;
-use crate::{auth, ops};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: db::DbPool,
-    pub auth: std::sync::Arc<auth::AuthConfig>,
-    pub revocations: auth::Revocations,
-    /// Per-caller request budgets.
-    pub limits: std::sync::Arc<ops::Limits>,
-    /// Export slots (see [`exports::MAX_CONCURRENT`]).
-    pub exports: std::sync::Arc<tokio::sync::Semaphore>,
-    /// The exports' connections, checked out (and so opened) on the export runtime; one
-    /// pool for the process, set by [`AppState::with_export_pool`].
-    pub export_pool: db::DbPool,
-    /// Every pool of the process (one per worker), for `/metrics`.
-    pub pools: std::sync::Arc<std::sync::Mutex<Vec<db::DbPool>>>,
-}
-
-impl AppState {
-    pub fn new(pool: db::DbPool, auth: auth::AuthConfig) -> AppState {
-        AppState {
-            pools: std::sync::Arc::new(std::sync::Mutex::new(vec![pool.clone()])),
-            export_pool: pool.clone(),
-            pool,
-            auth: std::sync::Arc::new(auth),
-            revocations: auth::Revocations::default(),
-            limits: std::sync::Arc::new(ops::Limits::from_env()),
-            exports: std::sync::Arc::new(tokio::sync::Semaphore::new(exports::MAX_CONCURRENT)),
-        }
-    }
-
-    /// The same state with a pool of its own for exports (until then they share the
-    /// first pool): exports hold a connection for as long as a download lasts, and a
-    /// connection opened by a request worker has its socket driven by that worker, so an
-    /// export's every batch would wake it. Build it with [`exports::pool`].
-    pub fn with_export_pool(mut self, pool: db::DbPool) -> AppState {
-        self.pools
-            .lock()
-            .expect("no thread panics holding the pool list")
-            .push(pool.clone());
-        self.export_pool = pool;
-        self
-    }
-
-    /// The same state (revocations, budgets and export slots shared) over another pool:
-    /// each worker thread gets a pool of its own, so that a connection's socket is
-    /// driven on the thread whose requests use it instead of waking another thread at
-    /// every query.
-    pub fn with_pool(&self, pool: db::DbPool) -> AppState {
-        self.pools
-            .lock()
-            .expect("no thread panics holding the pool list")
-            .push(pool.clone());
-        AppState {
-            pool,
-            ..self.clone()
-        }
-    }
-}
 
 /// The service: every route, the OpenAPI document at `/openapi.json`, interactive docs at
 /// `/docs/` (served from the binary, no internet needed), and the middleware that makes
@@ -87,18 +30,20 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let gate = web::Data::new(state.gate());
     let (app, _) = App::new()
         .into_utoipa_app()
         .app_data(state)
+        .app_data(gate)
         .configure(openapi::operations)
         .service(utoipa_actix_web::scope("/v1").configure(openapi::v1))
         .split_for_parts();
     app.configure(http::extractor_configs)
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::document().clone()))
         .service(web::redirect("/docs", "/docs/"))
-        .default_service(web::to(http::no_route))
+        .default_service(web::to(envelope::no_route))
         .wrap(cors())
-        .wrap(from_fn(http::envelope))
+        .wrap(from_fn(envelope::envelope))
 }
 
 /// CORS for dashboards in browsers: the origins listed in `OGSMS_CORS_ORIGINS`

@@ -9,6 +9,7 @@
 //! department role. A revoked `jti` is refused until the token would have expired.
 
 pub mod policy;
+pub mod role;
 
 use std::collections::{HashMap, HashSet};
 use std::future::{Ready, ready};
@@ -17,17 +18,15 @@ use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{FromRequest, HttpMessage, HttpRequest, get, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::app::AppState;
-use crate::auth::policy::Role;
+use crate::auth::role::Role;
 use crate::core::error::{ApiError, ProblemType};
-use crate::text;
+use crate::core::i18n::text;
 
 /// Most seconds of clock skew tolerated on `exp` and `nbf`.
 pub const MAX_LEEWAY_SECS: u64 = 30;
@@ -420,6 +419,15 @@ impl Revocations {
 #[derive(Clone, Debug)]
 pub struct CallerSub(pub String);
 
+/// What the [`Caller`] extractor checks a token against: the keys, the revoked tokens
+/// and the per-caller budgets (the same ones the state holds, registered beside it).
+#[derive(Clone)]
+pub struct Gate {
+    pub auth: Arc<AuthConfig>,
+    pub revocations: Revocations,
+    pub limits: Arc<crate::ops::Limits>,
+}
+
 /// The authenticated caller of a request.
 #[derive(Clone, Debug)]
 pub struct Caller {
@@ -436,8 +444,8 @@ pub struct Caller {
 impl Caller {
     fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         let state = req
-            .app_data::<web::Data<AppState>>()
-            .expect("AppState is registered");
+            .app_data::<web::Data<Gate>>()
+            .expect("the gate is registered beside the state");
         let value = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -466,8 +474,8 @@ impl Caller {
     }
 
     /// The identity written into audit events.
-    pub fn actor(&self) -> crate::resources::audit::Actor {
-        crate::resources::audit::Actor {
+    pub fn actor(&self) -> crate::db::audit::Actor {
+        crate::db::audit::Actor {
             sub: self.sub.clone(),
             role: self.role.as_str().to_owned(),
             request_id: self.request_id.clone(),
@@ -482,39 +490,4 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(Caller::authenticate(req))
     }
-}
-
-/// The caller's identity and what it may do.
-#[derive(Serialize, ToSchema)]
-pub struct Me {
-    pub sub: String,
-    pub role: Role,
-    pub office_id: Option<Uuid>,
-    pub department_id: Option<Uuid>,
-    /// The token's id (`jti`).
-    pub token_id: String,
-    pub token_expires_at: DateTime<Utc>,
-    /// What the role allows, as `resource:action` pairs, with their scope.
-    pub permissions: Vec<crate::auth::policy::Permission>,
-}
-
-/// Who am I?
-#[utoipa::path(
-    tag = "Authentication",
-    responses(
-        (status = 200, description = "The caller", body = Me),
-        (status = 401, response = crate::core::error::responses::Unauthorized),
-    )
-)]
-#[get("/me")]
-pub async fn me(caller: Caller) -> web::Json<Me> {
-    web::Json(Me {
-        permissions: crate::auth::policy::permissions(caller.role),
-        token_expires_at: DateTime::from_timestamp(caller.expires_at, 0).unwrap_or_default(),
-        sub: caller.sub,
-        role: caller.role,
-        office_id: caller.office_id,
-        department_id: caller.department_id,
-        token_id: caller.jti,
-    })
 }

@@ -3,31 +3,16 @@
 //! Handlers ask this module; they never compare roles themselves. Not visible means
 //! 404 (existence never leaks); visible but not writable means 403.
 
+use actix_web::{get, web};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Caller;
+pub use crate::auth::role::Role;
 use crate::core::error::{ApiError, FieldError, ProblemType};
-use crate::{string_enum, text};
-
-string_enum! {
-    /// A caller's role.
-    pub enum Role {
-        /// The Coordinating Office: reads and writes everything.
-        Coordinator = "coordinator" ("Coordinator", "Coordinación"),
-        /// The head of one office.
-        Representative = "representative" ("Representative", "Representante"),
-        /// Staff of one office.
-        OfficeStaff = "office_staff" ("Office staff", "Personal de oficina"),
-        /// A Secretariat or Department at headquarters.
-        HqDepartment = "hq_department" ("HQ department", "Departamento de la sede"),
-        /// Reads everything, audit trail included; writes nothing.
-        Auditor = "auditor" ("Auditor", "Auditoría"),
-        /// Dashboards and public data: non-financial data and statistics.
-        Viewer = "viewer" ("Viewer", "Consulta"),
-    }
-}
+use crate::core::i18n::text;
 
 /// One thing a role may do.
 #[derive(Serialize, ToSchema, Clone, Debug, PartialEq)]
@@ -362,4 +347,39 @@ impl Caller {
             Err(forbidden())
         }
     }
+}
+
+/// The caller's identity and what it may do.
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    pub sub: String,
+    pub role: Role,
+    pub office_id: Option<Uuid>,
+    pub department_id: Option<Uuid>,
+    /// The token's id (`jti`).
+    pub token_id: String,
+    pub token_expires_at: DateTime<Utc>,
+    /// What the role allows, as `resource:action` pairs, with their scope.
+    pub permissions: Vec<Permission>,
+}
+
+/// Who am I?
+#[utoipa::path(
+    tag = "Authentication",
+    responses(
+        (status = 200, description = "The caller", body = Me),
+        (status = 401, response = crate::core::error::responses::Unauthorized),
+    )
+)]
+#[get("/me")]
+pub async fn me(caller: Caller) -> web::Json<Me> {
+    web::Json(Me {
+        permissions: permissions(caller.role),
+        token_expires_at: DateTime::from_timestamp(caller.expires_at, 0).unwrap_or_default(),
+        sub: caller.sub,
+        role: caller.role,
+        office_id: caller.office_id,
+        department_id: caller.department_id,
+        token_id: caller.jti,
+    })
 }

@@ -99,7 +99,7 @@ macro_rules! string_enum {
                             let allowed = Self::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
                             $crate::core::error::ApiError::invalid_parameter(
                                 param,
-                                $crate::text!("must be among {allowed}", "debe estar entre {allowed}"),
+                                $crate::core::i18n::text!("must be among {allowed}", "debe estar entre {allowed}"),
                             )
                         })
                     })
@@ -114,3 +114,5 @@ macro_rules! string_enum {
         }
     };
 }
+
+pub use crate::string_enum;

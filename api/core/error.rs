@@ -12,8 +12,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::core::i18n::text;
 use crate::core::i18n::{Lang, Text};
-use crate::text;
 
 /// Base of every problem `type` URI (a relative reference, resolved against the API).
 pub const PROBLEM_BASE: &str = "/problems/";
@@ -411,7 +411,7 @@ impl ApiError {
         e
     }
 
-    /// Every export slot is taken (see `crate::reports::exports::MAX_CONCURRENT`).
+    /// Every export slot is taken (see `reports::exports::MAX_CONCURRENT`).
     pub fn exports_busy(running: usize) -> Self {
         let mut e = ApiError::new(
             ProblemType::ServiceUnavailable,
@@ -560,24 +560,6 @@ pub struct ProblemField {
     pub code: String,
     /// Human-readable reason, in the negotiated language.
     pub message: String,
-}
-
-/// Errors of the database layer, mapped onto problems.
-impl From<diesel::result::Error> for ApiError {
-    fn from(err: diesel::result::Error) -> Self {
-        crate::db::map_db_error(err)
-    }
-}
-
-impl From<crate::db::PoolError> for ApiError {
-    fn from(err: crate::db::PoolError) -> Self {
-        log::warn!("database pool: {err}");
-        crate::ops::metrics()
-            .db_errors
-            .with_label_values(&["unavailable"])
-            .inc();
-        ApiError::unavailable()
-    }
 }
 
 /// Reusable problem responses of the OpenAPI document (`components/responses`).

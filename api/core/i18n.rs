@@ -99,3 +99,5 @@ macro_rules! text {
         $crate::core::i18n::Text::new(format!($en), format!($es))
     };
 }
+
+pub use crate::text;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::core::error::FieldError;
-use crate::text;
+use crate::core::i18n::text;
 
 /// Most characters a localized value may hold, unless the field says otherwise.
 pub const DEFAULT_MAX_CHARS: usize = 500;

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::core::error::FieldError;
 use crate::core::i18n::Text;
-use crate::text;
+use crate::core::i18n::text;
 
 /// Amounts are below 10^15 minor units (the database checks it too).
 pub const MAX_MINOR_EXCLUSIVE: i64 = 1_000_000_000_000_000;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::core::error::ApiError;
-use crate::text;
+use crate::core::i18n::text;
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
@@ -146,7 +146,7 @@ impl Cursor {
 }
 
 /// The URL of the next page: this request's URL with `cursor` replaced.
-pub fn next_url(req: &HttpRequest, cursor: &str) -> String {
+pub fn next_url(req: &HttpRequest, cursor: &str, stripped: &[String]) -> String {
     let info = req.connection_info();
     let mut query: Vec<(String, String)> = url_pairs(req.query_string())
         .filter(|(k, _)| k != "cursor")
@@ -157,7 +157,7 @@ pub fn next_url(req: &HttpRequest, cursor: &str) -> String {
         .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
         .collect::<Vec<_>>();
     // `format` and `bom`, taken out of the query before routing, stay in the next link.
-    encoded.extend(crate::reports::formats::Negotiated::of(req).stripped);
+    encoded.extend(stripped.iter().cloned());
     let encoded = encoded.join("&");
     format!(
         "{}://{}{}?{}",
@@ -216,43 +216,19 @@ impl<T> Page<T> {
     }
 
     /// Adds `Link: <next>; rel="next"` when there is a next page.
-    pub fn link_header(&self, req: &HttpRequest) -> Option<(header::HeaderName, String)> {
+    /// `stripped`: the query pairs taken out before routing that the next link keeps.
+    pub fn link_header(
+        &self,
+        req: &HttpRequest,
+        stripped: &[String],
+    ) -> Option<(header::HeaderName, String)> {
         self.next_cursor.as_ref().map(|c| {
             (
                 header::LINK,
-                format!("<{}>; rel=\"next\"", next_url(req, c)),
+                format!("<{}>; rel=\"next\"", next_url(req, c, stripped)),
             )
         })
     }
-}
-
-/// Declares the concrete JSON type of a page of `$item` (utoipa gives every instance of
-/// a generic type the same schema name, so each list has its own).
-#[macro_export]
-macro_rules! page_type {
-    ($name:ident, $item:ty, $doc:literal) => {
-        #[doc = $doc]
-        #[derive(serde::Serialize, utoipa::ToSchema)]
-        pub struct $name {
-            /// The items of this page, in the requested order.
-            pub items: Vec<$item>,
-            /// Pass as `cursor` to get the next page; null on the last page.
-            pub next_cursor: Option<String>,
-        }
-
-        impl $name {
-            /// The page as JSON, or as CSV when asked for (see [`crate::reports::formats`]).
-            pub fn respond(
-                page: $crate::core::pagination::Page<$item>,
-                req: &actix_web::HttpRequest,
-            ) -> actix_web::HttpResponse {
-                $crate::reports::formats::respond_page(page, req, |items, next_cursor| $name {
-                    items,
-                    next_cursor,
-                })
-            }
-        }
-    };
 }
 
 /// Splits a comma-separated filter value (`status=open,closed`) into its values, spaces
@@ -306,3 +282,5 @@ macro_rules! filter_in {
         }
     }};
 }
+
+pub use crate::{filter_in, keyset};

@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
 use crate::core::error::{ApiError, FieldError};
-use crate::text;
+use crate::core::i18n::text;
 
 /// Reads an optional query parameter as an integer. Parameters are taken as the document
 /// gives them: no surrounding spaces, which would not match its formats.

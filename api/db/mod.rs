@@ -1,6 +1,7 @@
 //! The database: connection pool, embedded migrations, and the mapping of database
 //! errors (constraint violations, lost connections) onto problems.
 
+pub mod audit;
 pub mod pg_cluster;
 pub mod schema;
 
@@ -17,7 +18,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::core::error::{ApiError, FieldError, ProblemType};
 use crate::core::i18n::Text;
-use crate::text;
+use crate::core::i18n::text;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -117,22 +118,18 @@ pub struct Constraint {
     pub meaning: Meaning,
 }
 
+/// A resource's constraints, handed to this layer by the resource itself with
+/// `inventory::submit! { Constraints(CONSTRAINTS) }`, so that the database layer names
+/// no resource.
+pub struct Constraints(pub &'static [Constraint]);
+
+inventory::collect!(Constraints);
+
 /// Every resource module's constraints.
 fn constraints() -> impl Iterator<Item = &'static Constraint> {
-    [
-        crate::resources::agencies::CONSTRAINTS,
-        crate::resources::offices::appointments::CONSTRAINTS,
-        crate::resources::departments::CONSTRAINTS,
-        crate::resources::mandates::CONSTRAINTS,
-        crate::resources::projects::monitoring_reports::CONSTRAINTS,
-        crate::resources::offices::CONSTRAINTS,
-        crate::resources::projects::CONSTRAINTS,
-        crate::resources::service_accounts::CONSTRAINTS,
-        crate::resources::ledgers::CONSTRAINTS,
-        crate::resources::exchange_rates::CONSTRAINTS,
-    ]
-    .into_iter()
-    .flatten()
+    inventory::iter::<Constraints>
+        .into_iter()
+        .flat_map(|c| c.0.iter())
 }
 
 fn constraint_error(name: &str, is_delete: bool) -> Option<ApiError> {
@@ -265,6 +262,25 @@ pub fn map_db_error(err: DieselError) -> ApiError {
             log::error!("database error: {err}");
             ApiError::internal()
         }
+    }
+}
+
+/// Errors of the database layer, mapped onto problems (here, not in `core::error`, which
+/// knows no database).
+impl From<diesel::result::Error> for ApiError {
+    fn from(err: diesel::result::Error) -> Self {
+        map_db_error(err)
+    }
+}
+
+impl From<PoolError> for ApiError {
+    fn from(err: PoolError) -> Self {
+        log::warn!("database pool: {err}");
+        crate::ops::metrics()
+            .db_errors
+            .with_label_values(&["unavailable"])
+            .inc();
+        ApiError::unavailable()
     }
 }
 

@@ -1,13 +1,10 @@
 //! Operating the service: Prometheus metrics, the JSON access log, per-caller rate
 //! limits.
 
-pub mod health;
-
 use std::num::NonZeroU32;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use actix_web::{HttpResponse, get, web};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
@@ -16,9 +13,8 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
-use crate::app::AppState;
 use crate::core::error::{ApiError, ProblemType};
-use crate::text;
+use crate::core::i18n::text;
 
 /// The process's metrics.
 pub struct Metrics {
@@ -94,6 +90,19 @@ pub fn metrics() -> &'static Metrics {
 }
 
 impl Metrics {
+    /// The metrics in the Prometheus text format, with the pools' usage as given (the
+    /// pools belong to the state, which this floor does not see).
+    pub fn render(&self, pool_size: i64, pool_available: i64, pool_waiting: i64) -> Vec<u8> {
+        self.pool_size.set(pool_size);
+        self.pool_available.set(pool_available);
+        self.pool_waiting.set(pool_waiting);
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("metrics encode");
+        buf
+    }
+
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         self.requests
             .with_label_values(&[method, route, &status.to_string()])
@@ -102,40 +111,6 @@ impl Metrics {
             .with_label_values(&[method, route])
             .observe(elapsed.as_secs_f64());
     }
-}
-
-/// Prometheus metrics: request counts and latency histograms by route template and
-/// status, connection pool usage, database errors.
-#[utoipa::path(
-    tag = "Operations",
-    responses((status = 200, description = "Metrics in the Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"))
-)]
-#[get("/metrics")]
-pub async fn metrics_endpoint(state: web::Data<AppState>) -> HttpResponse {
-    let m = metrics();
-    let (mut size, mut available, mut waiting) = (0, 0, 0);
-    for pool in state
-        .pools
-        .lock()
-        .expect("no thread panics holding the pool list")
-        .iter()
-    {
-        let s = pool.status();
-        size += s.size;
-        available += s.available;
-        waiting += s.waiting;
-    }
-    m.pool_size.set(size as i64);
-    m.pool_available.set(available as i64);
-    m.pool_waiting.set(waiting as i64);
-    let mut buf = Vec::new();
-    TextEncoder::new()
-        .encode(&m.registry.gather(), &mut buf)
-        .expect("metrics encode");
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .insert_header(("Cache-Control", "no-store"))
-        .body(buf)
 }
 
 /// The one JSON line logged per request. Never carries a token or a secret: only the

@@ -31,16 +31,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::core::error::ApiError;
 use crate::core::{sync, validate};
-use crate::reports::formats::{
-    Context, Encoder, Format, NDJSON, Negotiated, TEXT_CSV, content_disposition,
-};
+use crate::formats::{Context, Encoder, Format, NDJSON, Negotiated, TEXT_CSV, content_disposition};
 use crate::resources::audit::{self, AuditEvent, AuditQuery};
 use crate::resources::ledgers::{self, Entry, EntryQuery, EntryRow, LedgerFilter};
 use crate::resources::projects::{self, Project, ProjectQuery};
+use crate::state::AppState;
 
 /// Rows read and encoded at a time.
 pub const BATCH: i64 = 1000;
@@ -50,9 +48,9 @@ pub const BATCH: i64 = 1000;
 /// encoding: without a cap, 32 concurrent downloads took every pooled connection,
 /// pushed the service past 100 MB and kept `/livez` waiting for seconds
 /// (bench/README.md).
-pub const MAX_CONCURRENT: usize = 4;
+pub const MAX_CONCURRENT: usize = crate::state::MAX_CONCURRENT_EXPORTS;
 
-/// The exports' own pool ([`crate::app::AppState::with_export_pool`]): one connection per
+/// The exports' own pool ([`crate::state::AppState::with_export_pool`]): one connection per
 /// export slot, with `settings`' timeouts.
 pub fn pool(url: &str, settings: &crate::db::PoolSettings) -> anyhow::Result<crate::db::DbPool> {
     crate::db::pool(
@@ -341,8 +339,7 @@ where
         }
     }
     let mut res = res.streaming(body);
-    res.extensions_mut()
-        .insert(crate::reports::formats::Honored);
+    res.extensions_mut().insert(crate::formats::Honored);
     Ok(res)
 }
 

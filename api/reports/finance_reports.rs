@@ -2,7 +2,7 @@
 //! (`/v1/projects/{id}/budget-execution`) and the spending traced to a mandate through
 //! the projects that implement it (`/v1/mandates/{id}/expenditures`).
 //!
-//! Both read the per-project daily totals kept with every entry (see `api/stats.rs`),
+//! Both read the per-project daily totals kept with every entry (see `api/reports/stats.rs`),
 //! and both follow the finance rules (`Caller::finance_scope`): viewers get 403; an
 //! office's representative and staff see the figures of their office's ledgers; an HQ
 //! department sees the figures of its projects; the Coordinating Office and auditors see
@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::policy::FinanceScope;
 use crate::core::error::ApiError;
@@ -25,6 +24,7 @@ use crate::core::money::{MonetaryAmount, Money, SignedAmount};
 use crate::db::schema::{mandates, project_mandates, projects};
 use crate::reports::stats::{date_range, percent};
 use crate::resources::ledgers::Fund;
+use crate::state::AppState;
 
 /// Query parameters of a finance report: a date range of the entries counted.
 #[derive(Deserialize, IntoParams)]

@@ -58,7 +58,6 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::policy::FinanceScope;
 use crate::core::error::ApiError;
@@ -71,6 +70,7 @@ use crate::db::schema::{departments, offices, projects};
 use crate::resources::agencies::AgencyKind;
 use crate::resources::ledgers::{Category, EntryKind};
 use crate::resources::projects::{FundingSource, ProjectStatus};
+use crate::state::AppState;
 
 /// The default IATI organisation identifier of the OAS as reporting organisation.
 pub const DEFAULT_REPORTING_ORG_REF: &str = "XI-IATI-OAS";

@@ -20,7 +20,7 @@
 //!
 //! ## CSV
 //! `Accept: text/csv` or `format=csv` answers the rows as CSV, the same way as the lists
-//! (see `crate::reports::formats`): the row schema's columns (a dimension not grouped by is an
+//! (see `crate::formats`): the row schema's columns (a dimension not grouped by is an
 //! empty column), each code followed by its label, money as `spent_amount` and
 //! `spent_currency`, parents' codes after their ids.
 
@@ -33,23 +33,24 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::Caller;
+use crate::core::enums::string_enum;
 use crate::core::error::ApiError;
+use crate::core::i18n::text;
 use crate::core::money::{self, MonetaryAmount, Money, SignedAmount};
 use crate::core::validate;
-use crate::reports::formats::{
+use crate::formats::{
     Context, Encoder, Format, Honored, Negotiated, TEXT_CSV, content_disposition,
 };
 use crate::resources::ledgers::{Category, Fund};
 use crate::resources::projects::{Pillar, ProjectStatus};
-use crate::{string_enum, text};
+use crate::state::AppState;
 
 // ---------------------------------------------------------------------------------
 // Shared: formats, parameters, CSV
 
 /// Answers `body` as JSON, or `rows` as CSV when the request asked for it: the same
-/// CSV as the lists' (`crate::reports::formats`), the columns of `R`'s schema with a label after
+/// CSV as the lists' (`crate::formats`), the columns of `R`'s schema with a label after
 /// each code and the parents' codes after their ids.
 async fn respond<R: Serialize + ToSchema, B: Serialize>(
     req: &HttpRequest,

@@ -11,3 +11,4 @@ pub mod member_states;
 pub mod offices;
 pub mod projects;
 pub mod service_accounts;
+pub mod shared;

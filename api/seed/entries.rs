@@ -8,7 +8,7 @@
 //! and the others share the rest by a Zipf law (weight 1/rank).
 //!
 //! Each ledger's entries are what the service would have written had they been posted one
-//! by one (api/ledgers.rs, `append`): consecutive `seq`, dated in order through the fiscal
+//! by one (api/resources/ledgers, `append`): consecutive `seq`, dated in order through the fiscal
 //! year, an allocation first and a new one whenever an expense would overdraw, refunds,
 //! adjustments and reversals of earlier expenses, `prev_hash`/`hash` by the same function,
 //! and the ledger's running state (`entry_count`, `head_hash`, `available_minor`). The

@@ -800,7 +800,7 @@ async fn issuing_a_token_is_audited_without_the_token() {
         let mut conn = app.state.pool.get().await.expect("a connection");
         ogsms::resources::service_accounts::create(
             &mut conn,
-            &ogsms::resources::audit::Actor::cli(),
+            &ogsms::db::audit::Actor::cli(),
             "dash-1",
             "Dashboard",
             Role::Viewer,

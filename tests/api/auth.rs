@@ -396,7 +396,7 @@ async fn account(app: &TestApp, client_id: &str, role: Role) -> String {
     let mut conn = app.state.pool.get().await.unwrap();
     let (_, secret) = ogsms::resources::service_accounts::create(
         &mut conn,
-        &ogsms::resources::audit::Actor::cli(),
+        &ogsms::db::audit::Actor::cli(),
         client_id,
         "Dashboard",
         role,
@@ -517,7 +517,7 @@ async fn a_disabled_account_gets_no_new_tokens() {
     let mut conn = app.state.pool.get().await.unwrap();
     ogsms::resources::service_accounts::set_status(
         &mut conn,
-        &ogsms::resources::audit::Actor::cli(),
+        &ogsms::db::audit::Actor::cli(),
         "old-script",
         ogsms::resources::service_accounts::AccountStatus::Disabled,
     )

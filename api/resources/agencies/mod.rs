@@ -7,28 +7,31 @@
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use diesel::dsl::AsExprOf;
-use diesel::dsl::sql;
-use diesel::expression::{SqlLiteral, UncheckedBind};
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Nullable, Text};
+use diesel::sql_types::{Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::Caller;
-use crate::core::error::{ApiError, FieldError, ProblemType};
+use crate::core::enums::string_enum;
+use crate::core::error::{ApiError, FieldError};
 use crate::core::http::{IfMatch, JsonBody, Tagged, from_value};
+use crate::core::i18n::text;
 use crate::core::localized::LocalizedText;
+use crate::core::pagination::keyset;
 use crate::core::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::core::validate::{self, nullable};
+use crate::db::audit;
 use crate::db::schema::{executing_agencies, project_agencies};
 use crate::db::{Constraint, Meaning};
-use crate::resources::audit;
-use crate::resources::offices::{Contacts, ContactsPatch, blank_to_none, trim_contacts};
-use crate::{keyset, page_type, string_enum, text};
+use crate::formats::page_type;
+use crate::resources::shared::{
+    Contacts, ContactsPatch, blank_to_none, delete_error, localized_sql, param_search,
+    search_condition, still_referenced, trim_contacts,
+};
+use crate::state::AppState;
 
 string_enum! {
     /// What kind of organization an executing agency is.
@@ -64,49 +67,11 @@ pub const CONSTRAINTS: &[Constraint] = &[
     },
 ];
 
+inventory::submit! { crate::db::Constraints(CONSTRAINTS) }
+
 diesel::define_sql_function! {
     /// SQL `coalesce` of a nullable text and a fallback.
     fn coalesce(x: Nullable<Text>, y: Text) -> Text;
-}
-
-/// A search condition: `term`, folded (lower case, no accents), occurs in the folded
-/// `haystack` (an SQL expression over the table's columns).
-pub(crate) fn search_condition(haystack: &str, term: &str) -> SearchCondition {
-    sql::<Bool>(&format!("strpos(search_fold({haystack}), search_fold("))
-        .bind::<Text, _>(term.to_owned())
-        .sql(")) > 0")
-}
-
-/// The SQL expression of [`search_condition`].
-pub(crate) type SearchCondition =
-    SqlLiteral<Bool, UncheckedBind<SqlLiteral<Bool>, AsExprOf<String, Text>>>;
-
-/// The SQL of every language of a localized jsonb column, separated by spaces.
-pub(crate) fn localized_sql(column: &str) -> String {
-    ["en", "es", "fr", "pt"]
-        .iter()
-        .map(|l| format!("coalesce({column}->>'{l}', '')"))
-        .collect::<Vec<_>>()
-        .join(" || ' ' || ")
-}
-
-/// Reads the `q` parameter: 1 to 200 characters after trimming, or a 400.
-pub(crate) fn param_search(raw: Option<&str>) -> Result<Option<String>, ApiError> {
-    raw.map(|v| {
-        let v = v.trim();
-        if v.is_empty() || v.chars().count() > 200 || v.chars().any(char::is_control) {
-            Err(ApiError::invalid_parameter(
-                "q",
-                text!(
-                    "must be 1 to 200 characters of text",
-                    "debe tener de 1 a 200 caracteres de texto"
-                ),
-            ))
-        } else {
-            Ok(v.to_owned())
-        }
-    })
-    .transpose()
 }
 
 /// A local partner that executes projects.
@@ -333,13 +298,13 @@ pub async fn list_agencies(
         .select(AgencyRow::as_select())
         .into_boxed();
     if let Some(v) = member_states {
-        q = crate::filter_in!(q, executing_agencies::member_state, v);
+        q = crate::core::pagination::filter_in!(q, executing_agencies::member_state, v);
     }
     if let Some(v) = kinds {
-        q = crate::filter_in!(q, executing_agencies::kind, v);
+        q = crate::core::pagination::filter_in!(q, executing_agencies::kind, v);
     }
     if let Some(v) = statuses {
-        q = crate::filter_in!(q, executing_agencies::status, v);
+        q = crate::core::pagination::filter_in!(q, executing_agencies::status, v);
     }
     if let Some(term) = search {
         let haystack = format!(
@@ -768,47 +733,6 @@ pub async fn reactivate_agency(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     set_status(&state, &caller, id.into_inner(), &req, AgencyStatus::Active).await
-}
-
-/// A 409 `still-referenced` naming each kind of resource that refers to the resource.
-pub(crate) fn still_referenced(what: &[&str]) -> ApiError {
-    let list = what.join(", ");
-    ApiError::new(
-        ProblemType::StillReferenced,
-        text!(
-            "The resource is still referenced by {list}; close or archive it instead.",
-            "El recurso todavía está referenciado por {list}; ciérrelo o archívelo en su lugar."
-        ),
-    )
-    .with_errors(
-        what.iter()
-            .map(|w| {
-                FieldError::new(
-                    *w,
-                    "referenced",
-                    text!(
-                        "still refers to this resource",
-                        "todavía hace referencia a este recurso"
-                    ),
-                )
-            })
-            .collect(),
-    )
-}
-
-/// Maps the error of a DELETE: a foreign key from a table this module does not check
-/// (e.g. one added later) still means "referenced", naming that table, never a 500.
-pub(crate) fn delete_error(err: diesel::result::Error) -> ApiError {
-    match &err {
-        diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::ForeignKeyViolation,
-            info,
-        ) => {
-            log::info!("delete refused by a foreign key: {}", info.message());
-            still_referenced(&[info.table_name().unwrap_or("other_resources")])
-        }
-        _ => ApiError::from(err),
-    }
 }
 
 /// Delete an executing agency.

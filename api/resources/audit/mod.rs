@@ -10,65 +10,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::core::error::ApiError;
+use crate::core::i18n::text;
+use crate::core::pagination::keyset;
 use crate::core::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::core::validate;
 use crate::db::schema::audit_events;
-use crate::{keyset, page_type, text};
-
-/// Who made a change.
-#[derive(Clone, Debug)]
-pub struct Actor {
-    pub sub: String,
-    pub role: String,
-    pub request_id: Option<String>,
-}
-
-impl Actor {
-    /// An administrator at the command line of the binary.
-    pub fn cli() -> Actor {
-        let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
-        Actor {
-            sub: format!("cli:{user}"),
-            role: "admin_cli".to_owned(),
-            request_id: None,
-        }
-    }
-}
-
-/// Appends an audit event. Call it inside the write's transaction.
-///
-/// It takes the connection shared, so that a write path can send it in one pipeline
-/// with its other statements (see `ledgers::append`).
-pub async fn record<T: Serialize>(
-    mut conn: &AsyncPgConnection,
-    actor: &Actor,
-    action: &str,
-    resource_type: &str,
-    resource_id: impl ToString,
-    before: Option<&T>,
-    after: Option<&T>,
-) -> Result<(), ApiError> {
-    let to_json =
-        |v: Option<&T>| v.map(|v| serde_json::to_value(v).expect("audited state serializes"));
-    // `Prepared`: optional values make diesel prepare an insert at every run.
-    crate::db::Prepared(diesel::insert_into(audit_events::table).values((
-        audit_events::id.eq(Uuid::now_v7()),
-        audit_events::actor_sub.eq(&actor.sub),
-        audit_events::actor_role.eq(&actor.role),
-        audit_events::action.eq(action),
-        audit_events::resource_type.eq(resource_type),
-        audit_events::resource_id.eq(resource_id.to_string()),
-        audit_events::request_id.eq(&actor.request_id),
-        audit_events::before.eq(to_json(before)),
-        audit_events::after.eq(to_json(after)),
-    )))
-    .execute(&mut conn)
-    .await?;
-    Ok(())
-}
+use crate::formats::page_type;
+use crate::state::AppState;
 
 /// The author of an audited change.
 #[derive(Serialize, ToSchema)]
@@ -224,10 +174,10 @@ fn audit_query(query: &AuditQuery) -> Result<BoxedEvents, ApiError> {
         q = q.filter(audit_events::resource_id.eq(v));
     }
     if let Some(v) = resource_types {
-        q = crate::filter_in!(q, audit_events::resource_type, v);
+        q = crate::core::pagination::filter_in!(q, audit_events::resource_type, v);
     }
     if let Some(v) = actions {
-        q = crate::filter_in!(q, audit_events::action, v);
+        q = crate::core::pagination::filter_in!(q, audit_events::action, v);
     }
     if let Some(t) = from {
         q = q.filter(audit_events::occurred_at.ge(t));

@@ -9,17 +9,20 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::Caller;
+use crate::core::enums::string_enum;
 use crate::core::error::{ApiError, FieldError};
 use crate::core::http::{IfMatch, JsonBody, Tagged, from_value};
+use crate::core::i18n::text;
 use crate::core::localized::LocalizedText;
+use crate::core::pagination::keyset;
 use crate::core::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::core::validate::{self, nullable};
+use crate::db::audit;
 use crate::db::schema::departments;
 use crate::db::{Constraint, Meaning};
-use crate::resources::audit;
-use crate::{keyset, page_type, string_enum, text};
+use crate::formats::page_type;
+use crate::state::AppState;
 
 string_enum! {
     /// A Secretariat, or a Department within one.
@@ -49,6 +52,8 @@ pub const CONSTRAINTS: &[Constraint] = &[
         meaning: Meaning::Reference,
     },
 ];
+
+inventory::submit! { crate::db::Constraints(CONSTRAINTS) }
 
 /// A Secretariat or Department at headquarters.
 #[derive(Serialize, ToSchema)]
@@ -270,13 +275,13 @@ pub async fn list_departments(
         .select(DepartmentRow::as_select())
         .into_boxed();
     if let Some(v) = kinds {
-        q = crate::filter_in!(q, departments::kind, v);
+        q = crate::core::pagination::filter_in!(q, departments::kind, v);
     }
     if let Some(v) = statuses {
-        q = crate::filter_in!(q, departments::status, v);
+        q = crate::core::pagination::filter_in!(q, departments::status, v);
     }
     if let Some(v) = parents {
-        q = crate::filter_in!(q, departments::parent_id, v);
+        q = crate::core::pagination::filter_in!(q, departments::parent_id, v);
     }
     if let Some(t) = updated_since {
         q = q.filter(departments::updated_at.ge(t));

@@ -11,23 +11,27 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::core::error::{ApiError, FieldError};
 use crate::core::http::{JsonBody, Tagged};
+use crate::core::i18n::text;
 use crate::core::money;
+use crate::core::pagination::keyset;
 use crate::core::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::core::validate;
+use crate::db::audit;
 use crate::db::schema::exchange_rates;
 use crate::db::{Constraint, Meaning};
-use crate::resources::audit;
-use crate::{keyset, page_type, text};
+use crate::formats::page_type;
+use crate::state::AppState;
 
 pub const CONSTRAINTS: &[Constraint] = &[Constraint {
     name: "exchange_rates_currency_date_key",
     field: "effective_on",
     meaning: Meaning::Unique,
 }];
+
+inventory::submit! { crate::db::Constraints(CONSTRAINTS) }
 
 /// A rate: how many US dollars one unit of the currency is worth from a date on.
 #[derive(Serialize, ToSchema)]
@@ -153,7 +157,7 @@ pub async fn list_rates(
         .select(RateRow::as_select())
         .into_boxed();
     if let Some(v) = currencies {
-        q = crate::filter_in!(q, exchange_rates::currency, v);
+        q = crate::core::pagination::filter_in!(q, exchange_rates::currency, v);
     }
     if let Some(d) = from {
         q = q.filter(exchange_rates::effective_on.ge(d));

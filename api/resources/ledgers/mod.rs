@@ -41,21 +41,24 @@ use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::policy::FinanceScope;
+use crate::core::enums::string_enum;
 use crate::core::error::{ApiError, FieldError, ProblemType};
 use crate::core::http::{JsonBody, Tagged};
+use crate::core::i18n::text;
 use crate::core::money::{self, MonetaryAmount, Money, SignedAmount};
+use crate::core::pagination::keyset;
 use crate::core::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::core::validate;
+use crate::db::audit;
 use crate::db::schema::{
     exchange_rates, ledger_closings, ledger_daily_totals, ledger_entries, ledger_totals, ledgers,
     offices, projects,
 };
 use crate::db::{Constraint, Meaning, Prepared};
-use crate::resources::audit;
-use crate::{keyset, page_type, string_enum, text};
+use crate::formats::page_type;
+use crate::state::AppState;
 
 string_enum! {
     /// The fund a ledger accounts for.
@@ -134,6 +137,8 @@ pub const CONSTRAINTS: &[Constraint] = &[
         meaning: Meaning::Unique,
     },
 ];
+
+inventory::submit! { crate::db::Constraints(CONSTRAINTS) }
 
 pub(crate) const ZERO_HASH: &str =
     "0000000000000000000000000000000000000000000000000000000000000000";
@@ -365,16 +370,16 @@ pub async fn list_ledgers(
         FinanceScope::Nothing => q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("false")),
     }
     if let Some(v) = office_ids {
-        q = crate::filter_in!(q, ledgers::office_id, v);
+        q = crate::core::pagination::filter_in!(q, ledgers::office_id, v);
     }
     if let Some(y) = year {
         q = q.filter(ledgers::fiscal_year.eq(y));
     }
     if let Some(v) = funds {
-        q = crate::filter_in!(q, ledgers::fund, v);
+        q = crate::core::pagination::filter_in!(q, ledgers::fund, v);
     }
     if let Some(v) = statuses {
-        q = crate::filter_in!(q, ledgers::status, v);
+        q = crate::core::pagination::filter_in!(q, ledgers::status, v);
     }
     if let Some(t) = since {
         q = q.filter(ledgers::updated_at.ge(t));
@@ -1760,16 +1765,16 @@ fn entries_query(caller: &Caller, query: &EntryQuery) -> Result<BoxedEntries, Ap
         FinanceScope::Nothing => q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("false")),
     }
     if let Some(v) = kinds {
-        q = crate::filter_in!(q, ledger_entries::kind, v);
+        q = crate::core::pagination::filter_in!(q, ledger_entries::kind, v);
     }
     if let Some(v) = categories {
-        q = crate::filter_in!(q, ledger_entries::category, v);
+        q = crate::core::pagination::filter_in!(q, ledger_entries::category, v);
     }
     if let Some(v) = project_ids {
-        q = crate::filter_in!(q, ledger_entries::project_id, v);
+        q = crate::core::pagination::filter_in!(q, ledger_entries::project_id, v);
     }
     if let Some(v) = agency_ids {
-        q = crate::filter_in!(q, ledger_entries::payee_agency_id, v);
+        q = crate::core::pagination::filter_in!(q, ledger_entries::payee_agency_id, v);
     }
     if let Some(d) = from {
         q = q.filter(ledger_entries::entry_date.ge(d));

@@ -14,33 +14,25 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::Caller;
+use crate::core::enums::string_enum;
 use crate::core::error::{ApiError, FieldError};
 use crate::core::http::{IfMatch, JsonBody, Tagged, from_value};
 use crate::core::i18n::Text;
+use crate::core::i18n::text;
 use crate::core::localized::LocalizedText;
+use crate::core::pagination::keyset;
 use crate::core::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::core::validate::{self, nullable};
+use crate::db::audit;
 use crate::db::schema::{mandate_assignments, mandates, offices, project_mandates};
 use crate::db::{Constraint, Meaning};
-use crate::resources::agencies::{
-    delete_error, localized_sql, param_search, search_condition, still_referenced,
+use crate::formats::page_type;
+pub use crate::resources::shared::Pillar;
+use crate::resources::shared::{
+    blank_to_none, delete_error, localized_sql, param_search, search_condition, still_referenced,
 };
-use crate::resources::audit;
-use crate::resources::offices::blank_to_none;
-use crate::{keyset, page_type, string_enum, text};
-
-string_enum! {
-    /// The pillars of the OAS Charter and the Inter-American Democratic Charter.
-    pub enum Pillar {
-        Democracy = "democracy" ("Democracy", "Democracia"),
-        HumanRights = "human_rights" ("Human rights", "Derechos humanos"),
-        IntegralDevelopment = "integral_development" ("Integral development", "Desarrollo integral"),
-        MultidimensionalSecurity = "multidimensional_security" ("Multidimensional security", "Seguridad multidimensional"),
-        LegalCooperation = "legal_cooperation" ("Legal cooperation", "Cooperación jurídica"),
-    }
-}
+use crate::state::AppState;
 
 string_enum! {
     /// The body that adopted a mandate, as its reference tells (`AG/`, `CP/`, `CIDI/`).
@@ -110,6 +102,8 @@ pub const CONSTRAINTS: &[Constraint] = &[
         meaning: Meaning::Reference,
     },
 ];
+
+inventory::submit! { crate::db::Constraints(CONSTRAINTS) }
 
 // ---------------------------------------------------------------------------------------
 // References
@@ -509,16 +503,16 @@ pub async fn list_mandates(
 
     let mut q = mandates::table.select(MandateRow::as_select()).into_boxed();
     if let Some(v) = pillars {
-        q = crate::filter_in!(q, mandates::pillar, v);
+        q = crate::core::pagination::filter_in!(q, mandates::pillar, v);
     }
     if let Some(v) = statuses {
-        q = crate::filter_in!(q, mandates::status, v);
+        q = crate::core::pagination::filter_in!(q, mandates::status, v);
     }
     if let Some(v) = bodies {
-        q = crate::filter_in!(q, mandates::issuing_body, v);
+        q = crate::core::pagination::filter_in!(q, mandates::issuing_body, v);
     }
     if let Some(v) = kinds {
-        q = crate::filter_in!(q, mandates::document_kind, v);
+        q = crate::core::pagination::filter_in!(q, mandates::document_kind, v);
     }
     if let Some(d) = adopted_from {
         q = q.filter(mandates::adopted_on.ge(d));
@@ -1111,7 +1105,7 @@ macro_rules! assignment_filters {
         let f = &$f;
         let mut q = $q;
         if let Some(v) = f.statuses.clone() {
-            q = crate::filter_in!(q, mandate_assignments::status, v);
+            q = crate::core::pagination::filter_in!(q, mandate_assignments::status, v);
         }
         if let Some(t) = f.updated_since {
             q = q.filter(mandate_assignments::updated_at.ge(t));

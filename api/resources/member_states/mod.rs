@@ -7,14 +7,16 @@ use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::core::error::{ApiError, Problem};
 use crate::core::http::Tagged;
+use crate::core::i18n::text;
 use crate::core::localized::LocalizedText;
+use crate::core::pagination::keyset;
 use crate::core::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::db::schema::member_states;
-use crate::{keyset, page_type, text};
+use crate::formats::page_type;
+use crate::state::AppState;
 
 /// An OAS member state.
 #[derive(Serialize, ToSchema)]

@@ -16,16 +16,19 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::Caller;
+use crate::core::enums::string_enum;
 use crate::core::error::{ApiError, FieldError};
 use crate::core::http::{IfMatch, JsonBody, Tagged, from_value};
+use crate::core::i18n::text;
+use crate::core::pagination::keyset;
 use crate::core::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::core::validate::{self, nullable};
+use crate::db::audit;
 use crate::db::schema::{appointments, offices};
 use crate::db::{Constraint, Meaning};
-use crate::resources::audit;
-use crate::{keyset, page_type, string_enum, text};
+use crate::formats::page_type;
+use crate::state::AppState;
 
 string_enum! {
     /// A position in an office. An office has at most one representative at any date.
@@ -64,6 +67,8 @@ pub const CONSTRAINTS: &[Constraint] = &[
         meaning: Meaning::Reference,
     },
 ];
+
+inventory::submit! { crate::db::Constraints(CONSTRAINTS) }
 
 /// A person's appointment to a position in an office.
 #[derive(Serialize, ToSchema, Clone, Debug)]
@@ -363,7 +368,7 @@ pub async fn list_appointments(
         .select(AppointmentRow::as_select())
         .into_boxed();
     if let Some(v) = positions {
-        q = crate::filter_in!(q, appointments::position, v);
+        q = crate::core::pagination::filter_in!(q, appointments::position, v);
     }
     let today = Utc::now().date_naive();
     match current {

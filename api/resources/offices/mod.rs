@@ -12,18 +12,22 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::Caller;
+use crate::core::enums::string_enum;
 use crate::core::error::ApiError;
 use crate::core::http::{IfMatch, JsonBody, Tagged, from_value};
+use crate::core::i18n::text;
 use crate::core::localized::LocalizedText;
+use crate::core::pagination::keyset;
 use crate::core::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::core::validate::{self, nullable};
+use crate::db::audit;
 use crate::db::schema::offices;
 use crate::db::{Constraint, Meaning};
-use crate::resources::audit;
+use crate::formats::page_type;
 use crate::resources::offices::appointments::Appointment;
-use crate::{keyset, page_type, string_enum, text};
+use crate::resources::shared::{Contacts, ContactsPatch, blank_to_none, trim_contacts};
+use crate::state::AppState;
 
 string_enum! {
     /// What an office is: one of the country offices, or the Coordinating Office that
@@ -70,34 +74,7 @@ pub const CONSTRAINTS: &[Constraint] = &[
     },
 ];
 
-/// How to reach an office or an executing agency.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Contacts {
-    #[serde(default)]
-    #[schema(example = "oasperu@oas.org")]
-    pub email: Option<String>,
-    #[serde(default)]
-    #[schema(example = "+51 1 611 2000")]
-    pub phone: Option<String>,
-    #[serde(default)]
-    #[schema(example = "https://www.oas.org/en/ocosgem/per")]
-    pub website: Option<String>,
-}
-
-impl Contacts {
-    pub fn validate(&self, errors: &mut Vec<crate::core::error::FieldError>) {
-        if let Some(v) = &self.email {
-            validate::email("contacts.email", v, errors);
-        }
-        if let Some(v) = &self.phone {
-            validate::phone("contacts.phone", v, errors);
-        }
-        if let Some(v) = &self.website {
-            validate::url("contacts.website", v, errors);
-        }
-    }
-}
+inventory::submit! { crate::db::Constraints(CONSTRAINTS) }
 
 /// The representative heading an office today.
 #[derive(Clone, Debug, Serialize, ToSchema, PartialEq)]
@@ -229,21 +206,6 @@ pub struct OfficePatch {
     pub opened_on: Option<NaiveDate>,
 }
 
-/// Changes to contacts: an absent field is unchanged, `null` clears it.
-#[derive(Deserialize, ToSchema, Default)]
-#[serde(deny_unknown_fields)]
-pub struct ContactsPatch {
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub website: Option<Option<String>>,
-}
-
 /// Closing an office.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -295,10 +257,6 @@ fn validate_office(o: &Office) -> Result<(), ApiError> {
         ));
     }
     validate::finish(errors)
-}
-
-pub(crate) fn blank_to_none(v: Option<String>) -> Option<String> {
-    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
 page_type!(OfficePage, Office, "A page of offices.");
@@ -393,13 +351,13 @@ pub async fn list_offices(
 
     let mut q = offices::table.select(OfficeRow::as_select()).into_boxed();
     if let Some(v) = member_states {
-        q = crate::filter_in!(q, offices::member_state, v);
+        q = crate::core::pagination::filter_in!(q, offices::member_state, v);
     }
     if let Some(v) = statuses {
-        q = crate::filter_in!(q, offices::status, v);
+        q = crate::core::pagination::filter_in!(q, offices::status, v);
     }
     if let Some(v) = kinds {
-        q = crate::filter_in!(q, offices::kind, v);
+        q = crate::core::pagination::filter_in!(q, offices::kind, v);
     }
     if let Some(t) = updated_since {
         q = q.filter(offices::updated_at.ge(t));
@@ -591,14 +549,6 @@ pub async fn create_office(
         .await?;
     let location = format!("/v1/offices/{}", created.id);
     Ok(Tagged::new(&created).created(&location))
-}
-
-pub(crate) fn trim_contacts(c: Contacts) -> Contacts {
-    Contacts {
-        email: blank_to_none(c.email),
-        phone: blank_to_none(c.phone),
-        website: blank_to_none(c.website),
-    }
 }
 
 /// Update an office.

@@ -19,24 +19,27 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::Caller;
+use crate::core::enums::string_enum;
 use crate::core::error::{ApiError, FieldError, ProblemType};
 use crate::core::http::{IfMatch, JsonBody, Tagged, from_value};
+use crate::core::i18n::text;
 use crate::core::localized::LocalizedText;
 use crate::core::money::{MonetaryAmount, Money};
+use crate::core::pagination::keyset;
 use crate::core::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::core::validate::{self, nullable};
 use crate::db::Prepared;
+use crate::db::audit;
 use crate::db::schema::{
     departments, executing_agencies, mandates, offices, project_agencies, project_mandates,
     projects,
 };
 use crate::db::{Constraint, Meaning};
-use crate::resources::audit;
-use crate::{keyset, page_type, string_enum, text};
+use crate::formats::page_type;
+use crate::state::AppState;
 
-pub use crate::resources::mandates::Pillar;
+pub use crate::resources::shared::Pillar;
 
 string_enum! {
     /// Where a project is in its life: pipeline → approved → active ⇄ suspended; active
@@ -178,6 +181,8 @@ pub const CONSTRAINTS: &[Constraint] = &[
         }),
     },
 ];
+
+inventory::submit! { crate::db::Constraints(CONSTRAINTS) }
 
 /// An executing agency's part in a project.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -909,16 +914,16 @@ fn filtered(query: &ProjectQuery) -> Result<BoxedProjects, ApiError> {
         .select((ProjectRow::as_select(), link_columns()))
         .into_boxed();
     if let Some(v) = office_ids {
-        q = crate::filter_in!(q, projects::office_id, v);
+        q = crate::core::pagination::filter_in!(q, projects::office_id, v);
     }
     if let Some(v) = department_ids {
-        q = crate::filter_in!(q, projects::department_id, v);
+        q = crate::core::pagination::filter_in!(q, projects::department_id, v);
     }
     if let Some(v) = pillars {
-        q = crate::filter_in!(q, projects::pillar, v);
+        q = crate::core::pagination::filter_in!(q, projects::pillar, v);
     }
     if let Some(v) = statuses {
-        q = crate::filter_in!(q, projects::status, v);
+        q = crate::core::pagination::filter_in!(q, projects::status, v);
     }
     if let Some(v) = mandate_ids {
         q = q.filter(

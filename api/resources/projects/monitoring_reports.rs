@@ -12,18 +12,21 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::Caller;
+use crate::core::enums::string_enum;
 use crate::core::error::{ApiError, FieldError};
 use crate::core::http::{IfMatch, JsonBody, Tagged, from_value};
+use crate::core::i18n::text;
 use crate::core::localized::LocalizedText;
+use crate::core::pagination::keyset;
 use crate::core::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::core::validate;
+use crate::db::audit;
 use crate::db::schema::monitoring_reports;
 use crate::db::{Constraint, Meaning};
-use crate::resources::audit;
+use crate::formats::page_type;
 use crate::resources::projects::{self, Lock, ProjectStatus};
-use crate::{keyset, page_type, string_enum, text};
+use crate::state::AppState;
 
 string_enum! {
     /// How much the project's objectives are at risk.
@@ -62,6 +65,8 @@ pub const CONSTRAINTS: &[Constraint] = &[
         }),
     },
 ];
+
+inventory::submit! { crate::db::Constraints(CONSTRAINTS) }
 
 fn period_message() -> crate::core::i18n::Text {
     text!(
@@ -372,7 +377,7 @@ pub async fn list_monitoring_reports(
         q = q.filter(monitoring_reports::period_start.le(to));
     }
     if let Some(v) = risk_levels {
-        q = crate::filter_in!(q, monitoring_reports::risk_level, v);
+        q = crate::core::pagination::filter_in!(q, monitoring_reports::risk_level, v);
     }
     if let Some(t) = updated_since {
         q = q.filter(monitoring_reports::updated_at.ge(t));

@@ -19,15 +19,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::policy::Role;
+use crate::core::enums::string_enum;
 use crate::core::error::{ApiError, FieldError, ProblemType};
 use crate::core::http::JsonBody;
+use crate::core::i18n::text;
+use crate::db::audit::{self, Actor};
 use crate::db::schema::{revoked_tokens, service_accounts};
 use crate::db::{Constraint, Meaning};
-use crate::resources::audit::{self, Actor};
-use crate::{string_enum, text};
+use crate::state::AppState;
 
 string_enum! {
     /// Whether an account may get tokens.
@@ -54,6 +55,8 @@ pub const CONSTRAINTS: &[Constraint] = &[
         meaning: Meaning::Reference,
     },
 ];
+
+inventory::submit! { crate::db::Constraints(CONSTRAINTS) }
 
 /// A service account as shown to administrators (never its secret or hash).
 #[derive(Serialize, Clone, Debug)]

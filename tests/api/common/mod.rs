@@ -19,11 +19,11 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-use ogsms::app::AppState;
 use ogsms::auth::AuthConfig;
 use ogsms::auth::policy::Role;
 use ogsms::db::pg_cluster::LocalCluster;
 use ogsms::db::{self, PoolSettings};
+use ogsms::state::AppState;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 

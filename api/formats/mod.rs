@@ -54,14 +54,14 @@ use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType, Type};
 use utoipa::openapi::{Ref, RefOr};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::core::enums::Labeler;
 use crate::core::error::ApiError;
+use crate::core::i18n::text;
 use crate::core::i18n::{Lang, data_language};
 use crate::core::pagination::{Page, decode};
 use crate::core::sync;
 use crate::db::schema::{departments, ledgers, mandates, offices, projects};
-use crate::text;
+use crate::state::AppState;
 
 pub use flat::Flat;
 use flat::{CellRef, Slots};
@@ -333,7 +333,7 @@ where
         page.next_cursor = page.next_cursor.map(|c| cursor_with_watermark(&c, w));
         res.insert_header((sync::X_SYNC_WATERMARK, sync::format(w)));
     }
-    if let Some(link) = page.link_header(req) {
+    if let Some(link) = page.link_header(req, &Negotiated::of(req).stripped) {
         res.insert_header(link);
     }
     match format {
@@ -502,13 +502,23 @@ const CONTEXT: &[(&str, &[ContextField])] = &[
     ("mandate_id", &[("mandate_reference", None)]),
 ];
 
+/// The OpenAPI document, whose response schemas lay out the CSV columns. It is assembled
+/// at the top floor, from every resource, which this floor does not see: the top hands
+/// it down with `inventory::submit! { formats::Document(document) }`.
+pub struct Document(pub fn() -> &'static utoipa::openapi::OpenApi);
+
+inventory::collect!(Document);
+
+fn document() -> &'static utoipa::openapi::OpenApi {
+    let source = inventory::iter::<Document>
+        .into_iter()
+        .next()
+        .expect("the app floor hands down the OpenAPI document");
+    (source.0)()
+}
+
 fn component(name: &str) -> Option<&'static Schema> {
-    match crate::app::openapi::document()
-        .components
-        .as_ref()?
-        .schemas
-        .get(name)?
-    {
+    match document().components.as_ref()?.schemas.get(name)? {
         RefOr::T(s) => Some(s),
         RefOr::Ref(r) => component(ref_name(r)),
     }
@@ -1044,6 +1054,37 @@ fn scalar(v: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+/// Declares the concrete JSON type of a page of `$item` (utoipa gives every instance of
+/// a generic type the same schema name, so each list has its own).
+#[macro_export]
+macro_rules! page_type {
+    ($name:ident, $item:ty, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(serde::Serialize, utoipa::ToSchema)]
+        pub struct $name {
+            /// The items of this page, in the requested order.
+            pub items: Vec<$item>,
+            /// Pass as `cursor` to get the next page; null on the last page.
+            pub next_cursor: Option<String>,
+        }
+
+        impl $name {
+            /// The page as JSON, or as CSV when asked for (see [`crate::formats`]).
+            pub fn respond(
+                page: $crate::core::pagination::Page<$item>,
+                req: &actix_web::HttpRequest,
+            ) -> actix_web::HttpResponse {
+                $crate::formats::respond_page(page, req, |items, next_cursor| $name {
+                    items,
+                    next_cursor,
+                })
+            }
+        }
+    };
+}
+
+pub use crate::page_type;
 
 #[cfg(test)]
 mod tests {

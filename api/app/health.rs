@@ -8,8 +8,8 @@ use diesel_async::SimpleAsyncConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::core::error::ApiError;
+use crate::state::AppState;
 
 /// A probe's answer.
 #[derive(Serialize, ToSchema)]
@@ -64,4 +64,32 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
             })),
         _ => Err(ApiError::unavailable()),
     }
+}
+
+/// Prometheus metrics: request counts and latency histograms by route template and
+/// status, connection pool usage, database errors.
+#[utoipa::path(
+    tag = "Operations",
+    responses((status = 200, description = "Metrics in the Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"))
+)]
+#[get("/metrics")]
+pub async fn metrics_endpoint(state: web::Data<AppState>) -> HttpResponse {
+    let m = crate::ops::metrics();
+    let (mut size, mut available, mut waiting) = (0, 0, 0);
+    for pool in state
+        .pools
+        .lock()
+        .expect("no thread panics holding the pool list")
+        .iter()
+    {
+        let s = pool.status();
+        size += s.size;
+        available += s.available;
+        waiting += s.waiting;
+    }
+    let buf = m.render(size as i64, available as i64, waiting as i64);
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(buf)
 }
