@@ -36,7 +36,8 @@ use crate::core::error::ApiError;
 use crate::core::{sync, validate};
 use crate::formats::{Context, Encoder, Format, NDJSON, Negotiated, TEXT_CSV, content_disposition};
 use crate::resources::audit::{self, AuditEvent, AuditQuery};
-use crate::resources::ledgers::{self, Entry, EntryQuery, EntryRow, LedgerFilter};
+use crate::resources::ledgers::entries::{self, EntryQuery, LedgerFilter};
+use crate::resources::ledgers::{Entry, EntryRow};
 use crate::resources::projects::{self, Project, ProjectQuery};
 use crate::state::AppState;
 
@@ -505,12 +506,12 @@ pub async fn export_ledger_entries(
         posted_to: q.posted_to,
         updated_since: q.updated_since,
     });
-    let check = ledgers::check_filters(&caller, &query);
+    let check = entries::check_filters(&caller, &query);
     let caller = Arc::new(caller);
     stream_export(state, &req, with_since, check, move |conn, after| {
         let (query, ledger, caller) = (query.clone(), ledger.clone(), caller.clone());
         Box::pin(async move {
-            ledgers::export_entries_batch(conn, &caller, &query, &ledger, after, BATCH).await
+            entries::export_entries_batch(conn, &caller, &query, &ledger, after, BATCH).await
         })
     })
     .await
