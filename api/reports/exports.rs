@@ -38,7 +38,8 @@ use crate::formats::{Context, Encoder, Format, NDJSON, Negotiated, TEXT_CSV, con
 use crate::resources::audit::{self, AuditEvent, AuditQuery};
 use crate::resources::ledgers::entries::{self, EntryQuery, LedgerFilter};
 use crate::resources::ledgers::{Entry, EntryRow};
-use crate::resources::projects::{self, Project, ProjectQuery};
+use crate::resources::projects::Project;
+use crate::resources::projects::list::{self as projects, ProjectQuery};
 use crate::state::AppState;
 
 /// Rows read and encoded at a time.
