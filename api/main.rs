@@ -6,11 +6,16 @@ use std::path::PathBuf;
 use actix_web::{HttpServer, web};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use ogsms::app::openapi;
 use ogsms::auth::AuthConfig;
+use ogsms::auth::policy::Role;
+use ogsms::core::settings;
+use ogsms::db::connect as db_connect;
+use ogsms::db::pg_cluster::{self, LocalCluster};
 use ogsms::db::{self, PoolSettings};
-use ogsms::pg_cluster::{self, LocalCluster};
-use ogsms::policy::Role;
-use ogsms::{AppState, db_connect, openapi, seed, service_accounts, settings};
+use ogsms::resources::service_accounts;
+use ogsms::seed;
+use ogsms::state::AppState;
 
 #[derive(Parser)]
 #[command(
@@ -287,7 +292,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::ServiceAccount { action } => with_db(&cli, async |conn| {
-            let actor = ogsms::audit::Actor::cli();
+            let actor = ogsms::db::audit::Actor::cli();
             let show = |a: &service_accounts::ServiceAccount| {
                 serde_json::to_string_pretty(a).expect("serializes")
             };
@@ -363,7 +368,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 expires_at.unwrap_or_else(|| chrono::Utc::now() + chrono::Duration::hours(24));
             let r = service_accounts::revoke(
                 conn,
-                &ogsms::audit::Actor::cli(),
+                &ogsms::db::audit::Actor::cli(),
                 jti,
                 expires_at,
                 reason.as_deref(),
@@ -479,7 +484,7 @@ fn serve(
                 seed::demo(&mut conn).await?;
             }
         }
-        let export_pool = ogsms::exports::pool(url, &settings)?;
+        let export_pool = ogsms::reports::exports::pool(url, &settings)?;
         let state = AppState::new(pool, auth).with_export_pool(export_pool);
         state
             .revocations
@@ -487,7 +492,7 @@ fn serve(
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         state.revocations.spawn_refresher(state.pool.clone());
-        ogsms::ledgers::spawn_idempotency_purge(state.pool.clone());
+        ogsms::resources::ledgers::idempotency::spawn_idempotency_purge(state.pool.clone());
         // A pool per worker, built on the worker's thread: its connections are opened
         // there and their sockets driven by that worker's runtime, so a query wakes no
         // other thread (with one shared pool, send/recv and cross-thread wake-ups were
@@ -503,7 +508,7 @@ fn serve(
         let server = HttpServer::new(move || {
             let pool =
                 db::pool(&url, &worker_settings).expect("pool settings were accepted at start");
-            ogsms::app(web::Data::new(state.with_pool(pool)))
+            ogsms::app::app(web::Data::new(state.with_pool(pool)))
         })
         .workers(workers)
         .shutdown_timeout(30)

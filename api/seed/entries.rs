@@ -8,7 +8,7 @@
 //! and the others share the rest by a Zipf law (weight 1/rank).
 //!
 //! Each ledger's entries are what the service would have written had they been posted one
-//! by one (api/ledgers.rs, `append`): consecutive `seq`, dated in order through the fiscal
+//! by one (api/resources/ledgers, `append`): consecutive `seq`, dated in order through the fiscal
 //! year, an allocation first and a new one whenever an expense would overdraw, refunds,
 //! adjustments and reversals of earlier expenses, `prev_hash`/`hash` by the same function,
 //! and the ledger's running state (`entry_count`, `head_hash`, `available_minor`). The
@@ -26,7 +26,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::{AS_OF, CopyValue, Rng, demo_id};
-use crate::ledgers::EntryRow;
+use crate::resources::ledgers::EntryRow;
 
 /// The busiest ledger's share of the entries, in percent.
 const BUSIEST_SHARE: usize = 55;
@@ -248,7 +248,7 @@ fn generate_ledger(
         .saturating_mul(300_000)
         .clamp(1_000_000, 10i64.pow(14));
     let mut available: i64 = 0;
-    let mut prev_hash = crate::ledgers::ZERO_HASH.to_owned();
+    let mut prev_hash = crate::resources::ledgers::ZERO_HASH.to_owned();
     let mut recent: Vec<Reversible> = Vec::new();
     for i in 0..n {
         let seq = i as i64 + 1;

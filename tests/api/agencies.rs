@@ -4,7 +4,7 @@
 
 use actix_web::http::Method;
 use chrono::{DateTime, SecondsFormat, Utc};
-use ogsms::policy::Role;
+use ogsms::auth::policy::Role;
 use serde_json::{Value, json};
 
 use crate::common::{Resp, TestApp};

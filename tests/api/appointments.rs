@@ -5,7 +5,7 @@
 
 use actix_web::http::Method;
 use chrono::{Duration, Utc};
-use ogsms::policy::Role;
+use ogsms::auth::policy::Role;
 use serde_json::{Value, json};
 
 use crate::common::{Resp, TestApp, new_office};

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix_web::http::Method;
 use chrono::{DateTime, SecondsFormat, Utc};
-use ogsms::policy::Role;
+use ogsms::auth::policy::Role;
 use serde_json::{Value, json};
 
 use crate::common::{TestApp, new_office};
@@ -798,9 +798,9 @@ async fn issuing_a_token_is_audited_without_the_token() {
     let app = TestApp::new().await;
     let (account, secret) = {
         let mut conn = app.state.pool.get().await.expect("a connection");
-        ogsms::service_accounts::create(
+        ogsms::resources::service_accounts::create(
             &mut conn,
-            &ogsms::audit::Actor::cli(),
+            &ogsms::db::audit::Actor::cli(),
             "dash-1",
             "Dashboard",
             Role::Viewer,

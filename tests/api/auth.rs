@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use ogsms::auth::AuthConfig;
-use ogsms::policy::Role;
+use ogsms::auth::policy::Role;
 use serde_json::{Value, json};
 
 use crate::common::{Options, Resp, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET, TestApp};
@@ -394,9 +394,9 @@ async fn revocations_recorded_elsewhere_reach_the_service() {
 
 async fn account(app: &TestApp, client_id: &str, role: Role) -> String {
     let mut conn = app.state.pool.get().await.unwrap();
-    let (_, secret) = ogsms::service_accounts::create(
+    let (_, secret) = ogsms::resources::service_accounts::create(
         &mut conn,
-        &ogsms::audit::Actor::cli(),
+        &ogsms::db::audit::Actor::cli(),
         client_id,
         "Dashboard",
         role,
@@ -515,11 +515,11 @@ async fn a_disabled_account_gets_no_new_tokens() {
         200
     );
     let mut conn = app.state.pool.get().await.unwrap();
-    ogsms::service_accounts::set_status(
+    ogsms::resources::service_accounts::set_status(
         &mut conn,
-        &ogsms::audit::Actor::cli(),
+        &ogsms::db::audit::Actor::cli(),
         "old-script",
-        ogsms::service_accounts::AccountStatus::Disabled,
+        ogsms::resources::service_accounts::AccountStatus::Disabled,
     )
     .await
     .unwrap();

@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix_web::http::Method;
-use ogsms::policy::Role;
+use ogsms::auth::policy::Role;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -194,7 +194,7 @@ const PUBLIC: &[&str] = &[
 ];
 
 fn operations() -> Vec<String> {
-    let doc: Value = serde_json::from_str(&ogsms::openapi::document_json()).unwrap();
+    let doc: Value = serde_json::from_str(&ogsms::app::openapi::document_json()).unwrap();
     let mut ops = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in ["get", "post", "put", "patch", "delete"] {

@@ -2,7 +2,7 @@
 //! schema, labels and localized texts in the caller's language, money as amount and
 //! currency, parents' context on child rows, RFC 4180 quoting, BOM, download headers.
 
-use ogsms::policy::Role;
+use ogsms::auth::policy::Role;
 use serde_json::{Value, json};
 
 use crate::common::{Resp, TestApp};
@@ -588,7 +588,7 @@ async fn every_documented_list_answers_csv() {
         .await;
     assert_eq!(res.status, 201, "{}", res.text());
 
-    let doc: Value = serde_json::from_str(&ogsms::openapi::document_json()).unwrap();
+    let doc: Value = serde_json::from_str(&ogsms::app::openapi::document_json()).unwrap();
     let mut lists = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
         let Some(ok) = item.get("get").map(|g| &g["responses"]["200"]) else {
@@ -650,20 +650,20 @@ async fn every_documented_list_answers_csv() {
 
 #[actix_web::test]
 async fn every_string_enum_has_labels_for_csv() {
-    let doc = ogsms::openapi::document();
+    let doc = ogsms::app::openapi::document();
     let schemas = &doc.components.as_ref().unwrap().schemas;
     let json: Value = serde_json::to_value(schemas).unwrap();
     for (name, schema) in json.as_object().unwrap() {
         if let Some(values) = schema.get("enum").and_then(|v| v.as_array()) {
             assert!(
-                ogsms::enums::labeler(name).is_some(),
+                ogsms::core::enums::labeler(name).is_some(),
                 "{name} has no labels"
             );
             for v in values {
                 let code = v.as_str().unwrap();
-                for lang in [ogsms::i18n::Lang::En, ogsms::i18n::Lang::Es] {
+                for lang in [ogsms::core::i18n::Lang::En, ogsms::core::i18n::Lang::Es] {
                     assert!(
-                        ogsms::enums::label(name, code, lang).is_some_and(|l| !l.is_empty()),
+                        ogsms::core::enums::label(name, code, lang).is_some_and(|l| !l.is_empty()),
                         "{name}.{code}"
                     );
                 }

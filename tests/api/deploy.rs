@@ -292,7 +292,7 @@ fn the_image_and_the_compose_file_give_the_service_a_data_directory_it_owns() {
 
 #[test]
 fn every_variable_the_image_and_compose_set_is_a_setting_the_binary_knows_and_readme_lists() {
-    let known = ogsms::settings::KNOWN_VARIABLES;
+    let known = ogsms::core::settings::KNOWN_VARIABLES;
     for (k, _) in container_env() {
         assert!(known.contains(&k.as_str()), "{k} is not a setting of ogsms");
     }

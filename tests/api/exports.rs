@@ -2,7 +2,7 @@
 //! visibility, in a stable order that resumes with `updated_since`.
 
 use futures_util::StreamExt;
-use ogsms::policy::Role;
+use ogsms::auth::policy::Role;
 use serde_json::{Value, json};
 
 use crate::common::{Options, Resp, TestApp, TestDb};
@@ -396,7 +396,7 @@ async fn exports_beyond_the_concurrent_cap_are_503_with_retry_after() {
         .state
         .exports
         .clone()
-        .acquire_many_owned(ogsms::exports::MAX_CONCURRENT as u32)
+        .acquire_many_owned(ogsms::reports::exports::MAX_CONCURRENT as u32)
         .await
         .unwrap();
     // Bad filters are a 400 whatever is running: they take no slot.
@@ -413,7 +413,7 @@ async fn exports_beyond_the_concurrent_cap_are_503_with_retry_after() {
     let started = std::time::Instant::now();
     let res = app.get(path).await;
     res.problem(503, "service-unavailable");
-    assert!(started.elapsed() >= ogsms::exports::SLOT_WAIT);
+    assert!(started.elapsed() >= ogsms::reports::exports::SLOT_WAIT);
     assert_eq!(res.header("retry-after").as_deref(), Some("5"));
     assert_eq!(app.get("/livez").await.status, 200);
     // A slot freed while it waits is its own.
@@ -424,7 +424,7 @@ async fn exports_beyond_the_concurrent_cap_are_503_with_retry_after() {
     assert_eq!(res.status, 200, "{}", res.text());
     assert_eq!(app.get(path).await.status, 200);
     // A finished export gives its slot back: more than the cap, one after another.
-    for _ in 0..=ogsms::exports::MAX_CONCURRENT {
+    for _ in 0..=ogsms::reports::exports::MAX_CONCURRENT {
         assert_eq!(app.get(path).await.status, 200);
     }
     app.stop().await;
@@ -451,7 +451,7 @@ async fn running_exports_leave_the_request_pool_free() {
         .finish();
     let token = bearer(app.token(Role::Auditor, None, None));
     let mut held = Vec::new();
-    for _ in 0..ogsms::exports::MAX_CONCURRENT {
+    for _ in 0..ogsms::reports::exports::MAX_CONCURRENT {
         let res = client
             .get(format!("{}/v1/exports/audit-events", app.base))
             .insert_header(("authorization", token.clone()))
@@ -463,7 +463,7 @@ async fn running_exports_leave_the_request_pool_free() {
     }
     assert_eq!(
         open_exports(&app),
-        ogsms::exports::MAX_CONCURRENT as i64,
+        ogsms::reports::exports::MAX_CONCURRENT as i64,
         "every export still reads"
     );
     // Requests that need the database are answered meanwhile, one after another.

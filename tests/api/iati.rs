@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use ogsms::policy::Role;
+use ogsms::auth::policy::Role;
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 use serde_json::json;
@@ -195,7 +195,7 @@ fn check_document(root: &Node) -> BTreeMap<String, Node> {
         assert_eq!(a.attr("default-currency"), "USD");
         let reporting = a.one("reporting-org");
         let org_ref = reporting.attr("ref");
-        assert_eq!(org_ref, ogsms::iati::reporting_org_ref());
+        assert_eq!(org_ref, ogsms::reports::iati::reporting_org_ref());
         assert_eq!(reporting.attr("type"), "40");
         narratives(reporting);
         let identifier = &a.one("iati-identifier").text;

@@ -3,7 +3,7 @@
 
 use actix_web::http::Method;
 use futures_util::future::join_all;
-use ogsms::policy::Role;
+use ogsms::auth::policy::Role;
 use serde_json::{Value, json};
 
 use crate::common::{Resp, TestApp};
@@ -255,8 +255,8 @@ async fn two_hundred_concurrent_expenses_against_funds_for_one_hundred() {
 fn signed_cents(v: &Value) -> i64 {
     let v = v.as_str().unwrap();
     match v.strip_prefix('-') {
-        Some(neg) => -ogsms::money::parse_decimal(neg, 2).unwrap(),
-        None => ogsms::money::parse_decimal(v, 2).unwrap(),
+        Some(neg) => -ogsms::core::money::parse_decimal(neg, 2).unwrap(),
+        None => ogsms::core::money::parse_decimal(v, 2).unwrap(),
     }
 }
 
@@ -755,7 +755,7 @@ async fn a_randomized_ledger_balances_to_the_sum_of_its_entries() {
     );
     let bal = balance(&app, &b, "").await;
     assert_eq!(
-        ogsms::money::parse_decimal(bal["available"]["amount"].as_str().unwrap(), 2).unwrap(),
+        ogsms::core::money::parse_decimal(bal["available"]["amount"].as_str().unwrap(), 2).unwrap(),
         available
     );
     for as_of in ["2026-03-31", "2026-07-15"] {

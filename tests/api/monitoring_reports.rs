@@ -3,7 +3,7 @@
 //! list's filters.
 
 use actix_web::http::Method;
-use ogsms::policy::Role;
+use ogsms::auth::policy::Role;
 use serde_json::{Value, json};
 
 use crate::common::{Resp, TestApp};

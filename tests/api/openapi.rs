@@ -6,7 +6,7 @@ const COMMITTED: &str = "openapi/openapi.json";
 
 #[test]
 fn committed_document_matches_the_code() {
-    let generated = ogsms::openapi::document_json();
+    let generated = ogsms::app::openapi::document_json();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(COMMITTED);
     if std::env::var_os("UPDATE_OPENAPI").is_some() {
         std::fs::write(&path, &generated).unwrap();
@@ -23,7 +23,8 @@ fn committed_document_matches_the_code() {
 
 #[test]
 fn every_operation_documents_its_errors_as_problems() {
-    let doc: serde_json::Value = serde_json::from_str(&ogsms::openapi::document_json()).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&ogsms::app::openapi::document_json()).unwrap();
     assert_eq!(doc["openapi"].as_str().unwrap().get(..3), Some("3.1"));
     assert_eq!(doc["info"]["title"], "OGSMS API");
     let mut operations = 0;

@@ -65,7 +65,7 @@ async fn each_caller_has_a_budget_and_hears_when_to_retry() {
     assert_eq!(res.header("ratelimit-remaining").as_deref(), Some("0"));
     assert_eq!(res.header("ratelimit-reset"), Some(retry.to_string()));
     // Another caller has a budget of its own.
-    let viewer = app.token(ogsms::policy::Role::Viewer, None, None);
+    let viewer = app.token(ogsms::auth::policy::Role::Viewer, None, None);
     let res = app
         .get_with(
             "/v1/member-states/PE",

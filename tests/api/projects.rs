@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use actix_web::http::Method;
-use ogsms::policy::Role;
+use ogsms::auth::policy::Role;
 use serde_json::{Value, json};
 
 use crate::common::{Resp, TestApp};

@@ -225,7 +225,7 @@ async fn docs_and_document_are_served_offline() {
     assert_eq!(res.status, 200);
     assert_eq!(
         res.json(),
-        serde_json::from_str::<serde_json::Value>(&ogsms::openapi::document_json()).unwrap()
+        serde_json::from_str::<serde_json::Value>(&ogsms::app::openapi::document_json()).unwrap()
     );
     let res = app.get("/docs/").await;
     assert_eq!(res.status, 200);

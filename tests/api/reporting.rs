@@ -199,7 +199,7 @@ async fn the_views_agree_with_the_api_and_carry_codes_labels_and_context() {
 
 #[actix_web::test]
 async fn the_reporting_labels_are_the_apis_labels() {
-    use ogsms::i18n::Lang;
+    use ogsms::core::i18n::Lang;
     let app = TestApp::new().await;
     let stored: BTreeSet<String> = app
         .db
@@ -221,29 +221,41 @@ async fn the_reporting_labels_are_the_apis_labels() {
             }
         };
     }
-    domain!("office_kind", ogsms::offices::OfficeKind);
-    domain!("office_status", ogsms::offices::OfficeStatus);
-    domain!("department_kind", ogsms::departments::DepartmentKind);
-    domain!("department_status", ogsms::departments::DepartmentStatus);
-    domain!("project_status", ogsms::projects::ProjectStatus);
-    domain!("pillar", ogsms::mandates::Pillar);
-    domain!("fund", ogsms::ledgers::Fund);
-    domain!("entry_kind", ogsms::ledgers::EntryKind);
-    domain!("category", ogsms::ledgers::Category);
-    domain!("ledger_status", ogsms::ledgers::LedgerStatus);
-    domain!("agency_kind", ogsms::agencies::AgencyKind);
-    domain!("agency_status", ogsms::agencies::AgencyStatus);
-    domain!("agency_role", ogsms::projects::AgencyRole);
-    domain!("mandate_status", ogsms::mandates::MandateStatus);
-    domain!("issuing_body", ogsms::mandates::IssuingBody);
-    domain!("document_kind", ogsms::mandates::DocumentKind);
-    domain!("assignment_status", ogsms::mandates::AssignmentStatus);
-    domain!("risk_level", ogsms::monitoring_reports::RiskLevel);
+    domain!("office_kind", ogsms::resources::offices::OfficeKind);
+    domain!("office_status", ogsms::resources::offices::OfficeStatus);
+    domain!(
+        "department_kind",
+        ogsms::resources::departments::DepartmentKind
+    );
+    domain!(
+        "department_status",
+        ogsms::resources::departments::DepartmentStatus
+    );
+    domain!("project_status", ogsms::resources::projects::ProjectStatus);
+    domain!("pillar", ogsms::resources::mandates::Pillar);
+    domain!("fund", ogsms::resources::ledgers::Fund);
+    domain!("entry_kind", ogsms::resources::ledgers::EntryKind);
+    domain!("category", ogsms::resources::ledgers::Category);
+    domain!("ledger_status", ogsms::resources::ledgers::LedgerStatus);
+    domain!("agency_kind", ogsms::resources::agencies::AgencyKind);
+    domain!("agency_status", ogsms::resources::agencies::AgencyStatus);
+    domain!("agency_role", ogsms::resources::projects::AgencyRole);
+    domain!("mandate_status", ogsms::resources::mandates::MandateStatus);
+    domain!("issuing_body", ogsms::resources::mandates::IssuingBody);
+    domain!("document_kind", ogsms::resources::mandates::DocumentKind);
+    domain!(
+        "assignment_status",
+        ogsms::resources::mandates::AssignmentStatus
+    );
+    domain!(
+        "risk_level",
+        ogsms::resources::projects::monitoring_reports::RiskLevel
+    );
     assert_eq!(stored, expected);
     // Funding sources have the funds' labels.
-    for v in ogsms::projects::FundingSource::ALL {
+    for v in ogsms::resources::projects::FundingSource::ALL {
         assert_eq!(
-            ogsms::ledgers::Fund::parse(v.as_str()).map(|f| f.label(Lang::En)),
+            ogsms::resources::ledgers::Fund::parse(v.as_str()).map(|f| f.label(Lang::En)),
             Some(v.label(Lang::En))
         );
     }

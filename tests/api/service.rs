@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::Method;
 use futures_util::StreamExt;
-use ogsms::policy::Role;
+use ogsms::auth::policy::Role;
 
 use crate::common::TestDb;
 use crate::common::service::{self, Service, bearer_of};

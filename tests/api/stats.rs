@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use ogsms::policy::Role;
+use ogsms::auth::policy::Role;
 use serde_json::{Value, json};
 
 use crate::common::{Resp, TestApp};
@@ -286,8 +286,8 @@ pub fn minor(v: &Value) -> i64 {
     assert_eq!(v["currency"], "USD", "{v}");
     let s = v["amount"].as_str().unwrap();
     match s.strip_prefix('-') {
-        Some(neg) => -ogsms::money::parse_decimal(neg, 2).unwrap(),
-        None => ogsms::money::parse_decimal(s, 2).unwrap(),
+        Some(neg) => -ogsms::core::money::parse_decimal(neg, 2).unwrap(),
+        None => ogsms::core::money::parse_decimal(s, 2).unwrap(),
     }
 }
 

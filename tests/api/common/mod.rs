@@ -20,11 +20,11 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-use ogsms::AppState;
 use ogsms::auth::AuthConfig;
+use ogsms::auth::policy::Role;
+use ogsms::db::pg_cluster::LocalCluster;
 use ogsms::db::{self, PoolSettings};
-use ogsms::pg_cluster::LocalCluster;
-use ogsms::policy::Role;
+use ogsms::state::AppState;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -422,7 +422,8 @@ impl TestApp {
             }
             .expect("loading demo data");
         }
-        let export_pool = ogsms::exports::pool(&url, &settings).expect("building the export pool");
+        let export_pool =
+            ogsms::reports::exports::pool(&url, &settings).expect("building the export pool");
         let mut state = AppState::new(pool, options.auth.unwrap_or_else(test_auth))
             .with_export_pool(export_pool);
         if let Some(limits) = options.limits {
@@ -430,7 +431,7 @@ impl TestApp {
         }
         let state = web::Data::new(state);
         let s = state.clone();
-        let server = HttpServer::new(move || ogsms::app(s.clone()))
+        let server = HttpServer::new(move || ogsms::app::app(s.clone()))
             .workers(1)
             .disable_signals()
             .shutdown_timeout(1)

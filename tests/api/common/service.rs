@@ -5,7 +5,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ogsms::policy::Role;
+use ogsms::auth::policy::Role;
 
 use super::{TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET, TestDb, test_auth};
 

@@ -1,0 +1,340 @@
+//! HTTP conventions shared by every resource: the request id, the JSON body extractor,
+//! extractor error handlers, ETags and conditional requests. The envelope middleware
+//! that applies them to every request is `app::envelope`.
+
+use actix_web::dev::Payload;
+use actix_web::error::{PayloadError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use crate::core::error::{ApiError, FieldError, ProblemType};
+use crate::core::i18n::text;
+
+/// Most bytes a JSON request body may have.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the current request: the caller's `X-Request-Id` when it is sane, a new
+/// UUID otherwise. Echoed in the response and in problems.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    pub fn of(req: &HttpRequest) -> Option<String> {
+        req.extensions().get::<RequestId>().map(|r| r.0.clone())
+    }
+}
+
+/// Query parameter errors (an unknown parameter, a value of the wrong type) as a 400
+/// problem naming the parameter.
+pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let message = match &err {
+        QueryPayloadError::Deserialize(e) => e.to_string(),
+        other => other.to_string(),
+    };
+    let name = backticked(&message).unwrap_or("query");
+    let name = name.to_owned();
+    ApiError::invalid_parameter(&name, text!("{message}", "{message}")).into()
+}
+
+/// Path parameter errors (an id that is not a UUID) as a 400 problem.
+pub fn path_error(err: actix_web::error::PathError, req: &HttpRequest) -> actix_web::Error {
+    let message = err.to_string();
+    // Name the parameter: the first one that is not a UUID (ids are), else the first.
+    let name = req
+        .match_info()
+        .iter()
+        .find(|(_, v)| uuid::Uuid::parse_str(v).is_err())
+        .or_else(|| req.match_info().iter().next())
+        .map(|(k, _)| k.to_owned())
+        .unwrap_or_else(|| "path".to_owned());
+    ApiError::invalid_parameter(
+        &name,
+        text!(
+            "{message}",
+            "un parámetro de la ruta no es válido: {message}"
+        ),
+    )
+    .into()
+}
+
+/// The first `name` in a serde message such as "unknown field `name`, expected …".
+fn backticked(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(&message[start..start + len])
+}
+
+/// A JSON request body of type `T`.
+///
+/// Unlike `web::Json`, it tells a malformed body (400) from a well-formed one with
+/// invalid fields (422 naming the field by its path), requires a JSON content type
+/// (415), and bounds the size (413).
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let is_json = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<mime::Mime>().ok())
+                .is_some_and(|m| {
+                    m.type_() == mime::APPLICATION
+                        && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+                });
+            if !is_json {
+                return Err(ApiError::new(
+                    ProblemType::UnsupportedMediaType,
+                    text!(
+                        "The body must be JSON, sent with Content-Type: application/json.",
+                        "El cuerpo debe ser JSON, enviado con Content-Type: application/json."
+                    ),
+                ));
+            }
+            let too_large = || {
+                let max = MAX_BODY_BYTES;
+                ApiError::new(
+                    ProblemType::PayloadTooLarge,
+                    text!(
+                        "The body is larger than {max} bytes.",
+                        "El cuerpo supera los {max} bytes."
+                    ),
+                )
+            };
+            if let Some(len) = req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<usize>().ok())
+                && len > MAX_BODY_BYTES
+            {
+                return Err(too_large());
+            }
+            let mut body = web::BytesMut::new();
+            use futures_util::StreamExt;
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| match e {
+                    PayloadError::Overflow => too_large(),
+                    other => ApiError::new(
+                        ProblemType::MalformedBody,
+                        text!(
+                            "The body could not be read: {other}.",
+                            "No se pudo leer el cuerpo: {other}."
+                        ),
+                    ),
+                })?;
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse_json(&body).map(JsonBody)
+        })
+    }
+}
+
+/// Parses a JSON document, telling syntax errors (400) from data errors (422 with the
+/// field's path).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Syntax first (the whole document, trailing characters included), then the data.
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| json_error(".".to_owned(), e))?;
+    from_value(value)
+}
+
+/// Reads a `T` from an already parsed JSON value, with the errors of [`parse_json`].
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(path_error_of)
+}
+
+fn path_error_of(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = err.path().to_string();
+    json_error(path, err.into_inner())
+}
+
+fn json_error(path: String, inner: serde_json::Error) -> ApiError {
+    let message = inner.to_string();
+    match inner.classify() {
+        serde_json::error::Category::Data => {
+            let (field, code) = match (message.strip_prefix("unknown field "), backticked(&message))
+            {
+                // The path already ends with the unknown field's name.
+                (Some(_), Some(name)) if path.ends_with(name) => (path.clone(), "unknown_field"),
+                (Some(_), Some(name)) => (join_path(&path, name), "unknown_field"),
+                _ if message.starts_with("missing field") => (
+                    join_path(&path, backticked(&message).unwrap_or_default()),
+                    "required",
+                ),
+                _ => (
+                    if path == "." { "body".to_owned() } else { path },
+                    "invalid",
+                ),
+            };
+            let message = strip_position(&message);
+            ApiError::validation(vec![FieldError::new(
+                field,
+                code,
+                text!("{message}", "valor no válido: {message}"),
+            )])
+        }
+        _ => {
+            let message = strip_position(&message);
+            ApiError::new(
+                ProblemType::MalformedBody,
+                text!(
+                    "The body is not valid JSON: {message}.",
+                    "El cuerpo no es JSON válido: {message}."
+                ),
+            )
+        }
+    }
+}
+
+fn join_path(path: &str, name: &str) -> String {
+    if path == "." || path.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// A strong ETag over a representation's bytes.
+pub fn etag_of(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    format!("\"{}\"", hex::encode(&digest[..16]))
+}
+
+/// A resource representation serialized once, with its ETag.
+pub struct Tagged {
+    pub bytes: Vec<u8>,
+    pub etag: String,
+}
+
+impl Tagged {
+    pub fn new<T: Serialize>(value: &T) -> Self {
+        let bytes = serde_json::to_vec(value).expect("representation serializes");
+        let etag = etag_of(&bytes);
+        Tagged { bytes, etag }
+    }
+
+    fn response(self, status: StatusCode) -> HttpResponse {
+        HttpResponse::build(status)
+            .content_type("application/json")
+            .insert_header((header::ETAG, self.etag))
+            .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+            .body(self.bytes)
+    }
+
+    /// 200 with the ETag, or 304 when `If-None-Match` names it.
+    pub fn ok(self, req: &HttpRequest) -> HttpResponse {
+        if let Some(list) = header_list(req, header::IF_NONE_MATCH)
+            && list.iter().any(|t| t == "*" || weak_eq(t, &self.etag))
+        {
+            return HttpResponse::NotModified()
+                .insert_header((header::ETAG, self.etag))
+                .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+                .finish();
+        }
+        self.response(StatusCode::OK)
+    }
+
+    /// 201 with the ETag and `Location`.
+    pub fn created(self, location: &str) -> HttpResponse {
+        let mut res = self.response(StatusCode::CREATED);
+        res.headers_mut().insert(
+            header::LOCATION,
+            HeaderValue::from_str(location).expect("location is a valid header value"),
+        );
+        res
+    }
+}
+
+/// The elements of a list header (`None` when the request lacks it). A header that is
+/// present but names nothing (`If-Match: ,`) is an empty list, which matches nothing:
+/// it must not read as an absent one.
+fn header_list(req: &HttpRequest, name: HeaderName) -> Option<Vec<String>> {
+    let mut present = false;
+    let values: Vec<String> = req
+        .headers()
+        .get_all(name)
+        .inspect(|_| present = true)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
+    present.then_some(values)
+}
+
+fn weak_eq(a: &str, b: &str) -> bool {
+    a.trim_start_matches("W/") == b.trim_start_matches("W/")
+}
+
+/// The `If-Match` header of a request, read before a transaction starts (an
+/// `HttpRequest` cannot cross into it).
+#[derive(Clone, Debug, Default)]
+pub struct IfMatch(Option<Vec<String>>);
+
+impl IfMatch {
+    pub fn of(req: &HttpRequest) -> IfMatch {
+        IfMatch(header_list(req, header::IF_MATCH))
+    }
+
+    pub fn is_present(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Checks the header against the current representation's ETag: 428 when absent,
+    /// 412 when stale. Call it after the visibility check, so a 412 never reveals a
+    /// resource the caller may not see.
+    pub fn require(&self, current_etag: &str) -> Result<(), ApiError> {
+        let Some(list) = &self.0 else {
+            return Err(ApiError::precondition_required());
+        };
+        self.check_list(list, current_etag)
+    }
+
+    /// Like [`IfMatch::require`], but an absent header passes.
+    pub fn check_if_present(&self, current_etag: &str) -> Result<(), ApiError> {
+        match &self.0 {
+            Some(list) => self.check_list(list, current_etag),
+            None => Ok(()),
+        }
+    }
+
+    fn check_list(&self, list: &[String], current_etag: &str) -> Result<(), ApiError> {
+        // Strong comparison (RFC 9110 §13.1.1): a weak tag never matches.
+        if list.iter().any(|t| t == "*" || t == current_etag) {
+            Ok(())
+        } else {
+            Err(ApiError::precondition_failed())
+        }
+    }
+}
+
+/// The extractor configurations that make actix's own failures problems.
+pub fn extractor_configs(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error))
+        .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+        .app_data(web::JsonConfig::default().limit(MAX_BODY_BYTES));
+}

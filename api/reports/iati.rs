@@ -1,0 +1,721 @@
+//! `GET /v1/exports/iati-activities.xml`: the projects as IATI Activity Standard 2.03
+//! activities, for publication to the IATI Registry.
+//!
+//! ## Mapping
+//! - `iati-identifier`: `{reporting-org ref}-{project code}`. The reporting
+//!   organisation's ref comes from `OGSMS_IATI_REPORTING_ORG_REF` (default
+//!   `XI-IATI-OAS`); it is the prefix of every identifier, so set it once and never
+//!   change it after publishing.
+//! - `reporting-org`: the OAS (type 40, multilateral), named in en/es/fr/pt.
+//! - `title` and `description` (type 1, general): one `narrative` per language the
+//!   project has, each with its `xml:lang`. A project without a description is described
+//!   by its title (IATI requires a description).
+//! - `participating-org`: role 1 Funding = the donor of a specific or trust fund (the
+//!   OAS itself for the Regular Fund and the other institutional funds); role 2
+//!   Accountable = the responsible HQ Secretariat or Department; role 3 Extending = the
+//!   country office; role 4 Implementing = each executing agency (the lead first), its
+//!   IATI organisation type from its kind. OAS units carry the reporting org's ref.
+//! - `activity-status`: pipeline and approved → 1, active → 2, completed → 3, closed →
+//!   4, cancelled → 5, suspended → 6.
+//! - `activity-date`: the start (type 2 actual once the project is active, suspended,
+//!   completed or closed; type 1 planned while in pipeline or approved, and for a
+//!   cancelled project, which may never have started) and, when known, the end (type 4
+//!   actual once completed or closed, else type 3 planned).
+//! - `recipient-country`: the member state of the project's office, 100 %.
+//! - `budget`: the project's budget in its own currency (type 1 original; status 1
+//!   indicative while in pipeline, else 2 committed) over the project's dates, value
+//!   dated at the start. A project without an end date has no budget element (IATI
+//!   budgets need a period end).
+//! - `transaction`: from the ledger entries tagged to the project, in US dollars,
+//!   `ref` the entry's id, `value-date` the entry's date (the date its rate was taken):
+//!   allocations → type 2 (outgoing commitment); expenses → type 4 (expenditure);
+//!   refunds → type 4 with a negative value; a reversal → the type of the entry it
+//!   reverses, with the opposite sign, on the reversal's date (so the file keeps the
+//!   history and each period nets correctly). Adjustments (and their reversals) are
+//!   neither and are left out. An expenditure paid to an executing agency names it as
+//!   `receiver-org`. Descriptions are the category's label, never the entry's own text.
+//!
+//! ## Who gets what
+//! The activities are published data: every role, viewers included, gets every
+//! activity. Transactions are ledger entries, so each caller gets those of the finance
+//! it may see (`Caller::finance_scope`): the Coordinating Office and auditors all of
+//! them; an office those in its own ledgers; an HQ department those of its projects;
+//! viewers none. Publish with a coordinator's or an auditor's token.
+//!
+//! The document is streamed, a batch of projects at a time.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
+use diesel_async::RunQueryDsl;
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::auth::policy::FinanceScope;
+use crate::core::error::ApiError;
+use crate::core::i18n::Lang;
+use crate::core::localized::LocalizedText;
+use crate::core::money::{self, Money};
+use crate::core::validate;
+use crate::db::DbConn;
+use crate::db::schema::{departments, offices, projects};
+use crate::resources::agencies::AgencyKind;
+use crate::resources::ledgers::{Category, EntryKind};
+use crate::resources::projects::{FundingSource, ProjectStatus};
+use crate::state::AppState;
+
+/// The default IATI organisation identifier of the OAS as reporting organisation.
+pub const DEFAULT_REPORTING_ORG_REF: &str = "XI-IATI-OAS";
+
+/// The reporting organisation's IATI ref: `OGSMS_IATI_REPORTING_ORG_REF`, or
+/// [`DEFAULT_REPORTING_ORG_REF`].
+pub fn reporting_org_ref() -> &'static str {
+    static REF: OnceLock<String> = OnceLock::new();
+    REF.get_or_init(|| {
+        std::env::var("OGSMS_IATI_REPORTING_ORG_REF")
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| DEFAULT_REPORTING_ORG_REF.to_owned())
+    })
+}
+
+const OAS_NAME: [(&str, &str); 4] = [
+    ("en", "Organization of American States"),
+    ("es", "Organización de los Estados Americanos"),
+    ("fr", "Organisation des États Américains"),
+    ("pt", "Organização dos Estados Americanos"),
+];
+
+/// IATI OrganisationType 40: multilateral.
+const MULTILATERAL: &str = "40";
+
+/// Projects per streamed batch.
+const BATCH: i64 = 100;
+
+/// The IATI ActivityStatus code of a project status.
+pub fn activity_status(s: ProjectStatus) -> &'static str {
+    match s {
+        ProjectStatus::Pipeline | ProjectStatus::Approved => "1",
+        ProjectStatus::Active => "2",
+        ProjectStatus::Completed => "3",
+        ProjectStatus::Closed => "4",
+        ProjectStatus::Cancelled => "5",
+        ProjectStatus::Suspended => "6",
+    }
+}
+
+/// The IATI OrganisationType code of an executing agency's kind.
+fn organisation_type(k: AgencyKind) -> &'static str {
+    match k {
+        AgencyKind::Government => "10",
+        AgencyKind::Ngo => "22",
+        AgencyKind::Academic => "80",
+        AgencyKind::InternationalOrganization => "40",
+        AgencyKind::PrivateSector => "70",
+        AgencyKind::Other => "90",
+    }
+}
+
+/// Query parameters of the IATI export.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct IatiQuery {
+    /// Only projects of these offices (ids), comma-separated.
+    pub office_id: Option<String>,
+    /// Only projects in these statuses, comma-separated.
+    pub status: Option<String>,
+}
+
+struct Filters {
+    office_ids: Option<Vec<Uuid>>,
+    statuses: Option<Vec<&'static str>>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = projects)]
+struct ProjectRow {
+    id: Uuid,
+    code: String,
+    title: serde_json::Value,
+    description: Option<serde_json::Value>,
+    office_id: Uuid,
+    department_id: Uuid,
+    status: String,
+    starts_on: NaiveDate,
+    ends_on: Option<NaiveDate>,
+    budget_amount: i64,
+    budget_currency: String,
+    funding_source: String,
+    donor: Option<String>,
+    updated_at: DateTime<Utc>,
+}
+
+struct Org {
+    name: LocalizedText,
+    member_state: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct AgencyRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    project_id: Uuid,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    name: serde_json::Value,
+}
+
+#[derive(diesel::QueryableByName)]
+struct TransactionRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    project_id: Uuid,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    category: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Date)]
+    entry_date: NaiveDate,
+    #[diesel(sql_type = BigInt)]
+    effect_minor: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    reversed_kind: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    payee_kind: Option<String>,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Jsonb>)]
+    payee_name: Option<serde_json::Value>,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
+}
+
+/// An entry as an IATI transaction: its type code and signed value (USD minor units);
+/// none for entries that are neither commitments nor expenditures.
+fn transaction_of(kind: EntryKind, reversed: Option<EntryKind>, effect: i64) -> Option<(u8, i64)> {
+    let base = match kind {
+        EntryKind::Reversal => reversed?,
+        k => k,
+    };
+    match base {
+        // Effect +amount for an allocation, −amount for its reversal.
+        EntryKind::Allocation => Some((2, effect)),
+        // Effect −amount for an expense, +amount for a refund; the other way round for
+        // their reversals. Spending is the opposite of the effect.
+        EntryKind::Expense | EntryKind::Refund => Some((4, -effect)),
+        EntryKind::Adjustment | EntryKind::Reversal => None,
+    }
+}
+
+/// Where the export is.
+#[derive(PartialEq, Eq)]
+enum Phase {
+    Start,
+    Body,
+    Done,
+}
+
+/// Writes the document a batch of projects at a time.
+struct Exporter {
+    conn: DbConn,
+    filters: Filters,
+    scope: FinanceScope,
+    generated_at: DateTime<Utc>,
+    offices: HashMap<Uuid, Org>,
+    departments: HashMap<Uuid, LocalizedText>,
+    after: Option<String>,
+    phase: Phase,
+}
+
+fn io_error(e: std::io::Error) -> ApiError {
+    log::error!("writing the IATI document: {e}");
+    ApiError::internal()
+}
+
+fn narratives(w: &mut Writer<Vec<u8>>, text: &LocalizedText) -> std::io::Result<()> {
+    for (lang, value) in text.values() {
+        w.create_element("narrative")
+            .with_attribute(("xml:lang", lang))
+            .write_text_content(BytesText::new(value))?;
+    }
+    Ok(())
+}
+
+fn oas_narratives(w: &mut Writer<Vec<u8>>) -> std::io::Result<()> {
+    for (lang, value) in OAS_NAME {
+        w.create_element("narrative")
+            .with_attribute(("xml:lang", lang))
+            .write_text_content(BytesText::new(value))?;
+    }
+    Ok(())
+}
+
+fn labels(w: &mut Writer<Vec<u8>>, en: &str, es: &str) -> std::io::Result<()> {
+    w.create_element("narrative")
+        .with_attribute(("xml:lang", "en"))
+        .write_text_content(BytesText::new(en))?;
+    w.create_element("narrative")
+        .with_attribute(("xml:lang", "es"))
+        .write_text_content(BytesText::new(es))?;
+    Ok(())
+}
+
+fn iso(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+impl Exporter {
+    async fn new(
+        mut conn: DbConn,
+        filters: Filters,
+        scope: FinanceScope,
+    ) -> Result<Exporter, ApiError> {
+        let offices: HashMap<Uuid, Org> = offices::table
+            .select((offices::id, offices::name, offices::member_state))
+            .load::<(Uuid, serde_json::Value, String)>(&mut conn)
+            .await?
+            .into_iter()
+            .map(|(id, name, member_state)| {
+                (
+                    id,
+                    Org {
+                        name: LocalizedText::from_json(name),
+                        member_state,
+                    },
+                )
+            })
+            .collect();
+        let departments: HashMap<Uuid, LocalizedText> = departments::table
+            .select((departments::id, departments::name))
+            .load::<(Uuid, serde_json::Value)>(&mut conn)
+            .await?
+            .into_iter()
+            .map(|(id, name)| (id, LocalizedText::from_json(name)))
+            .collect();
+        Ok(Exporter {
+            conn,
+            filters,
+            scope,
+            generated_at: Utc::now(),
+            offices,
+            departments,
+            after: None,
+            phase: Phase::Start,
+        })
+    }
+
+    /// The next piece of the document; none once it is complete.
+    async fn chunk(&mut self) -> Result<Option<Vec<u8>>, ApiError> {
+        if self.phase == Phase::Done {
+            return Ok(None);
+        }
+        let mut w = Writer::new(Vec::new());
+        if self.phase == Phase::Start {
+            w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))
+                .map_err(io_error)?;
+            w.get_mut().push(b'\n');
+            let generated = self.generated_at.to_rfc3339_opts(SecondsFormat::Secs, true);
+            w.write_event(Event::Start(
+                BytesStart::new("iati-activities").with_attributes([
+                    ("version", "2.03"),
+                    ("generated-datetime", generated.as_str()),
+                ]),
+            ))
+            .map_err(io_error)?;
+            w.get_mut().push(b'\n');
+            self.phase = Phase::Body;
+        }
+        let mut q = projects::table
+            .select(ProjectRow::as_select())
+            .order(projects::code.asc())
+            .limit(BATCH)
+            .into_boxed();
+        if let Some(v) = &self.filters.office_ids {
+            q = q.filter(projects::office_id.eq_any(v.clone()));
+        }
+        if let Some(v) = &self.filters.statuses {
+            q = q.filter(projects::status.eq_any(v.clone()));
+        }
+        if let Some(after) = &self.after {
+            q = q.filter(projects::code.gt(after.clone()));
+        }
+        let rows: Vec<ProjectRow> = q.load(&mut self.conn).await?;
+        let last_batch = (rows.len() as i64) < BATCH;
+        self.after = rows.last().map(|r| r.code.clone());
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let mut agencies: HashMap<Uuid, Vec<AgencyRow>> = HashMap::new();
+        let mut transactions: HashMap<Uuid, Vec<TransactionRow>> = HashMap::new();
+        if !ids.is_empty() {
+            let found: Vec<AgencyRow> = diesel::sql_query(
+                "SELECT pa.project_id, a.kind, a.name FROM project_agencies pa \
+                   JOIN executing_agencies a ON a.id = pa.agency_id \
+                  WHERE pa.project_id = ANY($1) \
+                  ORDER BY pa.project_id, pa.role, pa.agency_id",
+            )
+            .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
+            .load(&mut self.conn)
+            .await?;
+            for a in found {
+                agencies.entry(a.project_id).or_default().push(a);
+            }
+            let (all, office, department) = match self.scope {
+                FinanceScope::All => (true, None, None),
+                FinanceScope::Office(o) => (true, Some(o), None),
+                FinanceScope::Department(d) => (true, None, Some(d)),
+                FinanceScope::Nothing => (false, None, None),
+            };
+            if all {
+                let found: Vec<TransactionRow> = diesel::sql_query(
+                    "SELECT e.id, e.project_id, e.kind, e.category, e.entry_date, e.effect_minor, \
+                            r.kind AS reversed_kind, a.kind AS payee_kind, a.name AS payee_name, e.created_at \
+                       FROM ledger_entries e \
+                       JOIN ledgers l ON l.id = e.ledger_id \
+                       JOIN projects p ON p.id = e.project_id \
+                       LEFT JOIN ledger_entries r ON r.id = e.reverses_entry_id \
+                       LEFT JOIN executing_agencies a ON a.id = e.payee_agency_id \
+                      WHERE e.project_id = ANY($1) \
+                        AND e.kind <> 'adjustment' \
+                        AND ($2::uuid IS NULL OR l.office_id = $2) \
+                        AND ($3::uuid IS NULL OR p.department_id = $3) \
+                      ORDER BY e.project_id, e.entry_date, e.created_at, e.id",
+                )
+                .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
+                .bind::<Nullable<diesel::sql_types::Uuid>, _>(office)
+                .bind::<Nullable<diesel::sql_types::Uuid>, _>(department)
+                .load(&mut self.conn)
+                .await?;
+                for t in found {
+                    transactions.entry(t.project_id).or_default().push(t);
+                }
+            }
+        }
+        for p in rows {
+            let a = agencies.remove(&p.id).unwrap_or_default();
+            let t = transactions.remove(&p.id).unwrap_or_default();
+            self.activity(&mut w, &p, &a, &t).map_err(io_error)?;
+            w.get_mut().push(b'\n');
+        }
+        if last_batch {
+            w.write_event(Event::End(BytesEnd::new("iati-activities")))
+                .map_err(io_error)?;
+            w.get_mut().push(b'\n');
+            self.phase = Phase::Done;
+        }
+        Ok(Some(w.into_inner()))
+    }
+
+    fn activity(
+        &self,
+        w: &mut Writer<Vec<u8>>,
+        p: &ProjectRow,
+        agencies: &[AgencyRow],
+        transactions: &[TransactionRow],
+    ) -> std::io::Result<()> {
+        let org_ref = reporting_org_ref();
+        let status = ProjectStatus::from_db(&p.status);
+        let updated = transactions
+            .iter()
+            .map(|t| t.created_at)
+            .fold(p.updated_at, DateTime::max)
+            .to_rfc3339_opts(SecondsFormat::Secs, true);
+        let identifier = format!("{org_ref}-{}", p.code);
+        let title = LocalizedText::from_json(p.title.clone());
+        let description = p
+            .description
+            .clone()
+            .map(LocalizedText::from_json)
+            .filter(|d| d.values().next().is_some())
+            .unwrap_or_else(|| title.clone());
+        let office = self.offices.get(&p.office_id);
+        let department = self.departments.get(&p.department_id);
+        w.create_element("iati-activity")
+            .with_attributes([
+                ("last-updated-datetime", updated.as_str()),
+                ("xml:lang", "en"),
+                ("default-currency", "USD"),
+                ("hierarchy", "1"),
+            ])
+            .write_inner_content(|w| {
+                w.create_element("iati-identifier")
+                    .write_text_content(BytesText::new(&identifier))?;
+                w.create_element("reporting-org")
+                    .with_attributes([("ref", org_ref), ("type", MULTILATERAL)])
+                    .write_inner_content(oas_narratives)?;
+                w.create_element("title")
+                    .write_inner_content(|w| narratives(w, &title))?;
+                w.create_element("description")
+                    .with_attribute(("type", "1"))
+                    .write_inner_content(|w| narratives(w, &description))?;
+                // 1 Funding.
+                let funding = FundingSource::from_db(&p.funding_source);
+                match (&p.donor, funding.has_donor()) {
+                    (Some(donor), true) => {
+                        w.create_element("participating-org")
+                            .with_attribute(("role", "1"))
+                            .write_inner_content(|w| {
+                                w.create_element("narrative")
+                                    .write_text_content(BytesText::new(donor))?;
+                                Ok(())
+                            })?;
+                    }
+                    _ => {
+                        w.create_element("participating-org")
+                            .with_attributes([
+                                ("role", "1"),
+                                ("ref", org_ref),
+                                ("type", MULTILATERAL),
+                            ])
+                            .write_inner_content(oas_narratives)?;
+                    }
+                }
+                // 2 Accountable, 3 Extending.
+                for (role, name) in [("2", department), ("3", office.map(|o| &o.name))] {
+                    w.create_element("participating-org")
+                        .with_attributes([("role", role), ("ref", org_ref), ("type", MULTILATERAL)])
+                        .write_inner_content(|w| match name {
+                            Some(n) => narratives(w, n),
+                            None => oas_narratives(w),
+                        })?;
+                }
+                // 4 Implementing.
+                for a in agencies {
+                    let name = LocalizedText::from_json(a.name.clone());
+                    w.create_element("participating-org")
+                        .with_attributes([
+                            ("role", "4"),
+                            ("type", organisation_type(AgencyKind::from_db(&a.kind))),
+                        ])
+                        .write_inner_content(|w| narratives(w, &name))?;
+                }
+                w.create_element("activity-status")
+                    .with_attribute(("code", activity_status(status)))
+                    .write_empty()?;
+                // A cancelled project may never have started: its dates stay planned.
+                let started = !matches!(
+                    status,
+                    ProjectStatus::Pipeline | ProjectStatus::Approved | ProjectStatus::Cancelled
+                );
+                let starts_on = iso(p.starts_on);
+                w.create_element("activity-date")
+                    .with_attributes([
+                        ("type", if started { "2" } else { "1" }),
+                        ("iso-date", starts_on.as_str()),
+                    ])
+                    .write_empty()?;
+                if let Some(end) = p.ends_on {
+                    let ended = matches!(status, ProjectStatus::Completed | ProjectStatus::Closed);
+                    let ends_on = iso(end);
+                    w.create_element("activity-date")
+                        .with_attributes([
+                            ("type", if ended { "4" } else { "3" }),
+                            ("iso-date", ends_on.as_str()),
+                        ])
+                        .write_empty()?;
+                }
+                if let Some(o) = office {
+                    w.create_element("recipient-country")
+                        .with_attributes([("code", o.member_state.trim()), ("percentage", "100")])
+                        .write_empty()?;
+                }
+                if let Some(end) = p.ends_on {
+                    let budget = Money::from_db(p.budget_amount, &p.budget_currency);
+                    let (start, end) = (iso(p.starts_on), iso(end));
+                    let amount = budget.amount_string();
+                    w.create_element("budget")
+                        .with_attributes([
+                            ("type", "1"),
+                            (
+                                "status",
+                                if status == ProjectStatus::Pipeline {
+                                    "1"
+                                } else {
+                                    "2"
+                                },
+                            ),
+                        ])
+                        .write_inner_content(|w| {
+                            w.create_element("period-start")
+                                .with_attribute(("iso-date", start.as_str()))
+                                .write_empty()?;
+                            w.create_element("period-end")
+                                .with_attribute(("iso-date", end.as_str()))
+                                .write_empty()?;
+                            w.create_element("value")
+                                .with_attributes([
+                                    ("currency", budget.currency.code),
+                                    ("value-date", start.as_str()),
+                                ])
+                                .write_text_content(BytesText::new(&amount))?;
+                            Ok(())
+                        })?;
+                }
+                for t in transactions {
+                    self.transaction(w, t)?;
+                }
+                Ok(())
+            })?;
+        Ok(())
+    }
+
+    fn transaction(&self, w: &mut Writer<Vec<u8>>, t: &TransactionRow) -> std::io::Result<()> {
+        let kind = EntryKind::from_db(&t.kind);
+        let reversed = t.reversed_kind.as_deref().map(EntryKind::from_db);
+        let Some((code, value)) = transaction_of(kind, reversed, t.effect_minor) else {
+            return Ok(());
+        };
+        let id = t.id.to_string();
+        let date = iso(t.entry_date);
+        let amount = money::format_decimal(value, 2);
+        let code = code.to_string();
+        w.create_element("transaction")
+            .with_attribute(("ref", id.as_str()))
+            .write_inner_content(|w| {
+                w.create_element("transaction-type")
+                    .with_attribute(("code", code.as_str()))
+                    .write_empty()?;
+                w.create_element("transaction-date")
+                    .with_attribute(("iso-date", date.as_str()))
+                    .write_empty()?;
+                w.create_element("value")
+                    .with_attributes([("currency", "USD"), ("value-date", date.as_str())])
+                    .write_text_content(BytesText::new(&amount))?;
+                w.create_element("description").write_inner_content(|w| {
+                    match t.category.as_deref().map(Category::from_db) {
+                        Some(c) => labels(w, c.label(Lang::En), c.label(Lang::Es)),
+                        None => labels(
+                            w,
+                            EntryKind::Allocation.label(Lang::En),
+                            EntryKind::Allocation.label(Lang::Es),
+                        ),
+                    }
+                })?;
+                if code == "4"
+                    && let (Some(kind), Some(name)) = (&t.payee_kind, &t.payee_name)
+                {
+                    let name = LocalizedText::from_json(name.clone());
+                    w.create_element("receiver-org")
+                        .with_attribute(("type", organisation_type(AgencyKind::from_db(kind))))
+                        .write_inner_content(|w| narratives(w, &name))?;
+                }
+                Ok(())
+            })?;
+        Ok(())
+    }
+}
+
+/// The projects as IATI 2.03 activities (XML).
+///
+/// Every role gets every activity (published data); the transactions, which are ledger
+/// entries, are those of the finance the caller may see, so viewers get none. Projects
+/// map onto activities as described in the API's introduction: identifier
+/// `{OGSMS_IATI_REPORTING_ORG_REF}-{project code}`, participating organisations
+/// (1 funding: the donor, 2 accountable: the HQ department, 3 extending: the office,
+/// 4 implementing: the executing agencies), activity status, dates, recipient country,
+/// budget, and transactions (2 commitments from allocations, 4 expenditures from
+/// expenses, refunds and reversals negative). Streamed in batches of projects.
+#[utoipa::path(
+    tag = "Exports",
+    params(IatiQuery),
+    responses(
+        (status = 200, description = "An `iati-activities` document (IATI 2.03)",
+         content_type = "application/xml", body = String),
+        (status = 400, response = crate::core::error::responses::BadRequest),
+        (status = 503, response = crate::core::error::responses::Unavailable),
+    )
+)]
+#[get("/exports/iati-activities.xml")]
+pub async fn iati_activities(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<IatiQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_read_statistics()?;
+    let filters = Filters {
+        office_ids: validate::param_uuids("office_id", query.office_id.as_deref())?,
+        statuses: query
+            .status
+            .as_deref()
+            .map(|s| ProjectStatus::parse_filter("status", s))
+            .transpose()?,
+    };
+    let conn = state.pool.get().await?;
+    let mut exporter = Exporter::new(conn, filters, caller.finance_scope()).await?;
+    // The first batch before the status line, so that a failure there is a problem.
+    let first = exporter.chunk().await?;
+    let stream =
+        futures_util::stream::unfold((exporter, first), |(mut exporter, pending)| async move {
+            let next = match pending {
+                Some(bytes) => Ok(Some(bytes)),
+                None => exporter.chunk().await,
+            };
+            match next {
+                Ok(Some(bytes)) => Some((
+                    Ok::<_, std::io::Error>(web::Bytes::from(bytes)),
+                    (exporter, None),
+                )),
+                Ok(None) => None,
+                Err(e) => {
+                    // The status line is sent: all that is left is to cut the body short.
+                    exporter.phase = Phase::Done;
+                    Some((Err(std::io::Error::other(e.to_string())), (exporter, None)))
+                }
+            }
+        });
+    Ok(HttpResponse::Ok()
+        .content_type("application/xml; charset=utf-8")
+        .streaming(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_onto_iati_activity_statuses() {
+        use ProjectStatus::*;
+        let got: Vec<(ProjectStatus, &str)> = ProjectStatus::ALL
+            .iter()
+            .map(|s| (*s, activity_status(*s)))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Pipeline, "1"),
+                (Approved, "1"),
+                (Active, "2"),
+                (Suspended, "6"),
+                (Completed, "3"),
+                (Closed, "4"),
+                (Cancelled, "5"),
+            ]
+        );
+    }
+
+    #[test]
+    fn entries_map_onto_commitments_and_expenditures() {
+        use EntryKind::*;
+        assert_eq!(transaction_of(Allocation, None, 500), Some((2, 500)));
+        assert_eq!(
+            transaction_of(Reversal, Some(Allocation), -500),
+            Some((2, -500))
+        );
+        assert_eq!(transaction_of(Expense, None, -300), Some((4, 300)));
+        assert_eq!(
+            transaction_of(Reversal, Some(Expense), 300),
+            Some((4, -300))
+        );
+        assert_eq!(transaction_of(Refund, None, 100), Some((4, -100)));
+        assert_eq!(transaction_of(Reversal, Some(Refund), -100), Some((4, 100)));
+        assert_eq!(transaction_of(Adjustment, None, 100), None);
+        assert_eq!(transaction_of(Reversal, Some(Adjustment), -100), None);
+    }
+}

@@ -1,0 +1,440 @@
+//! Posting an entry: checking the body, converting the currency, and `append`, which
+//! writes the entry, the ledger's running state, the totals and the audit event in one
+//! pipeline (see the module `ledgers` for the hash chain).
+
+use super::idempotency::{Created, KeyClaim, store_key};
+use super::*;
+
+/// A new entry. (Reversals have their own operation.)
+#[derive(Deserialize, ToSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewEntry {
+    /// `allocation`, `expense`, `refund` or `adjustment`.
+    pub kind: EntryKind,
+    /// Required for expenses and refunds; refused otherwise.
+    pub category: Option<Category>,
+    /// Required for adjustments; refused otherwise.
+    pub direction: Option<Direction>,
+    /// Within the ledger's fiscal year, after its closed periods.
+    pub entry_date: NaiveDate,
+    #[schema(example = "Airfare Lima–Washington, electoral observation mission")]
+    pub description: String,
+    pub reference: Option<String>,
+    /// A project of the ledger's office.
+    pub project_id: Option<Uuid>,
+    /// The executing agency paid.
+    pub payee_agency_id: Option<Uuid>,
+    pub amount: MonetaryAmount,
+}
+
+/// Reversing an entry.
+#[derive(Deserialize, ToSchema, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NewReversal {
+    /// Defaults to today.
+    pub entry_date: Option<NaiveDate>,
+    /// Defaults to "Reversal of entry N".
+    pub description: Option<String>,
+    pub reference: Option<String>,
+}
+
+/// The rate in force on `date` for `currency`: the latest on or before it.
+pub(super) async fn rate_on(
+    mut conn: &AsyncPgConnection,
+    currency: &str,
+    date: NaiveDate,
+) -> QueryResult<Option<i64>> {
+    exchange_rates::table
+        .filter(exchange_rates::currency.eq(currency))
+        .filter(exchange_rates::effective_on.le(date))
+        .order(exchange_rates::effective_on.desc())
+        .select(exchange_rates::usd_per_unit_e12)
+        .first(&mut conn)
+        .await
+        .optional()
+}
+
+/// What a posting carries once the body is checked.
+pub(super) struct Posting {
+    pub(super) kind: EntryKind,
+    pub(super) category: Option<Category>,
+    pub(super) entry_date: NaiveDate,
+    pub(super) description: String,
+    pub(super) reference: Option<String>,
+    pub(super) project_id: Option<Uuid>,
+    pub(super) payee_agency_id: Option<Uuid>,
+    pub(super) amount: Money,
+    /// Sign of the effect: +1 or −1.
+    pub(super) sign: i64,
+    pub(super) reverses: Option<Uuid>,
+}
+
+pub(super) fn check_new_entry(new: &NewEntry) -> Result<Posting, ApiError> {
+    let mut errors = Vec::new();
+    let amount = Money::validate("amount", &new.amount, &mut errors);
+    if amount.is_some_and(|a| a.minor == 0) {
+        errors.push(FieldError::new(
+            "amount.amount",
+            "not_positive",
+            text!("must be greater than zero", "debe ser mayor que cero"),
+        ));
+    }
+    let needs_category = matches!(new.kind, EntryKind::Expense | EntryKind::Refund);
+    match (needs_category, new.category) {
+        (true, None) => errors.push(FieldError::new(
+            "category",
+            "required",
+            text!(
+                "expenses and refunds name their object of expenditure",
+                "los gastos y reembolsos indican su objeto de gasto"
+            ),
+        )),
+        (false, Some(_)) => errors.push(FieldError::new(
+            "category",
+            "not_allowed",
+            text!(
+                "only expenses and refunds have a category",
+                "solo los gastos y reembolsos tienen categoría"
+            ),
+        )),
+        _ => {}
+    }
+    let sign = match (new.kind, new.direction) {
+        (EntryKind::Adjustment, Some(Direction::Increase)) => 1,
+        (EntryKind::Adjustment, Some(Direction::Decrease)) => -1,
+        (EntryKind::Adjustment, None) => {
+            errors.push(FieldError::new(
+                "direction",
+                "required",
+                text!(
+                    "an adjustment says whether it increases or decreases",
+                    "un ajuste indica si aumenta o disminuye"
+                ),
+            ));
+            1
+        }
+        (_, Some(_)) => {
+            errors.push(FieldError::new(
+                "direction",
+                "not_allowed",
+                text!(
+                    "only adjustments have a direction",
+                    "solo los ajustes tienen dirección"
+                ),
+            ));
+            1
+        }
+        (EntryKind::Allocation | EntryKind::Refund, None) => 1,
+        (EntryKind::Expense, None) => -1,
+        (EntryKind::Reversal, None) => {
+            errors.push(FieldError::new(
+                "kind",
+                "use_reversal_operation",
+                text!(
+                    "post reversals with POST /v1/ledgers/{{id}}/entries/{{entry_id}}/reversal",
+                    "las reversiones se registran con POST /v1/ledgers/{{id}}/entries/{{entry_id}}/reversal"
+                ),
+            ));
+            1
+        }
+    };
+    let description = new.description.trim().to_owned();
+    validate::line("description", &description, 1000, &mut errors);
+    let reference = new
+        .reference
+        .as_ref()
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if let Some(r) = &reference {
+        validate::line("reference", r, 100, &mut errors);
+    }
+    validate::finish(errors)?;
+    Ok(Posting {
+        kind: new.kind,
+        category: new.category,
+        entry_date: new.entry_date,
+        description,
+        reference,
+        project_id: new.project_id,
+        payee_agency_id: new.payee_agency_id,
+        amount: amount.expect("checked above"),
+        sign,
+        reverses: None,
+    })
+}
+
+pub(super) fn insufficient_funds(available: i64, needed: i64) -> ApiError {
+    let available = money::format_decimal(available, 2);
+    let needed = money::format_decimal(needed, 2);
+    ApiError::new(
+        ProblemType::InsufficientFunds,
+        text!(
+            "The entry needs USD {needed} but the ledger has USD {available} available.",
+            "El asiento necesita USD {needed} pero el libro tiene USD {available} disponibles."
+        ),
+    )
+}
+
+/// Adds one entry to every summary kept with the entries, in one statement (each
+/// data-modifying `WITH` runs exactly once): the ledger's daily, monthly and all-time
+/// totals, its monthly spending when the entry has a category (`$4 <> ''`), and its
+/// project's daily totals when it is tagged to one (`$7`). Binds: ledger,
+/// entry date, kind, category (`''` for none), effect and USD amount in minor units,
+/// project.
+pub(super) const ADD_TO_TOTALS: &str = "\
+WITH daily AS (
+  INSERT INTO ledger_daily_totals AS t (ledger_id, entry_date, kind, category, effect_minor, usd_minor, entries)
+  VALUES ($1, $2, $3, $4, $5, $6, 1)
+  ON CONFLICT (ledger_id, entry_date, kind, category) DO UPDATE
+    SET effect_minor = t.effect_minor + EXCLUDED.effect_minor,
+        usd_minor = t.usd_minor + EXCLUDED.usd_minor, entries = t.entries + 1
+), monthly AS (
+  INSERT INTO ledger_monthly_totals AS t (ledger_id, month, kind, category, effect_minor, usd_minor, entries)
+  VALUES ($1, date_trunc('month', $2::timestamp)::date, $3, $4, $5, $6, 1)
+  ON CONFLICT (ledger_id, month, kind, category) DO UPDATE
+    SET effect_minor = t.effect_minor + EXCLUDED.effect_minor,
+        usd_minor = t.usd_minor + EXCLUDED.usd_minor, entries = t.entries + 1
+), spending AS (
+  INSERT INTO ledger_monthly_spending AS t (ledger_id, month, effect_minor, entries)
+  SELECT $1, date_trunc('month', $2::timestamp)::date, $5, 1 WHERE $4 <> ''
+  ON CONFLICT (ledger_id, month) DO UPDATE
+    SET effect_minor = t.effect_minor + EXCLUDED.effect_minor, entries = t.entries + 1
+), overall AS (
+  INSERT INTO ledger_totals AS t (ledger_id, kind, category, effect_minor, usd_minor, entries)
+  VALUES ($1, $3, $4, $5, $6, 1)
+  ON CONFLICT (ledger_id, kind, category) DO UPDATE
+    SET effect_minor = t.effect_minor + EXCLUDED.effect_minor,
+        usd_minor = t.usd_minor + EXCLUDED.usd_minor, entries = t.entries + 1
+)
+INSERT INTO project_daily_totals AS t (project_id, ledger_id, entry_date, kind, category, effect_minor, usd_minor, entries)
+SELECT $7, $1, $2, $3, $4, $5, $6, 1 WHERE $7 IS NOT NULL
+ON CONFLICT (project_id, ledger_id, entry_date, kind, category) DO UPDATE
+  SET effect_minor = t.effect_minor + EXCLUDED.effect_minor,
+      usd_minor = t.usd_minor + EXCLUDED.usd_minor, entries = t.entries + 1";
+
+/// Appends a posting to a locked ledger: checks, hashes, writes the entry, the running
+/// state, the daily totals and the audit event. Call inside the transaction that
+/// locked `ledger`.
+pub(super) async fn append(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    ledger: &LedgerRow,
+    p: Posting,
+    claim: Option<&KeyClaim<'_>>,
+) -> Result<Created, ApiError> {
+    caller.may_post_entries(ledger.office_id)?;
+    if ledger.status == "closed" {
+        return Err(ApiError::new(
+            ProblemType::PeriodClosed,
+            text!("The ledger is closed.", "El libro está cerrado."),
+        ));
+    }
+    if let Some(through) = ledger.closed_through
+        && p.entry_date <= through
+    {
+        return Err(ApiError::new(
+            ProblemType::PeriodClosed,
+            text!(
+                "The period through {through} is closed; date the entry after it.",
+                "El período hasta {through} está cerrado; feche el asiento después."
+            ),
+        )
+        .with_errors(vec![FieldError::new(
+            "entry_date",
+            "period_closed",
+            text!("falls in a closed period", "cae en un período cerrado"),
+        )]));
+    }
+    let mut errors = Vec::new();
+    if p.entry_date.year() != ledger.fiscal_year {
+        let year = ledger.fiscal_year;
+        errors.push(FieldError::new(
+            "entry_date",
+            "outside_fiscal_year",
+            text!(
+                "must fall in the ledger's fiscal year {year}",
+                "debe caer en el año fiscal {year} del libro"
+            ),
+        ));
+    }
+    // The checks that read the database, and the database's clock, in one pipeline: the
+    // statements go out together and come back in one round trip.
+    let currency = p.amount.currency.code.to_owned();
+    let (project_office, agency_exists, rate, created_at) = {
+        let c: &AsyncPgConnection = conn;
+        futures_util::try_join!(
+            async {
+                match p.project_id {
+                    None => Ok(None),
+                    Some(project) => projects::table
+                        .find(project)
+                        .select(projects::office_id)
+                        .first::<Uuid>(&mut { c })
+                        .await
+                        .optional(),
+                }
+            },
+            async {
+                match p.payee_agency_id {
+                    None => Ok(true),
+                    Some(agency) => {
+                        diesel::select(diesel::dsl::exists(
+                            crate::db::schema::executing_agencies::table.find(agency),
+                        ))
+                        .get_result::<bool>(&mut { c })
+                        .await
+                    }
+                }
+            },
+            async {
+                if currency == "USD" {
+                    Ok(None)
+                } else {
+                    rate_on(c, &currency, p.entry_date).await
+                }
+            },
+            // The database's clock, read inside the transaction: incremental sync relies
+            // on it never being before the transaction's start (see `crate::core::sync`).
+            Prepared(diesel::select(diesel::dsl::sql::<
+                diesel::sql_types::Timestamptz,
+            >("clock_timestamp()")))
+            .get_result::<DateTime<Utc>>(&mut { c }),
+        )?
+    };
+    if p.project_id.is_some() && project_office != Some(ledger.office_id) {
+        errors.push(FieldError::new(
+            "project_id",
+            "not_of_this_office",
+            text!(
+                "must be a project of the ledger's office",
+                "debe ser un proyecto de la oficina del libro"
+            ),
+        ));
+    }
+    if !agency_exists {
+        errors.push(FieldError::new(
+            "payee_agency_id",
+            "unknown",
+            text!(
+                "no such executing agency",
+                "no existe esa agencia ejecutora"
+            ),
+        ));
+    }
+    if currency != "USD" && rate.is_none() {
+        let date = p.entry_date;
+        errors.push(FieldError::new(
+            "amount.currency",
+            "no_rate",
+            text!(
+                "has no exchange rate in force on {date}",
+                "no tiene tipo de cambio vigente el {date}"
+            ),
+        ));
+    }
+    validate::finish(errors)?;
+    let usd_minor = match rate {
+        None => p.amount.minor,
+        Some(r) => money::to_usd_minor(p.amount.minor, p.amount.currency.exponent, r)
+            .filter(|v| *v > 0)
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "amount.amount",
+                    "out_of_range",
+                    text!(
+                        "converts to an amount out of range",
+                        "convierte a un monto fuera de rango"
+                    ),
+                )
+            })?,
+    };
+    let effect = p.sign * usd_minor;
+    let available = ledger
+        .available_minor
+        .checked_add(effect)
+        .ok_or_else(|| insufficient_funds(ledger.available_minor, usd_minor))?;
+    if available < 0 {
+        return Err(insufficient_funds(ledger.available_minor, usd_minor));
+    }
+    let mut row = EntryRow {
+        id: Uuid::now_v7(),
+        ledger_id: ledger.id,
+        seq: ledger.entry_count + 1,
+        kind: p.kind.as_str().to_owned(),
+        category: p.category.map(|c| c.as_str().to_owned()),
+        entry_date: p.entry_date,
+        description: p.description,
+        reference: p.reference,
+        project_id: p.project_id,
+        payee_agency_id: p.payee_agency_id,
+        amount_minor: p.amount.minor,
+        currency,
+        usd_per_unit_e12: rate,
+        usd_minor,
+        effect_minor: effect,
+        reverses_entry_id: p.reverses,
+        created_by: caller.sub.clone(),
+        created_at: created_at.trunc_subsecs(6),
+        prev_hash: ledger.head_hash.clone(),
+        hash: String::new(),
+    };
+    row.hash = row.compute_hash();
+    let entry = Entry::from(row.clone());
+    let action = if entry.kind == EntryKind::Reversal {
+        "reverse"
+    } else {
+        "post"
+    };
+    // The entry, the ledger's running state, every summary and the audit event, in one
+    // pipeline (one round trip); the transaction makes them one change.
+    let location = format!("/v1/ledgers/{}/entries/{}", entry.ledger_id, entry.id);
+    let tagged = Tagged::new(&entry);
+    let c: &AsyncPgConnection = conn;
+    let actor = caller.actor();
+    futures_util::try_join!(
+        Prepared(diesel::insert_into(ledger_entries::table).values(&row))
+            .execute(&mut { c })
+            .map_err(ApiError::from),
+        Prepared(diesel::update(ledgers::table.find(ledger.id)).set((
+            ledgers::entry_count.eq(row.seq),
+            ledgers::head_hash.eq(&row.hash),
+            ledgers::available_minor.eq(available),
+        )))
+        .execute(&mut { c })
+        .map_err(ApiError::from),
+        {
+            use diesel::sql_types::{BigInt, Date, Nullable, Text, Uuid as SqlUuid};
+            Prepared(
+                diesel::sql_query(ADD_TO_TOTALS)
+                    .bind::<SqlUuid, _>(ledger.id)
+                    .bind::<Date, _>(row.entry_date)
+                    .bind::<Text, _>(&row.kind)
+                    .bind::<Text, _>(row.category.as_deref().unwrap_or_default())
+                    .bind::<BigInt, _>(effect)
+                    .bind::<BigInt, _>(usd_minor)
+                    .bind::<Nullable<SqlUuid>, _>(row.project_id),
+            )
+            .execute(&mut { c })
+            .map_err(ApiError::from)
+        },
+        async {
+            audit::record(
+                c,
+                &actor,
+                action,
+                "ledger_entry",
+                entry.id,
+                None,
+                Some(&entry),
+            )
+            .await
+        },
+        async {
+            match claim {
+                Some(claim) => store_key(c, caller, claim, &tagged.bytes, &location).await,
+                None => Ok(()),
+            }
+        },
+    )?;
+    Ok(Created { tagged, location })
+}

@@ -1,0 +1,97 @@
+//! `/v1/ledgers/{id}/verify`: recomputes the hash chain.
+
+use super::*;
+
+/// The result of re-computing a ledger's hash chain.
+#[derive(Serialize, ToSchema)]
+pub struct Verification {
+    pub ledger_id: Uuid,
+    /// Whether every entry's hash matches its content and its predecessor.
+    pub ok: bool,
+    pub entry_count: i64,
+    /// The last entry's hash, recomputed.
+    pub head_hash: String,
+    /// The first sequence number whose stored hash does not match (or that is missing).
+    pub first_broken_seq: Option<i64>,
+    /// What is wrong there.
+    pub problem: Option<String>,
+}
+
+/// Recompute the hash chain from the first entry and report the first break.
+#[utoipa::path(
+    tag = "Ledgers",
+    params(("id" = Uuid, Path, description = "The ledger's id")),
+    responses(
+        (status = 200, description = "The verification", body = Verification),
+        (status = 400, response = crate::core::error::responses::BadRequest),
+        (status = 403, response = crate::core::error::responses::Forbidden),
+        (status = 404, response = crate::core::error::responses::NotFound),
+        (status = 503, response = crate::core::error::responses::Unavailable),
+    )
+)]
+#[get("/ledgers/{id}/verification")]
+pub async fn verify_ledger(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let mut conn = state.pool.get().await?;
+    let ledger = load_ledger(&mut conn, &caller, id, false).await?;
+    caller.may_read_whole_ledger(ledger.office_id)?;
+    let mut prev = ZERO_HASH.to_owned();
+    let mut expected_seq = 1i64;
+    let mut broken: Option<(i64, String)> = None;
+    let mut last_seq = 0i64;
+    'outer: loop {
+        let batch: Vec<EntryRow> = ledger_entries::table
+            .filter(ledger_entries::ledger_id.eq(id))
+            .filter(ledger_entries::seq.gt(last_seq))
+            .order(ledger_entries::seq.asc())
+            .limit(5000)
+            .select(EntryRow::as_select())
+            .load(&mut conn)
+            .await?;
+        if batch.is_empty() {
+            break;
+        }
+        for row in batch {
+            last_seq = row.seq;
+            if row.seq != expected_seq {
+                broken = Some((expected_seq, format!("entry {expected_seq} is missing")));
+                break 'outer;
+            }
+            if row.prev_hash != prev {
+                broken = Some((
+                    row.seq,
+                    "its prev_hash is not the previous entry's hash".to_owned(),
+                ));
+                break 'outer;
+            }
+            let computed = row.compute_hash();
+            if computed != row.hash {
+                broken = Some((row.seq, "its content does not match its hash".to_owned()));
+                break 'outer;
+            }
+            prev = computed;
+            expected_seq += 1;
+        }
+    }
+    let count = expected_seq - 1;
+    if broken.is_none() && (count != ledger.entry_count || prev != ledger.head_hash) {
+        broken = Some((
+            count + 1,
+            "the ledger's head does not match its last entry".to_owned(),
+        ));
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(Verification {
+            ledger_id: id,
+            ok: broken.is_none(),
+            entry_count: count,
+            head_hash: prev,
+            first_broken_seq: broken.as_ref().map(|b| b.0),
+            problem: broken.map(|b| b.1),
+        }))
+}

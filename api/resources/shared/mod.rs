@@ -1,0 +1,13 @@
+//! What two or more resources share (contact details, text search, refusing a delete of
+//! a referenced resource, the pillars). The floor of the resources: any resource folder
+//! may import it; it imports no resource.
+
+pub mod contacts;
+pub mod pillar;
+pub mod references;
+pub mod search;
+
+pub use contacts::{Contacts, ContactsPatch, blank_to_none, trim_contacts};
+pub use pillar::Pillar;
+pub use references::{delete_error, still_referenced};
+pub use search::{SearchCondition, localized_sql, param_search, search_condition};

@@ -1,0 +1,77 @@
+//! What every handler shares: the pools, the token configuration and revocations, the
+//! per-caller budgets and the export slots. Its own floor, above what it holds and below
+//! every handler, so that a handler takes the state without importing the router.
+
+use crate::{auth, db, ops};
+
+/// Exports that may run at once (see `reports::exports::MAX_CONCURRENT`, which documents
+/// why); the state holds their slots.
+pub const MAX_CONCURRENT_EXPORTS: usize = 4;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: db::DbPool,
+    pub auth: std::sync::Arc<auth::AuthConfig>,
+    pub revocations: auth::Revocations,
+    /// Per-caller request budgets.
+    pub limits: std::sync::Arc<ops::Limits>,
+    /// Export slots (see [`MAX_CONCURRENT_EXPORTS`]).
+    pub exports: std::sync::Arc<tokio::sync::Semaphore>,
+    /// The exports' connections, checked out (and so opened) on the export runtime; one
+    /// pool for the process, set by [`AppState::with_export_pool`].
+    pub export_pool: db::DbPool,
+    /// Every pool of the process (one per worker), for `/metrics`.
+    pub pools: std::sync::Arc<std::sync::Mutex<Vec<db::DbPool>>>,
+}
+
+impl AppState {
+    pub fn new(pool: db::DbPool, auth: auth::AuthConfig) -> AppState {
+        AppState {
+            pools: std::sync::Arc::new(std::sync::Mutex::new(vec![pool.clone()])),
+            export_pool: pool.clone(),
+            pool,
+            auth: std::sync::Arc::new(auth),
+            revocations: auth::Revocations::default(),
+            limits: std::sync::Arc::new(ops::Limits::from_env()),
+            exports: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_EXPORTS)),
+        }
+    }
+
+    /// The same state with a pool of its own for exports (until then they share the
+    /// first pool): exports hold a connection for as long as a download lasts, and a
+    /// connection opened by a request worker has its socket driven by that worker, so an
+    /// export's every batch would wake it. Build it with `reports::exports::pool`.
+    pub fn with_export_pool(mut self, pool: db::DbPool) -> AppState {
+        self.pools
+            .lock()
+            .expect("no thread panics holding the pool list")
+            .push(pool.clone());
+        self.export_pool = pool;
+        self
+    }
+
+    /// The same state (revocations, budgets and export slots shared) over another pool:
+    /// each worker thread gets a pool of its own, so that a connection's socket is
+    /// driven on the thread whose requests use it instead of waking another thread at
+    /// every query.
+    /// What the [`Caller`](crate::auth::Caller) extractor checks a token against.
+    pub fn gate(&self) -> auth::Gate {
+        auth::Gate {
+            auth: self.auth.clone(),
+            revocations: self.revocations.clone(),
+            limits: self.limits.clone(),
+        }
+    }
+
+    pub fn with_pool(&self, pool: db::DbPool) -> AppState {
+        self.pools
+            .lock()
+            .expect("no thread panics holding the pool list")
+            .push(pool.clone());
+        AppState {
+            pool,
+            ..self.clone()
+        }
+    }
+}
