@@ -684,7 +684,9 @@ mod tests {
             "stats",
             "iati_activities",
         ];
-        let expected = |extra: &[(&'static str, &'static str, &'static str)]| {
+        /// Resource, action, scope.
+        type Row = (&'static str, &'static str, &'static str);
+        let expected = |extra: &[Row]| {
             let mut all: Vec<Permission> = everyone.iter().map(|r| p(r, "read", "all")).collect();
             all.extend(extra.iter().map(|(r, a, s)| p(r, a, s)));
             all
@@ -693,7 +695,7 @@ mod tests {
             v.sort_by_key(|p| (p.resource, p.action, p.scope));
             v
         };
-        let cases: [(Role, &[(&str, &str, &str)]); 6] = [
+        let cases: [(Role, &[Row]); 6] = [
             (
                 Role::Coordinator,
                 &[
