@@ -383,3 +383,400 @@ pub async fn me(caller: Caller) -> web::Json<Me> {
         token_id: caller.jti,
     })
 }
+
+/// The role table pinned decision by decision, so that a change to the policy fails a unit
+/// test (and mutation testing can measure this module with `--lib` alone). The expected
+/// decisions come from the design brief's table ("Who may do what") and the statuses of
+/// the authorization matrix (tests/api/authz.rs), not from this module's output.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OWN_OFFICE: Uuid = Uuid::from_u128(0x0A);
+    const OTHER_OFFICE: Uuid = Uuid::from_u128(0x0B);
+    const OWN_DEPARTMENT: Uuid = Uuid::from_u128(0x0D);
+    const OTHER_DEPARTMENT: Uuid = Uuid::from_u128(0x0E);
+
+    /// A caller as its token makes it: an office and nothing else for office roles, a
+    /// department and nothing else for HQ departments, neither for the others.
+    fn caller(role: Role) -> Caller {
+        let (office_id, department_id) = match role {
+            Role::Representative | Role::OfficeStaff => (Some(OWN_OFFICE), None),
+            Role::HqDepartment => (None, Some(OWN_DEPARTMENT)),
+            Role::Coordinator | Role::Auditor | Role::Viewer => (None, None),
+        };
+        Caller {
+            sub: "someone@example.org".to_owned(),
+            role,
+            office_id,
+            department_id,
+            jti: "jti".to_owned(),
+            expires_at: 0,
+            request_id: None,
+        }
+    }
+
+    /// The columns of the authorization matrix: coordinator, representative (own, other),
+    /// office staff (own, other), HQ department (own, other), auditor, viewer. "Own" is a
+    /// target in the caller's office and department, "other" one in another office and
+    /// another department. Roles whose rights are not scoped must decide alike for both.
+    fn matrix(decide: impl Fn(&Caller, Uuid, Uuid) -> bool) -> [bool; 9] {
+        let own = |c: &Caller| decide(c, OWN_OFFICE, OWN_DEPARTMENT);
+        let other = |c: &Caller| decide(c, OTHER_OFFICE, OTHER_DEPARTMENT);
+        let unscoped = |role: Role| {
+            let c = caller(role);
+            assert_eq!(
+                own(&c),
+                other(&c),
+                "{role:?} decides by office or department"
+            );
+            own(&c)
+        };
+        let scoped = |role: Role| (own(&caller(role)), other(&caller(role)));
+        let (rep, rep_other) = scoped(Role::Representative);
+        let (staff, staff_other) = scoped(Role::OfficeStaff);
+        let (hq, hq_other) = scoped(Role::HqDepartment);
+        [
+            unscoped(Role::Coordinator),
+            rep,
+            rep_other,
+            staff,
+            staff_other,
+            hq,
+            hq_other,
+            unscoped(Role::Auditor),
+            unscoped(Role::Viewer),
+        ]
+    }
+
+    /// Ok, or the 403 of this module (never another error).
+    fn allowed(result: Result<(), ApiError>) -> bool {
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                assert_eq!(e.kind, ProblemType::Forbidden);
+                assert_eq!(e.status.as_u16(), 403);
+                false
+            }
+        }
+    }
+
+    const T: bool = true;
+    const F: bool = false;
+
+    #[test]
+    fn finance_scope_of_each_role() {
+        let scope = |role| caller(role).finance_scope();
+        assert_eq!(scope(Role::Coordinator), FinanceScope::All);
+        assert_eq!(scope(Role::Auditor), FinanceScope::All);
+        assert_eq!(
+            scope(Role::Representative),
+            FinanceScope::Office(OWN_OFFICE)
+        );
+        assert_eq!(scope(Role::OfficeStaff), FinanceScope::Office(OWN_OFFICE));
+        assert_eq!(
+            scope(Role::HqDepartment),
+            FinanceScope::Department(OWN_DEPARTMENT)
+        );
+        assert_eq!(scope(Role::Viewer), FinanceScope::Nothing);
+    }
+
+    #[test]
+    fn ledgers_and_entries() {
+        // POST /v1/ledgers/{id}/entries and the reversal: LEDGER_WRITE (201 or 403/404).
+        assert_eq!(
+            matrix(|c, office, _| allowed(c.may_post_entries(office))),
+            [T, T, F, T, F, F, F, F, F]
+        );
+        // GET /v1/ledgers/{id}/balance and verification: WHOLE_LEDGER_READ.
+        assert_eq!(
+            matrix(|c, office, _| allowed(c.may_read_whole_ledger(office))),
+            [T, T, F, T, F, F, F, T, F]
+        );
+        // Ledgers, closings, exchange rates: the Coordinating Office.
+        assert_eq!(
+            matrix(|c, _, _| allowed(c.may_manage_finance())),
+            [T, F, F, F, F, F, F, F, F]
+        );
+    }
+
+    #[test]
+    fn finance_reports_and_statistics() {
+        // GET /v1/mandates/{id}/expenditures: everyone who sees some finance.
+        assert_eq!(
+            matrix(|c, _, _| allowed(c.may_read_finance())),
+            [T, T, T, T, T, T, T, T, F]
+        );
+        // GET /v1/projects/{id}/budget-execution.
+        assert_eq!(
+            matrix(|c, office, department| {
+                allowed(c.may_read_project_finance(office, department))
+            }),
+            [T, T, F, T, F, T, F, T, F]
+        );
+        // A project of the caller's office but another department (and the reverse):
+        // the office's people see it, the other department does not.
+        let rep = caller(Role::Representative);
+        assert!(allowed(
+            rep.may_read_project_finance(OWN_OFFICE, OTHER_DEPARTMENT)
+        ));
+        let hq = caller(Role::HqDepartment);
+        assert!(allowed(
+            hq.may_read_project_finance(OTHER_OFFICE, OWN_DEPARTMENT)
+        ));
+        assert!(!allowed(
+            hq.may_read_project_finance(OWN_OFFICE, OTHER_DEPARTMENT)
+        ));
+        // /v1/stats/* and the IATI activities: every role, viewers included.
+        assert_eq!(matrix(|c, _, _| allowed(c.may_read_statistics())), [T; 9]);
+    }
+
+    #[test]
+    fn projects() {
+        // PATCH /v1/projects/{id}, its monitoring reports: PROJECT_WRITERS.
+        assert_eq!(
+            matrix(|c, office, department| allowed(c.may_write_project(office, department))),
+            [T, T, F, T, F, T, F, F, F]
+        );
+        // An office's people write their office's projects whatever the department, an
+        // HQ department its projects whatever the office.
+        let staff = caller(Role::OfficeStaff);
+        assert!(allowed(
+            staff.may_write_project(OWN_OFFICE, OTHER_DEPARTMENT)
+        ));
+        assert!(!allowed(
+            staff.may_write_project(OTHER_OFFICE, OWN_DEPARTMENT)
+        ));
+        let hq = caller(Role::HqDepartment);
+        assert!(allowed(hq.may_write_project(OTHER_OFFICE, OWN_DEPARTMENT)));
+        assert!(!allowed(hq.may_write_project(OWN_OFFICE, OTHER_DEPARTMENT)));
+        // POST /v1/projects: a 403 only for the roles that write no project.
+        assert_eq!(
+            matrix(|c, _, _| allowed(c.may_create_projects())),
+            [T, T, T, T, T, T, T, F, F]
+        );
+        // Approving, closing, cancelling: the coordinator and the owning HQ department.
+        assert_eq!(
+            matrix(|c, _, department| c.may_decide_project(department)),
+            [T, F, F, F, F, T, F, F, F]
+        );
+    }
+
+    #[test]
+    fn placing_a_project_names_the_field_a_role_may_not_set() {
+        // POST /v1/projects: 201, a 422 naming the field, or a 403.
+        let place = |role, office, department| {
+            caller(role)
+                .may_place_project(office, department)
+                .map(|e| e.map(|e| (e.field, e.code)))
+                .map_err(|e| (e.kind, e.status.as_u16()))
+        };
+        let forbidden = Err((ProblemType::Forbidden, 403));
+        let office = Ok(Some(("office_id".to_owned(), "not_allowed")));
+        let department = Ok(Some(("department_id".to_owned(), "not_allowed")));
+        for (office_id, department_id) in [
+            (OWN_OFFICE, OWN_DEPARTMENT),
+            (OTHER_OFFICE, OTHER_DEPARTMENT),
+        ] {
+            assert_eq!(place(Role::Coordinator, office_id, department_id), Ok(None));
+            assert_eq!(place(Role::Auditor, office_id, department_id), forbidden);
+            assert_eq!(place(Role::Viewer, office_id, department_id), forbidden);
+        }
+        for role in [Role::Representative, Role::OfficeStaff] {
+            assert_eq!(place(role, OWN_OFFICE, OWN_DEPARTMENT), Ok(None));
+            assert_eq!(place(role, OWN_OFFICE, OTHER_DEPARTMENT), Ok(None));
+            assert_eq!(place(role, OTHER_OFFICE, OWN_DEPARTMENT), office);
+        }
+        assert_eq!(
+            place(Role::HqDepartment, OWN_OFFICE, OWN_DEPARTMENT),
+            Ok(None)
+        );
+        assert_eq!(
+            place(Role::HqDepartment, OTHER_OFFICE, OWN_DEPARTMENT),
+            Ok(None)
+        );
+        assert_eq!(
+            place(Role::HqDepartment, OWN_OFFICE, OTHER_DEPARTMENT),
+            department
+        );
+        let message = caller(Role::HqDepartment)
+            .may_place_project(OWN_OFFICE, OTHER_DEPARTMENT)
+            .unwrap()
+            .unwrap()
+            .message;
+        assert_eq!(
+            message.en,
+            "your role may only create or move projects within its own department_id"
+        );
+    }
+
+    #[test]
+    fn appointments_and_assignments() {
+        // POST/PATCH appointments: the coordinator and the office's representative.
+        assert_eq!(
+            matrix(|c, office, _| allowed(c.may_write_appointment(office, None))),
+            [T, T, F, F, F, F, F, F, F]
+        );
+        assert_eq!(
+            matrix(|c, office, _| {
+                allowed(c.may_write_appointment(office, Some("another@example.org")))
+            }),
+            [T, T, F, F, F, F, F, F, F]
+        );
+        // Not the representative's own appointment (whatever the case of the address);
+        // the coordinator writes it.
+        let rep = caller(Role::Representative);
+        for own in ["someone@example.org", "SomeOne@Example.ORG"] {
+            assert!(!allowed(rep.may_write_appointment(OWN_OFFICE, Some(own))));
+            let coordinator = caller(Role::Coordinator);
+            assert!(allowed(
+                coordinator.may_write_appointment(OWN_OFFICE, Some(own))
+            ));
+        }
+        // PATCH an assignment's progress: the coordinator and the office's representative.
+        assert_eq!(
+            matrix(|c, office, _| allowed(c.may_update_assignment(office))),
+            [T, T, F, F, F, F, F, F, F]
+        );
+        // Its due date: the coordinator, who assigns mandates.
+        assert_eq!(
+            matrix(|c, _, _| c.may_set_assignment_due_on()),
+            [T, F, F, F, F, F, F, F, F]
+        );
+    }
+
+    #[test]
+    fn agencies_reference_data_tokens_and_audit() {
+        // Executing agencies: the coordinator and every office's representative and staff.
+        assert_eq!(
+            matrix(|c, _, _| allowed(c.may_write_agencies())),
+            [T, T, T, T, T, F, F, F, F]
+        );
+        // Departments, offices, mandates: the coordinator.
+        assert_eq!(
+            matrix(|c, _, _| allowed(c.may_manage_reference_data())),
+            [T, F, F, F, F, F, F, F, F]
+        );
+        // POST /v1/auth/revocations: the coordinator.
+        assert_eq!(
+            matrix(|c, _, _| allowed(c.may_revoke_tokens())),
+            [T, F, F, F, F, F, F, F, F]
+        );
+        // GET /v1/audit-events: the coordinator and auditors.
+        assert_eq!(
+            matrix(|c, _, _| allowed(c.may_read_audit())),
+            [T, F, F, F, F, F, F, T, F]
+        );
+    }
+
+    #[test]
+    fn belonging_to_an_office_and_being_a_role() {
+        assert_eq!(
+            matrix(|c, office, _| c.belongs_to_office(office)),
+            [F, T, F, T, F, F, F, F, F]
+        );
+        for role in Role::ALL {
+            for other in Role::ALL {
+                assert_eq!(
+                    caller(*role).is(*other),
+                    role == other,
+                    "{role:?} {other:?}"
+                );
+            }
+        }
+    }
+
+    /// What `/v1/me` lists for each role: the non-financial reads everyone has, and the
+    /// rows of the design brief's table.
+    #[test]
+    fn permissions_of_each_role() {
+        let everyone = [
+            "member_states",
+            "departments",
+            "offices",
+            "appointments",
+            "mandates",
+            "mandate_assignments",
+            "executing_agencies",
+            "projects",
+            "monitoring_reports",
+            "exchange_rates",
+            "stats",
+            "iati_activities",
+        ];
+        /// Resource, action, scope.
+        type Row = (&'static str, &'static str, &'static str);
+        let expected = |extra: &[Row]| {
+            let mut all: Vec<Permission> = everyone.iter().map(|r| p(r, "read", "all")).collect();
+            all.extend(extra.iter().map(|(r, a, s)| p(r, a, s)));
+            all
+        };
+        let sorted = |mut v: Vec<Permission>| {
+            v.sort_by_key(|p| (p.resource, p.action, p.scope));
+            v
+        };
+        let cases: [(Role, &[Row]); 6] = [
+            (
+                Role::Coordinator,
+                &[
+                    ("departments", "write", "all"),
+                    ("offices", "write", "all"),
+                    ("appointments", "write", "all"),
+                    ("mandates", "write", "all"),
+                    ("mandate_assignments", "write", "all"),
+                    ("executing_agencies", "write", "all"),
+                    ("projects", "write", "all"),
+                    ("monitoring_reports", "write", "all"),
+                    ("audit_events", "read", "all"),
+                    ("tokens", "revoke", "all"),
+                    ("ledgers", "read", "all"),
+                    ("ledgers", "write", "all"),
+                    ("ledger_entries", "write", "all"),
+                    ("exchange_rates", "write", "all"),
+                ],
+            ),
+            (
+                Role::Representative,
+                &[
+                    ("ledgers", "read", "own_office"),
+                    ("ledger_entries", "write", "own_office"),
+                    ("appointments", "write", "own_office"),
+                    ("mandate_assignments", "write", "own_office"),
+                    ("executing_agencies", "write", "all"),
+                    ("projects", "write", "own_office"),
+                    ("monitoring_reports", "write", "own_office"),
+                ],
+            ),
+            (
+                Role::OfficeStaff,
+                &[
+                    ("ledgers", "read", "own_office"),
+                    ("ledger_entries", "write", "own_office"),
+                    ("executing_agencies", "write", "all"),
+                    ("projects", "write", "own_office"),
+                    ("monitoring_reports", "write", "own_office"),
+                ],
+            ),
+            (
+                Role::HqDepartment,
+                &[
+                    ("ledger_entries", "read", "own_department"),
+                    ("projects", "write", "own_department"),
+                    ("monitoring_reports", "write", "own_department"),
+                ],
+            ),
+            (
+                Role::Auditor,
+                &[("audit_events", "read", "all"), ("ledgers", "read", "all")],
+            ),
+            (Role::Viewer, &[]),
+        ];
+        for (role, extra) in cases {
+            assert_eq!(
+                sorted(permissions(role)),
+                sorted(expected(extra)),
+                "{role:?}"
+            );
+        }
+    }
+}

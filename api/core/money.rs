@@ -559,6 +559,77 @@ mod tests {
         assert_eq!(MoneyError::TooLarge.at("budget").field, "budget.amount");
     }
 
+    /// The codes clients match on, as the API answers them (tests/api/projects.rs checks
+    /// the same codes over HTTP): each refusal has its own.
+    #[test]
+    fn each_refusal_has_its_field_and_stable_code() {
+        let cases = [
+            (
+                MoneyError::UnknownCurrency,
+                "budget.currency",
+                "unknown_currency",
+            ),
+            (MoneyError::NotANumber, "budget.amount", "not_a_decimal"),
+            (
+                MoneyError::ExponentNotation,
+                "budget.amount",
+                "exponent_notation",
+            ),
+            (MoneyError::Negative, "budget.amount", "negative"),
+            (
+                MoneyError::TooManyDecimals { allowed: 2 },
+                "budget.amount",
+                "too_many_decimals",
+            ),
+            (MoneyError::TooLarge, "budget.amount", "too_large"),
+        ];
+        for (error, field, code) in cases {
+            assert_eq!(error.code(), code, "{error:?}");
+            let at = error.at("budget");
+            assert_eq!((at.field.as_str(), at.code), (field, code), "{error:?}");
+            assert_eq!(at.message, error.message(), "{error:?}");
+        }
+        assert_eq!(
+            MoneyError::TooManyDecimals { allowed: 3 }.message().en,
+            "has more decimals than the currency's 3"
+        );
+    }
+
+    #[test]
+    fn validate_gives_the_money_or_pushes_the_field_at_fault() {
+        let json = |amount: &str, currency: &str| MonetaryAmount {
+            amount: amount.to_owned(),
+            currency: currency.to_owned(),
+        };
+        let mut errors = Vec::new();
+        let money = Money::validate("budget", &json("12.50", "USD"), &mut errors);
+        assert_eq!(
+            money.map(|m| (m.minor, m.currency.code)),
+            Some((1250, "USD"))
+        );
+        assert!(errors.is_empty());
+        let money = Money::validate("amount", &json("5", "JPY"), &mut errors);
+        assert_eq!(money.map(|m| (m.minor, m.currency.code)), Some((5, "JPY")));
+        assert!(errors.is_empty());
+        // Each fault is pushed after the ones already there.
+        assert_eq!(
+            Money::validate("budget", &json("1", "XXX"), &mut errors),
+            None
+        );
+        assert_eq!(
+            Money::validate("amount", &json("1e3", "USD"), &mut errors),
+            None
+        );
+        let faults: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
+        assert_eq!(
+            faults,
+            [
+                ("budget.currency", "unknown_currency"),
+                ("amount.amount", "exponent_notation")
+            ]
+        );
+    }
+
     #[test]
     fn formats_with_exactly_the_currency_decimals() {
         let f = |a: &str, c: &str| Money::parse(a, c).unwrap().amount_string();
@@ -667,8 +738,18 @@ mod decimal_tests {
         // Zero-decimal and three-decimal currencies.
         assert_eq!(to_usd_minor(1000, 0, rate("0.00105")), Some(105)); // 1000 CLP
         assert_eq!(to_usd_minor(1000, 3, rate("2.65")), Some(265)); // 1.000 BHD
+        // Above the half rounds up, below it down: 0.126 → 0.13, 0.134 → 0.13.
+        assert_eq!(to_usd_minor(126, 2, rate("0.1")), Some(13));
+        assert_eq!(to_usd_minor(134, 2, rate("0.1")), Some(13));
+        assert_eq!(to_usd_minor(1, 0, rate("0.0051")), Some(1)); // 1 CLP → 0.51 cent
         // Out of range is refused, never wrapped.
         assert_eq!(to_usd_minor(MAX_MINOR_EXCLUSIVE - 1, 2, rate("2")), None);
+        // The bound is 10^15 cents exclusive: one cent below passes, 10^15 does not.
+        assert_eq!(
+            to_usd_minor(MAX_MINOR_EXCLUSIVE - 1, 2, rate("1")),
+            Some(MAX_MINOR_EXCLUSIVE - 1)
+        );
+        assert_eq!(to_usd_minor(MAX_MINOR_EXCLUSIVE / 2, 2, rate("2")), None);
     }
 
     #[test]
