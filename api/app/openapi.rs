@@ -331,7 +331,7 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(appointments::end_appointment)
         .service(service_accounts::issue_token)
         .service(service_accounts::revoke_token)
-        .service(auth::policy::me)
+        .service(auth::me::me)
         .service(audit::list_audit_events)
         .service(ledgers::list_ledgers)
         .service(ledgers::create_ledger)

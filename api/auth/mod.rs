@@ -8,6 +8,7 @@
 //! `aud`, `jti`, plus `office_id` for office roles and `department_id` for the HQ
 //! department role. A revoked `jti` is refused until the token would have expired.
 
+pub mod me;
 pub mod policy;
 pub mod role;
 

@@ -3,8 +3,6 @@
 //! Handlers ask this module; they never compare roles themselves. Not visible means
 //! 404 (existence never leaks); visible but not writable means 403.
 
-use actix_web::{get, web};
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -347,41 +345,6 @@ impl Caller {
             Err(forbidden())
         }
     }
-}
-
-/// The caller's identity and what it may do.
-#[derive(Serialize, ToSchema)]
-pub struct Me {
-    pub sub: String,
-    pub role: Role,
-    pub office_id: Option<Uuid>,
-    pub department_id: Option<Uuid>,
-    /// The token's id (`jti`).
-    pub token_id: String,
-    pub token_expires_at: DateTime<Utc>,
-    /// What the role allows, as `resource:action` pairs, with their scope.
-    pub permissions: Vec<Permission>,
-}
-
-/// Who am I?
-#[utoipa::path(
-    tag = "Authentication",
-    responses(
-        (status = 200, description = "The caller", body = Me),
-        (status = 401, response = crate::core::error::responses::Unauthorized),
-    )
-)]
-#[get("/me")]
-pub async fn me(caller: Caller) -> web::Json<Me> {
-    web::Json(Me {
-        permissions: permissions(caller.role),
-        token_expires_at: DateTime::from_timestamp(caller.expires_at, 0).unwrap_or_default(),
-        sub: caller.sub,
-        role: caller.role,
-        office_id: caller.office_id,
-        department_id: caller.department_id,
-        token_id: caller.jti,
-    })
 }
 
 /// The role table pinned decision by decision, so that a change to the policy fails a unit
