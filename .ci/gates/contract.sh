@@ -57,42 +57,76 @@ types() {
   npx_ tsc -p "$GATES/ts/tsconfig.json"
 }
 
-# Compares the committed document with the previous release (the newest tag before
-# HEAD) or, without tags, main's parent (HEAD^). A breaking change (a removed operation,
-# field or enum value, a new required parameter, a narrower type …) fails unless
-# info.version changed in a way that announces it: the major version, or the minor one
-# while the major is 0 (semver's rule for 0.x).
+# The base the document is compared with, or nothing (the gate then fails):
+# 1. the newest release tag reachable from HEAD^ (the contract clients were given);
+# 2. else, on a branch other than the default one, its merge base with the default
+#    branch (what the branch would change when merged);
+# 3. else, on the default branch itself, HEAD^: the contract as it stood before this
+#    commit. (The first commit that carried HEAD's info.version would also catch a
+#    breaking change made by an earlier commit of a push that lands several, but
+#    before any release tag that is the whole pre-release history, which is full of
+#    deliberate breaks. A release tag makes step 1 apply, which covers every commit
+#    since the release.)
+# A shallow clone is deepened first (with no history there is no base, which is not
+# "nothing to compare").
+base_ref() {
+  local git=(git -C "$ROOT") tag default head_branch c
+  if [ "$("${git[@]}" rev-parse --is-shallow-repository)" = true ]; then
+    "${git[@]}" fetch -q --unshallow --tags >&2 || { echo "cannot unshallow the clone" >&2; return 1; }
+  fi
+  if "${git[@]}" rev-parse -q --verify 'HEAD^{commit}' >/dev/null \
+    && tag="$("${git[@]}" describe --tags --abbrev=0 HEAD^ 2>/dev/null)"; then
+    echo "$tag"; return 0
+  fi
+  default="$("${git[@]}" symbolic-ref -q --short refs/remotes/origin/HEAD 2>/dev/null || true)"
+  if [ -z "$default" ]; then
+    for c in origin/main origin/master main master; do
+      if "${git[@]}" rev-parse -q --verify "$c^{commit}" >/dev/null; then default="$c"; break; fi
+    done
+  fi
+  [ -n "$default" ] || { echo "no default branch (origin/HEAD, main or master)" >&2; return 1; }
+  head_branch="$("${git[@]}" symbolic-ref -q --short HEAD || true)"
+  if [ "$("${git[@]}" rev-parse HEAD)" != "$("${git[@]}" rev-parse "$default")" ] \
+    && [ "$head_branch" != "${default#origin/}" ]; then
+    "${git[@]}" merge-base HEAD "$default"; return
+  fi
+  "${git[@]}" rev-parse -q --verify 'HEAD^{commit}' >/dev/null || { echo "HEAD has no parent" >&2; return 1; }
+  "${git[@]}" rev-parse HEAD^
+}
+
+# Compares the committed document with base_ref's. A breaking change (a removed
+# operation, field or enum value, a new required parameter, a narrower type …) fails
+# unless info.version announces it (the major version, or the minor one while the major
+# is 0: semver's rule for 0.x) AND openapi/BREAKING-CHANGES.md has a section for the new
+# version saying what breaks (breaking_ack.py): a version bump alone does not switch the
+# check off.
 breaking() {
   node_tools
-  local base
-  base="$(git -C "$ROOT" describe --tags --abbrev=0 HEAD^ 2>/dev/null || echo HEAD^)"
-  say "breaking changes against $base (Optic)"
-  if ! git -C "$ROOT" rev-parse -q --verify "$base^{commit}" >/dev/null \
-    || ! git -C "$ROOT" cat-file -e "$base:openapi/openapi.json" 2>/dev/null; then
-    echo "no earlier document at $base: nothing to compare"
-    return 0
+  local base old new ack=0
+  if ! base="$(base_ref)" || [ -z "$base" ]; then
+    echo "breaking changes: no base to compare with (no release tag, no merge base with the default branch, no parent)" >&2
+    return 1
+  fi
+  say "breaking changes against $base ($(git -C "$ROOT" log -1 --format='%h %s' "$base" | cut -c1-70)) (Optic)"
+  if ! git -C "$ROOT" cat-file -e "$base:openapi/openapi.json" 2>/dev/null; then
+    echo "$base has no openapi/openapi.json to compare with" >&2
+    return 1
   fi
   git -C "$ROOT" show "$base:openapi/openapi.json" > "$WORK/base.json"
-  local old new
   old="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["info"]["version"])' "$WORK/base.json")"
   new="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["info"]["version"])' "$DOC")"
-  if python3 - "$old" "$new" <<'EOF'
-import sys
-o, n = ([int(x) for x in v.split("-")[0].split(".")[:2]] for v in sys.argv[1:3])
-sys.exit(0 if (n[0] > o[0] or (n[0] == o[0] == 0 and n[1] > o[1])) else 1)
-EOF
-  then
-    echo "version $old -> $new announces breaking changes; the differences, for the record:"
-    optic_ diff openapi/openapi.json --base "$base" | tail -n 40
-  else
-    echo "version $old -> $new: no breaking change allowed"
-    optic_ diff openapi/openapi.json --base "$base" --check > "$WORK/optic.txt" 2>&1 || {
-      grep -E "x |✖|breaking" "$WORK/optic.txt" | head -50
-      echo "breaking changes without a new version (full report: $WORK/optic.txt)" >&2
-      return 1
-    }
+  if optic_ diff openapi/openapi.json --base "$base" --check > "$WORK/optic.txt" 2>&1; then
+    echo "version $old -> $new: no breaking change"
     grep -m1 "Checks" "$WORK/optic.txt" || true
+    return 0
   fi
+  grep -E "x |✖|breaking" "$WORK/optic.txt" | head -50
+  python3 "$GATES/breaking_ack.py" "$old" "$new" "$ROOT/openapi/BREAKING-CHANGES.md" || ack=$?
+  case "$ack" in
+    0) echo "version $old -> $new announces these breaking changes and BREAKING-CHANGES.md acknowledges them" ;;
+    2) echo "breaking changes without a new version (full report: $WORK/optic.txt)" >&2; return 1 ;;
+    *) echo "breaking changes in $new not acknowledged (full report: $WORK/optic.txt)" >&2; return 1 ;;
+  esac
 }
 
 SERVICE_PID=""
