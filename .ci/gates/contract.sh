@@ -178,12 +178,24 @@ ROLES=(
   "viewer"
 )
 
-# One role's run, its output in $WORK/schemathesis-<role>.log.
+# One role's run, its output in $WORK/schemathesis-<role>.log and the status of every
+# answer in $WORK/statuses-<role>.txt (schemathesis_hooks.py).
 schemathesis_role() {
-  local spec="$1" role="${1%% *}" token
+  local spec="$1" role="${1%% *}" token me
   # shellcheck disable=SC2086
   token="$(ogsms token --role $spec --sub "schemathesis-$role" --ttl 3600)"
-  "$GATES/.venv/bin/schemathesis" --config-file "$GATES/schemathesis.toml" run "$DOC" \
+  # A token the service refuses would make every request a 401 and prove nothing.
+  me="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$BASE_URL/v1/me")"
+  if [ "$me" != 200 ]; then
+    echo "GET /v1/me with the $role token answered $me, not 200: the run would not reach the code" \
+      > "$WORK/schemathesis-$role.log"
+    return 1
+  fi
+  : > "$WORK/statuses-$role.txt"
+  OGSMS_GATES_BASE_URL="$BASE_URL" OGSMS_GATES_TOKEN="$token" OGSMS_GATES_IDS="$WORK/ids.json" \
+    OGSMS_GATES_STATUSES="$WORK/statuses-$role.txt" \
+    PYTHONPATH="$GATES${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=schemathesis_hooks \
+    "$GATES/.venv/bin/schemathesis" --config-file "$GATES/schemathesis.toml" run "$DOC" \
     --url "$BASE_URL" \
     --header "Authorization: Bearer $token" \
     --checks all \
@@ -191,7 +203,6 @@ schemathesis_role() {
     --seed 20261128 \
     --workers 2 \
     --request-timeout 30 \
-    --suppress-health-check all \
     --report junit --report-dir "$WORK/schemathesis-$role" \
     > "$WORK/schemathesis-$role.log" 2>&1
 }
@@ -199,6 +210,10 @@ schemathesis_role() {
 schemathesis_gate() {
   python_tools
   start_service
+  say "Schemathesis fixtures: real ids for the operations on /{id} paths"
+  OGSMS_GATES_ADMIN_TOKEN="$(ogsms token --role coordinator --sub schemathesis-fixtures --ttl 3600)" \
+    python3 "$GATES/schemathesis_fixtures.py" "$BASE_URL" "$WORK/ids.json"
+  rm -f "$WORK"/statuses-*.txt
   # Schemathesis is bound by one Python process's CPU: two roles at a time use both
   # cores of a CI machine.
   local jobs="${OGSMS_GATES_JOBS:-2}" failed=0 spec role
@@ -242,6 +257,9 @@ schemathesis_gate() {
       sed -n '/= \(FAILURES\|ERRORS\) =/,$p' "$WORK/schemathesis-$role.log" | head -400
     fi
   done
+  say "Schemathesis reach: the cases per operation that got a 2xx (allowances in schemathesis-reach.toml)"
+  python3 "$GATES/schemathesis_reach.py" "$DOC" "$GATES/schemathesis-reach.toml" "$WORK"/statuses-*.txt \
+    | tee "$WORK/reach.txt" || failed=1
   if ! kill -0 "$SERVICE_PID" 2>/dev/null; then
     echo "the service died during fuzzing" >&2
     failed=1

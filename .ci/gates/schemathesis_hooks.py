@@ -1,0 +1,104 @@
+"""Schemathesis hooks of the contract gate (.ci/gates/contract.sh), loaded through
+SCHEMATHESIS_HOOKS.
+
+1. Real ids. A generated case whose path parameters are valid (not a negative case) gets
+   the ids of a resource that exists, taken from $OGSMS_GATES_IDS (written by
+   schemathesis_fixtures.py) and chosen by a hash of the generated values, so that the
+   cases of an operation spread over its resources, the same ones on every run.
+2. Valid preconditions. A case with an `If-Match` header sends the resource's current
+   ETag (read just before with the same token), so that the body is what decides the
+   answer, not a stale entity tag.
+3. Real references. Id fields of a body generated valid (`office_id`, `project_id`,
+   `mandate_ids` …) get ids that exist, so that a body is judged on its other fields.
+4. Reach. Every answer's status is appended to $OGSMS_GATES_STATUSES as
+   `METHOD /path/{template} STATUS`; schemathesis_reach.py counts the 2xx per operation.
+"""
+
+import hashlib
+import json
+import os
+import threading
+import urllib.error
+import urllib.request
+
+import schemathesis
+from schemathesis.core.parameters import ParameterLocation
+
+BASE_URL = os.environ["OGSMS_GATES_BASE_URL"]
+TOKEN = os.environ["OGSMS_GATES_TOKEN"]
+with open(os.environ["OGSMS_GATES_IDS"]) as f:
+    _FIXTURES = json.load(f)
+IDS: dict[str, list[dict]] = _FIXTURES["paths"]
+REFS: dict[str, list[str]] = _FIXTURES["bodies"]
+STATUSES = open(os.environ["OGSMS_GATES_STATUSES"], "a", buffering=1)
+LOCK = threading.Lock()
+# The suffixes of the actions whose precondition is the ETag of the resource above them.
+ACTIONS = ("/close", "/suspend", "/reactivate", "/end")
+
+
+def label(case) -> str:
+    return f"{case.operation.method.upper()} {case.operation.path}"
+
+
+def is_negative(case, location: ParameterLocation) -> bool:
+    meta = getattr(case, "_meta", None)
+    return meta is not None and meta.is_negative_at(location)
+
+
+def current_etag(path: str) -> str | None:
+    req = urllib.request.Request(BASE_URL + path, method="GET")
+    req.add_header("Authorization", f"Bearer {TOKEN}")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as res:
+            return res.headers.get("ETag")
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def pick(pool: list, value) -> object:
+    seed = json.dumps(value, sort_keys=True, default=str).encode()
+    return pool[int.from_bytes(hashlib.sha256(seed).digest()[:8], "big") % len(pool)]
+
+
+def real_refs(value):
+    """The body with each id field (REFS) holding an id that exists."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k in REFS and isinstance(v, str):
+                out[k] = pick(REFS[k], v)
+            elif k in REFS and isinstance(v, list) and all(isinstance(x, str) for x in v):
+                out[k] = [pick(REFS[k], x) for x in v]
+            else:
+                out[k] = real_refs(v)
+        return out
+    if isinstance(value, list):
+        return [real_refs(v) for v in value]
+    return value
+
+
+@schemathesis.hook
+def before_call(context, case, **kwargs):
+    pool = IDS.get(label(case))
+    params = case.path_parameters or {}
+    if pool and params and not is_negative(case, ParameterLocation.PATH):
+        chosen = pick(pool, params)
+        case.path_parameters = {**params, **{k: v for k, v in chosen.items() if k in params}}
+    if isinstance(case.body, dict) and not is_negative(case, ParameterLocation.BODY):
+        case.body = real_refs(case.body)
+    headers = case.headers or {}
+    name = next((k for k in headers if k.lower() == "if-match"), None)
+    if name is not None and not is_negative(case, ParameterLocation.HEADER):
+        path = case.formatted_path
+        for action in ACTIONS:
+            if path.endswith(action):
+                path = path[: -len(action)]
+        etag = current_etag(path)
+        if etag:
+            case.headers = {**headers, name: etag}
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    with LOCK:
+        STATUSES.write(f"{label(case)} {response.status_code}\n")
