@@ -564,7 +564,10 @@ mod tests {
     }
 
     fn fields(e: &ApiError) -> Vec<(&str, &str)> {
-        e.errors.iter().map(|f| (f.field.as_str(), f.code)).collect()
+        e.errors
+            .iter()
+            .map(|f| (f.field.as_str(), f.code))
+            .collect()
     }
 
     /// Every request body is a JSON object: valid JSON of another type (an array, a
