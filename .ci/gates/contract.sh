@@ -45,7 +45,7 @@ lint() {
   node_tools
   say "Spectral (spectral:oas + OWASP API Security Top 10; exceptions in .spectral.yaml)"
   npx_ spectral lint "$DOC" -r "$GATES/.spectral.yaml" --fail-severity=warn
-  say "Redocly lint (recommended; exceptions in .redocly.lint-ignore.yaml)"
+  say "Redocly lint (recommended-strict: a warning fails; exceptions in redocly.yaml and .redocly.lint-ignore.yaml)"
   npx_ redocly lint "$DOC" --config "$GATES/redocly.yaml" --max-problems 50
 }
 
@@ -53,7 +53,7 @@ types() {
   node_tools
   say "openapi-typescript types compile with tsc --strict"
   mkdir -p "$GATES/ts/.work"
-  npx_ openapi-typescript "$DOC" -o "$GATES/ts/.work/ogsms.ts"
+  npx_ openapi-typescript "$DOC" -o "$GATES/ts/.work/ogsms.ts" --redocly "$GATES/ts/redocly.yaml"
   npx_ tsc -p "$GATES/ts/tsconfig.json"
 }
 
