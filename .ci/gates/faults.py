@@ -438,6 +438,15 @@ def main() -> None:
         check(status == 200, "reads work again once the lock is gone")
 
         print("\n-- 5. Abusive requests: 4xx problems, no memory blow-up", flush=True)
+        # The demo has exactly MAX_LIMIT projects: one more, so that a page of MAX_LIMIT
+        # with a next cursor can only be a clamped one.
+        _, some, _ = request("GET", "/v1/projects?limit=1")
+        keep = ("code", "title", "description", "office_id", "department_id", "pillar", "starts_on",
+                "ends_on", "budget", "funding_source", "donor", "donor_agreement", "mandate_ids", "agencies")
+        extra = {k: v for k, v in some["items"][0].items() if k in keep}
+        extra["code"] = extra["code"].rsplit("-", 1)[0] + "-999"
+        status, created, _ = request("POST", "/v1/projects", extra)
+        assert status == 201, (status, created)
         hwm_before = vm_hwm_kib(svc.proc.pid)
         ids = ",".join([str(uuid.uuid4()) for _ in range(1200)])
         abuse = [
