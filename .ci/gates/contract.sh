@@ -120,7 +120,8 @@ breaking() {
     grep -m1 "Checks" "$WORK/optic.txt" || true
     return 0
   fi
-  grep -E "x |✖|breaking" "$WORK/optic.txt" | head -50
+  # -m, not `| head`: head closing the pipe would kill grep and, with pipefail, the gate.
+  grep -m 50 -E "x |✖|breaking" "$WORK/optic.txt" || true
   python3 "$GATES/breaking_ack.py" "$old" "$new" "$ROOT/openapi/BREAKING-CHANGES.md" || ack=$?
   case "$ack" in
     0) echo "version $old -> $new announces these breaking changes and BREAKING-CHANGES.md acknowledges them" ;;
