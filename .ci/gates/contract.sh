@@ -194,6 +194,7 @@ schemathesis_role() {
   fi
   : > "$WORK/statuses-$role.txt"
   OGSMS_GATES_BASE_URL="$BASE_URL" OGSMS_GATES_TOKEN="$token" OGSMS_GATES_IDS="$WORK/ids.json" \
+    OGSMS_GATES_DOC="$DOC" \
     OGSMS_GATES_STATUSES="$WORK/statuses-$role.txt" \
     PYTHONPATH="$GATES${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=schemathesis_hooks \
     "$GATES/.venv/bin/schemathesis" --config-file "$GATES/schemathesis.toml" run "$DOC" \
