@@ -9,7 +9,8 @@ SCHEMATHESIS_HOOKS.
    ETag (read just before with the same token), so that the body is what decides the
    answer, not a stale entity tag.
 3. Real references. Id fields of a body generated valid (`office_id`, `project_id`,
-   `mandate_ids` …) get ids that exist, so that a body is judged on its other fields.
+   `mandate_ids` …) get ids that exist, so that a body is judged on its other fields;
+   a third of the valid merge patches keep one field only (see before_call).
 4. No false "schema-violating request accepted". Schemathesis 4.32's coverage phase
    makes every property of a nested or optional-only object required when it builds a
    template, then sends the object without one of them as "Missing required property"
@@ -97,6 +98,15 @@ def before_call(context, case, **kwargs):
         case.path_parameters = {**params, **{k: v for k, v in chosen.items() if k in params}}
     if isinstance(case.body, dict) and not is_negative(case, ParameterLocation.BODY):
         case.body = real_refs(case.body)
+        # Schemathesis fills in every property of a merge patch (its templates make them
+        # all required), so one invalid field among many sinks every patch. A third of
+        # the valid patches keep one of their fields only: still schema-valid (a merge
+        # patch requires nothing), and each field's own validation gets reached.
+        if case.operation.method.upper() == "PATCH" and len(case.body) > 1:
+            h = int.from_bytes(hashlib.sha256(json.dumps(case.body, sort_keys=True, default=str).encode()).digest()[:8], "big")
+            if h % 3 == 0:
+                key = sorted(case.body)[(h // 3) % len(case.body)]
+                case.body = {key: case.body[key]}
     headers = case.headers or {}
     name = next((k for k in headers if k.lower() == "if-match"), None)
     if name is not None and not is_negative(case, ParameterLocation.HEADER):
