@@ -183,8 +183,13 @@ ROLES=(
 # answer in $WORK/statuses-<role>.txt (schemathesis_hooks.py).
 schemathesis_role() {
   local spec="$1" role="${1%% *}" token me
+  # A fresh log, so that a role that stops early is never reported with an old one.
+  : > "$WORK/schemathesis-$role.log"
   # shellcheck disable=SC2086
-  token="$(ogsms token --role $spec --sub "schemathesis-$role" --ttl 3600)"
+  if ! token="$(ogsms token --role $spec --sub "schemathesis-$role" --ttl 3600 2>>"$WORK/schemathesis-$role.log")"; then
+    echo "could not make the $role token" >> "$WORK/schemathesis-$role.log"
+    return 1
+  fi
   # A token the service refuses would make every request a 401 and prove nothing.
   me="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$BASE_URL/v1/me")"
   if [ "$me" != 200 ]; then
