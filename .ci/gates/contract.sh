@@ -45,7 +45,7 @@ lint() {
   node_tools
   say "Spectral (spectral:oas + OWASP API Security Top 10; exceptions in .spectral.yaml)"
   npx_ spectral lint "$DOC" -r "$GATES/.spectral.yaml" --fail-severity=warn
-  say "Redocly lint (recommended; exceptions in .redocly.lint-ignore.yaml)"
+  say "Redocly lint (recommended-strict: a warning fails; exceptions in redocly.yaml and .redocly.lint-ignore.yaml)"
   npx_ redocly lint "$DOC" --config "$GATES/redocly.yaml" --max-problems 50
 }
 
@@ -53,46 +53,81 @@ types() {
   node_tools
   say "openapi-typescript types compile with tsc --strict"
   mkdir -p "$GATES/ts/.work"
-  npx_ openapi-typescript "$DOC" -o "$GATES/ts/.work/ogsms.ts"
+  npx_ openapi-typescript "$DOC" -o "$GATES/ts/.work/ogsms.ts" --redocly "$GATES/ts/redocly.yaml"
   npx_ tsc -p "$GATES/ts/tsconfig.json"
 }
 
-# Compares the committed document with the previous release (the newest tag before
-# HEAD) or, without tags, main's parent (HEAD^). A breaking change (a removed operation,
-# field or enum value, a new required parameter, a narrower type …) fails unless
-# info.version changed in a way that announces it: the major version, or the minor one
-# while the major is 0 (semver's rule for 0.x).
+# The base the document is compared with, or nothing (the gate then fails):
+# 1. the newest release tag reachable from HEAD^ (the contract clients were given);
+# 2. else, on a branch other than the default one, its merge base with the default
+#    branch (what the branch would change when merged);
+# 3. else, on the default branch itself, HEAD^: the contract as it stood before this
+#    commit. (The first commit that carried HEAD's info.version would also catch a
+#    breaking change made by an earlier commit of a push that lands several, but
+#    before any release tag that is the whole pre-release history, which is full of
+#    deliberate breaks. A release tag makes step 1 apply, which covers every commit
+#    since the release.)
+# A shallow clone is deepened first (with no history there is no base, which is not
+# "nothing to compare").
+base_ref() {
+  local git=(git -C "$ROOT") tag default head_branch c
+  if [ "$("${git[@]}" rev-parse --is-shallow-repository)" = true ]; then
+    "${git[@]}" fetch -q --unshallow --tags >&2 || { echo "cannot unshallow the clone" >&2; return 1; }
+  fi
+  if "${git[@]}" rev-parse -q --verify 'HEAD^{commit}' >/dev/null \
+    && tag="$("${git[@]}" describe --tags --abbrev=0 HEAD^ 2>/dev/null)"; then
+    echo "$tag"; return 0
+  fi
+  default="$("${git[@]}" symbolic-ref -q --short refs/remotes/origin/HEAD 2>/dev/null || true)"
+  if [ -z "$default" ]; then
+    for c in origin/main origin/master main master; do
+      if "${git[@]}" rev-parse -q --verify "$c^{commit}" >/dev/null; then default="$c"; break; fi
+    done
+  fi
+  [ -n "$default" ] || { echo "no default branch (origin/HEAD, main or master)" >&2; return 1; }
+  head_branch="$("${git[@]}" symbolic-ref -q --short HEAD || true)"
+  if [ "$("${git[@]}" rev-parse HEAD)" != "$("${git[@]}" rev-parse "$default")" ] \
+    && [ "$head_branch" != "${default#origin/}" ]; then
+    "${git[@]}" merge-base HEAD "$default"; return
+  fi
+  "${git[@]}" rev-parse -q --verify 'HEAD^{commit}' >/dev/null || { echo "HEAD has no parent" >&2; return 1; }
+  "${git[@]}" rev-parse HEAD^
+}
+
+# Compares the committed document with base_ref's. A breaking change (a removed
+# operation, field or enum value, a new required parameter, a narrower type …) fails
+# unless info.version announces it (the major version, or the minor one while the major
+# is 0: semver's rule for 0.x) AND openapi/BREAKING-CHANGES.md has a section for the new
+# version saying what breaks (breaking_ack.py): a version bump alone does not switch the
+# check off.
 breaking() {
   node_tools
-  local base
-  base="$(git -C "$ROOT" describe --tags --abbrev=0 HEAD^ 2>/dev/null || echo HEAD^)"
-  say "breaking changes against $base (Optic)"
-  if ! git -C "$ROOT" rev-parse -q --verify "$base^{commit}" >/dev/null \
-    || ! git -C "$ROOT" cat-file -e "$base:openapi/openapi.json" 2>/dev/null; then
-    echo "no earlier document at $base: nothing to compare"
-    return 0
+  local base old new ack=0
+  if ! base="$(base_ref)" || [ -z "$base" ]; then
+    echo "breaking changes: no base to compare with (no release tag, no merge base with the default branch, no parent)" >&2
+    return 1
+  fi
+  say "breaking changes against $base ($(git -C "$ROOT" log -1 --format='%h %s' "$base" | cut -c1-70)) (Optic)"
+  if ! git -C "$ROOT" cat-file -e "$base:openapi/openapi.json" 2>/dev/null; then
+    echo "$base has no openapi/openapi.json to compare with" >&2
+    return 1
   fi
   git -C "$ROOT" show "$base:openapi/openapi.json" > "$WORK/base.json"
-  local old new
   old="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["info"]["version"])' "$WORK/base.json")"
   new="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["info"]["version"])' "$DOC")"
-  if python3 - "$old" "$new" <<'EOF'
-import sys
-o, n = ([int(x) for x in v.split("-")[0].split(".")[:2]] for v in sys.argv[1:3])
-sys.exit(0 if (n[0] > o[0] or (n[0] == o[0] == 0 and n[1] > o[1])) else 1)
-EOF
-  then
-    echo "version $old -> $new announces breaking changes; the differences, for the record:"
-    optic_ diff openapi/openapi.json --base "$base" | tail -n 40
-  else
-    echo "version $old -> $new: no breaking change allowed"
-    optic_ diff openapi/openapi.json --base "$base" --check > "$WORK/optic.txt" 2>&1 || {
-      grep -E "x |✖|breaking" "$WORK/optic.txt" | head -50
-      echo "breaking changes without a new version (full report: $WORK/optic.txt)" >&2
-      return 1
-    }
+  if optic_ diff openapi/openapi.json --base "$base" --check > "$WORK/optic.txt" 2>&1; then
+    echo "version $old -> $new: no breaking change"
     grep -m1 "Checks" "$WORK/optic.txt" || true
+    return 0
   fi
+  # -m, not `| head`: head closing the pipe would kill grep and, with pipefail, the gate.
+  grep -m 50 -E "x |✖|breaking" "$WORK/optic.txt" || true
+  python3 "$GATES/breaking_ack.py" "$old" "$new" "$ROOT/openapi/BREAKING-CHANGES.md" || ack=$?
+  case "$ack" in
+    0) echo "version $old -> $new announces these breaking changes and BREAKING-CHANGES.md acknowledges them" ;;
+    2) echo "breaking changes without a new version (full report: $WORK/optic.txt)" >&2; return 1 ;;
+    *) echo "breaking changes in $new not acknowledged (full report: $WORK/optic.txt)" >&2; return 1 ;;
+  esac
 }
 
 SERVICE_PID=""
@@ -144,12 +179,30 @@ ROLES=(
   "viewer"
 )
 
-# One role's run, its output in $WORK/schemathesis-<role>.log.
+# One role's run, its output in $WORK/schemathesis-<role>.log and the status of every
+# answer in $WORK/statuses-<role>.txt (schemathesis_hooks.py).
 schemathesis_role() {
-  local spec="$1" role="${1%% *}" token
+  local spec="$1" role="${1%% *}" token me
+  # A fresh log, so that a role that stops early is never reported with an old one.
+  : > "$WORK/schemathesis-$role.log"
   # shellcheck disable=SC2086
-  token="$(ogsms token --role $spec --sub "schemathesis-$role" --ttl 3600)"
-  "$GATES/.venv/bin/schemathesis" --config-file "$GATES/schemathesis.toml" run "$DOC" \
+  if ! token="$(ogsms token --role $spec --sub "schemathesis-$role" --ttl 3600 2>>"$WORK/schemathesis-$role.log")"; then
+    echo "could not make the $role token" >> "$WORK/schemathesis-$role.log"
+    return 1
+  fi
+  # A token the service refuses would make every request a 401 and prove nothing.
+  me="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$BASE_URL/v1/me")"
+  if [ "$me" != 200 ]; then
+    echo "GET /v1/me with the $role token answered $me, not 200: the run would not reach the code" \
+      > "$WORK/schemathesis-$role.log"
+    return 1
+  fi
+  : > "$WORK/statuses-$role.txt"
+  OGSMS_GATES_BASE_URL="$BASE_URL" OGSMS_GATES_TOKEN="$token" OGSMS_GATES_IDS="$WORK/ids.json" \
+    OGSMS_GATES_DOC="$DOC" \
+    OGSMS_GATES_STATUSES="$WORK/statuses-$role.txt" \
+    PYTHONPATH="$GATES${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=schemathesis_hooks \
+    "$GATES/.venv/bin/schemathesis" --config-file "$GATES/schemathesis.toml" run "$DOC" \
     --url "$BASE_URL" \
     --header "Authorization: Bearer $token" \
     --checks all \
@@ -157,7 +210,6 @@ schemathesis_role() {
     --seed 20261128 \
     --workers 2 \
     --request-timeout 30 \
-    --suppress-health-check all \
     --report junit --report-dir "$WORK/schemathesis-$role" \
     > "$WORK/schemathesis-$role.log" 2>&1
 }
@@ -165,6 +217,10 @@ schemathesis_role() {
 schemathesis_gate() {
   python_tools
   start_service
+  say "Schemathesis fixtures: real ids for the operations on /{id} paths"
+  OGSMS_GATES_ADMIN_TOKEN="$(ogsms token --role coordinator --sub schemathesis-fixtures --ttl 3600)" \
+    python3 "$GATES/schemathesis_fixtures.py" "$BASE_URL" "$WORK/ids.json"
+  rm -f "$WORK"/statuses-*.txt
   # Schemathesis is bound by one Python process's CPU: two roles at a time use both
   # cores of a CI machine.
   local jobs="${OGSMS_GATES_JOBS:-2}" failed=0 spec role
@@ -208,6 +264,9 @@ schemathesis_gate() {
       sed -n '/= \(FAILURES\|ERRORS\) =/,$p' "$WORK/schemathesis-$role.log" | head -400
     fi
   done
+  say "Schemathesis reach: the cases per operation that got a 2xx (allowances in schemathesis-reach.toml)"
+  python3 "$GATES/schemathesis_reach.py" "$DOC" "$GATES/schemathesis-reach.toml" "$WORK"/statuses-*.txt \
+    | tee "$WORK/reach.txt" || failed=1
   if ! kill -0 "$SERVICE_PID" 2>/dev/null; then
     echo "the service died during fuzzing" >&2
     failed=1

@@ -11,14 +11,17 @@ its own Idempotency-Key and retried with that same key until it gets an answer:
 2. The service killed with SIGKILL under load and started again: the retries with the
    same keys resolve to exactly one entry per key.
 3. SIGTERM under load: every request the service had accepted gets its answer (no
-   connection cut), the process exits within the shutdown grace, nothing is half written.
+   connection cut), the process exits within the shutdown grace with status 0 (SIGKILL:
+   killed by the signal), nothing is half written.
 4. The pool exhausted by requests stuck behind a lock held outside the service: /livez
    keeps answering within LIVEZ_S, and the statement timeout turns the stuck reads into
    503/504 problems within STATEMENT_TIMEOUT_S + OUTAGE_ANSWER_S.
 
 After each phase: every entry acknowledged with 201 is in the database once, every key
 has at most one entry (exactly one when acknowledged), and the ledger's hash chain
-verifies (GET /v1/ledgers/{id}/verification).
+verifies (GET /v1/ledgers/{id}/verification). In every phase, a write that hangs until
+the client's timeout (WRITE_TIMEOUT_S) is a failure, not a retry: the service answers,
+even under faults, within its own limits.
 
 Python 3 standard library only. Usage: .ci/gates/faults.py  (from the repository root
 or anywhere; set OGSMS_FAULTS_PORT / OGSMS_FAULTS_PG_PORT to move its ports).
@@ -52,6 +55,10 @@ RECOVERY_S = 15.0  # from PostgreSQL back to /readyz 200 and a write going throu
 LIVEZ_S = 0.5  # /livez while every pool connection is stuck
 STATEMENT_TIMEOUT_S = 2.0  # the service's statement timeout in phase 4
 SHUTDOWN_S = 35.0  # SIGTERM to exit (actix grants in-flight requests 30 s)
+WRITE_TIMEOUT_S = 40.0  # the writers' client timeout: reaching it is a hang
+# The status request() gives a request that got no answer within its timeout.
+TIMED_OUT = -2
+MAX_LIMIT = 500  # the service's largest page (api/pagination.rs MAX_LIMIT)
 
 failures: list[str] = []
 ALL_KEYS: set[str] = set()  # every key any writer sent
@@ -150,7 +157,7 @@ TOKEN = ""
 
 def request(method: str, path: str, body=None, headers=None, timeout: float = 30):
     """(status, parsed JSON body or None, seconds); status 0 when the connection was
-    refused, -1 when it was cut or timed out."""
+    refused, -1 when it was cut, TIMED_OUT when no answer came within `timeout`."""
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(BASE + path, data=data, method=method)
     if TOKEN:
@@ -167,10 +174,14 @@ def request(method: str, path: str, body=None, headers=None, timeout: float = 30
     except urllib.error.HTTPError as e:
         raw, status, ctype = e.read(), e.code, e.headers.get("Content-Type", "")
     except urllib.error.URLError as e:
-        # 0: refused (nothing listening); -1: cut or timed out after it was sent.
+        # 0: refused (nothing listening); -1: cut after it was sent; TIMED_OUT: no answer.
+        if isinstance(e.reason, TimeoutError):
+            return TIMED_OUT, None, time.monotonic() - started
         refused = isinstance(e.reason, ConnectionRefusedError)
         return (0 if refused else -1), None, time.monotonic() - started
-    except (ConnectionError, TimeoutError, OSError) as e:
+    except TimeoutError:
+        return TIMED_OUT, None, time.monotonic() - started
+    except (ConnectionError, OSError) as e:
         return (0 if isinstance(e, ConnectionRefusedError) else -1), None, time.monotonic() - started
     elapsed = time.monotonic() - started
     parsed = None
@@ -202,7 +213,7 @@ class Writer:
         body = {"kind": "expense", "category": "supplies", "entry_date": "2027-03-01",
                 "description": f"fault gate {key}", "amount": {"amount": "0.01", "currency": "USD"}}
         return request("POST", f"/v1/ledgers/{self.ledger_id}/entries", body,
-                       {"Idempotency-Key": key}, timeout=40)
+                       {"Idempotency-Key": key}, timeout=WRITE_TIMEOUT_S)
 
     def run_one(self) -> None:
         while not self.stop.is_set():
@@ -221,10 +232,14 @@ class Writer:
                     break
                 with self.lock:
                     self.errors.append((status, body, elapsed, sent))
+                if status == TIMED_OUT:
+                    # Retried (the key must still resolve to one entry), but a failure.
+                    failures.append(f"a write with key {key} hung {elapsed:.1f} s, until the client's timeout")
+                    print(f"  FAIL a write hung until the client's timeout ({elapsed:.1f} s)", flush=True)
                 if status == 409:  # the same key still in flight (after a kill): retry
                     time.sleep(0.2)
                     continue
-                if status not in (0, -1, 503, 504):
+                if status not in (0, -1, TIMED_OUT, 503, 504):
                     failures.append(f"unexpected answer {status} {body}")
                     break
                 time.sleep(0.3)
@@ -270,14 +285,17 @@ def vm_hwm_kib(pid: int) -> int:
 
 
 def raw_request(method: str, path: str, raw: bytes | None):
-    """A request with a raw body (which need not be valid JSON): (status, problem or None)."""
+    """A request with a raw body (which need not be valid JSON): (status, parsed body)."""
     req = urllib.request.Request(BASE + path, data=raw, method=method)
     req.add_header("Authorization", f"Bearer {TOKEN}")
     if raw is not None:
         req.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(req, timeout=30) as res:
-            return res.status, None
+            try:
+                return res.status, json.loads(res.read())
+            except ValueError:
+                return res.status, None
     except urllib.error.HTTPError as e:
         ctype = e.headers.get("Content-Type", "")
         try:
@@ -359,7 +377,8 @@ def main() -> None:
         w.start()
         time.sleep(2)
         svc.signal(signal.SIGKILL)
-        svc.wait(10)
+        code = svc.wait(10)
+        check(code == -signal.SIGKILL, f"the service was killed by SIGKILL (status {code})")
         time.sleep(1)
         svc.start()
         time.sleep(3)
@@ -374,7 +393,7 @@ def main() -> None:
         svc.signal(signal.SIGTERM)
         t0 = time.monotonic()
         code = svc.wait(SHUTDOWN_S)
-        check(code is not None, f"the service exited {time.monotonic() - t0:.2f} s after SIGTERM (code {code})")
+        check(code == 0, f"the service exited with status 0 {time.monotonic() - t0:.2f} s after SIGTERM (status {code})")
         w.stop.set()
         # Every request sent before SIGTERM (50 ms before, so that it reached the
         # service) got its answer; only those sent afterwards may be refused or reset.
@@ -387,7 +406,8 @@ def main() -> None:
 
         print("\n-- 4. Pool exhausted behind a lock; statement timeout", flush=True)
         svc.signal(signal.SIGTERM)
-        svc.wait(SHUTDOWN_S)
+        code = svc.wait(SHUTDOWN_S)
+        check(code == 0, f"the service exited with status 0 after SIGTERM when idle (status {code})")
         svc.start(pool_size=4, statement_timeout_ms=int(STATEMENT_TIMEOUT_S * 1000))
         locker = subprocess.Popen(
             [pg_bin("psql"), "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "-d", "ogsms", "-X",
@@ -418,6 +438,15 @@ def main() -> None:
         check(status == 200, "reads work again once the lock is gone")
 
         print("\n-- 5. Abusive requests: 4xx problems, no memory blow-up", flush=True)
+        # The demo has exactly MAX_LIMIT projects: one more, so that a page of MAX_LIMIT
+        # with a next cursor can only be a clamped one.
+        _, some, _ = request("GET", "/v1/projects?limit=1")
+        keep = ("code", "title", "description", "office_id", "department_id", "pillar", "starts_on",
+                "ends_on", "budget", "funding_source", "donor", "donor_agreement", "mandate_ids", "agencies")
+        extra = {k: v for k, v in some["items"][0].items() if k in keep}
+        extra["code"] = extra["code"].rsplit("-", 1)[0] + "-999"
+        status, created, _ = request("POST", "/v1/projects", extra)
+        assert status == 201, (status, created)
         hwm_before = vm_hwm_kib(svc.proc.pid)
         ids = ",".join([str(uuid.uuid4()) for _ in range(1200)])
         abuse = [
@@ -428,23 +457,33 @@ def main() -> None:
              b"[" * 1_000_000 + b"]" * 1_000_000, 413),
             ("a 30 KB query string", "GET", "/v1/offices?q=" + "x" * 30_000, None, 400),
             ("1200 ids in a filter", "GET", f"/v1/projects?office_id={ids}", None, 400),
-            ("limit=10^9 (clamped to a 500-row page)", "GET", "/v1/projects?limit=1000000000", None, 200),
+            ("limit=10^9", "GET", "/v1/projects?limit=1000000000", None, 200),
         ]
         for name, method, path, raw, expected in abuse:
             statuses = set()
+            sizes = set()
             ok = True
             for _ in range(20):
                 status, body = raw_request(method, path, raw)
                 statuses.add(status)
                 ok = ok and status == expected and (expected < 400 or is_problem(body))
-            check(ok, f"{name}: {expected}{' problem' if expected >= 400 else ''} x20 ({sorted(statuses)})")
+                if expected == 200:
+                    page = (body or {}).get("items")
+                    sizes.add(len(page) if isinstance(page, list) else None)
+                    # Clamped, not merely short: exactly MAX_LIMIT items and more beyond.
+                    ok = ok and isinstance(page, list) and len(page) == MAX_LIMIT and bool(body.get("next_cursor"))
+            shown = f"{expected}{' problem' if expected >= 400 else ''}"
+            if expected == 200:
+                shown += f", a page of exactly {MAX_LIMIT} items and a next cursor (sizes {sorted(sizes, key=str)})"
+            check(ok, f"{name}: {shown} x20 ({sorted(statuses)})")
         hwm_after = vm_hwm_kib(svc.proc.pid)
         growth = (hwm_after - hwm_before) / 1024
         check(growth < 64, f"peak RSS grew {growth:.1f} MiB (from {hwm_before / 1024:.1f} MiB) under 120 abusive requests (limit 64 MiB)")
     finally:
         if svc.proc and svc.proc.poll() is None:
             svc.signal(signal.SIGTERM)
-            svc.wait(SHUTDOWN_S)
+            code = svc.wait(SHUTDOWN_S)
+            check(code == 0, f"the service exited with status 0 after the last SIGTERM (status {code})")
         try:
             pg_stop("immediate")
         except subprocess.CalledProcessError:

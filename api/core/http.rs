@@ -145,12 +145,32 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
-/// Parses a JSON document, telling syntax errors (400) from data errors (422 with the
-/// field's path).
+/// Parses a request body, telling syntax errors (400) from data errors (422 with the
+/// field's path). Every body of the API is a JSON object: valid JSON of another type is
+/// a 422 naming `body` (serde would otherwise fill a struct's fields by position from an
+/// array, and take `[]` for an empty merge patch).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first (the whole document, trailing characters included), then the data.
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| json_error(".".to_owned(), e))?;
+    if !value.is_object() {
+        let (kind, clase) = match &value {
+            serde_json::Value::Null => ("null", "null"),
+            serde_json::Value::Bool(_) => ("a boolean", "un booleano"),
+            serde_json::Value::Number(_) => ("a number", "un número"),
+            serde_json::Value::String(_) => ("a string", "una cadena"),
+            serde_json::Value::Array(_) => ("an array", "un arreglo"),
+            serde_json::Value::Object(_) => unreachable!("checked above"),
+        };
+        return Err(ApiError::validation(vec![FieldError::new(
+            "body",
+            "invalid",
+            text!(
+                "The body must be a JSON object, not {kind}.",
+                "El cuerpo debe ser un objeto JSON, no {clase}."
+            ),
+        )]));
+    }
     from_value(value)
 }
 
@@ -337,4 +357,66 @@ pub fn extractor_configs(cfg: &mut web::ServiceConfig) {
         .app_data(web::PathConfig::default().error_handler(path_error))
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .app_data(web::JsonConfig::default().limit(MAX_BODY_BYTES));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ProblemType;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Patch {
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        code: Option<String>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct New {
+        name: String,
+        count: u32,
+    }
+
+    fn fields(e: &ApiError) -> Vec<(&str, &str)> {
+        e.errors
+            .iter()
+            .map(|f| (f.field.as_str(), f.code))
+            .collect()
+    }
+
+    /// Every request body is a JSON object: valid JSON of another type (an array, a
+    /// number, a string, null) is a 422 naming `body`, whatever the target type (an
+    /// array must not fill a struct's fields by position, nor an empty one pass as an
+    /// empty patch).
+    #[test]
+    fn a_body_that_is_not_an_object_is_a_422_naming_body() {
+        for raw in [&b"[]"[..], b"[\"a\", 1]", b"1", b"\"x\"", b"null", b"true"] {
+            for err in [
+                parse_json::<Patch>(raw).expect_err("patch"),
+                parse_json::<New>(raw).expect_err("new"),
+                parse_json::<serde_json::Value>(raw).expect_err("value"),
+            ] {
+                let shown = String::from_utf8_lossy(raw);
+                assert_eq!(err.kind, ProblemType::ValidationFailed, "{shown}: {err}");
+                assert_eq!(fields(&err), [("body", "invalid")], "{shown}");
+            }
+        }
+    }
+
+    #[test]
+    fn syntax_errors_are_400_and_data_errors_name_the_field() {
+        let err = parse_json::<New>(b"{\"name\": ").expect_err("syntax");
+        assert_eq!(err.kind, ProblemType::MalformedBody);
+        let err = parse_json::<New>(b"{} x").expect_err("trailing");
+        assert_eq!(err.kind, ProblemType::MalformedBody);
+        let err = parse_json::<New>(b"{\"name\": \"a\"}").expect_err("missing");
+        assert_eq!(fields(&err), [("count", "required")]);
+        let err = parse_json::<New>(b"{\"name\": \"a\", \"count\": -1}").expect_err("type");
+        assert_eq!(fields(&err), [("count", "invalid")]);
+        let ok = parse_json::<New>(b"{\"name\": \"a\", \"count\": 2}").expect("valid");
+        assert_eq!((ok.name.as_str(), ok.count), ("a", 2));
+    }
 }
