@@ -191,7 +191,10 @@ async fn an_hs256_secret_under_32_bytes_stops_the_service_at_start() {
         stderr.contains("OGSMS_JWT_SECRET") && stderr.contains("at least 32 bytes"),
         "{stderr}"
     );
-    assert!(!stderr.contains(&secret), "the secret was printed: {stderr}");
+    assert!(
+        !stderr.contains(&secret),
+        "the secret was printed: {stderr}"
+    );
     // Nothing listens.
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
     // 32 bytes are enough.
