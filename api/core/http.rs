@@ -362,7 +362,7 @@ pub fn extractor_configs(cfg: &mut web::ServiceConfig) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ProblemType;
+    use crate::core::error::ProblemType;
 
     #[derive(Debug, serde::Deserialize)]
     #[allow(dead_code)]
