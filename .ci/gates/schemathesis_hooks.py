@@ -18,10 +18,20 @@ SCHEMATHESIS_HOOKS.
    document requires neither). Such a failure is dropped only when the body sent is
    valid against the operation's request schema in the document; every other failure
    stands.
-5. Reach. Every answer's status is appended to $OGSMS_GATES_STATUSES as
+5. Dates in the ledger's year. A valid `closed_through` of a period closing moves into
+   the fiscal year of the ledger in the path (month and day kept), read with the same
+   token: the year is stored in the ledger, so no schema can generate it, and without it
+   no generated closing could ever succeed.
+6. A new office that can exist. A third of the valid bodies of `POST /v1/offices` get a
+   fresh code (2-32 of A-Z, 0-9, '-'), a real member state and `country_office`: the
+   document leaves the code's grammar and the member-state list to the descriptions
+   (both are trimmed and upper-cased before they are checked), and the demo data already
+   has the one Coordinating Office, so otherwise a generated office almost never exists.
+7. Reach. Every answer's status is appended to $OGSMS_GATES_STATUSES as
    `METHOD /path/{template} STATUS`; schemathesis_reach.py counts the 2xx per operation.
 """
 
+import datetime
 import hashlib
 import json
 import os
@@ -67,6 +77,83 @@ def current_etag(path: str) -> str | None:
         return None
 
 
+_YEARS: dict[str, int | None] = {}
+
+
+def ledger_year(ledger_id: str) -> int | None:
+    """The fiscal year of a ledger this token may read (None when it may not)."""
+    with LOCK:
+        if ledger_id in _YEARS:
+            return _YEARS[ledger_id]
+    req = urllib.request.Request(f"{BASE_URL}/v1/ledgers/{ledger_id}", method="GET")
+    req.add_header("Authorization", f"Bearer {TOKEN}")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as res:
+            year = json.load(res).get("fiscal_year")
+    except (urllib.error.URLError, OSError, ValueError):
+        year = None
+    year = year if isinstance(year, int) else None
+    with LOCK:
+        _YEARS[ledger_id] = year
+    return year
+
+
+def in_ledger_year(case) -> None:
+    if label(case) != "POST /v1/ledgers/{id}/closings" or not isinstance(case.body, dict):
+        return
+    if is_negative(case, ParameterLocation.BODY) or is_negative(case, ParameterLocation.PATH):
+        return
+    through = case.body.get("closed_through")
+    ledger_id = (case.path_parameters or {}).get("id")
+    if not isinstance(through, str) or len(through) != 10 or not isinstance(ledger_id, str):
+        return
+    year = ledger_year(ledger_id)
+    if year is None:
+        return
+    moved = f"{year:04d}{through[4:]}"
+    try:
+        datetime.date.fromisoformat(moved)
+    except ValueError:
+        return
+    case.body = {**case.body, "closed_through": moved}
+
+
+_MEMBER_STATES: list[str] = []
+
+
+def member_states() -> list[str]:
+    with LOCK:
+        if _MEMBER_STATES:
+            return _MEMBER_STATES
+    req = urllib.request.Request(f"{BASE_URL}/v1/member-states?limit=500", method="GET")
+    req.add_header("Authorization", f"Bearer {TOKEN}")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as res:
+            codes = [m["code"] for m in json.load(res)["items"]]
+    except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError):
+        codes = []
+    with LOCK:
+        _MEMBER_STATES[:] = codes
+    return codes
+
+
+def possible_office(case) -> None:
+    if label(case) != "POST /v1/offices" or not isinstance(case.body, dict):
+        return
+    if is_negative(case, ParameterLocation.BODY):
+        return
+    h = int.from_bytes(hashlib.sha256(json.dumps(case.body, sort_keys=True, default=str).encode()).digest()[:8], "big")
+    states = member_states()
+    if h % 3 != 0 or not states:
+        return
+    case.body = {
+        **case.body,
+        "code": f"GATE-{h:016X}",
+        "member_state": states[h % len(states)],
+        "kind": "country_office",
+    }
+
+
 def pick(pool: list, value) -> object:
     seed = json.dumps(value, sort_keys=True, default=str).encode()
     return pool[int.from_bytes(hashlib.sha256(seed).digest()[:8], "big") % len(pool)]
@@ -107,6 +194,8 @@ def before_call(context, case, **kwargs):
             if h % 3 == 0:
                 key = sorted(case.body)[(h // 3) % len(case.body)]
                 case.body = {key: case.body[key]}
+    in_ledger_year(case)
+    possible_office(case)
     headers = case.headers or {}
     name = next((k for k in headers if k.lower() == "if-match"), None)
     if name is not None and not is_negative(case, ParameterLocation.HEADER):
