@@ -4,7 +4,7 @@
 //! service, read from those files), and each start-up failure's message and exit code.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::common::TestDb;
+use crate::common::service::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ogsms");
 
@@ -187,14 +188,6 @@ fn owned_dir() -> tempfile::TempDir {
         std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
     }
     dir
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One HTTP/1.1 GET: the status and the body.
