@@ -1,3 +1,5 @@
+DROP TRIGGER projects_default_sectors ON projects;
+DROP FUNCTION projects_default_sectors();
 DROP VIEW reporting.project_budget_lines;
 DROP VIEW reporting.project_sectors;
 DROP INDEX executing_agencies_org_identifier_key;

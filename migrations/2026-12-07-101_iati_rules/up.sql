@@ -28,6 +28,25 @@ UPDATE projects SET sectors = jsonb_build_array(jsonb_build_object(
   'percentage', '100'))
 WHERE sectors = '[]';
 
+-- A project inserted without sectors (by the seed, or by SQL) gets its pillar's.
+CREATE FUNCTION projects_default_sectors() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.sectors = '[]'::jsonb THEN
+    NEW.sectors := jsonb_build_array(jsonb_build_object(
+      'code', CASE NEW.pillar
+                WHEN 'democracy' THEN '15150'
+                WHEN 'human_rights' THEN '15160'
+                WHEN 'multidimensional_security' THEN '15210'
+                WHEN 'legal_cooperation' THEN '15130'
+                ELSE '43010'
+              END,
+      'percentage', '100'));
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER projects_default_sectors BEFORE INSERT ON projects
+  FOR EACH ROW EXECUTE FUNCTION projects_default_sectors();
+
 -- `sector=` filter: `sectors @> '[{"code": "15151"}]'`.
 CREATE INDEX projects_sectors_idx ON projects USING gin (sectors jsonb_path_ops);
 
