@@ -317,3 +317,56 @@ async fn the_demo_data_has_sectors_and_organisation_identifiers() {
     );
     assert!(int("SELECT count(*) FROM executing_agencies WHERE org_identifier IS NOT NULL") > 0);
 }
+
+#[actix_web::test]
+async fn project_statistics_have_a_sector_dimension() {
+    let app = TestApp::demo().await;
+    let both = json!([{"code": "15151", "percentage": "50"}, {"code": "15160", "percentage": "50"}]);
+    create(&app, &with(new_project("ST-1"), "sectors", both)).await;
+    create(
+        &app,
+        &with(
+            new_project("ST-2"),
+            "sectors",
+            json!([{"code": "15151", "percentage": "100"}]),
+        ),
+    )
+    .await;
+    create(&app, &new_project("ST-3")).await; // 15150, its pillar's
+    let res = app.get("/v1/stats/projects?group_by=sector").await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let body = res.json();
+    let rows: Vec<(String, String, i64)> = body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["sector"].as_str().unwrap().to_owned(),
+                r["sector_name"].as_str().unwrap().to_owned(),
+                r["projects"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                "15150".to_owned(),
+                "Democratic participation and civil society".to_owned(),
+                1
+            ),
+            ("15151".to_owned(), "Elections".to_owned(), 2),
+            ("15160".to_owned(), "Human rights".to_owned(), 1),
+        ]
+    );
+    // A project in two sectors counts once in the total.
+    assert_eq!(body["total_projects"], 3);
+    let res = app
+        .get("/v1/stats/projects?group_by=status&sector=15160")
+        .await;
+    assert_eq!(res.json()["total_projects"], 1);
+    app.get("/v1/stats/projects?sector=x")
+        .await
+        .problem(400, "invalid-parameter");
+}
