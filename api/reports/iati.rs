@@ -549,15 +549,17 @@ impl Exporter {
                 let funding = FundingSource::from_db(&p.funding_source);
                 match (&p.donor, funding.has_donor()) {
                     (Some(donor), true) => {
-                        let mut e = w.create_element("participating-org").with_attribute(("role", "1"));
+                        let mut e = w
+                            .create_element("participating-org")
+                            .with_attribute(("role", "1"));
                         if let Some(r) = &p.donor_org_identifier {
                             e = e.with_attribute(("ref", r.as_str()));
                         }
                         e.write_inner_content(|w| {
-                                w.create_element("narrative")
-                                    .write_text_content(BytesText::new(donor))?;
-                                Ok(())
-                            })?;
+                            w.create_element("narrative")
+                                .write_text_content(BytesText::new(donor))?;
+                            Ok(())
+                        })?;
                     }
                     _ => {
                         w.create_element("participating-org")
@@ -581,7 +583,9 @@ impl Exporter {
                 // 4 Implementing.
                 for a in agencies {
                     let name = LocalizedText::from_json(a.name.clone());
-                    let mut e = w.create_element("participating-org").with_attribute(("role", "4"));
+                    let mut e = w
+                        .create_element("participating-org")
+                        .with_attribute(("role", "4"));
                     if let Some(r) = &a.org_identifier {
                         e = e.with_attribute(("ref", r.as_str()));
                     }
@@ -654,15 +658,23 @@ impl Exporter {
                         Ok(())
                     })?;
                 let budget = Money::from_db(p.budget_amount, &p.budget_currency);
-                let committed = if status == ProjectStatus::Pipeline { "1" } else { "2" };
-                let lines = iati_fields::lines_from_json(p.budget_lines.clone(), &p.budget_currency);
+                let committed = if status == ProjectStatus::Pipeline {
+                    "1"
+                } else {
+                    "2"
+                };
+                let lines =
+                    iati_fields::lines_from_json(p.budget_lines.clone(), &p.budget_currency);
                 let budgets: Vec<(NaiveDate, NaiveDate, String, &str, &str)> = if lines.is_empty() {
                     p.ends_on
                         .map(|end| {
                             pro_rata(p.starts_on, end, budget.minor)
                                 .into_iter()
                                 .map(|(s, e, minor)| {
-                                    let m = Money { minor, currency: budget.currency };
+                                    let m = Money {
+                                        minor,
+                                        currency: budget.currency,
+                                    };
                                     (s, e, m.amount_string(), "1", "1")
                                 })
                                 .collect()
@@ -676,7 +688,13 @@ impl Exporter {
                                 BudgetLineStatus::Original => "1",
                                 BudgetLineStatus::Revised => "2",
                             };
-                            (l.period_start, l.period_end, l.amount.amount, kind, committed)
+                            (
+                                l.period_start,
+                                l.period_end,
+                                l.amount.amount,
+                                kind,
+                                committed,
+                            )
                         })
                         .collect()
                 };
@@ -859,7 +877,10 @@ mod tests {
         // 184 of 730 days, 365 of 730, 181 of 730.
         assert_eq!(got[0].2, 1_000_001 * 184 / 730);
         assert!(got.iter().all(|(s, e, _)| (*e - *s).num_days() <= 365));
-        assert_eq!(pro_rata(d("2026-03-01"), d("2026-03-01"), 5), vec![(d("2026-03-01"), d("2026-03-01"), 5)]);
+        assert_eq!(
+            pro_rata(d("2026-03-01"), d("2026-03-01"), 5),
+            vec![(d("2026-03-01"), d("2026-03-01"), 5)]
+        );
     }
 
     #[test]

@@ -963,16 +963,15 @@ pub async fn project_counts(
             .map(|s| ProjectStatus::parse_filter("status", s))
             .transpose()?,
     );
-    let sectors: Option<Vec<serde_json::Value>> = validate::param_codes(
-        "sector",
-        query.sector.as_deref(),
-        |c| c.len() == 5 && c.bytes().all(|b| b.is_ascii_digit()),
-    )?
-    .map(|v| {
-        v.iter()
-            .map(|c| serde_json::json!([{ "code": c }]))
-            .collect()
-    });
+    let sectors: Option<Vec<serde_json::Value>> =
+        validate::param_codes("sector", query.sector.as_deref(), |c| {
+            c.len() == 5 && c.bytes().all(|b| b.is_ascii_digit())
+        })?
+        .map(|v| {
+            v.iter()
+                .map(|c| serde_json::json!([{ "code": c }]))
+                .collect()
+        });
     let mut select = Vec::new();
     let mut group = Vec::new();
     for d in ProjectDimension::ALL {

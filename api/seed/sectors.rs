@@ -10,39 +10,105 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 /// A theme's English title (as it appears in the demo projects' titles) and its sectors
 /// (DAC code, percentage).
 pub const THEME_SECTORS: &[(&str, &[(&str, &str)])] = &[
-    ("Strengthening electoral management bodies", &[("15151", "100")]),
-    ("Follow-up of electoral observation recommendations", &[("15151", "100")]),
-    ("Women's political participation and gender parity", &[("15152", "50"), ("15170", "50")]),
+    (
+        "Strengthening electoral management bodies",
+        &[("15151", "100")],
+    ),
+    (
+        "Follow-up of electoral observation recommendations",
+        &[("15151", "100")],
+    ),
+    (
+        "Women's political participation and gender parity",
+        &[("15152", "50"), ("15170", "50")],
+    ),
     ("Dialogue and conflict prevention", &[("15220", "100")]),
-    ("Universal civil registry and right to identity", &[("13096", "60"), ("15160", "40")]),
-    ("Open government and digital public services", &[("15110", "70"), ("15153", "30")]),
-    ("Municipal management and local democracy", &[("15185", "70"), ("15112", "30")]),
-    ("Youth leadership for democratic values", &[("15150", "100")]),
-    ("Inclusion of persons with disabilities", &[("15160", "50"), ("16010", "50")]),
-    ("Rights of indigenous peoples and Afro-descendants", &[("15160", "100")]),
-    ("Protection of migrants and host communities", &[("15190", "100")]),
-    ("Prevention of violence against women and girls", &[("15180", "100")]),
+    (
+        "Universal civil registry and right to identity",
+        &[("13096", "60"), ("15160", "40")],
+    ),
+    (
+        "Open government and digital public services",
+        &[("15110", "70"), ("15153", "30")],
+    ),
+    (
+        "Municipal management and local democracy",
+        &[("15185", "70"), ("15112", "30")],
+    ),
+    (
+        "Youth leadership for democratic values",
+        &[("15150", "100")],
+    ),
+    (
+        "Inclusion of persons with disabilities",
+        &[("15160", "50"), ("16010", "50")],
+    ),
+    (
+        "Rights of indigenous peoples and Afro-descendants",
+        &[("15160", "100")],
+    ),
+    (
+        "Protection of migrants and host communities",
+        &[("15190", "100")],
+    ),
+    (
+        "Prevention of violence against women and girls",
+        &[("15180", "100")],
+    ),
     ("Social protection for older persons", &[("16010", "100")]),
-    ("Teacher training for inclusive education", &[("11130", "100")]),
-    ("Scholarships and skills for employment", &[("11330", "60"), ("16020", "40")]),
-    ("Competitiveness of small and medium-sized enterprises", &[("32130", "100")]),
-    ("Women's economic empowerment", &[("16020", "60"), ("15170", "40")]),
-    ("Disaster risk reduction and climate resilience", &[("43060", "100")]),
+    (
+        "Teacher training for inclusive education",
+        &[("11130", "100")],
+    ),
+    (
+        "Scholarships and skills for employment",
+        &[("11330", "60"), ("16020", "40")],
+    ),
+    (
+        "Competitiveness of small and medium-sized enterprises",
+        &[("32130", "100")],
+    ),
+    (
+        "Women's economic empowerment",
+        &[("16020", "60"), ("15170", "40")],
+    ),
+    (
+        "Disaster risk reduction and climate resilience",
+        &[("43060", "100")],
+    ),
     ("Integrated water resources management", &[("14015", "100")]),
-    ("Sustainable energy for rural communities", &[("23210", "100")]),
+    (
+        "Sustainable energy for rural communities",
+        &[("23210", "100")],
+    ),
     ("Digital skills and rural connectivity", &[("22040", "100")]),
     ("Drug demand reduction and treatment", &[("16063", "100")]),
     ("Drug treatment courts", &[("16063", "60"), ("15130", "40")]),
     ("National cybersecurity capacity", &[("15210", "100")]),
     ("Border and port security", &[("15210", "100")]),
-    ("Community policing and violence prevention", &[("15132", "60"), ("15220", "40")]),
+    (
+        "Community policing and violence prevention",
+        &[("15132", "60"), ("15220", "40")],
+    ),
     ("Firearms marking and destruction", &[("15240", "100")]),
-    ("Combating trafficking in persons", &[("15160", "60"), ("15130", "40")]),
-    ("Anti-money laundering and asset recovery", &[("15113", "50"), ("24010", "50")]),
+    (
+        "Combating trafficking in persons",
+        &[("15160", "60"), ("15130", "40")],
+    ),
+    (
+        "Anti-money laundering and asset recovery",
+        &[("15113", "50"), ("24010", "50")],
+    ),
     ("Training in international law", &[("15130", "100")]),
     ("Access to public information", &[("15153", "100")]),
-    ("Implementation of MESICIC recommendations", &[("15113", "100")]),
-    ("Justice houses and alternative dispute resolution", &[("15130", "100")]),
+    (
+        "Implementation of MESICIC recommendations",
+        &[("15113", "100")],
+    ),
+    (
+        "Justice houses and alternative dispute resolution",
+        &[("15130", "100")],
+    ),
     ("Mutual legal assistance network", &[("15130", "100")]),
 ];
 
@@ -65,13 +131,11 @@ pub async fn apply(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
             .iter()
             .map(|(code, pct)| serde_json::json!({"code": code, "percentage": pct}))
             .collect();
-        diesel::sql_query(
-            "UPDATE projects SET sectors = $1 WHERE strpos(title->>'en', $2) > 0",
-        )
-        .bind::<Jsonb, _>(serde_json::Value::Array(json))
-        .bind::<Text, _>(*title)
-        .execute(conn)
-        .await?;
+        diesel::sql_query("UPDATE projects SET sectors = $1 WHERE strpos(title->>'en', $2) > 0")
+            .bind::<Jsonb, _>(serde_json::Value::Array(json))
+            .bind::<Text, _>(*title)
+            .execute(conn)
+            .await?;
     }
     for (ms, prefix) in REGISTRIES {
         diesel::sql_query(

@@ -30,7 +30,10 @@ async fn sectors_default_to_the_pillar_and_must_be_dac_codes_summing_to_100() {
     let app = TestApp::demo().await;
     // Omitted: the pillar's sector (existing clients keep working).
     let p = create(&app, &new_project("SEC-1")).await;
-    assert_eq!(p["sectors"], json!([{"code": "15150", "percentage": "100"}]));
+    assert_eq!(
+        p["sectors"],
+        json!([{"code": "15150", "percentage": "100"}])
+    );
     assert_eq!(p["budget_lines"], json!([]));
     let body = with(
         new_project("SEC-2"),
@@ -43,9 +46,7 @@ async fn sectors_default_to_the_pillar_and_must_be_dac_codes_summing_to_100() {
         json!([{"code": "15151", "percentage": "60.5"}, {"code": "15160", "percentage": "39.5"}])
     );
 
-    let two = |a: &str, b: &str| {
-        json!([{"code": "15151", "percentage": a}, {"code": "15160", "percentage": b}])
-    };
+    let two = |a: &str, b: &str| json!([{"code": "15151", "percentage": a}, {"code": "15160", "percentage": b}]);
     // Percentages that do not sum to 100.
     let body = with(new_project("SEC-3"), "sectors", two("60", "30"));
     assert_eq!(refused(&app, &body).await, vec!["sectors"]);
@@ -142,24 +143,45 @@ async fn budget_lines_must_sum_to_the_budget_and_cover_at_most_a_year() {
         ])
     );
 
-    let refuse = |lines: Value| with(with(body.clone(), "code", json!("BL-2")), "budget_lines", lines);
+    let refuse = |lines: Value| {
+        with(
+            with(body.clone(), "code", json!("BL-2")),
+            "budget_lines",
+            lines,
+        )
+    };
     // Not summing to the budget.
     let fields = refused(
         &app,
-        &refuse(json!([line("2026-01-01", "2026-12-31", "1000.00", "original")])),
+        &refuse(json!([line(
+            "2026-01-01",
+            "2026-12-31",
+            "1000.00",
+            "original"
+        )])),
     )
     .await;
     assert_eq!(fields, vec!["budget_lines"]);
     // Longer than a year, outside the project, another currency, overlapping.
     let fields = refused(
         &app,
-        &refuse(json!([line("2026-01-01", "2027-01-02", "1500.00", "original")])),
+        &refuse(json!([line(
+            "2026-01-01",
+            "2027-01-02",
+            "1500.00",
+            "original"
+        )])),
     )
     .await;
     assert_eq!(fields, vec!["budget_lines[0].period_end"]);
     let fields = refused(
         &app,
-        &refuse(json!([line("2025-12-31", "2026-06-30", "1500.00", "original")])),
+        &refuse(json!([line(
+            "2025-12-31",
+            "2026-06-30",
+            "1500.00",
+            "original"
+        )])),
     )
     .await;
     assert_eq!(fields, vec!["budget_lines[0].period_start"]);
@@ -200,7 +222,10 @@ async fn budget_lines_must_sum_to_the_budget_and_cover_at_most_a_year() {
     assert_eq!(p["budget_lines"].as_array().unwrap().len(), 1);
     let p = patch_ok(&app, &p, &json!({"budget_lines": []})).await;
     assert_eq!(p["budget_lines"], json!([]));
-    assert_eq!(path_of(&p), format!("/v1/projects/{}", p["id"].as_str().unwrap()));
+    assert_eq!(
+        path_of(&p),
+        format!("/v1/projects/{}", p["id"].as_str().unwrap())
+    );
 }
 
 #[actix_web::test]
@@ -216,7 +241,10 @@ async fn organisation_identifiers_are_checked_by_their_prefix() {
     assert_eq!(res.status, 422, "{}", res.text());
     assert_eq!(res.problem_fields(), vec!["org_identifier"]);
     let res = app
-        .post("/v1/executing-agencies", &agency("1", json!("PE-RUC-2050/1")))
+        .post(
+            "/v1/executing-agencies",
+            &agency("1", json!("PE-RUC-2050/1")),
+        )
         .await;
     assert_eq!(res.problem_fields(), vec!["org_identifier"]);
     let res = app
@@ -263,7 +291,8 @@ async fn organisation_identifiers_are_checked_by_their_prefix() {
     assert_eq!(refused(&app, &body).await, vec!["donor_org_identifier"]);
     body["donor_org_identifier"] = json!("XM-DAC-301");
     body["agencies"] = json!([{"agency_id": a["id"], "role": "lead"}]);
-    body["sectors"] = json!([{"code": "15151", "percentage": "75"}, {"code": "15160", "percentage": "25"}]);
+    body["sectors"] =
+        json!([{"code": "15151", "percentage": "75"}, {"code": "15160", "percentage": "25"}]);
     body["budget_lines"] = json!([line("2026-01-01", "2026-12-31", "1000.00", "revised")]);
     let p = create(&app, &body).await;
     assert_eq!(p["donor_org_identifier"], "XM-DAC-301");
@@ -301,18 +330,23 @@ async fn the_demo_data_has_sectors_and_organisation_identifiers() {
         0
     );
     assert!(
-        int("SELECT count(*) FROM projects WHERE title->>'en' LIKE '%electoral%' \
-             AND sectors @> '[{\"code\": \"15151\"}]'")
-            > 0
+        int(
+            "SELECT count(*) FROM projects WHERE title->>'en' LIKE '%electoral%' \
+             AND sectors @> '[{\"code\": \"15151\"}]'"
+        ) > 0
     );
     assert_eq!(
-        int("SELECT count(*) FROM projects WHERE title->>'en' LIKE '%isaster risk%' \
-             AND NOT sectors @> '[{\"code\": \"43060\"}]'"),
+        int(
+            "SELECT count(*) FROM projects WHERE title->>'en' LIKE '%isaster risk%' \
+             AND NOT sectors @> '[{\"code\": \"43060\"}]'"
+        ),
         0
     );
     assert_eq!(
-        int("SELECT count(*) FROM executing_agencies WHERE member_state = 'PE' \
-             AND org_identifier NOT LIKE 'PE-RUC-%'"),
+        int(
+            "SELECT count(*) FROM executing_agencies WHERE member_state = 'PE' \
+             AND org_identifier NOT LIKE 'PE-RUC-%'"
+        ),
         0
     );
     assert!(int("SELECT count(*) FROM executing_agencies WHERE org_identifier IS NOT NULL") > 0);
@@ -321,7 +355,8 @@ async fn the_demo_data_has_sectors_and_organisation_identifiers() {
 #[actix_web::test]
 async fn project_statistics_have_a_sector_dimension() {
     let app = TestApp::demo().await;
-    let both = json!([{"code": "15151", "percentage": "50"}, {"code": "15160", "percentage": "50"}]);
+    let both =
+        json!([{"code": "15151", "percentage": "50"}, {"code": "15160", "percentage": "50"}]);
     create(&app, &with(new_project("ST-1"), "sectors", both)).await;
     create(
         &app,

@@ -198,8 +198,7 @@ pub fn check_budget_lines(
     }
     let before = errors.len();
     // Per period: (original, revised) amounts.
-    let mut periods: BTreeMap<(NaiveDate, NaiveDate), (Option<i64>, Option<i64>)> =
-        BTreeMap::new();
+    let mut periods: BTreeMap<(NaiveDate, NaiveDate), (Option<i64>, Option<i64>)> = BTreeMap::new();
     for (i, l) in lines.iter().enumerate() {
         let at = |f: &str| format!("budget_lines[{i}].{f}");
         if l.period_end < l.period_start {
@@ -425,9 +424,24 @@ mod tests {
         };
         let budget = Money::usd(100_000);
         let lines = vec![
-            line("2026-01-01", "2026-12-31", "600.00", BudgetLineStatus::Original),
-            line("2026-01-01", "2026-12-31", "500.00", BudgetLineStatus::Revised),
-            line("2027-01-01", "2027-06-30", "500.00", BudgetLineStatus::Original),
+            line(
+                "2026-01-01",
+                "2026-12-31",
+                "600.00",
+                BudgetLineStatus::Original,
+            ),
+            line(
+                "2026-01-01",
+                "2026-12-31",
+                "500.00",
+                BudgetLineStatus::Revised,
+            ),
+            line(
+                "2027-01-01",
+                "2027-06-30",
+                "500.00",
+                BudgetLineStatus::Original,
+            ),
         ];
         let mut e = Vec::new();
         check_budget_lines(&lines, &budget, d("2026-01-01"), None, &mut e);

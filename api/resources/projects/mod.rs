@@ -603,11 +603,9 @@ async fn check_project(
                 "solo los fondos específicos y fiduciarios tienen un donante"
             ),
         )),
-        (Some(v), true) => crate::resources::shared::iati::check_org_identifier(
-            "donor_org_identifier",
-            v,
-            errors,
-        ),
+        (Some(v), true) => {
+            crate::resources::shared::iati::check_org_identifier("donor_org_identifier", v, errors)
+        }
         (None, _) => {}
     }
     iati_fields::check_budget_lines(&p.budget_lines, &p.budget, p.starts_on, p.ends_on, errors);
