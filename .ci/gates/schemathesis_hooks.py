@@ -29,8 +29,9 @@ SCHEMATHESIS_HOOKS.
    has the one Coordinating Office, so otherwise a generated office almost never exists.
 8. IATI fields. In two thirds of the valid bodies, `sectors` get real DAC codes with
    percentages summing to 100, `budget_lines` are emptied (they must sum to the budget
-   and fit the dates, which no schema expresses) and organisation identifiers get a real
-   registration agency prefix: the codelists are in the descriptions, not the schema.
+   and fit the dates, which no schema expresses), organisation identifiers get a real
+   registration agency prefix (the codelists are in the descriptions, not the schema),
+   and a project of a fund without a donor gets no donor fields.
 9. Reach. Every answer's status is appended to $OGSMS_GATES_STATUSES as
    `METHOD /path/{template} STATUS`; schemathesis_reach.py counts the 2xx per operation.
 """
@@ -213,6 +214,11 @@ def iati_fields(case) -> None:
     for key in ("org_identifier", "donor_org_identifier"):
         if isinstance(body.get(key), str):
             body[key] = f"XM-DAC-{h % 100000}"
+    # Only specific and trust funds have a donor (and its identifier).
+    if body.get("funding_source") not in (None, "specific_fund", "trust_fund"):
+        for key in ("donor", "donor_agreement", "donor_org_identifier"):
+            if key in body:
+                body[key] = None
     case.body = body
 
 
