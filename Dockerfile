@@ -4,6 +4,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY api ./api
 COPY migrations ./migrations
+COPY iati ./iati
 COPY tests ./tests
 RUN cargo build --release --locked --bin ogsms
 

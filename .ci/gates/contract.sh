@@ -4,7 +4,7 @@
 # Python client that must work, and the running service is fuzzed against it with
 # Schemathesis once per role.
 #
-#   .ci/gates/contract.sh [lint|types|breaking|schemathesis|client|all]   (default: all)
+#   .ci/gates/contract.sh [lint|types|breaking|schemathesis|client|iati|all]   (default: all)
 #
 # Tools are pinned in package.json/package-lock.json (npm) and requirements.txt (PyPI)
 # and installed under .ci/gates/node_modules and .ci/gates/.venv. The service gates run
@@ -295,18 +295,35 @@ client_gate() {
     "$GATES/.venv/bin/python" "$GATES/client_check.py"
 }
 
+# The IATI file judged by IATI's own rules (iati/: the 2.03 schema, codelists and the
+# standard ruleset): the checker's own tests first (planted violations are caught), then
+# the demo data's GET /v1/exports/iati-activities.xml, 0 errors and 0 warnings.
+iati_gate() {
+  python_tools
+  say "IATI checker tests (.ci/gates/iati/test_check.py)"
+  "$GATES/.venv/bin/python" -m unittest discover -s "$GATES/iati"
+  start_service
+  say "IATI: the demo export against the 2.03 schema, codelists and standard ruleset"
+  local token
+  token="$(ogsms token --role coordinator --sub iati-gate --ttl 600)"
+  curl -fsS -H "Authorization: Bearer $token" "$BASE_URL/v1/exports/iati-activities.xml" -o "$WORK/iati-activities.xml"
+  "$GATES/.venv/bin/python" "$GATES/iati/check.py" "$WORK/iati-activities.xml"
+}
+
 case "${1:-all}" in
   lint) lint ;;
   types) types ;;
   breaking) breaking ;;
   schemathesis) schemathesis_gate ;;
   client) client_gate ;;
+  iati) iati_gate ;;
   all)
     lint
     types
     breaking
     client_gate
+    iati_gate
     schemathesis_gate
     ;;
-  *) echo "usage: $0 [lint|types|breaking|schemathesis|client|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [lint|types|breaking|schemathesis|client|iati|all]" >&2; exit 2 ;;
 esac

@@ -27,7 +27,12 @@ SCHEMATHESIS_HOOKS.
    document leaves the code's grammar and the member-state list to the descriptions
    (both are trimmed and upper-cased before they are checked), and the demo data already
    has the one Coordinating Office, so otherwise a generated office almost never exists.
-7. Reach. Every answer's status is appended to $OGSMS_GATES_STATUSES as
+8. IATI fields. In two thirds of the valid bodies, `sectors` get real DAC codes with
+   percentages summing to 100, `budget_lines` are emptied (they must sum to the budget
+   and fit the dates, which no schema expresses), organisation identifiers get a real
+   registration agency prefix (the codelists are in the descriptions, not the schema),
+   and a project of a fund without a donor gets no donor fields.
+9. Reach. Every answer's status is appended to $OGSMS_GATES_STATUSES as
    `METHOD /path/{template} STATUS`; schemathesis_reach.py counts the 2xx per operation.
 """
 
@@ -188,6 +193,35 @@ def real_refs(value):
     return value
 
 
+DAC_CODES = ["15151", "15160", "15130", "43060", "11330", "16063"]
+
+
+def iati_fields(case) -> None:
+    if not isinstance(case.body, dict) or is_negative(case, ParameterLocation.BODY):
+        return
+    h = int.from_bytes(hashlib.sha256(json.dumps(case.body, sort_keys=True, default=str).encode()).digest()[:8], "big")
+    if h % 3 == 0:
+        return
+    body = dict(case.body)
+    if isinstance(body.get("sectors"), list) and body["sectors"]:
+        n = min(len(body["sectors"]), len(DAC_CODES))
+        shares = [100 // n] * n
+        shares[0] += 100 - sum(shares)
+        body["sectors"] = [{"code": DAC_CODES[(h + i) % len(DAC_CODES)] if n == 1 else DAC_CODES[i], "percentage": str(p)}
+                           for i, p in enumerate(shares)]
+    if isinstance(body.get("budget_lines"), list):
+        body["budget_lines"] = []
+    for key in ("org_identifier", "donor_org_identifier"):
+        if isinstance(body.get(key), str):
+            body[key] = f"XM-DAC-{h % 100000}"
+    # Only specific and trust funds have a donor (and its identifier).
+    if body.get("funding_source") not in (None, "specific_fund", "trust_fund"):
+        for key in ("donor", "donor_agreement", "donor_org_identifier"):
+            if key in body:
+                body[key] = None
+    case.body = body
+
+
 @schemathesis.hook
 def before_call(context, case, **kwargs):
     pool = IDS.get(label(case))
@@ -207,6 +241,7 @@ def before_call(context, case, **kwargs):
                 key = sorted(case.body)[(h // 3) % len(case.body)]
                 case.body = {key: case.body[key]}
     in_ledger_year(case)
+    iati_fields(case)
     possible_office(case)
     possible_revocation(case)
     headers = case.headers or {}

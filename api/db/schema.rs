@@ -100,6 +100,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int8,
+        org_identifier -> Nullable<Text>,
     }
 }
 
@@ -170,6 +171,9 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int8,
+        sectors -> Jsonb,
+        budget_lines -> Jsonb,
+        donor_org_identifier -> Nullable<Text>,
     }
 }
 

@@ -365,6 +365,8 @@ pub struct ProjectExportQuery {
     pub mandate_id: Option<String>,
     /// Projects with any of these executing agencies (ids, comma-separated).
     pub agency_id: Option<String>,
+    /// Projects in any of these OECD DAC 5-digit sectors (codes, comma-separated).
+    pub sector: Option<String>,
     /// Projects of offices in these member states (alpha-2 codes, comma-separated).
     pub member_state: Option<String>,
     /// Projects running on or after this date.
@@ -415,6 +417,7 @@ pub async fn export_projects(
         status: q.status,
         mandate_id: q.mandate_id,
         agency_id: q.agency_id,
+        sector: q.sector,
         member_state: q.member_state,
         active_from: q.active_from,
         active_to: q.active_to,

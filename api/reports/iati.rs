@@ -22,18 +22,29 @@
 //!   cancelled project, which may never have started) and, when known, the end (type 4
 //!   actual once completed or closed, else type 3 planned).
 //! - `recipient-country`: the member state of the project's office, 100 %.
-//! - `budget`: the project's budget in its own currency (type 1 original; status 1
-//!   indicative while in pipeline, else 2 committed) over the project's dates, value
-//!   dated at the start. A project without an end date has no budget element (IATI
-//!   budgets need a period end).
+//! - `sector`: the project's OECD DAC 5-digit sectors (vocabulary 1) with their
+//!   percentages, and its OAS pillar as vocabulary 99 (the reporting organisation's
+//!   own), 100 %, named in en/es/fr/pt.
+//! - `budget`: one per budget line (type 1 original or 2 revised; status 1 indicative
+//!   while in pipeline, else 2 committed), value dated at the period's start. A project
+//!   without budget lines has its budget split pro rata by days into the calendar years
+//!   of its dates (type 1, status 1 indicative), so that no budget covers more than a
+//!   year (IATI rule 7.5.3) and every year it runs has one; without an end date it has no
+//!   budget element (IATI budgets need a period end).
+//! - Organisation identifiers: a donor's (`donor_org_identifier`) and an executing
+//!   agency's (`org_identifier`) are the `@ref` of their `participating-org` and of a
+//!   transaction's `receiver-org`.
 //! - `transaction`: from the ledger entries tagged to the project, in US dollars,
 //!   `ref` the entry's id, `value-date` the entry's date (the date its rate was taken):
 //!   allocations → type 2 (outgoing commitment); expenses → type 4 (expenditure);
 //!   refunds → type 4 with a negative value; a reversal → the type of the entry it
 //!   reverses, with the opposite sign, on the reversal's date (so the file keeps the
 //!   history and each period nets correctly). Adjustments (and their reversals) are
-//!   neither and are left out. An expenditure paid to an executing agency names it as
-//!   `receiver-org`. Descriptions are the category's label, never the entry's own text.
+//!   neither and are left out. Entries dated after today are left out until their day
+//!   (IATI rule 11.2.1: no transaction in the future). The `provider-org` is the OAS (the
+//!   reporting organisation's ref); an expenditure paid to an executing agency names it
+//!   as `receiver-org`. Descriptions are the category's label, never the entry's own
+//!   text.
 //!
 //! ## Who gets what
 //! The activities are published data: every role, viewers included, gets every
@@ -69,7 +80,9 @@ use crate::db::DbConn;
 use crate::db::schema::{departments, offices, projects};
 use crate::resources::agencies::AgencyKind;
 use crate::resources::ledgers::{Category, EntryKind};
-use crate::resources::projects::{FundingSource, ProjectStatus};
+use crate::resources::projects::iati_fields;
+use crate::resources::projects::{BudgetLineStatus, FundingSource, Pillar, ProjectStatus};
+use crate::resources::shared::iati as codelists;
 use crate::state::AppState;
 
 /// The default IATI organisation identifier of the OAS as reporting organisation.
@@ -125,6 +138,73 @@ fn organisation_type(k: AgencyKind) -> &'static str {
     }
 }
 
+/// A pillar's name in the four languages (the narrative of its vocabulary-99 sector).
+fn pillar_names(p: Pillar) -> [(&'static str, &'static str); 4] {
+    match p {
+        Pillar::Democracy => [
+            ("en", "Democracy"),
+            ("es", "Democracia"),
+            ("fr", "Démocratie"),
+            ("pt", "Democracia"),
+        ],
+        Pillar::HumanRights => [
+            ("en", "Human rights"),
+            ("es", "Derechos humanos"),
+            ("fr", "Droits de la personne"),
+            ("pt", "Direitos humanos"),
+        ],
+        Pillar::IntegralDevelopment => [
+            ("en", "Integral development"),
+            ("es", "Desarrollo integral"),
+            ("fr", "Développement intégré"),
+            ("pt", "Desenvolvimento integral"),
+        ],
+        Pillar::MultidimensionalSecurity => [
+            ("en", "Multidimensional security"),
+            ("es", "Seguridad multidimensional"),
+            ("fr", "Sécurité multidimensionnelle"),
+            ("pt", "Segurança multidimensional"),
+        ],
+        Pillar::LegalCooperation => [
+            ("en", "Legal cooperation"),
+            ("es", "Cooperación jurídica"),
+            ("fr", "Coopération juridique"),
+            ("pt", "Cooperação jurídica"),
+        ],
+    }
+}
+
+/// A budget of `minor` units over `[start, end]` split pro rata by days into the
+/// calendar years it touches: each piece rounded down at the cumulative share, so the
+/// pieces sum to the budget exactly.
+fn pro_rata(start: NaiveDate, end: NaiveDate, minor: i64) -> Vec<(NaiveDate, NaiveDate, i64)> {
+    use chrono::Datelike;
+    let mut pieces = Vec::new();
+    let mut from = start;
+    while from <= end {
+        let year_end = NaiveDate::from_ymd_opt(from.year(), 12, 31).expect("Dec 31");
+        let to = year_end.min(end);
+        pieces.push((from, to));
+        match to.succ_opt() {
+            Some(next) => from = next,
+            None => break,
+        }
+    }
+    let total_days = i128::from((end - start).num_days() + 1);
+    let mut done_days = 0i128;
+    let mut done = 0i64;
+    pieces
+        .into_iter()
+        .map(|(s, e)| {
+            done_days += i128::from((e - s).num_days() + 1);
+            let upto = i64::try_from(i128::from(minor) * done_days / total_days).unwrap_or(minor);
+            let piece = upto - done;
+            done = upto;
+            (s, e, piece)
+        })
+        .collect()
+}
+
 /// Query parameters of the IATI export.
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -158,6 +238,10 @@ struct ProjectRow {
     funding_source: String,
     donor: Option<String>,
     updated_at: DateTime<Utc>,
+    pillar: String,
+    sectors: serde_json::Value,
+    budget_lines: serde_json::Value,
+    donor_org_identifier: Option<String>,
 }
 
 struct Org {
@@ -173,6 +257,8 @@ struct AgencyRow {
     kind: String,
     #[diesel(sql_type = diesel::sql_types::Jsonb)]
     name: serde_json::Value,
+    #[diesel(sql_type = Nullable<Text>)]
+    org_identifier: Option<String>,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -195,6 +281,8 @@ struct TransactionRow {
     payee_kind: Option<String>,
     #[diesel(sql_type = Nullable<diesel::sql_types::Jsonb>)]
     payee_name: Option<serde_json::Value>,
+    #[diesel(sql_type = Nullable<Text>)]
+    payee_org_identifier: Option<String>,
     #[diesel(sql_type = Timestamptz)]
     created_at: DateTime<Utc>,
 }
@@ -356,7 +444,7 @@ impl Exporter {
         let mut transactions: HashMap<Uuid, Vec<TransactionRow>> = HashMap::new();
         if !ids.is_empty() {
             let found: Vec<AgencyRow> = diesel::sql_query(
-                "SELECT pa.project_id, a.kind, a.name FROM project_agencies pa \
+                "SELECT pa.project_id, a.kind, a.name, a.org_identifier FROM project_agencies pa \
                    JOIN executing_agencies a ON a.id = pa.agency_id \
                   WHERE pa.project_id = ANY($1) \
                   ORDER BY pa.project_id, pa.role, pa.agency_id",
@@ -376,7 +464,8 @@ impl Exporter {
             if all {
                 let found: Vec<TransactionRow> = diesel::sql_query(
                     "SELECT e.id, e.project_id, e.kind, e.category, e.entry_date, e.effect_minor, \
-                            r.kind AS reversed_kind, a.kind AS payee_kind, a.name AS payee_name, e.created_at \
+                            r.kind AS reversed_kind, a.kind AS payee_kind, a.name AS payee_name, \
+                            a.org_identifier AS payee_org_identifier, e.created_at \
                        FROM ledger_entries e \
                        JOIN ledgers l ON l.id = e.ledger_id \
                        JOIN projects p ON p.id = e.project_id \
@@ -384,6 +473,7 @@ impl Exporter {
                        LEFT JOIN executing_agencies a ON a.id = e.payee_agency_id \
                       WHERE e.project_id = ANY($1) \
                         AND e.kind <> 'adjustment' \
+                        AND e.entry_date <= current_date \
                         AND ($2::uuid IS NULL OR l.office_id = $2) \
                         AND ($3::uuid IS NULL OR p.department_id = $3) \
                       ORDER BY e.project_id, e.entry_date, e.created_at, e.id",
@@ -459,13 +549,17 @@ impl Exporter {
                 let funding = FundingSource::from_db(&p.funding_source);
                 match (&p.donor, funding.has_donor()) {
                     (Some(donor), true) => {
-                        w.create_element("participating-org")
-                            .with_attribute(("role", "1"))
-                            .write_inner_content(|w| {
-                                w.create_element("narrative")
-                                    .write_text_content(BytesText::new(donor))?;
-                                Ok(())
-                            })?;
+                        let mut e = w
+                            .create_element("participating-org")
+                            .with_attribute(("role", "1"));
+                        if let Some(r) = &p.donor_org_identifier {
+                            e = e.with_attribute(("ref", r.as_str()));
+                        }
+                        e.write_inner_content(|w| {
+                            w.create_element("narrative")
+                                .write_text_content(BytesText::new(donor))?;
+                            Ok(())
+                        })?;
                     }
                     _ => {
                         w.create_element("participating-org")
@@ -489,11 +583,13 @@ impl Exporter {
                 // 4 Implementing.
                 for a in agencies {
                     let name = LocalizedText::from_json(a.name.clone());
-                    w.create_element("participating-org")
-                        .with_attributes([
-                            ("role", "4"),
-                            ("type", organisation_type(AgencyKind::from_db(&a.kind))),
-                        ])
+                    let mut e = w
+                        .create_element("participating-org")
+                        .with_attribute(("role", "4"));
+                    if let Some(r) = &a.org_identifier {
+                        e = e.with_attribute(("ref", r.as_str()));
+                    }
+                    e.with_attribute(("type", organisation_type(AgencyKind::from_db(&a.kind))))
                         .write_inner_content(|w| narratives(w, &name))?;
                 }
                 w.create_element("activity-status")
@@ -526,22 +622,86 @@ impl Exporter {
                         .with_attributes([("code", o.member_state.trim()), ("percentage", "100")])
                         .write_empty()?;
                 }
-                if let Some(end) = p.ends_on {
-                    let budget = Money::from_db(p.budget_amount, &p.budget_currency);
-                    let (start, end) = (iso(p.starts_on), iso(end));
-                    let amount = budget.amount_string();
-                    w.create_element("budget")
+                for sector in iati_fields::sectors_from_json(p.sectors.clone()) {
+                    let name = codelists::sectors()
+                        .get(&sector.code)
+                        .map(|i| i.name.as_str())
+                        .unwrap_or("");
+                    w.create_element("sector")
                         .with_attributes([
-                            ("type", "1"),
-                            (
-                                "status",
-                                if status == ProjectStatus::Pipeline {
-                                    "1"
-                                } else {
-                                    "2"
-                                },
-                            ),
+                            ("vocabulary", "1"),
+                            ("code", sector.code.as_str()),
+                            ("percentage", sector.percentage.as_str()),
                         ])
+                        .write_inner_content(|w| {
+                            if !name.is_empty() {
+                                w.create_element("narrative")
+                                    .with_attribute(("xml:lang", "en"))
+                                    .write_text_content(BytesText::new(name))?;
+                            }
+                            Ok(())
+                        })?;
+                }
+                let pillar = Pillar::from_db(&p.pillar);
+                w.create_element("sector")
+                    .with_attributes([
+                        ("vocabulary", "99"),
+                        ("code", pillar.as_str()),
+                        ("percentage", "100"),
+                    ])
+                    .write_inner_content(|w| {
+                        for (lang, value) in pillar_names(pillar) {
+                            w.create_element("narrative")
+                                .with_attribute(("xml:lang", lang))
+                                .write_text_content(BytesText::new(value))?;
+                        }
+                        Ok(())
+                    })?;
+                let budget = Money::from_db(p.budget_amount, &p.budget_currency);
+                let committed = if status == ProjectStatus::Pipeline {
+                    "1"
+                } else {
+                    "2"
+                };
+                let lines =
+                    iati_fields::lines_from_json(p.budget_lines.clone(), &p.budget_currency);
+                let budgets: Vec<(NaiveDate, NaiveDate, String, &str, &str)> = if lines.is_empty() {
+                    p.ends_on
+                        .map(|end| {
+                            pro_rata(p.starts_on, end, budget.minor)
+                                .into_iter()
+                                .map(|(s, e, minor)| {
+                                    let m = Money {
+                                        minor,
+                                        currency: budget.currency,
+                                    };
+                                    (s, e, m.amount_string(), "1", "1")
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                } else {
+                    lines
+                        .into_iter()
+                        .map(|l| {
+                            let kind = match l.status {
+                                BudgetLineStatus::Original => "1",
+                                BudgetLineStatus::Revised => "2",
+                            };
+                            (
+                                l.period_start,
+                                l.period_end,
+                                l.amount.amount,
+                                kind,
+                                committed,
+                            )
+                        })
+                        .collect()
+                };
+                for (start, end, amount, kind, budget_status) in budgets {
+                    let (start, end) = (iso(start), iso(end));
+                    w.create_element("budget")
+                        .with_attributes([("type", kind), ("status", budget_status)])
                         .write_inner_content(|w| {
                             w.create_element("period-start")
                                 .with_attribute(("iso-date", start.as_str()))
@@ -598,12 +758,18 @@ impl Exporter {
                         ),
                     }
                 })?;
+                w.create_element("provider-org")
+                    .with_attributes([("ref", reporting_org_ref()), ("type", MULTILATERAL)])
+                    .write_inner_content(oas_narratives)?;
                 if code == "4"
                     && let (Some(kind), Some(name)) = (&t.payee_kind, &t.payee_name)
                 {
                     let name = LocalizedText::from_json(name.clone());
-                    w.create_element("receiver-org")
-                        .with_attribute(("type", organisation_type(AgencyKind::from_db(kind))))
+                    let mut e = w.create_element("receiver-org");
+                    if let Some(r) = &t.payee_org_identifier {
+                        e = e.with_attribute(("ref", r.as_str()));
+                    }
+                    e.with_attribute(("type", organisation_type(AgencyKind::from_db(kind))))
                         .write_inner_content(|w| narratives(w, &name))?;
                 }
                 Ok(())
@@ -697,6 +863,23 @@ mod tests {
                 (Closed, "4"),
                 (Cancelled, "5"),
             ]
+        );
+    }
+
+    #[test]
+    fn budgets_split_pro_rata_into_calendar_years() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let got = pro_rata(d("2025-07-01"), d("2027-06-30"), 1_000_001);
+        assert_eq!(got.len(), 3);
+        assert_eq!((got[0].0, got[0].1), (d("2025-07-01"), d("2025-12-31")));
+        assert_eq!((got[2].0, got[2].1), (d("2027-01-01"), d("2027-06-30")));
+        assert_eq!(got.iter().map(|p| p.2).sum::<i64>(), 1_000_001);
+        // 184 of 730 days, 365 of 730, 181 of 730.
+        assert_eq!(got[0].2, 1_000_001 * 184 / 730);
+        assert!(got.iter().all(|(s, e, _)| (*e - *s).num_days() <= 365));
+        assert_eq!(
+            pro_rata(d("2026-03-01"), d("2026-03-01"), 5),
+            vec![(d("2026-03-01"), d("2026-03-01"), 5)]
         );
     }
 

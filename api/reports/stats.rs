@@ -833,6 +833,9 @@ string_enum! {
         MemberState = "member_state" ("Member state", "Estado miembro"),
         /// The project's HQ Secretariat or Department.
         Department = "department" ("Department", "Departamento"),
+        /// The project's OECD DAC 5-digit sectors: a project with several counts once in
+        /// each (`total_projects` still counts it once).
+        Sector = "sector" ("Sector", "Sector"),
     }
 }
 
@@ -842,7 +845,7 @@ string_enum! {
 #[into_params(parameter_in = Query)]
 pub struct ProjectCountQuery {
     /// Dimensions, comma-separated, among `status`, `pillar`, `office`,
-    /// `member_state`, `department` (default `status`).
+    /// `member_state`, `department`, `sector` (default `status`).
     #[param(example = "pillar,status")]
     pub group_by: Option<String>,
     /// Offices (ids), comma-separated.
@@ -855,6 +858,9 @@ pub struct ProjectCountQuery {
     pub pillar: Option<String>,
     /// Statuses, comma-separated.
     pub status: Option<String>,
+    /// Projects in any of these OECD DAC 5-digit sectors (codes), comma-separated.
+    #[param(example = "15151,15160")]
+    pub sector: Option<String>,
 }
 
 /// The number of projects in one group. Fields of dimensions not grouped by are null.
@@ -868,6 +874,12 @@ pub struct ProjectCountRow {
     pub member_state: Option<String>,
     pub department_id: Option<Uuid>,
     pub department_code: Option<String>,
+    /// OECD DAC 5-digit sector code.
+    #[schema(example = "15151")]
+    pub sector: Option<String>,
+    /// The sector's name in the DAC codelist (English).
+    #[schema(example = "Elections")]
+    pub sector_name: Option<String>,
     pub projects: i64,
 }
 
@@ -895,11 +907,13 @@ struct ProjectCountSqlRow {
     department_id: Option<Uuid>,
     #[diesel(sql_type = Nullable<Text>)]
     department_code: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    sector: Option<String>,
     #[diesel(sql_type = BigInt)]
     projects: i64,
 }
 
-/// Project counts by status, pillar, office, member state and/or HQ department.
+/// Project counts by status, pillar, office, member state, HQ department and/or sector.
 ///
 /// Readable by every role.
 #[utoipa::path(
@@ -949,6 +963,15 @@ pub async fn project_counts(
             .map(|s| ProjectStatus::parse_filter("status", s))
             .transpose()?,
     );
+    let sectors: Option<Vec<serde_json::Value>> =
+        validate::param_codes("sector", query.sector.as_deref(), |c| {
+            c.len() == 5 && c.bytes().all(|b| b.is_ascii_digit())
+        })?
+        .map(|v| {
+            v.iter()
+                .map(|c| serde_json::json!([{ "code": c }]))
+                .collect()
+        });
     let mut select = Vec::new();
     let mut group = Vec::new();
     for d in ProjectDimension::ALL {
@@ -971,6 +994,7 @@ pub async fn project_counts(
                 "NULL::uuid AS department_id, NULL::text AS department_code",
                 "d.id",
             ),
+            ProjectDimension::Sector => ("s.code AS sector", "NULL::text AS sector", "s.code"),
         };
         select.push(if on { yes } else { no });
         if on {
@@ -985,20 +1009,30 @@ pub async fn project_counts(
             ProjectDimension::Office => "office_code",
             ProjectDimension::MemberState => "member_state",
             ProjectDimension::Department => "department_code",
+            ProjectDimension::Sector => "sector",
         })
         .collect();
-    let sql = format!(
-        "SELECT {select}, count(*)::bigint AS projects \
-         FROM projects p \
+    let by_sector = dims.contains(&ProjectDimension::Sector);
+    let from_where = format!(
+        "FROM projects p \
          JOIN offices o ON o.id = p.office_id \
          JOIN member_states m ON m.code = o.member_state \
          JOIN departments d ON d.id = p.department_id \
+         {sectors} \
          WHERE ($1::uuid[] IS NULL OR p.office_id = ANY($1)) \
            AND ($2::uuid[] IS NULL OR p.department_id = ANY($2)) \
            AND ($3::text[] IS NULL OR o.member_state = ANY($3)) \
            AND ($4::text[] IS NULL OR p.pillar = ANY($4)) \
            AND ($5::text[] IS NULL OR p.status = ANY($5)) \
-         {group} {order}",
+           AND ($6::jsonb[] IS NULL OR p.sectors @> ANY($6))",
+        sectors = if by_sector {
+            "CROSS JOIN LATERAL jsonb_to_recordset(p.sectors) AS s(code text)"
+        } else {
+            ""
+        },
+    );
+    let sql = format!(
+        "SELECT {select}, count(*)::bigint AS projects {from_where} {group} {order}",
         select = select.join(", "),
         group = if group.is_empty() {
             String::new()
@@ -1012,17 +1046,45 @@ pub async fn project_counts(
         },
     );
     let mut conn = state.pool.get().await?;
+    let (office_ids_again, department_ids_again, member_states_again, pillars_again) = (
+        office_ids.clone(),
+        department_ids.clone(),
+        member_states.clone(),
+        pillars.clone(),
+    );
     let mut rows: Vec<ProjectCountSqlRow> = diesel::sql_query(sql)
         .bind::<Nullable<Array<diesel::sql_types::Uuid>>, _>(office_ids)
         .bind::<Nullable<Array<diesel::sql_types::Uuid>>, _>(department_ids)
         .bind::<Nullable<Array<Text>>, _>(member_states)
         .bind::<Nullable<Array<Text>>, _>(pillars)
-        .bind::<Nullable<Array<Text>>, _>(statuses)
+        .bind::<Nullable<Array<Text>>, _>(statuses.clone())
+        .bind::<Nullable<Array<diesel::sql_types::Jsonb>>, _>(sectors.clone())
         .load(&mut conn)
         .await?;
     rows.retain(|r| r.projects > 0);
 
-    let total_projects = rows.iter().map(|r| r.projects).sum();
+    // By sector a project counts in each of its sectors: the total counts it once.
+    let total_projects = if by_sector {
+        #[derive(diesel::QueryableByName)]
+        struct Total {
+            #[diesel(sql_type = BigInt)]
+            projects: i64,
+        }
+        let total: Total = diesel::sql_query(format!(
+            "SELECT count(DISTINCT p.id)::bigint AS projects {from_where}"
+        ))
+        .bind::<Nullable<Array<diesel::sql_types::Uuid>>, _>(office_ids_again)
+        .bind::<Nullable<Array<diesel::sql_types::Uuid>>, _>(department_ids_again)
+        .bind::<Nullable<Array<Text>>, _>(member_states_again)
+        .bind::<Nullable<Array<Text>>, _>(pillars_again)
+        .bind::<Nullable<Array<Text>>, _>(statuses)
+        .bind::<Nullable<Array<diesel::sql_types::Jsonb>>, _>(sectors)
+        .get_result(&mut conn)
+        .await?;
+        total.projects
+    } else {
+        rows.iter().map(|r| r.projects).sum()
+    };
     let body = ProjectCountStats {
         group_by: dims,
         rows: rows
@@ -1035,6 +1097,12 @@ pub async fn project_counts(
                 member_state: r.member_state,
                 department_id: r.department_id,
                 department_code: r.department_code,
+                sector_name: r.sector.as_deref().and_then(|c| {
+                    crate::resources::shared::iati::sectors()
+                        .get(c)
+                        .map(|i| i.name.clone())
+                }),
+                sector: r.sector,
                 projects: r.projects,
             })
             .collect(),

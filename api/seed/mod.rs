@@ -1600,6 +1600,7 @@ pub async fn demo(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
             let countries = country_names(conn).await?;
             let data = generate(&Spec::demo(), &words, &reference, &countries);
             insert_dataset(conn, &data).await?;
+            sectors::apply(conn).await?;
             Ok::<_, anyhow::Error>(data)
         })
         .await?;
@@ -1945,6 +1946,7 @@ pub async fn scale(url: &str, projects: usize) -> anyhow::Result<ScaleReport> {
 }
 
 mod entries;
+mod sectors;
 pub use entries::{EntriesReport, load as entries};
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod deploy;
 mod exports;
 mod health;
 mod iati;
+mod iati_rules;
 mod ledger_admin;
 mod ledgers;
 mod mandates;

@@ -905,7 +905,8 @@ async fn project_counts_group_by_status_pillar_office_member_state_and_departmen
     assert_eq!(
         body["rows"],
         json!([{"status": "approved", "pillar": null, "office_id": null, "office_code": null,
-                "member_state": null, "department_id": null, "department_code": null, "projects": 1}])
+                "member_state": null, "department_id": null, "department_code": null,
+                "sector": null, "sector_name": null, "projects": 1}])
     );
     let body = ok(&app, "/v1/stats/projects?group_by=office&status=pipeline,cancelled&pillar=integral_development,human_rights").await;
     let got: Vec<(&str, i64)> = body["rows"]

@@ -61,6 +61,11 @@ pub const CONSTRAINTS: &[Constraint] = &[
         meaning: Meaning::Unique,
     },
     Constraint {
+        name: "executing_agencies_org_identifier_key",
+        field: "org_identifier",
+        meaning: Meaning::Unique,
+    },
+    Constraint {
         name: "executing_agencies_member_state_fkey",
         field: "member_state",
         meaning: Meaning::Reference,
@@ -89,6 +94,11 @@ pub struct ExecutingAgency {
     /// The agency's registration (tax or legal) number, unique within its member state.
     #[schema(example = "20504915523")]
     pub registration_number: String,
+    /// The agency's IATI organisation identifier: a prefix from IATI's
+    /// OrganisationRegistrationAgency codelist, a hyphen and the number the registry gave
+    /// it; null when it has none. Unique. The IATI export names the agency by it.
+    #[schema(example = "PE-RUC-20504915523")]
+    pub org_identifier: Option<String>,
     pub contacts: Contacts,
     pub status: AgencyStatus,
     pub created_at: DateTime<Utc>,
@@ -110,6 +120,7 @@ struct AgencyRow {
     status: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    org_identifier: Option<String>,
 }
 
 impl From<AgencyRow> for ExecutingAgency {
@@ -121,6 +132,7 @@ impl From<AgencyRow> for ExecutingAgency {
             member_state: r.member_state,
             kind: AgencyKind::from_db(&r.kind),
             registration_number: r.registration_number,
+            org_identifier: r.org_identifier,
             contacts: Contacts {
                 email: r.email,
                 phone: r.phone,
@@ -148,6 +160,11 @@ pub struct NewExecutingAgency {
     /// Unique within the member state.
     #[schema(example = "20504915523")]
     pub registration_number: String,
+    /// Optional IATI organisation identifier, e.g. `PE-RUC-20504915523` (the prefix from
+    /// IATI's OrganisationRegistrationAgency codelist); unique.
+    #[serde(default)]
+    #[schema(example = "PE-RUC-20504915523")]
+    pub org_identifier: Option<String>,
     #[serde(default)]
     pub contacts: Option<Contacts>,
 }
@@ -165,6 +182,9 @@ pub struct ExecutingAgencyPatch {
     pub member_state: Option<String>,
     pub kind: Option<AgencyKind>,
     pub registration_number: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub org_identifier: Option<Option<String>>,
     pub contacts: Option<ContactsPatch>,
 }
 
@@ -192,6 +212,9 @@ fn validate_agency(a: &ExecutingAgency) -> Result<(), ApiError> {
         64,
         &mut errors,
     );
+    if let Some(v) = &a.org_identifier {
+        crate::resources::shared::iati::check_org_identifier("org_identifier", v, &mut errors);
+    }
     a.contacts.validate(&mut errors);
     validate::finish(errors)
 }
@@ -447,6 +470,7 @@ pub async fn create_agency(
         member_state: new.member_state.trim().to_owned(),
         kind: new.kind,
         registration_number: new.registration_number.trim().to_owned(),
+        org_identifier: blank_to_none(new.org_identifier),
         contacts: new.contacts.map(trim_contacts).unwrap_or_default(),
         status: AgencyStatus::Active,
         created_at: now,
@@ -464,6 +488,7 @@ pub async fn create_agency(
                     executing_agencies::member_state.eq(&agency.member_state),
                     executing_agencies::kind.eq(agency.kind.as_str()),
                     executing_agencies::registration_number.eq(&agency.registration_number),
+                    executing_agencies::org_identifier.eq(&agency.org_identifier),
                     executing_agencies::email.eq(&agency.contacts.email),
                     executing_agencies::phone.eq(&agency.contacts.phone),
                     executing_agencies::website.eq(&agency.contacts.website),
@@ -558,6 +583,9 @@ pub async fn update_agency(
             if let Some(v) = patch.registration_number {
                 next.registration_number = v.trim().to_owned();
             }
+            if let Some(v) = patch.org_identifier {
+                next.org_identifier = blank_to_none(v);
+            }
             if let Some(c) = patch.contacts {
                 if let Some(v) = c.email {
                     next.contacts.email = blank_to_none(v);
@@ -581,6 +609,7 @@ pub async fn update_agency(
                     executing_agencies::member_state.eq(&next.member_state),
                     executing_agencies::kind.eq(next.kind.as_str()),
                     executing_agencies::registration_number.eq(&next.registration_number),
+                    executing_agencies::org_identifier.eq(&next.org_identifier),
                     executing_agencies::email.eq(&next.contacts.email),
                     executing_agencies::phone.eq(&next.contacts.phone),
                     executing_agencies::website.eq(&next.contacts.website),

@@ -51,6 +51,9 @@ pub struct ProjectQuery {
     pub mandate_id: Option<String>,
     /// Projects with any of these executing agencies (ids, comma-separated).
     pub agency_id: Option<String>,
+    /// Projects in any of these OECD DAC 5-digit sectors (codes, comma-separated).
+    #[param(example = "15151,15160")]
+    pub sector: Option<String>,
     /// Projects of offices in these member states (alpha-2 codes, comma-separated).
     #[param(example = "PE,CO")]
     pub member_state: Option<String>,
@@ -144,6 +147,9 @@ pub(super) fn filtered(query: &ProjectQuery) -> Result<BoxedProjects, ApiError> 
         query.member_state.as_deref(),
         validate::is_alpha2,
     )?;
+    let sectors = validate::param_codes("sector", query.sector.as_deref(), |c| {
+        c.len() == 5 && c.bytes().all(|b| b.is_ascii_digit())
+    })?;
     let active_from = validate::param_date("active_from", query.active_from.as_deref())?;
     let active_to = validate::param_date("active_to", query.active_to.as_deref())?;
     if let (Some(from), Some(to)) = (active_from, active_to)
@@ -200,6 +206,18 @@ pub(super) fn filtered(query: &ProjectQuery) -> Result<BoxedProjects, ApiError> 
                     .filter(offices::member_state.eq_any(v))
                     .select(offices::id),
             ),
+        );
+    }
+    if let Some(v) = sectors {
+        // `sectors @> '[{"code": …}]'` for any of the codes (GIN index on `sectors`).
+        let wanted: Vec<serde_json::Value> = v
+            .iter()
+            .map(|c| serde_json::json!([{ "code": c }]))
+            .collect();
+        q = q.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("projects.sectors @> ANY(")
+                .bind::<diesel::sql_types::Array<diesel::sql_types::Jsonb>, _>(wanted)
+                .sql(")"),
         );
     }
     if let Some(from) = active_from {

@@ -7,6 +7,7 @@
 //! `pipeline` project without monitoring reports can be deleted; a project with history
 //! is closed or cancelled instead.
 
+pub mod iati_fields;
 pub mod list;
 pub mod monitoring_reports;
 pub mod writes;
@@ -42,6 +43,7 @@ use crate::formats::page_type;
 use crate::state::AppState;
 
 pub use crate::resources::shared::Pillar;
+pub use iati_fields::{BudgetLine, BudgetLineStatus, ProjectSector};
 
 string_enum! {
     /// Where a project is in its life: pipeline → approved → active ⇄ suspended; active
@@ -224,6 +226,18 @@ pub struct Project {
     /// The executing agencies, the lead first, then by id.
     #[schema(max_items = 100)]
     pub agencies: Vec<ProjectAgency>,
+    /// The IATI organisation identifier of the donor (e.g. `XM-DAC-7`), when known;
+    /// null for funds without a donor.
+    pub donor_org_identifier: Option<String>,
+    /// The project's sectors: OECD DAC 5-digit purpose codes with percentages summing to
+    /// 100 (IATI sector vocabulary 1).
+    #[schema(min_items = 1, max_items = 100)]
+    pub sectors: Vec<ProjectSector>,
+    /// The budget by period (at most a year each), sorted by period; empty when not
+    /// broken down (the IATI export then splits the budget pro rata by days into
+    /// calendar years, marked indicative).
+    #[schema(max_items = 100)]
+    pub budget_lines: Vec<BudgetLine>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -248,6 +262,9 @@ struct ProjectRow {
     donor_agreement: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    sectors: serde_json::Value,
+    budget_lines: serde_json::Value,
+    donor_org_identifier: Option<String>,
 }
 
 impl ProjectRow {
@@ -269,6 +286,9 @@ impl ProjectRow {
             donor_agreement: self.donor_agreement,
             mandate_ids,
             agencies,
+            donor_org_identifier: self.donor_org_identifier,
+            sectors: iati_fields::sectors_from_json(self.sectors),
+            budget_lines: iati_fields::lines_from_json(self.budget_lines, &self.budget_currency),
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -310,6 +330,27 @@ pub struct NewProject {
     #[serde(default)]
     #[schema(max_items = 100)]
     pub agencies: Vec<ProjectAgency>,
+    /// The donor's IATI organisation identifier (`{registration agency}-{number}`, the
+    /// prefix from IATI's OrganisationRegistrationAgency codelist); only for specific and
+    /// trust funds.
+    #[serde(default)]
+    #[schema(example = "XM-DAC-7")]
+    pub donor_org_identifier: Option<String>,
+    /// OECD DAC 5-digit sectors with percentages summing to 100. Omitted, the project
+    /// gets its pillar's sector at 100 %: democracy 15150 (Democratic participation and
+    /// civil society), human_rights 15160 (Human rights), integral_development 43010
+    /// (Multisector aid), multidimensional_security 15210 (Security system management
+    /// and reform), legal_cooperation 15130 (Legal and judicial development).
+    #[serde(default)]
+    #[schema(min_items = 1, max_items = 100)]
+    pub sectors: Option<Vec<ProjectSector>>,
+    /// The budget by period: periods of at most a year within the project's dates, in
+    /// the budget's currency, not overlapping, one original and one revised line per
+    /// period at most, summing to `budget` (a period's revised line in place of its
+    /// original). Empty: not broken down.
+    #[serde(default)]
+    #[schema(max_items = 100)]
+    pub budget_lines: Vec<BudgetLine>,
 }
 
 /// Changes to a project (JSON merge patch: an absent field is unchanged, `null` clears
@@ -347,6 +388,17 @@ pub struct ProjectPatch {
     pub mandate_ids: Option<Vec<Uuid>>,
     #[schema(max_items = 100)]
     pub agencies: Option<Vec<ProjectAgency>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub donor_org_identifier: Option<Option<String>>,
+    /// Replaces the sectors (at least one; percentages summing to 100).
+    #[schema(min_items = 1, max_items = 100)]
+    pub sectors: Option<Vec<ProjectSector>>,
+    /// Replaces the budget lines (`[]` removes the breakdown). They must still sum to the
+    /// budget and fit the project's dates after every change (a 422 naming
+    /// `budget_lines` when a new budget or new dates no longer fit them).
+    #[schema(max_items = 100)]
+    pub budget_lines: Option<Vec<BudgetLine>>,
 }
 
 const READ_ONLY: &[&str] = &["id", "created_at", "updated_at"];
@@ -363,6 +415,8 @@ const NOT_NULL: &[&str] = &[
     "funding_source",
     "mandate_ids",
     "agencies",
+    "sectors",
+    "budget_lines",
 ];
 
 /// Most mandates or agencies a project may list.
@@ -539,6 +593,22 @@ async fn check_project(
             (false, None) => {}
         }
     }
+
+    match (&p.donor_org_identifier, earmarked) {
+        (Some(_), false) => errors.push(FieldError::new(
+            "donor_org_identifier",
+            "not_allowed",
+            text!(
+                "only specific and trust funds have a donor",
+                "solo los fondos específicos y fiduciarios tienen un donante"
+            ),
+        )),
+        (Some(v), true) => {
+            crate::resources::shared::iati::check_org_identifier("donor_org_identifier", v, errors)
+        }
+        (None, _) => {}
+    }
+    iati_fields::check_budget_lines(&p.budget_lines, &p.budget, p.starts_on, p.ends_on, errors);
 
     // Office and department: the caller may put the project there, and a new link must
     // be to an open office and an active department.

@@ -32,6 +32,10 @@ pub async fn create_project(
     let new: NewProject = from_value(body.0)?;
     let mut errors = Vec::new();
     let budget = Money::validate("budget", &new.budget, &mut errors);
+    let mut sectors = new
+        .sectors
+        .unwrap_or_else(|| iati_fields::default_sectors(new.pillar));
+    iati_fields::check_sectors(&mut sectors, &mut errors);
     let now = Utc::now();
     let project = Project {
         id: Uuid::now_v7(),
@@ -53,6 +57,9 @@ pub async fn create_project(
         donor_agreement: blank_to_none(new.donor_agreement),
         mandate_ids: new.mandate_ids,
         agencies: new.agencies,
+        donor_org_identifier: blank_to_none(new.donor_org_identifier),
+        sectors,
+        budget_lines: new.budget_lines,
         created_at: now,
         updated_at: now,
     };
@@ -61,6 +68,7 @@ pub async fn create_project(
         .transaction(async |conn| {
             check_project(conn, &caller, &project, None, &mut errors).await?;
             validate::finish(errors)?;
+            let lines = iati_fields::normalized_lines(&project.budget_lines, &project.budget);
             let row: ProjectRow = diesel::insert_into(projects::table)
                 .values((
                     projects::id.eq(project.id),
@@ -78,6 +86,9 @@ pub async fn create_project(
                     projects::funding_source.eq(project.funding_source.as_str()),
                     projects::donor.eq(&project.donor),
                     projects::donor_agreement.eq(&project.donor_agreement),
+                    projects::donor_org_identifier.eq(&project.donor_org_identifier),
+                    projects::sectors.eq(iati_fields::sectors_to_json(&project.sectors)),
+                    projects::budget_lines.eq(iati_fields::lines_to_json(&lines)),
                 ))
                 .returning(ProjectRow::as_returning())
                 .get_result(conn)
@@ -234,6 +245,16 @@ pub async fn update_project(
             if let Some(v) = patch.agencies {
                 next.agencies = v;
             }
+            if let Some(v) = patch.donor_org_identifier {
+                next.donor_org_identifier = blank_to_none(v);
+            }
+            if let Some(mut v) = patch.sectors {
+                iati_fields::check_sectors(&mut v, &mut errors);
+                next.sectors = v;
+            }
+            if let Some(v) = patch.budget_lines {
+                next.budget_lines = v;
+            }
             let status_given = patch.status.is_some();
             if status_given
                 && next.status.is_decision()
@@ -278,6 +299,11 @@ pub async fn update_project(
                     projects::funding_source.eq(next.funding_source.as_str()),
                     projects::donor.eq(&next.donor),
                     projects::donor_agreement.eq(&next.donor_agreement),
+                    projects::donor_org_identifier.eq(&next.donor_org_identifier),
+                    projects::sectors.eq(iati_fields::sectors_to_json(&next.sectors)),
+                    projects::budget_lines.eq(iati_fields::lines_to_json(
+                        &iati_fields::normalized_lines(&next.budget_lines, &next.budget),
+                    )),
                 ))
                 .execute(conn)
                 .await?;

@@ -3,6 +3,7 @@
 //! may import it; it imports no resource.
 
 pub mod contacts;
+pub mod iati;
 pub mod pillar;
 pub mod references;
 pub mod search;
