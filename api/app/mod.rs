@@ -61,6 +61,7 @@ fn cors() -> actix_cors::Cors {
             actix_web::http::header::IF_NONE_MATCH,
             actix_web::http::header::HeaderName::from_static("idempotency-key"),
             actix_web::http::header::HeaderName::from_static("x-request-id"),
+            actix_web::http::header::HeaderName::from_static("prefer"),
         ])
         .expose_headers([
             "etag",
@@ -74,6 +75,7 @@ fn cors() -> actix_cors::Cors {
             "content-language",
             "content-disposition",
             "x-sync-watermark",
+            "preference-applied",
         ])
         .max_age(3600);
     for origin in origins.split(',').map(str::trim).filter(|o| !o.is_empty()) {

@@ -63,6 +63,26 @@ pub fn path_error(err: actix_web::error::PathError, req: &HttpRequest) -> actix_
     .into()
 }
 
+/// The preference a write names to be run without effect (RFC 7240 `Prefer`), echoed in
+/// `Preference-Applied` when honoured.
+pub const DRY_RUN_PREFERENCE: &str = "dry-run";
+
+/// Whether the request's `Prefer` headers name the `dry-run` preference (RFC 7240:
+/// comma-separated preferences, each a case-insensitive token with an optional value and
+/// parameters, in one header or several).
+pub fn prefers_dry_run(req: &actix_web::dev::RequestHead) -> bool {
+    req.headers
+        .get_all(HeaderName::from_static("prefer"))
+        .any(|v| {
+            v.to_str().is_ok_and(|v| {
+                v.split(',').any(|pref| {
+                    let token = pref.split([';', '=']).next().unwrap_or("").trim();
+                    token.eq_ignore_ascii_case(DRY_RUN_PREFERENCE)
+                })
+            })
+        })
+}
+
 /// The first `name` in a serde message such as "unknown field `name`, expected …".
 fn backticked(message: &str) -> Option<&str> {
     let start = message.find('`')? + 1;

@@ -11,6 +11,7 @@ mod authz;
 mod csv;
 mod departments;
 mod deploy;
+mod dry_run;
 mod exports;
 mod health;
 mod iati;
