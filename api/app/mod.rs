@@ -35,6 +35,7 @@ pub fn app(
         .into_utoipa_app()
         .app_data(state)
         .app_data(gate)
+        .app_data(http::BodyGate(crate::auth::may_send_body))
         .configure(openapi::operations)
         .service(utoipa_actix_web::scope("/v1").configure(openapi::v1))
         .split_for_parts();

@@ -90,6 +90,12 @@ fn backticked(message: &str) -> Option<&str> {
     Some(&message[start..start + len])
 }
 
+/// What a JSON body waits for before it is read: the app registers the authorization
+/// layer's role check (`auth::may_send_body`), so a caller who may not write here gets
+/// its 403 rather than a 400/422 about a body it may not send anyway.
+#[derive(Clone, Copy)]
+pub struct BodyGate(pub fn(&HttpRequest) -> Result<(), ApiError>);
+
 /// A JSON request body of type `T`.
 ///
 /// Unlike `web::Json`, it tells a malformed body (400) from a well-formed one with
@@ -105,6 +111,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         let req = req.clone();
         let mut payload = payload.take();
         Box::pin(async move {
+            if let Some(gate) = req.app_data::<BodyGate>() {
+                (gate.0)(&req)?;
+            }
             let is_json = req
                 .headers()
                 .get(header::CONTENT_TYPE)

@@ -318,6 +318,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    ledger_verifications (ledger_id) {
+        ledger_id -> Uuid,
+        verified_at -> Timestamptz,
+        entry_count -> Int8,
+        head_hash -> Text,
+    }
+}
+
+diesel::table! {
     ledger_closings (id) {
         id -> Uuid,
         ledger_id -> Uuid,

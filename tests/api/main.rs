@@ -8,6 +8,7 @@ mod appointments;
 mod audit;
 mod auth;
 mod authz;
+mod contract;
 mod csv;
 mod departments;
 mod deploy;
