@@ -7,6 +7,7 @@ diesel::table! {
         numeric_code -> Bpchar,
         name -> Jsonb,
         currency -> Bpchar,
+        updated_at -> Timestamptz,
     }
 }
 

@@ -228,3 +228,115 @@ async fn reports_carry_their_watermark() {
         assert!(as_of >= started && as_of <= chrono::Utc::now(), "{path}");
     }
 }
+
+/// Parse errors (path, query, JSON body) speak the caller's language: no English text
+/// of the framework inside a Spanish message.
+#[actix_web::test]
+async fn parse_errors_have_their_own_spanish_messages() {
+    let app = TestApp::new().await;
+    let es = [("accept-language", "es")];
+    let english = [
+        "expected",
+        "invalid",
+        "parsing",
+        "deserialize",
+        "unknown",
+        "missing",
+        "must",
+        "line ",
+    ];
+    let check = |what: &str, p: &serde_json::Value| {
+        let mut texts = vec![p["detail"].as_str().unwrap_or_default().to_owned()];
+        for e in p["errors"].as_array().into_iter().flatten() {
+            texts.push(e["message"].as_str().unwrap_or_default().to_owned());
+        }
+        for t in texts {
+            assert!(!t.is_empty(), "{what}: {p}");
+            for word in english {
+                assert!(!t.contains(word), "{what}: English `{word}` in `{t}`: {p}");
+            }
+        }
+    };
+    let res = app.get_with("/v1/offices/not-a-uuid", &es).await;
+    let p = res.problem(400, "invalid-parameter");
+    check("path", &p);
+    assert!(p["errors"][0]["message"].as_str().unwrap().contains("UUID"));
+    let res = app.get_with("/v1/offices?colour=red", &es).await;
+    let p = res.problem(400, "invalid-parameter");
+    check("unknown parameter", &p);
+    assert_eq!(res.problem_fields(), vec!["colour"]);
+    let res = app.get_with("/v1/member-states?limit=many", &es).await;
+    check("query type", &res.problem(400, "invalid-parameter"));
+    let mut body = crate::common::new_office("OGSMS-ES", "PE");
+    body["kind"] = json!("embassy");
+    let res = app
+        .request(Method::POST, "/v1/offices", &es, Some(&body))
+        .await;
+    let p = res.problem(422, "validation-failed");
+    check("enum", &p);
+    assert!(
+        p["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`country_office`"),
+        "{p}"
+    );
+    let mut body = crate::common::new_office("OGSMS-ES", "PE");
+    body["city"] = json!(5);
+    let res = app
+        .request(Method::POST, "/v1/offices", &es, Some(&body))
+        .await;
+    let p = res.problem(422, "validation-failed");
+    check("type", &p);
+    assert_eq!(
+        p["errors"][0]["message"],
+        "debe ser una cadena, no un número entero"
+    );
+    let res = app
+        .raw(
+            Method::POST,
+            "/v1/offices",
+            &[
+                ("accept-language", "es"),
+                ("content-type", "application/json"),
+            ],
+            b"{\"code\": ".to_vec(),
+        )
+        .await;
+    check("syntax", &res.problem(400, "malformed-body"));
+}
+
+#[actix_web::test]
+async fn member_states_take_updated_since() {
+    let app = TestApp::new().await;
+    let all = app.collect("/v1/member-states?limit=500").await;
+    assert_eq!(all.len(), 35);
+    assert!(all.iter().all(|m| m["updated_at"].is_string()));
+    let res = app
+        .get("/v1/member-states?updated_since=1970-01-01T00:00:00Z&limit=500")
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert!(res.header("x-sync-watermark").is_some());
+    assert_eq!(res.json()["items"].as_array().unwrap().len(), 35);
+    // A correction (by a migration) moves the row past a poller's watermark.
+    let watermark = res.header("x-sync-watermark").unwrap();
+    app.db
+        .execute("UPDATE member_states SET currency = currency WHERE code = 'PE'")
+        .unwrap();
+    let res = app
+        .get(&format!(
+            "/v1/member-states?updated_since={}",
+            watermark.replace('+', "%2B")
+        ))
+        .await;
+    let codes: Vec<String> = res.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["code"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes, vec!["PE"]);
+    app.get("/v1/member-states?updated_since=yesterday")
+        .await
+        .problem(400, "invalid-parameter");
+}
