@@ -398,8 +398,10 @@ fn document_dry_run(doc: &mut serde_json::Value) {
                         event, no idempotency key, no change event. The response carries \
                         `Preference-Applied: dry-run` and no `Location`; ids and sequence \
                         numbers in its body are the ones the write would have had at that \
-                        moment and are never assigned (a real call gets new ones).",
-        "schema": {"type": "string", "enum": ["dry-run"]},
+                        moment and are never assigned (a real call gets new ones). Other \
+                        preferences are ignored (RFC 7240 §2), so the schema takes any.",
+        "schema": {"type": "string"},
+        "example": "dry-run",
     });
     let applied = json!({
         "description": "`dry-run` when the request was a dry-run: nothing was changed.",
@@ -727,6 +729,20 @@ fn document_limits_and_headers(doc: &mut serde_json::Value) {
             _ => {}
         }
     });
+
+    // A localized text has at least one language, none blank (what
+    // `LocalizedText::validate` checks; field-specific lengths stay in the fields' docs).
+    if let Some(Value::Object(t)) = doc["components"]["schemas"].get_mut("LocalizedText") {
+        t.insert("minProperties".into(), json!(1));
+        if let Some(Value::Object(props)) = t.get_mut("properties") {
+            for p in props.values_mut() {
+                if let Some(p) = p.as_object_mut() {
+                    p.insert("minLength".into(), json!(1));
+                    p.insert("pattern".into(), json!("\\S"));
+                }
+            }
+        }
+    }
 
     // A page holds at most 500 items (`limit` ≤ 500).
     if let Some(Value::Object(schemas)) = doc["components"].get_mut("schemas") {
