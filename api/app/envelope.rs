@@ -22,6 +22,9 @@ fn sane_request_id(value: &HeaderValue) -> Option<String> {
     ok.then(|| s.to_owned())
 }
 
+/// The OAuth token endpoint, which writes nothing a dry-run could stand for.
+const TOKEN_PATH: &str = "/v1/auth/token";
+
 fn is_problem(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -49,8 +52,45 @@ pub async fn envelope(
 
     // `format`/`bom` out of the query, and the sync watermark, before any handler runs.
     let prepared = crate::formats::prepare(&mut req).await;
+    // A write with `Prefer: dry-run` runs in full inside a transaction that is rolled
+    // back (`db::dry_run`).
+    let dry_run = !matches!(
+        *req.method(),
+        actix_web::http::Method::GET
+            | actix_web::http::Method::HEAD
+            | actix_web::http::Method::OPTIONS
+    ) && crate::core::http::prefers_dry_run(req.head());
     let res = match prepared {
         Err(e) => Ok(req.error_response(e)),
+        Ok(()) if dry_run && path == TOKEN_PATH => {
+            Ok(req.error_response(ApiError::invalid_parameter(
+                "Prefer",
+                text!(
+                    "dry-run is not available here: issuing a token is not a write.",
+                    "dry-run no está disponible aquí: emitir un token no es una escritura."
+                ),
+            )))
+        }
+        Ok(()) if dry_run => match crate::db::dry_run::run(next.call(req)).await {
+            (Ok(res), Ok(())) => Ok(res.map_into_boxed_body()),
+            // What a commit would have refused.
+            (Ok(res), Err(e)) => {
+                let (req, _) = res.into_parts();
+                Ok(ServiceResponse::from_err(e, req).map_into_boxed_body())
+            }
+            (Err(e), _) => Err(e),
+        }
+        .map(|mut res| {
+            // Nothing was created: no address to point at (ids in the body are
+            // generated as the real call would, and never assigned).
+            let headers = res.headers_mut();
+            headers.remove(header::LOCATION);
+            headers.insert(
+                HeaderName::from_static("preference-applied"),
+                HeaderValue::from_static(crate::core::http::DRY_RUN_PREFERENCE),
+            );
+            res
+        }),
         Ok(()) => next.call(req).await.map(|res| res.map_into_boxed_body()),
     };
     let res = match res {

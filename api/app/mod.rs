@@ -35,6 +35,7 @@ pub fn app(
         .into_utoipa_app()
         .app_data(state)
         .app_data(gate)
+        .app_data(http::BodyGate(crate::auth::may_send_body))
         .configure(openapi::operations)
         .service(utoipa_actix_web::scope("/v1").configure(openapi::v1))
         .split_for_parts();
@@ -61,6 +62,7 @@ fn cors() -> actix_cors::Cors {
             actix_web::http::header::IF_NONE_MATCH,
             actix_web::http::header::HeaderName::from_static("idempotency-key"),
             actix_web::http::header::HeaderName::from_static("x-request-id"),
+            actix_web::http::header::HeaderName::from_static("prefer"),
         ])
         .expose_headers([
             "etag",
@@ -74,6 +76,7 @@ fn cors() -> actix_cors::Cors {
             "content-language",
             "content-disposition",
             "x-sync-watermark",
+            "preference-applied",
         ])
         .max_age(3600);
     for origin in origins.split(',').map(str::trim).filter(|o| !o.is_empty()) {

@@ -379,7 +379,67 @@ fn build() -> utoipa::openapi::OpenApi {
     link_creations(&mut doc);
     let mut json = serde_json::to_value(&doc).expect("the document serializes");
     document_limits_and_headers(&mut json);
+    document_dry_run(&mut json);
     serde_json::from_value(json).expect("the document reads back")
+}
+
+/// `Prefer: dry-run` on every write (`db::dry_run`), and the `Preference-Applied` that
+/// says it was honoured.
+fn document_dry_run(doc: &mut serde_json::Value) {
+    use serde_json::{Value, json};
+    doc["components"]["parameters"]["PreferDryRun"] = json!({
+        "name": "Prefer",
+        "in": "header",
+        "required": false,
+        "description": "`dry-run` (RFC 7240): run the write in full (validation, authorization, \
+                        business rules such as insufficient funds, closed periods and \
+                        life-cycle transitions, `Idempotency-Key` replays) and answer what it \
+                        would answer, status and body, but change nothing: no row, no audit \
+                        event, no idempotency key, no change event. The response carries \
+                        `Preference-Applied: dry-run` and no `Location`; ids and sequence \
+                        numbers in its body are the ones the write would have had at that \
+                        moment and are never assigned (a real call gets new ones). Other \
+                        preferences are ignored (RFC 7240 §2), so the schema takes any.",
+        "schema": {"type": "string"},
+        "example": "dry-run",
+    });
+    let applied = json!({
+        "description": "`dry-run` when the request was a dry-run: nothing was changed.",
+        "schema": {"type": "string", "enum": ["dry-run"]},
+    });
+    let Some(Value::Object(paths)) = doc.get_mut("paths") else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        if PUBLIC.contains(&path.as_str()) {
+            continue;
+        }
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            if !matches!(method.as_str(), "post" | "put" | "patch" | "delete") {
+                continue;
+            }
+            let Some(op) = op.as_object_mut() else {
+                continue;
+            };
+            let parameters = op.entry("parameters").or_insert_with(|| json!([]));
+            if let Some(parameters) = parameters.as_array_mut() {
+                parameters.push(json!({"$ref": "#/components/parameters/PreferDryRun"}));
+            }
+            if let Some(Value::Object(responses)) = op.get_mut("responses") {
+                for (status, r) in responses.iter_mut() {
+                    if status.starts_with('2')
+                        && let Some(r) = r.as_object_mut()
+                    {
+                        let headers = r.entry("headers").or_insert_with(|| json!({}));
+                        headers["Preference-Applied"] = applied.clone();
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// OpenAPI links from every creation (a `POST` on a collection answering 201) to the
@@ -669,6 +729,20 @@ fn document_limits_and_headers(doc: &mut serde_json::Value) {
             _ => {}
         }
     });
+
+    // A localized text has at least one language, none blank (what
+    // `LocalizedText::validate` checks; field-specific lengths stay in the fields' docs).
+    if let Some(Value::Object(t)) = doc["components"]["schemas"].get_mut("LocalizedText") {
+        t.insert("minProperties".into(), json!(1));
+        if let Some(Value::Object(props)) = t.get_mut("properties") {
+            for p in props.values_mut() {
+                if let Some(p) = p.as_object_mut() {
+                    p.insert("minLength".into(), json!(1));
+                    p.insert("pattern".into(), json!("\\S"));
+                }
+            }
+        }
+    }
 
     // A page holds at most 500 items (`limit` ≤ 500).
     if let Some(Value::Object(schemas)) = doc["components"].get_mut("schemas") {

@@ -547,11 +547,38 @@ impl Caller {
     }
 }
 
+/// A request's authentication, made once (the body gate and the extractor share it, so
+/// the rate limit counts the request once).
+#[derive(Clone)]
+struct Authenticated(Result<Caller, ApiError>);
+
+impl Caller {
+    /// The request's caller, authenticated at the first ask.
+    pub fn of(req: &HttpRequest) -> Result<Caller, ApiError> {
+        if let Some(done) = req.extensions().get::<Authenticated>() {
+            return done.0.clone();
+        }
+        let outcome = Caller::authenticate(req);
+        req.extensions_mut().insert(Authenticated(outcome.clone()));
+        outcome
+    }
+}
+
+/// The check a JSON body waits for (`core::http::BodyGate`): a caller whose role may
+/// not write what the route changes is refused before the body is read. An
+/// unauthenticated request passes here; its `Caller` extractor answers 401.
+pub fn may_send_body(req: &HttpRequest) -> Result<(), ApiError> {
+    let (Some(pattern), Ok(caller)) = (req.match_pattern(), Caller::of(req)) else {
+        return Ok(());
+    };
+    caller.may_write_route(&pattern)
+}
+
 impl FromRequest for Caller {
     type Error = ApiError;
     type Future = Ready<Result<Caller, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Caller::authenticate(req))
+        ready(Caller::of(req))
     }
 }

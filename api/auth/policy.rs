@@ -95,6 +95,28 @@ pub fn permissions(role: Role) -> Vec<Permission> {
     out
 }
 
+/// The resource (of [`permissions`]) a write route changes: its last collection
+/// segment; `None` for finance below a ledger and routes of no known resource.
+fn resource_of_route(pattern: &str) -> Option<&'static str> {
+    if pattern.starts_with("/v1/ledgers/") {
+        return None;
+    }
+    pattern.split('/').rev().find_map(|segment| match segment {
+        "departments" => Some("departments"),
+        "offices" => Some("offices"),
+        "appointments" => Some("appointments"),
+        "mandates" => Some("mandates"),
+        "assignments" => Some("mandate_assignments"),
+        "executing-agencies" => Some("executing_agencies"),
+        "projects" => Some("projects"),
+        "monitoring-reports" => Some("monitoring_reports"),
+        "ledgers" => Some("ledgers"),
+        "exchange-rates" => Some("exchange_rates"),
+        "revocations" => Some("tokens"),
+        _ => None,
+    })
+}
+
 fn forbidden() -> ApiError {
     ApiError::new(
         ProblemType::Forbidden,
@@ -322,6 +344,26 @@ impl Caller {
     /// Reference data (departments), offices, and other coordinator-managed records.
     pub fn may_manage_reference_data(&self) -> Result<(), ApiError> {
         if self.is(Role::Coordinator) {
+            Ok(())
+        } else {
+            Err(forbidden())
+        }
+    }
+
+    /// Whether the caller's role may write what a route changes at all, decided from the
+    /// route alone before its body is read (`core::http::BodyGate`): a role that may write
+    /// none of it is refused with 403 before a malformed body could teach it the
+    /// validation rules. Routes below a ledger (`/v1/ledgers/{id}/…`) are left to their
+    /// handlers, where finance a caller may not see is a 404 (so is a route this table
+    /// does not know).
+    pub fn may_write_route(&self, pattern: &str) -> Result<(), ApiError> {
+        let Some(resource) = resource_of_route(pattern) else {
+            return Ok(());
+        };
+        if permissions(self.role)
+            .iter()
+            .any(|p| p.resource == resource && p.action != "read")
+        {
             Ok(())
         } else {
             Err(forbidden())

@@ -37,9 +37,125 @@ pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Err
         QueryPayloadError::Deserialize(e) => e.to_string(),
         other => other.to_string(),
     };
-    let name = backticked(&message).unwrap_or("query");
-    let name = name.to_owned();
-    ApiError::invalid_parameter(&name, text!("{message}", "{message}")).into()
+    let name = backticked(&message).unwrap_or("query").to_owned();
+    let detail = if message.starts_with("unknown field") {
+        let known = expected_list(&message);
+        text!(
+            "is not a parameter of this operation (it takes {known})",
+            "no es un parámetro de esta operación (acepta {known})"
+        )
+    } else if message.starts_with("missing field") {
+        text!("is required", "es obligatorio")
+    } else {
+        describe_data_error(&message)
+    };
+    ApiError::invalid_parameter(&name, detail).into()
+}
+
+/// The backquoted names after "expected one of" in a serde message, comma-separated.
+fn expected_list(message: &str) -> String {
+    let tail = message
+        .split_once("expected ")
+        .map_or("", |(_, t)| t)
+        .trim_start_matches("one of ");
+    let names: Vec<&str> = tail
+        .split('`')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, n)| n)
+        .collect();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// A kind of JSON value a serde message names (`string "x"`, `integer `5``, `u32`,
+/// `struct NewOffice`, …), in our words.
+fn kind_of(what: &str) -> Option<(&'static str, &'static str)> {
+    let w = what
+        .trim()
+        .trim_start_matches("a ")
+        .trim_start_matches("an ");
+    let first = w.split([' ', '`']).next().unwrap_or("");
+    Some(match first {
+        "string" | "borrowed" | "str" | "char" => ("a string", "una cadena"),
+        "integer" | "u8" | "u16" | "u32" | "u64" | "u128" | "i8" | "i16" | "i32" | "i64"
+        | "i128" | "usize" | "isize" => ("an integer", "un número entero"),
+        "floating" | "f32" | "f64" | "number" => ("a number", "un número"),
+        "boolean" | "bool" => ("a boolean", "un booleano"),
+        "null" | "unit" => ("null", "null"),
+        "map" | "struct" | "object" => ("an object", "un objeto"),
+        "sequence" | "seq" | "array" | "tuple" => ("an array", "un arreglo"),
+        "UUID" | "uuid" => ("a UUID", "un UUID"),
+        _ => return None,
+    })
+}
+
+/// Our own message for a serde data error (the framework's English text never reaches
+/// a caller who asked for another language).
+fn describe_data_error(message: &str) -> crate::core::i18n::Text {
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        let (got, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+        return match (kind_of(expected), kind_of(got)) {
+            (Some((e_en, e_es)), Some((g_en, g_es))) => {
+                text!("must be {e_en}, not {g_en}", "debe ser {e_es}, no {g_es}")
+            }
+            (Some((e_en, e_es)), None) => text!("must be {e_en}", "debe ser {e_es}"),
+            _ => text!("has the wrong type", "tiene un tipo incorrecto"),
+        };
+    }
+    if message.starts_with("unknown variant") {
+        let allowed = expected_list(message);
+        return text!("must be one of {allowed}", "debe ser uno de {allowed}");
+    }
+    if message.starts_with("invalid length") {
+        return text!(
+            "has the wrong number of elements",
+            "tiene un número incorrecto de elementos"
+        );
+    }
+    if message.starts_with("UUID parsing failed") || message.contains("expected UUID") {
+        return text!("must be a UUID", "debe ser un UUID");
+    }
+    if message.starts_with("invalid digit")
+        || message.starts_with("cannot parse integer")
+        || message.starts_with("number too large")
+        || message.starts_with("number too small")
+    {
+        return text!(
+            "must be an integer in range",
+            "debe ser un número entero dentro del rango"
+        );
+    }
+    if message.starts_with("provided string was not `true` or `false`") {
+        return text!("must be true or false", "debe ser true o false");
+    }
+    if matches!(
+        message,
+        "input contains invalid characters"
+            | "premature end of input"
+            | "input is out of range"
+            | "input is not enough for unique date and time"
+            | "trailing input"
+            | "no possible date and time matching input"
+            | "bad or unsupported format string"
+    ) {
+        return text!(
+            "is not a valid date or time (dates YYYY-MM-DD, times RFC 3339)",
+            "no es una fecha u hora válida (fechas AAAA-MM-DD, horas RFC 3339)"
+        );
+    }
+    if message.starts_with("invalid value") {
+        return text!("has an invalid value", "tiene un valor no válido");
+    }
+    // The service's own validation messages (custom deserializers) are English only.
+    text!("{message}", "valor no válido: {message}")
 }
 
 /// Path parameter errors (an id that is not a UUID) as a 400 problem.
@@ -53,14 +169,38 @@ pub fn path_error(err: actix_web::error::PathError, req: &HttpRequest) -> actix_
         .or_else(|| req.match_info().iter().next())
         .map(|(k, _)| k.to_owned())
         .unwrap_or_else(|| "path".to_owned());
-    ApiError::invalid_parameter(
-        &name,
+    let detail = if message.contains("UUID") {
         text!(
-            "{message}",
-            "un parámetro de la ruta no es válido: {message}"
-        ),
-    )
-    .into()
+            "must be a UUID such as 0190c6b2-7a3e-7cc1-9d43-4f2a8e6b1c20",
+            "debe ser un UUID como 0190c6b2-7a3e-7cc1-9d43-4f2a8e6b1c20"
+        )
+    } else {
+        let inner = message
+            .split_once(": ")
+            .map_or(message.as_str(), |(_, m)| m);
+        describe_data_error(inner)
+    };
+    ApiError::invalid_parameter(&name, detail).into()
+}
+
+/// The preference a write names to be run without effect (RFC 7240 `Prefer`), echoed in
+/// `Preference-Applied` when honoured.
+pub const DRY_RUN_PREFERENCE: &str = "dry-run";
+
+/// Whether the request's `Prefer` headers name the `dry-run` preference (RFC 7240:
+/// comma-separated preferences, each a case-insensitive token with an optional value and
+/// parameters, in one header or several).
+pub fn prefers_dry_run(req: &actix_web::dev::RequestHead) -> bool {
+    req.headers
+        .get_all(HeaderName::from_static("prefer"))
+        .any(|v| {
+            v.to_str().is_ok_and(|v| {
+                v.split(',').any(|pref| {
+                    let token = pref.split([';', '=']).next().unwrap_or("").trim();
+                    token.eq_ignore_ascii_case(DRY_RUN_PREFERENCE)
+                })
+            })
+        })
 }
 
 /// The first `name` in a serde message such as "unknown field `name`, expected …".
@@ -69,6 +209,12 @@ fn backticked(message: &str) -> Option<&str> {
     let len = message[start..].find('`')?;
     Some(&message[start..start + len])
 }
+
+/// What a JSON body waits for before it is read: the app registers the authorization
+/// layer's role check (`auth::may_send_body`), so a caller who may not write here gets
+/// its 403 rather than a 400/422 about a body it may not send anyway.
+#[derive(Clone, Copy)]
+pub struct BodyGate(pub fn(&HttpRequest) -> Result<(), ApiError>);
 
 /// A JSON request body of type `T`.
 ///
@@ -85,6 +231,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         let req = req.clone();
         let mut payload = payload.take();
         Box::pin(async move {
+            if let Some(gate) = req.app_data::<BodyGate>() {
+                (gate.0)(&req)?;
+            }
             let is_json = req
                 .headers()
                 .get(header::CONTENT_TYPE)
@@ -203,19 +352,28 @@ fn json_error(path: String, inner: serde_json::Error) -> ApiError {
                 ),
             };
             let message = strip_position(&message);
-            ApiError::validation(vec![FieldError::new(
-                field,
-                code,
-                text!("{message}", "valor no válido: {message}"),
-            )])
+            let detail = match code {
+                "required" => text!("is required", "es obligatorio"),
+                "unknown_field" => text!(
+                    "is not a field of this body",
+                    "no es un campo de este cuerpo"
+                ),
+                _ => describe_data_error(&message),
+            };
+            ApiError::validation(vec![FieldError::new(field, code, detail)])
         }
         _ => {
+            let (line, column) = (inner.line(), inner.column());
+            let what_es = match inner.classify() {
+                serde_json::error::Category::Eof => "termina antes de tiempo",
+                _ => "tiene un error de sintaxis",
+            };
             let message = strip_position(&message);
             ApiError::new(
                 ProblemType::MalformedBody,
                 text!(
-                    "The body is not valid JSON: {message}.",
-                    "El cuerpo no es JSON válido: {message}."
+                    "The body is not valid JSON: {message} (line {line}, column {column}).",
+                    "El cuerpo no es JSON válido: {what_es} (línea {line}, columna {column})."
                 ),
             )
         }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod connect;
+pub mod dry_run;
 pub mod pg_cluster;
 pub mod schema;
 
@@ -23,9 +24,72 @@ use crate::core::i18n::text;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
-pub type DbPool = Pool<AsyncPgConnection>;
-pub type DbConn = Object<AsyncPgConnection>;
 pub type PoolError = diesel_async::pooled_connection::deadpool::PoolError;
+
+/// The pool of connections. Everything but [`DbPool::get`] is the pool's own (deref).
+#[derive(Clone)]
+pub struct DbPool(Pool<AsyncPgConnection>);
+
+impl std::ops::Deref for DbPool {
+    type Target = Pool<AsyncPgConnection>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DbPool {
+    /// A connection; in a dry-run ([`dry_run`]) one inside the dry-run's transaction,
+    /// which is rolled back when the request has been answered.
+    pub async fn get(&self) -> Result<DbConn, PoolError> {
+        let Some(session) = dry_run::current() else {
+            return Ok(DbConn {
+                conn: Some(self.0.get().await?),
+                dry_run: None,
+            });
+        };
+        let conn = match dry_run::reuse(&session) {
+            Some(conn) => conn,
+            None => {
+                let mut conn = self.0.get().await?;
+                dry_run::begin(&mut conn).await.map_err(|e| {
+                    PoolError::Backend(diesel_async::pooled_connection::PoolError::QueryError(e))
+                })?;
+                conn
+            }
+        };
+        Ok(DbConn {
+            conn: Some(conn),
+            dry_run: Some(session),
+        })
+    }
+}
+
+/// A connection from the pool (a dry-run's goes back to the dry-run, not the pool).
+pub struct DbConn {
+    conn: Option<Object<AsyncPgConnection>>,
+    dry_run: Option<std::sync::Arc<dry_run::Session>>,
+}
+
+impl std::ops::Deref for DbConn {
+    type Target = AsyncPgConnection;
+    fn deref(&self) -> &AsyncPgConnection {
+        self.conn.as_ref().expect("held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for DbConn {
+    fn deref_mut(&mut self) -> &mut AsyncPgConnection {
+        self.conn.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for DbConn {
+    fn drop(&mut self) {
+        if let (Some(session), Some(conn)) = (self.dry_run.take(), self.conn.take()) {
+            session.give_back(conn);
+        }
+    }
+}
 
 /// Pool settings.
 #[derive(Clone, Debug)]
@@ -79,7 +143,7 @@ pub fn pool(url: &str, settings: &PoolSettings) -> anyhow::Result<DbPool> {
         .create_timeout(Some(settings.connect_timeout))
         .recycle_timeout(Some(settings.connect_timeout))
         .build()?;
-    Ok(pool)
+    Ok(DbPool(pool))
 }
 
 /// Runs the pending migrations on `url`. Blocking: call it before the actix system

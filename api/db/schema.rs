@@ -7,6 +7,7 @@ diesel::table! {
         numeric_code -> Bpchar,
         name -> Jsonb,
         currency -> Bpchar,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -318,6 +319,15 @@ diesel::table! {
         effect_minor -> Int8,
         usd_minor -> Int8,
         entries -> Int8,
+    }
+}
+
+diesel::table! {
+    ledger_verifications (ledger_id) {
+        ledger_id -> Uuid,
+        verified_at -> Timestamptz,
+        entry_count -> Int8,
+        head_hash -> Text,
     }
 }
 

@@ -88,6 +88,9 @@ pub struct ProjectBudgetExecution {
     pub to: Option<NaiveDate>,
     /// By ledger (office, fiscal year, fund).
     pub by_ledger: Vec<LedgerExecution>,
+    /// The data's watermark (as `X-Sync-Watermark`): every change committed before this
+    /// instant is counted; one made at or after it may not be.
+    pub as_of: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -136,6 +139,8 @@ pub async fn project_budget_execution(
     let id = id.into_inner();
     let (from, to) = date_range(query.from.as_deref(), query.to.as_deref())?;
     let mut conn = state.pool.get().await?;
+    // Before the figures: every change committed before it is in them.
+    let as_of = crate::core::sync::watermark(&mut conn).await?;
     let project: Option<(String, Uuid, Uuid, i64, String)> = projects::table
         .find(id)
         .select((
@@ -176,6 +181,7 @@ pub async fn project_budget_execution(
     let budget = Money::from_db(budget_minor, &budget_currency);
     let in_usd = budget.currency.code == "USD";
     Ok(HttpResponse::Ok().json(ProjectBudgetExecution {
+        as_of,
         project_id: id,
         project_code: code,
         budget: budget.to_json(),
@@ -242,6 +248,9 @@ pub struct MandateExpenditures {
     pub to: Option<NaiveDate>,
     /// By office, fund and fiscal year of the ledgers.
     pub rows: Vec<MandateExpenditureRow>,
+    /// The data's watermark (as `X-Sync-Watermark`): every change committed before this
+    /// instant is counted; one made at or after it may not be.
+    pub as_of: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -289,6 +298,8 @@ pub async fn mandate_expenditures(
     let id = id.into_inner();
     let (from, to) = date_range(query.from.as_deref(), query.to.as_deref())?;
     let mut conn = state.pool.get().await?;
+    // Before the figures: every change committed before it is in them.
+    let as_of = crate::core::sync::watermark(&mut conn).await?;
     let reference: String = mandates::table
         .find(id)
         .select(mandates::reference)
@@ -330,6 +341,7 @@ pub async fn mandate_expenditures(
     let spent: i64 = rows.iter().map(|r| r.spent).sum();
     let entries: i64 = rows.iter().map(|r| r.entries).sum();
     Ok(HttpResponse::Ok().json(MandateExpenditures {
+        as_of,
         mandate_id: id,
         reference,
         projects,

@@ -258,6 +258,9 @@ pub struct SpendingStats {
     /// The sum of the rows.
     pub total_spent: SignedAmount,
     pub total_entries: i64,
+    /// The data's watermark (as `X-Sync-Watermark`): every change committed before this
+    /// instant is counted; one made at or after it may not be.
+    pub as_of: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -517,6 +520,8 @@ pub async fn spending(
         },
     );
     let mut conn = state.pool.get().await?;
+    // Before the figures: every change committed before it is in them.
+    let as_of = crate::core::sync::watermark(&mut conn).await?;
     let rows: Vec<SpendingSqlRow> = diesel::sql_query(sql)
         .bind::<Nullable<Date>, _>(from)
         .bind::<Nullable<Date>, _>(to)
@@ -532,6 +537,7 @@ pub async fn spending(
     let total_spent = rows.iter().map(|r| r.spent).sum();
     let total_entries = rows.iter().map(|r| r.entries).sum();
     let body = SpendingStats {
+        as_of,
         group_by: dims,
         from,
         to,
@@ -629,6 +635,9 @@ pub struct ExecutionStats {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     pub rows: Vec<ExecutionRow>,
+    /// The data's watermark (as `X-Sync-Watermark`): every change committed before this
+    /// instant is counted; one made at or after it may not be.
+    pub as_of: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -782,6 +791,8 @@ pub async fn budget_execution(
         },
     );
     let mut conn = state.pool.get().await?;
+    // Before the figures: every change committed before it is in them.
+    let as_of = crate::core::sync::watermark(&mut conn).await?;
     let mut rows: Vec<ExecutionSqlRow> = diesel::sql_query(sql)
         .bind::<Nullable<Date>, _>(from)
         .bind::<Nullable<Date>, _>(to)
@@ -796,6 +807,7 @@ pub async fn budget_execution(
     rows.retain(|r| r.projects > 0);
 
     let body = ExecutionStats {
+        as_of,
         group_by: dims,
         from,
         to,
@@ -889,6 +901,9 @@ pub struct ProjectCountStats {
     pub group_by: Vec<ProjectDimension>,
     pub rows: Vec<ProjectCountRow>,
     pub total_projects: i64,
+    /// The data's watermark (as `X-Sync-Watermark`): every change committed before this
+    /// instant is counted; one made at or after it may not be.
+    pub as_of: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -1046,6 +1061,8 @@ pub async fn project_counts(
         },
     );
     let mut conn = state.pool.get().await?;
+    // Before the figures: every change committed before it is in them.
+    let as_of = crate::core::sync::watermark(&mut conn).await?;
     let (office_ids_again, department_ids_again, member_states_again, pillars_again) = (
         office_ids.clone(),
         department_ids.clone(),
@@ -1086,6 +1103,7 @@ pub async fn project_counts(
         rows.iter().map(|r| r.projects).sum()
     };
     let body = ProjectCountStats {
+        as_of,
         group_by: dims,
         rows: rows
             .into_iter()

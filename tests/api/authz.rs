@@ -38,7 +38,7 @@ const EVERYONE: [Who; 9] = [
 
 /// Expected statuses: coordinator, representative (own, other), office staff (own,
 /// other), HQ department (own, other), auditor, viewer.
-type Row = (&'static str, [u16; 9]);
+pub(crate) type Row = (&'static str, [u16; 9]);
 
 const ALL_200: [u16; 9] = [200; 9];
 const COORDINATOR_ONLY_201: [u16; 9] = [201, 403, 403, 403, 403, 403, 403, 403, 403];
@@ -49,7 +49,7 @@ const AGENCY_WRITERS_200: [u16; 9] = [200, 200, 200, 200, 200, 403, 403, 403, 40
 const PROJECT_WRITERS_200: [u16; 9] = [200, 200, 403, 200, 403, 200, 403, 403, 403];
 
 #[rustfmt::skip]
-const TABLE: &[Row] = &[
+pub(crate) const TABLE: &[Row] = &[
     ("GET /livez", ALL_200),
     ("GET /readyz", ALL_200),
     ("GET /metrics", ALL_200),
@@ -193,7 +193,7 @@ const PUBLIC: &[&str] = &[
     "POST /v1/auth/token",
 ];
 
-fn operations() -> Vec<String> {
+pub(crate) fn operations() -> Vec<String> {
     let doc: Value = serde_json::from_str(&ogsms::app::openapi::document_json()).unwrap();
     let mut ops = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -229,7 +229,7 @@ fn the_table_covers_every_documented_operation_and_nothing_else() {
 }
 
 /// Ids from the demo data.
-struct Fixture {
+pub(crate) struct Fixture {
     /// A project of the own office and the own department.
     project: Uuid,
     own_office: Uuid,
@@ -254,7 +254,7 @@ async fn id_of(app: &TestApp, list: &str, code: &str) -> Uuid {
 }
 
 impl Fixture {
-    async fn load(app: &TestApp) -> Fixture {
+    pub(crate) async fn load(app: &TestApp) -> Fixture {
         let own_office = id_of(app, "/v1/offices?limit=500", "OGSMS-PE").await;
         let own_department = id_of(app, "/v1/departments?limit=500", "DECO").await;
         let project = Uuid::new_v4();
@@ -304,7 +304,7 @@ impl Fixture {
 
 /// A request for one operation: (path, body, extra headers). Targets the caller's "own"
 /// office or department; what must exist beforehand is made here as the coordinator.
-async fn request_for(
+pub(crate) async fn request_for(
     app: &TestApp,
     fx: &Fixture,
     op: &str,

@@ -104,7 +104,7 @@ impl From<DepartmentRow> for Department {
 #[serde(deny_unknown_fields)]
 pub struct NewDepartment {
     /// Unique code: 2–16 upper-case letters, digits or hyphens.
-    #[schema(example = "DECO")]
+    #[schema(example = "DECO", pattern = "^[A-Z0-9][A-Z0-9-]{1,15}$")]
     pub code: String,
     pub kind: DepartmentKind,
     /// Required for a department: the id of its Secretariat. Absent for a Secretariat.
@@ -117,6 +117,7 @@ pub struct NewDepartment {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DepartmentPatch {
+    #[schema(pattern = "^[A-Z0-9][A-Z0-9-]{1,15}$")]
     pub code: Option<String>,
     pub name: Option<LocalizedText>,
     #[serde(default, deserialize_with = "nullable")]

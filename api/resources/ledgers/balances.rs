@@ -27,13 +27,16 @@ pub struct CategoryTotal {
 #[derive(Serialize, ToSchema)]
 pub struct Balance {
     pub ledger_id: Uuid,
-    /// Entries dated on or before this day count (all entries when absent).
+    /// Entries dated on or before this day count: the `as_of` asked for, else today or
+    /// the ledger's last entry date, whichever is later (all entries count). Always set.
     pub as_of: Option<NaiveDate>,
     pub by_kind: Vec<KindTotal>,
     pub by_category: Vec<CategoryTotal>,
     /// Allocations − expenses + refunds ± adjustments ∓ reversals.
     pub available: MonetaryAmount,
     pub entry_count: i64,
+    /// What these figures are as of.
+    pub provenance: super::provenance::LedgerProvenance,
 }
 
 /// Query parameters of the balance.
@@ -70,6 +73,8 @@ pub async fn get_balance(
     let id = id.into_inner();
     let as_of = validate::param_date("as_of", query.as_of.as_deref())?;
     let mut conn = state.pool.get().await?;
+    // Before the figures: every change committed before it is in them.
+    let data_as_of = crate::core::sync::watermark(&mut conn).await?;
     use diesel::dsl::sql;
     use diesel::sql_types::BigInt;
     // The ledger and, in the same pipeline (one round trip), without `as_of` its totals
@@ -122,6 +127,20 @@ pub async fn get_balance(
     };
     let ledger = visible_or_404(&mut conn, &caller, ledger).await?;
     caller.may_read_whole_ledger(ledger.office_id)?;
+    let as_of = match as_of {
+        Some(d) => d,
+        None => {
+            let last: Option<NaiveDate> = ledger_daily_totals::table
+                .filter(ledger_daily_totals::ledger_id.eq(id))
+                .select(diesel::dsl::max(ledger_daily_totals::entry_date))
+                .first(&mut conn)
+                .await?;
+            let today = Utc::now().date_naive();
+            last.map_or(today, |l| l.max(today))
+        }
+    };
+    let provenance =
+        super::provenance::of_ledger(&conn, id, ledger.closed_through, as_of, data_as_of).await?;
     // kind → (entries, gross, effect)
     let mut kinds: std::collections::BTreeMap<usize, (i64, i64, i64)> = Default::default();
     let mut spent: std::collections::BTreeMap<String, i64> = Default::default();
@@ -155,7 +174,7 @@ pub async fn get_balance(
     // another statement, may already count one more).
     let balance = Balance {
         ledger_id: id,
-        as_of,
+        as_of: Some(as_of),
         by_kind,
         by_category: spent
             .into_iter()
@@ -166,6 +185,7 @@ pub async fn get_balance(
             .collect(),
         available: Money::usd(available).to_json(),
         entry_count: count,
+        provenance,
     };
     Ok(HttpResponse::Ok().json(balance))
 }

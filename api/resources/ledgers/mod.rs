@@ -35,6 +35,7 @@ pub mod closings;
 pub mod entries;
 pub mod idempotency;
 pub mod posting;
+pub mod provenance;
 pub mod verification;
 
 use actix_web::http::header;

@@ -15,6 +15,9 @@ pub struct Verification {
     pub first_broken_seq: Option<i64>,
     /// What is wrong there.
     pub problem: Option<String>,
+    /// When this verification ran; an intact chain's is kept and shown with the
+    /// balance (`provenance.last_verification`).
+    pub verified_at: DateTime<Utc>,
 }
 
 /// Recompute the hash chain from the first entry and report the first break.
@@ -84,6 +87,11 @@ pub async fn verify_ledger(
             "the ledger's head does not match its last entry".to_owned(),
         ));
     }
+    let verified_at = if broken.is_none() {
+        super::provenance::record_verification(&mut conn, id, count, &prev).await?
+    } else {
+        Utc::now()
+    };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(Verification {
@@ -93,5 +101,6 @@ pub async fn verify_ledger(
             head_hash: prev,
             first_broken_seq: broken.as_ref().map(|b| b.0),
             problem: broken.map(|b| b.1),
+            verified_at,
         }))
 }

@@ -35,6 +35,8 @@ pub struct MemberState {
     /// ISO 4217 code of the local currency.
     #[schema(example = "PEN", pattern = "^[A-Z]{3}$")]
     pub currency: String,
+    /// When the row last changed (reference data: when it was seeded or last corrected).
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -45,6 +47,7 @@ struct MemberStateRow {
     numeric_code: String,
     name: serde_json::Value,
     currency: String,
+    updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl From<MemberStateRow> for MemberState {
@@ -55,6 +58,7 @@ impl From<MemberStateRow> for MemberState {
             numeric_code: r.numeric_code,
             name: LocalizedText::from_json(r.name),
             currency: r.currency,
+            updated_at: r.updated_at,
         }
     }
 }
@@ -88,6 +92,9 @@ pub struct MemberStateQuery {
     /// `code` or `alpha3`, prefixed with `-` for descending order.
     #[param(example = "code")]
     pub sort: Option<String>,
+    /// Only member states changed at or after this instant (RFC 3339).
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
+    pub updated_since: Option<String>,
 }
 
 /// List the member states.
@@ -116,10 +123,15 @@ pub async fn list_member_states(
         .as_deref()
         .map(|c| Cursor::decode(c, &sort_name))
         .transpose()?;
+    let updated_since =
+        crate::core::validate::param_datetime("updated_since", query.updated_since.as_deref())?;
     let mut conn = state.pool.get().await?;
-    let q = member_states::table
+    let mut q = member_states::table
         .select(MemberStateRow::as_select())
         .into_boxed();
+    if let Some(t) = updated_since {
+        q = q.filter(member_states::updated_at.ge(t));
+    }
     // Both sort keys are unique, so each is its own tie-breaker.
     let after = after
         .map(|c| c.value_as::<String>())

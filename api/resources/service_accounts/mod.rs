@@ -589,6 +589,9 @@ pub async fn revoke_token(
         new.reason.as_deref(),
     )
     .await?;
-    state.revocations.insert(&revocation.jti);
+    // The in-memory list is outside the transaction a dry-run rolls back.
+    if !crate::db::dry_run::active() {
+        state.revocations.insert(&revocation.jti);
+    }
     Ok(HttpResponse::Created().json(revocation))
 }

@@ -1,0 +1,2 @@
+DROP INDEX ledger_entries_foreign_rates;
+DROP TABLE ledger_verifications;

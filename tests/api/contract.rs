@@ -1,0 +1,342 @@
+//! The contract's promises beyond single resources: authorization before the body is
+//! read, and what reports are as of (provenance).
+
+use actix_web::http::Method;
+use ogsms::auth::policy::Role;
+use serde_json::json;
+
+use crate::common::TestApp;
+
+fn bearer(app: &TestApp, role: Role, office: Option<uuid::Uuid>) -> String {
+    format!("Bearer {}", app.token(role, office, None))
+}
+
+/// A caller whose role may not write a resource gets 403 whatever body it sends: it
+/// never learns the validation rules from a 400 or 422.
+#[actix_web::test]
+async fn a_role_that_may_not_write_gets_403_before_its_body_is_read() {
+    let app = TestApp::demo().await;
+    let office = app
+        .post("/v1/offices", &crate::common::new_office("OGSMS-AZ", "PE"))
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let office_id: uuid::Uuid = office.parse().unwrap();
+    let close = format!("/v1/offices/{office}/close");
+    let bodies: [&[u8]; 3] = [b"{\"closed_on\": 5}", b"{not json", b"[]"];
+    for (role, own) in [
+        (Role::Viewer, None),
+        (Role::Auditor, None),
+        (Role::Representative, Some(office_id)),
+        (Role::OfficeStaff, Some(office_id)),
+    ] {
+        let auth = bearer(&app, role, own);
+        for body in bodies {
+            for (path, what) in [
+                (close.as_str(), "close"),
+                ("/v1/offices", "create office"),
+                ("/v1/exchange-rates", "rate"),
+                ("/v1/departments", "department"),
+            ] {
+                let res = app
+                    .raw(
+                        Method::POST,
+                        path,
+                        &[
+                            ("authorization", &auth),
+                            ("content-type", "application/json"),
+                        ],
+                        body.to_vec(),
+                    )
+                    .await;
+                assert_eq!(
+                    res.status,
+                    403,
+                    "{role:?} {what} {}: {}",
+                    String::from_utf8_lossy(body),
+                    res.text()
+                );
+            }
+        }
+    }
+    // Without a token: 401, not a body error.
+    let res = app
+        .raw(
+            Method::POST,
+            &close,
+            &[
+                ("authorization", "none"),
+                ("content-type", "application/json"),
+            ],
+            b"{not json".to_vec(),
+        )
+        .await;
+    res.problem(401, "unauthorized");
+    // Who may write still learns what is wrong with the body.
+    let res = app
+        .raw(
+            Method::POST,
+            &close,
+            &[("content-type", "application/json")],
+            b"{\"closed_on\": 5}".to_vec(),
+        )
+        .await;
+    assert_eq!(res.problem_fields(), vec!["closed_on"], "{}", res.text());
+    // A representative may write projects (of their office): their malformed body is
+    // a 400, and finance a caller may not see stays a 404 (the handler decides).
+    let rep = bearer(&app, Role::Representative, Some(office_id));
+    let res = app
+        .raw(
+            Method::POST,
+            "/v1/projects",
+            &[
+                ("authorization", &rep),
+                ("content-type", "application/json"),
+            ],
+            b"{not json".to_vec(),
+        )
+        .await;
+    res.problem(400, "malformed-body");
+}
+
+#[actix_web::test]
+async fn a_balance_says_what_it_is_as_of() {
+    let app = TestApp::new().await;
+    let office = app
+        .post("/v1/offices", &crate::common::new_office("OGSMS-PV", "PE"))
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ledger = app
+        .post(
+            "/v1/ledgers",
+            &json!({"office_id": office, "fiscal_year": 2030, "fund": "regular_fund"}),
+        )
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let entries = format!("/v1/ledgers/{ledger}/entries");
+    let balance = format!("/v1/ledgers/{ledger}/balance");
+    let started = chrono::Utc::now();
+
+    // Empty: as of today, nothing closed, never verified, no rates.
+    let b = app.get(&balance).await.json();
+    let today = chrono::Utc::now().date_naive().to_string();
+    assert_eq!(b["as_of"], today.as_str(), "{b}");
+    let p = &b["provenance"];
+    let data_as_of: chrono::DateTime<chrono::Utc> =
+        p["data_as_of"].as_str().unwrap().parse().unwrap();
+    assert!(data_as_of >= started - chrono::Duration::seconds(5), "{p}");
+    assert_eq!(p["closed_through"], json!(null));
+    assert_eq!(p["last_verification"], json!(null));
+    assert_eq!(p["exchange_rates"], json!([]));
+
+    // Entries dated in 2030 (after today): `as_of` is the last entry's date, so that
+    // "entries dated on or before as_of count" holds.
+    app.post(
+        "/v1/exchange-rates",
+        &json!({"currency": "PEN", "effective_on": "2030-01-01", "rate": "0.2671"}),
+    )
+    .await;
+    for body in [
+        json!({"kind": "allocation", "entry_date": "2030-01-10", "description": "Allotment",
+               "amount": {"amount": "1000.00", "currency": "USD"}}),
+        json!({"kind": "expense", "category": "rent", "entry_date": "2030-02-10", "description": "Rent",
+               "amount": {"amount": "100.00", "currency": "PEN"}}),
+        json!({"kind": "expense", "category": "rent", "entry_date": "2030-03-10", "description": "Rent",
+               "amount": {"amount": "100.00", "currency": "PEN"}}),
+    ] {
+        let res = app.post(&entries, &body).await;
+        assert_eq!(res.status, 201, "{}", res.text());
+    }
+    let res = app
+        .post(
+            &format!("/v1/ledgers/{ledger}/closings"),
+            &json!({"closed_through": "2030-01-31"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    let b = app.get(&balance).await.json();
+    assert_eq!(b["as_of"], "2030-03-10", "{b}");
+    let p = &b["provenance"];
+    assert_eq!(p["closed_through"], "2030-01-31");
+    assert_eq!(
+        p["exchange_rates"],
+        json!([{"currency": "PEN", "rate": "0.2671", "entries": 2,
+                "first_entry_date": "2030-02-10", "last_entry_date": "2030-03-10"}])
+    );
+    assert_eq!(p["last_verification"], json!(null));
+    // With `as_of`, only the rates of the entries counted.
+    let b = app.get(&format!("{balance}?as_of=2030-02-28")).await.json();
+    assert_eq!(b["as_of"], "2030-02-28");
+    assert_eq!(b["provenance"]["exchange_rates"][0]["entries"], 1);
+
+    // A verification that finds the chain intact is shown with the balance.
+    let v = app
+        .get(&format!("/v1/ledgers/{ledger}/verification"))
+        .await
+        .json();
+    assert_eq!(v["ok"], true, "{v}");
+    let b = app.get(&balance).await.json();
+    let last = &b["provenance"]["last_verification"];
+    assert_eq!(last["head_hash"], v["head_hash"], "{b}");
+    assert_eq!(last["entry_count"], 3);
+    assert_eq!(last["verified_at"], v["verified_at"]);
+
+    // A broken chain is not a successful verification: the last good one stays.
+    app.db
+        .execute(
+            "SET session_replication_role = replica; \
+             UPDATE ledger_entries SET description = 'Tampered' WHERE seq = 2; \
+             SET session_replication_role = origin;",
+        )
+        .unwrap();
+    let broken = app
+        .get(&format!("/v1/ledgers/{ledger}/verification"))
+        .await
+        .json();
+    assert_eq!(broken["ok"], false, "{broken}");
+    let b = app.get(&balance).await.json();
+    assert_eq!(
+        b["provenance"]["last_verification"]["verified_at"],
+        v["verified_at"]
+    );
+}
+
+#[actix_web::test]
+async fn reports_carry_their_watermark() {
+    let app = TestApp::demo().await;
+    let started = chrono::Utc::now() - chrono::Duration::seconds(5);
+    for path in [
+        "/v1/stats/spending",
+        "/v1/stats/budget-execution",
+        "/v1/stats/projects",
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status, 200, "{path}: {}", res.text());
+        let as_of: chrono::DateTime<chrono::Utc> = res.json()["as_of"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{path}: {}", res.text()))
+            .parse()
+            .unwrap();
+        assert!(as_of >= started && as_of <= chrono::Utc::now(), "{path}");
+    }
+}
+
+/// Parse errors (path, query, JSON body) speak the caller's language: no English text
+/// of the framework inside a Spanish message.
+#[actix_web::test]
+async fn parse_errors_have_their_own_spanish_messages() {
+    let app = TestApp::new().await;
+    let es = [("accept-language", "es")];
+    let english = [
+        "expected",
+        "invalid",
+        "parsing",
+        "deserialize",
+        "unknown",
+        "missing",
+        "must",
+        "line ",
+    ];
+    let check = |what: &str, p: &serde_json::Value| {
+        let mut texts = vec![p["detail"].as_str().unwrap_or_default().to_owned()];
+        for e in p["errors"].as_array().into_iter().flatten() {
+            texts.push(e["message"].as_str().unwrap_or_default().to_owned());
+        }
+        for t in texts {
+            assert!(!t.is_empty(), "{what}: {p}");
+            for word in english {
+                assert!(!t.contains(word), "{what}: English `{word}` in `{t}`: {p}");
+            }
+        }
+    };
+    let res = app.get_with("/v1/offices/not-a-uuid", &es).await;
+    let p = res.problem(400, "invalid-parameter");
+    check("path", &p);
+    assert!(p["errors"][0]["message"].as_str().unwrap().contains("UUID"));
+    let res = app.get_with("/v1/offices?colour=red", &es).await;
+    let p = res.problem(400, "invalid-parameter");
+    check("unknown parameter", &p);
+    assert_eq!(res.problem_fields(), vec!["colour"]);
+    let res = app.get_with("/v1/member-states?limit=many", &es).await;
+    check("query type", &res.problem(400, "invalid-parameter"));
+    let mut body = crate::common::new_office("OGSMS-ES", "PE");
+    body["kind"] = json!("embassy");
+    let res = app
+        .request(Method::POST, "/v1/offices", &es, Some(&body))
+        .await;
+    let p = res.problem(422, "validation-failed");
+    check("enum", &p);
+    assert!(
+        p["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`country_office`"),
+        "{p}"
+    );
+    let mut body = crate::common::new_office("OGSMS-ES", "PE");
+    body["city"] = json!(5);
+    let res = app
+        .request(Method::POST, "/v1/offices", &es, Some(&body))
+        .await;
+    let p = res.problem(422, "validation-failed");
+    check("type", &p);
+    assert_eq!(
+        p["errors"][0]["message"],
+        "debe ser una cadena, no un número entero"
+    );
+    let res = app
+        .raw(
+            Method::POST,
+            "/v1/offices",
+            &[
+                ("accept-language", "es"),
+                ("content-type", "application/json"),
+            ],
+            b"{\"code\": ".to_vec(),
+        )
+        .await;
+    check("syntax", &res.problem(400, "malformed-body"));
+}
+
+#[actix_web::test]
+async fn member_states_take_updated_since() {
+    let app = TestApp::new().await;
+    let all = app.collect("/v1/member-states?limit=500").await;
+    assert_eq!(all.len(), 35);
+    assert!(all.iter().all(|m| m["updated_at"].is_string()));
+    let res = app
+        .get("/v1/member-states?updated_since=1970-01-01T00:00:00Z&limit=500")
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert!(res.header("x-sync-watermark").is_some());
+    assert_eq!(res.json()["items"].as_array().unwrap().len(), 35);
+    // A correction (by a migration) moves the row past a poller's watermark.
+    let watermark = res.header("x-sync-watermark").unwrap();
+    app.db
+        .execute("UPDATE member_states SET currency = currency WHERE code = 'PE'")
+        .unwrap();
+    let res = app
+        .get(&format!(
+            "/v1/member-states?updated_since={}",
+            watermark.replace('+', "%2B")
+        ))
+        .await;
+    let codes: Vec<String> = res.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["code"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes, vec!["PE"]);
+    app.get("/v1/member-states?updated_since=yesterday")
+        .await
+        .problem(400, "invalid-parameter");
+}
