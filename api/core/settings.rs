@@ -42,6 +42,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "OGSMS_JWKS_FILE",
     "OGSMS_JWT_SIGNING_KEY",
     "OGSMS_JWT_SIGNING_KID",
+    "OGSMS_CHANGES_RETENTION_DAYS",
     "PG_BIN_DIR",
     "RUST_LOG",
 ];
@@ -152,6 +153,11 @@ pub const ENV_ONLY: &[EnvSetting] = &[
         name: "OGSMS_CORS_ORIGINS",
         secret: false,
         check: cors_origins,
+    },
+    EnvSetting {
+        name: "OGSMS_CHANGES_RETENTION_DAYS",
+        secret: false,
+        check: |v| whole::<i64>(v, 1, 3650, "days the change feed keeps its events").map(drop),
     },
     EnvSetting {
         name: "OGSMS_IATI_REPORTING_ORG_REF",

@@ -383,3 +383,32 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledger_closings,
     idempotency_keys,
 );
+
+diesel::table! {
+    /// The change feed (`GET /v1/changes`), written by a trigger on `audit_events`.
+    change_events (txid, seq) {
+        txid -> Int8,
+        seq -> Int8,
+        audit_event_id -> Uuid,
+        occurred_at -> Timestamptz,
+        resource_type -> Text,
+        resource_id -> Text,
+        action -> Text,
+        audit_action -> Text,
+        actor_sub -> Text,
+        actor_role -> Text,
+        request_id -> Nullable<Text>,
+        office_id -> Nullable<Uuid>,
+        department_id -> Nullable<Uuid>,
+        data -> Nullable<Jsonb>,
+    }
+}
+
+diesel::table! {
+    change_feed_purges (id) {
+        id -> Bool,
+        purged_txid -> Int8,
+        purged_seq -> Int8,
+        purged_at -> Timestamptz,
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod agencies;
 pub mod audit;
+pub mod changes;
 pub mod departments;
 pub mod exchange_rates;
 pub mod ledgers;

@@ -147,6 +147,8 @@ const TABLE: &[Row] = &[
     ("POST /v1/auth/revocations", COORDINATOR_ONLY_201),
     ("GET /v1/me", ALL_200),
     ("GET /v1/audit-events", [200, 403, 403, 403, 403, 403, 403, 200, 403]),
+    // Every role reads the feed, filtered to what it may see.
+    ("GET /v1/changes", ALL_200),
     // Finance: invisible is 404, visible but not writable 403. An HQ department sees a
     // ledger through the entries tagged to its projects, not its balance.
     ("GET /v1/ledgers", ALL_200),
@@ -320,6 +322,7 @@ async fn request_for(
         | "GET /v1/offices"
         | "GET /v1/me"
         | "GET /v1/audit-events"
+        | "GET /v1/changes"
         | "GET /v1/exports/projects"
         | "GET /v1/exports/ledger-entries"
         | "GET /v1/exports/audit-events" => {

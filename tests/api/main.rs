@@ -6,6 +6,7 @@ mod common;
 mod agencies;
 mod appointments;
 mod audit;
+mod changes;
 mod auth;
 mod authz;
 mod csv;
