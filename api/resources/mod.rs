@@ -13,3 +13,4 @@ pub mod offices;
 pub mod projects;
 pub mod service_accounts;
 pub mod shared;
+pub mod webhooks;

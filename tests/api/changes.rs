@@ -14,7 +14,12 @@ use crate::common::TestApp;
 
 /// Reads the feed from `cursor` until `has_more` is false; returns the events and the
 /// cursor to read on from.
-async fn drain(app: &TestApp, auth: &str, cursor: Option<&str>, extra: &str) -> (Vec<Value>, String) {
+async fn drain(
+    app: &TestApp,
+    auth: &str,
+    cursor: Option<&str>,
+    extra: &str,
+) -> (Vec<Value>, String) {
     let mut items = Vec::new();
     let mut cursor = cursor.map(str::to_owned);
     loop {
@@ -54,7 +59,12 @@ async fn settle(
     }
 }
 
-fn bearer(app: &TestApp, role: Role, office: Option<uuid::Uuid>, dept: Option<uuid::Uuid>) -> String {
+fn bearer(
+    app: &TestApp,
+    role: Role,
+    office: Option<uuid::Uuid>,
+    dept: Option<uuid::Uuid>,
+) -> String {
     format!("Bearer {}", app.token(role, office, dept))
 }
 
@@ -132,7 +142,12 @@ async fn every_resource_type_emits_its_changes_and_readers_see_what_the_resource
     .await;
     let office = created(&app, "/v1/offices", &crate::common::new_office("FD", "PE")).await;
     let office_id = office["id"].as_str().unwrap().to_owned();
-    patched(&app, &format!("/v1/offices/{office_id}"), &json!({"city": "Cusco"})).await;
+    patched(
+        &app,
+        &format!("/v1/offices/{office_id}"),
+        &json!({"city": "Cusco"}),
+    )
+    .await;
     created(
         &app,
         &format!("/v1/offices/{pe}/appointments"),
@@ -225,7 +240,9 @@ async fn every_resource_type_emits_its_changes_and_readers_see_what_the_resource
     .unwrap();
     let audited: usize = app
         .db
-        .scalar("SELECT count(*) FROM audit_events WHERE action NOT IN ('token.issue', 'token.revoke')")
+        .scalar(
+            "SELECT count(*) FROM audit_events WHERE action NOT IN ('token.issue', 'token.revoke')",
+        )
         .parse()
         .unwrap();
 
@@ -292,16 +309,17 @@ async fn every_resource_type_emits_its_changes_and_readers_see_what_the_resource
     assert_eq!(deletions.len(), 3);
 
     // Visibility as on the resources.
-    let count = |items: &[Value], kind: &str| {
-        items
-            .iter()
-            .filter(|e| e["resource_type"] == kind)
-            .count()
-    };
+    let count =
+        |items: &[Value], kind: &str| items.iter().filter(|e| e["resource_type"] == kind).count();
     let (auditor, _) = drain(&app, &bearer(&app, Role::Auditor, None, None), None, "").await;
     assert_eq!(auditor.len(), all.len());
     let (viewer, _) = drain(&app, &bearer(&app, Role::Viewer, None, None), None, "").await;
-    for kind in ["ledger", "ledger_entry", "ledger_closing", "service_account"] {
+    for kind in [
+        "ledger",
+        "ledger_entry",
+        "ledger_closing",
+        "service_account",
+    ] {
         assert_eq!(count(&viewer, kind), 0, "viewer sees no {kind}");
     }
     assert_eq!(count(&viewer, "project"), 4);
@@ -366,9 +384,7 @@ async fn a_deletion_appears_as_a_tombstone_after_the_cursor_kept_by_a_reader() {
     assert_eq!(after[0]["resource_id"], id.as_str());
     assert!(after[0]["data"].is_null());
     // A refused write (a duplicate) and a rolled-back transaction leave no event.
-    let res = app
-        .post("/v1/executing-agencies", &agency_body(10))
-        .await;
+    let res = app.post("/v1/executing-agencies", &agency_body(10)).await;
     assert_eq!(res.status, 201);
     let dup = app.post("/v1/executing-agencies", &agency_body(10)).await;
     assert_eq!(dup.status, 409, "{}", dup.text());
@@ -401,9 +417,12 @@ async fn a_reader_never_skips_a_change_of_a_transaction_that_commits_late() {
     t1.batch_execute(&format!("BEGIN; {}", INSERT_EVENT.replace("{id}", "t1")))
         .await
         .unwrap();
-    t2.batch_execute(&format!("BEGIN; {}; COMMIT", INSERT_EVENT.replace("{id}", "t2")))
-        .await
-        .unwrap();
+    t2.batch_execute(&format!(
+        "BEGIN; {}; COMMIT",
+        INSERT_EVENT.replace("{id}", "t2")
+    ))
+    .await
+    .unwrap();
     // T2 is committed but T1, older, is still running: the feed holds T2 back, so that a
     // reader's cursor cannot pass T1's position.
     let (seen, cursor) = drain(&app, &coordinator, Some(&start), "").await;
@@ -497,9 +516,10 @@ async fn a_cursor_older_than_the_retention_is_gone_and_bad_cursors_are_400() {
         )
         .unwrap();
     let mut conn = AsyncPgConnection::establish(&app.db.url).await.unwrap();
-    let purged = ogsms::resources::changes::purge(&mut conn, ogsms::resources::changes::retention())
-        .await
-        .unwrap();
+    let purged =
+        ogsms::resources::changes::purge(&mut conn, ogsms::resources::changes::retention())
+            .await
+            .unwrap();
     assert_eq!(purged, 2);
     let res = app
         .get_with(
