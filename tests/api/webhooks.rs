@@ -146,7 +146,7 @@ fn signed_with(header: &str, body: &[u8], secret: &str) -> bool {
     mac.update(format!("{t}.").as_bytes());
     mac.update(body);
     let expected = hex::encode(mac.finalize().into_bytes());
-    sigs.iter().any(|s| *s == expected)
+    sigs.contains(&expected)
 }
 
 async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {

@@ -210,6 +210,8 @@ pub async fn deliver_one(
         secrets.push(prev.as_str());
     }
     let attempt = sub.attempts + 1;
+    // No connection is held while the receiver takes its time.
+    drop(conn);
     let result = client
         .post(&sub.url)
         .insert_header(("content-type", "application/json"))
@@ -243,6 +245,7 @@ pub async fn deliver_one(
         (false, true) => "failed",
         (false, false) => "pending",
     };
+    let mut conn = pool.get().await?;
     let retry_at =
         Utc::now() + chrono::Duration::from_std(config.backoff(attempt)).unwrap_or_default();
     conn.transaction(async |conn| {
