@@ -26,7 +26,7 @@ from python_client.api.projects import list_projects
 from python_client.models import (
     Balance,
     ChangeAction,
-    ChangePage,
+    ChangeFeed,
     Entry,
     EntryKind,
     Fund,
@@ -154,7 +154,7 @@ def main() -> None:
             if cursor:
                 kwargs["cursor"] = cursor
             page = list_changes.sync(client=client, **kwargs)
-            if not isinstance(page, ChangePage):
+            if not isinstance(page, ChangeFeed):
                 fail(f"change feed: {page!r}")
             events.extend(page.items)
             cursor = page.next_cursor

@@ -238,6 +238,13 @@ async fn every_resource_type_emits_its_changes_and_readers_see_what_the_resource
     )
     .await
     .unwrap();
+    // A webhook subscription.
+    created(
+        &app,
+        "/v1/webhooks",
+        &json!({"url": "https://hooks.example.org/feed"}),
+    )
+    .await;
     let audited: usize = app
         .db
         .scalar(

@@ -62,7 +62,7 @@ pub struct ChangesQuery {
     tag = "Changes",
     params(ChangesQuery),
     responses(
-        (status = 200, description = "Events after the cursor", body = ChangePage,
+        (status = 200, description = "Events after the cursor", body = ChangeFeed,
          headers(("Link" = String, description = "`<url>; rel=\"next\"` when more events are ready"))),
         (status = 400, response = crate::core::error::responses::BadRequest),
         (status = 410, response = crate::core::error::responses::Gone),
@@ -94,7 +94,7 @@ pub async fn list_changes(
     let (rows, next, more) =
         read(&mut conn, after, limit, &Visibility::of(&caller), &filters).await?;
     let next_cursor = next.encode();
-    let page = ChangePage {
+    let page = ChangeFeed {
         items: rows.into_iter().map(ChangeEvent::from).collect(),
         next_cursor: next_cursor.clone(),
         has_more: more,

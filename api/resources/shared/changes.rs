@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::auth::policy::{FinanceScope, Role};
+use crate::core::enums::string_enum;
 use crate::core::error::{ApiError, ProblemType};
 use crate::core::i18n::text;
 use crate::core::pagination;
@@ -69,13 +70,13 @@ pub struct ChangeActor {
     pub role: String,
 }
 
-/// What happened to the resource.
-#[derive(Serialize, Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeAction {
-    Created,
-    Updated,
-    Deleted,
+string_enum! {
+    /// What happened to the resource.
+    pub enum ChangeAction {
+        Created = "created" ("Created", "Creado"),
+        Updated = "updated" ("Updated", "Modificado"),
+        Deleted = "deleted" ("Deleted", "Eliminado"),
+    }
 }
 
 /// One change of one resource.
@@ -107,9 +108,9 @@ pub struct ChangeEvent {
     pub data: Option<serde_json::Value>,
 }
 
-/// A page of the change feed.
+/// A read of the change feed.
 #[derive(Serialize, Deserialize, ToSchema)]
-pub struct ChangePage {
+pub struct ChangeFeed {
     /// The events, oldest first.
     pub items: Vec<ChangeEvent>,
     /// Where to read on: always present, also when there is nothing more yet (keep it

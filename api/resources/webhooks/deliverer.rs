@@ -256,11 +256,7 @@ pub async fn deliver_one(
                 webhook_deliveries::event_id.eq(event.id),
                 webhook_deliveries::resource_type.eq(&event.resource_type),
                 webhook_deliveries::resource_id.eq(&event.resource_id),
-                webhook_deliveries::action.eq(serde_json::to_value(event.action)
-                    .expect("serializes")
-                    .as_str()
-                    .unwrap_or("updated")
-                    .to_owned()),
+                webhook_deliveries::action.eq(event.action.as_str()),
                 webhook_deliveries::status.eq(delivery_status),
                 webhook_deliveries::attempts.eq(1),
                 webhook_deliveries::last_status_code.eq(code),

@@ -20,6 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::Caller;
+use crate::core::enums::string_enum;
 use crate::core::error::{ApiError, FieldError};
 use crate::core::http::{IfMatch, JsonBody, Tagged};
 use crate::core::i18n::text;
@@ -67,13 +68,13 @@ pub struct WebhookOwner {
     pub role: String,
 }
 
-/// `active`, or `failing`: deliveries kept failing for the retry window (24 h by
-/// default) and stopped; reactivate to resume from the event that failed.
-#[derive(Serialize, Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum WebhookStatus {
-    Active,
-    Failing,
+string_enum! {
+    /// `active`, or `failing`: deliveries kept failing for the retry window (24 h by
+    /// default) and stopped; reactivate to resume from the event that failed.
+    pub enum WebhookStatus {
+        Active = "active" ("Active", "Activa"),
+        Failing = "failing" ("Failing", "Con fallos"),
+    }
 }
 
 /// A webhook subscription.
