@@ -493,6 +493,10 @@ fn serve(
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         state.revocations.spawn_refresher(state.pool.clone());
         ogsms::resources::ledgers::idempotency::spawn_idempotency_purge(state.pool.clone());
+        ogsms::resources::changes::spawn_purge(state.pool.clone());
+        if let Some(config) = ogsms::resources::webhooks::deliverer::DeliveryConfig::from_env() {
+            ogsms::resources::webhooks::deliverer::spawn_deliverer(state.pool.clone(), config);
+        }
         // A pool per worker, built on the worker's thread: its connections are opened
         // there and their sockets driven by that worker's runtime, so a query wakes no
         // other thread (with one shared pool, send/recv and cross-thread wake-ups were

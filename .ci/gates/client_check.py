@@ -1,6 +1,8 @@
 """What a consumer does with the client openapi-python-client generates from the document:
 log in with a service account (client credentials), page through every project, open a
-ledger and post an allocation (with an Idempotency-Key, twice), and read its balance. Run by .ci/gates/contract.sh against the running service with the
+ledger and post an allocation (with an Idempotency-Key, twice), and read its balance;
+consume the change feed to its end, delete an executing agency it made, and see the
+tombstone appear after its cursor. Run by .ci/gates/contract.sh against the running service with the
 demo data; any exception or unexpected answer fails the gate.
 
 Environment: OGSMS_BASE_URL, CLIENT_CREDENTIALS (the JSON `ogsms service-account create`
@@ -11,14 +13,20 @@ import datetime
 import json
 import os
 import sys
+import time
 
 from python_client import AuthenticatedClient, Client
+from python_client.types import Unset
 from python_client.api.authentication import issue_token, me
+from python_client.api.changes import list_changes
+from python_client.api.executing_agencies import create_agency, delete_agency
 from python_client.api.ledgers import create_ledger, get_balance, post_entry
 from python_client.api.offices import list_offices
 from python_client.api.projects import list_projects
 from python_client.models import (
     Balance,
+    ChangeAction,
+    ChangeFeed,
     Entry,
     EntryKind,
     Fund,
@@ -26,6 +34,7 @@ from python_client.models import (
     MonetaryAmount,
     Me,
     NewEntry,
+    NewExecutingAgency,
     NewLedger,
     OfficePage,
     Problem,
@@ -135,6 +144,57 @@ def main() -> None:
         f"ledger {ledger.id}: {balance.entry_count} entry, "
         f"available {balance.available.amount} {balance.available.currency}"
     )
+
+    # 4. Consume the change feed to its end, keep the cursor, delete an agency made for
+    #    it, and read on from the cursor until the tombstone appears.
+    def drain(cursor):
+        events = []
+        while True:
+            kwargs = {"limit": 500}
+            if cursor:
+                kwargs["cursor"] = cursor
+            page = list_changes.sync(client=client, **kwargs)
+            if not isinstance(page, ChangeFeed):
+                fail(f"change feed: {page!r}")
+            events.extend(page.items)
+            cursor = page.next_cursor
+            if not page.has_more:
+                return events, cursor
+
+    history, cursor = drain(None)
+    if not any(e.resource_id == str(ledger.id) for e in history):
+        # The ledger's creation may still be behind the feed's horizon for a moment.
+        time.sleep(1)
+        more, cursor = drain(cursor)
+        history += more
+    print(f"read {len(history)} change events to the end of the feed")
+    agency_body = {
+        "name": {"en": f"Contract gate agency {ledger.id}"},
+        "member_state": "PE",
+        "kind": "ngo",
+        "registration_number": f"GATE-{ledger.id}",
+    }
+    response = create_agency.sync_detailed(
+        client=client, body=NewExecutingAgency.from_dict(agency_body)
+    )
+    agency_id = json.loads(response.content)["id"]
+    deleted = delete_agency.sync_detailed(agency_id, client=client)
+    if deleted.status_code != 204:
+        fail(f"deleting agency {agency_id}: {deleted.status_code} {deleted.content!r}")
+    deadline = time.monotonic() + 30
+    tombstone = None
+    while tombstone is None and time.monotonic() < deadline:
+        events, cursor = drain(cursor)
+        for e in events:
+            if e.resource_id == agency_id and e.action == ChangeAction.DELETED:
+                tombstone = e
+        if tombstone is None:
+            time.sleep(0.2)
+    if tombstone is None:
+        fail(f"no tombstone for agency {agency_id} in the change feed")
+    if tombstone.data is not None and not isinstance(tombstone.data, Unset):
+        fail(f"a tombstone carries no data: {tombstone.to_dict()}")
+    print(f"agency {agency_id} deleted: tombstone {tombstone.id} in the change feed")
 
 
 if __name__ == "__main__":

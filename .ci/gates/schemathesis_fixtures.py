@@ -152,6 +152,10 @@ rates = [rate["id"]] if status == 201 else [r["id"] for r in items("/v1/exchange
 if not rates:
     sys.exit(f"fixtures: no exchange rate ({status} {rate})")
 
+webhooks = [must("POST", "/v1/webhooks", {"url": f"https://hooks.example.org/gate/{i}"})["id"]
+            for i in range(15)]
+webhooks, webhooks_to_delete = split(webhooks, 10)
+
 one = lambda ids: [{"id": i} for i in ids]  # noqa: E731
 ids: dict[str, list[dict]] = {
     "GET /v1/member-states/{code}": [{"code": m["code"]} for m in must("GET", "/v1/member-states")["items"]],
@@ -197,6 +201,11 @@ ids: dict[str, list[dict]] = {
     "POST /v1/ledgers/{id}/close": one(closed_ledgers),
     "GET /v1/ledgers/{id}/verification": one(open_ledgers),
     "GET /v1/exchange-rates/{id}": one(rates),
+    "GET /v1/webhooks/{id}": one(webhooks),
+    "DELETE /v1/webhooks/{id}": one(webhooks_to_delete),
+    "POST /v1/webhooks/{id}/secret-rotations": one(webhooks),
+    "POST /v1/webhooks/{id}/reactivation": one(webhooks),
+    "GET /v1/webhooks/{id}/deliveries": one(webhooks),
 }
 # Ids inside bodies: a new project's office, a posting's project or payee ...
 refs = {

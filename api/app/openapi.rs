@@ -13,8 +13,10 @@ use super::health;
 use crate::auth;
 use crate::core::error::{Problem, ProblemField, responses};
 use crate::reports::{exports, finance_reports, iati, stats};
+use crate::resources::changes;
 use crate::resources::offices::appointments;
 use crate::resources::projects::monitoring_reports;
+use crate::resources::webhooks;
 use crate::resources::{
     agencies, audit, departments, exchange_rates, ledgers, mandates, member_states, offices,
     projects, service_accounts,
@@ -39,6 +41,7 @@ const DESCRIPTION: &str = include_str!("openapi_description.md");
             responses::NotFound,
             responses::Conflict,
             responses::PreconditionFailed,
+            responses::Gone,
             responses::PayloadTooLarge,
             responses::UnsupportedMediaType,
             responses::Unprocessable,
@@ -56,6 +59,8 @@ const DESCRIPTION: &str = include_str!("openapi_description.md");
         (name = "Monitoring reports", description = "The offices' periodic monitoring of each project"),
         (name = "Authentication", description = "Tokens, service accounts and the caller's identity"),
         (name = "Audit", description = "The audit trail of every write"),
+        (name = "Changes", description = "The change feed: every create, update and delete, in order, with tombstones"),
+        (name = "Webhooks", description = "Signed pushes of the change feed to subscribers' URLs"),
         (name = "Ledgers", description = "Expense ledgers: append-only, hash-chained entries, balances, closings"),
         (name = "Exchange rates", description = "Operational rates to US dollars"),
         (name = "Statistics", description = "Aggregates for dashboards, read from summaries kept with every entry; every role, JSON or CSV"),
@@ -333,6 +338,14 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(service_accounts::revoke_token)
         .service(auth::me::me)
         .service(audit::list_audit_events)
+        .service(changes::list_changes)
+        .service(webhooks::list_webhooks)
+        .service(webhooks::create_webhook)
+        .service(webhooks::get_webhook)
+        .service(webhooks::delete_webhook)
+        .service(webhooks::rotate_secret)
+        .service(webhooks::reactivate_webhook)
+        .service(webhooks::list_deliveries)
         .service(ledgers::list_ledgers)
         .service(ledgers::create_ledger)
         .service(ledgers::get_ledger)

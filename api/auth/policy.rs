@@ -387,6 +387,21 @@ impl Caller {
             Err(forbidden())
         }
     }
+
+    /// Webhook subscriptions: the Coordinating Office, and service accounts (scripts and
+    /// integrations, whatever their role; their deliveries carry what that role sees).
+    pub fn may_manage_webhooks(&self, is_service_account: bool) -> Result<(), ApiError> {
+        if self.is(Role::Coordinator) || is_service_account {
+            Ok(())
+        } else {
+            Err(forbidden())
+        }
+    }
+
+    /// Every webhook subscription, not only the caller's own: the Coordinating Office.
+    pub fn sees_all_webhooks(&self) -> bool {
+        self.is(Role::Coordinator)
+    }
 }
 
 /// The role table pinned decision by decision, so that a change to the policy fails a unit

@@ -53,6 +53,8 @@ pub enum ProblemType {
     IdempotencyKeyReused,
     /// 412: `If-Match` names a representation that is no longer current.
     PreconditionFailed,
+    /// 410: the cursor points before what the change feed still keeps (its retention).
+    CursorExpired,
     /// 413: the body is over the size limit.
     PayloadTooLarge,
     /// 415: the body is not `application/json`.
@@ -72,7 +74,7 @@ pub enum ProblemType {
 }
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 24] = [
+    pub const ALL: [ProblemType; 25] = [
         ProblemType::InsufficientFunds,
         ProblemType::PeriodClosed,
         ProblemType::AlreadyReversed,
@@ -89,6 +91,7 @@ impl ProblemType {
         ProblemType::StillReferenced,
         ProblemType::InvalidState,
         ProblemType::PreconditionFailed,
+        ProblemType::CursorExpired,
         ProblemType::PayloadTooLarge,
         ProblemType::UnsupportedMediaType,
         ProblemType::ValidationFailed,
@@ -117,6 +120,7 @@ impl ProblemType {
             ProblemType::IdempotencyKeyInUse => "idempotency-key-in-use",
             ProblemType::IdempotencyKeyReused => "idempotency-key-reused",
             ProblemType::PreconditionFailed => "precondition-failed",
+            ProblemType::CursorExpired => "cursor-expired",
             ProblemType::PayloadTooLarge => "payload-too-large",
             ProblemType::UnsupportedMediaType => "unsupported-media-type",
             ProblemType::ValidationFailed => "validation-failed",
@@ -149,6 +153,7 @@ impl ProblemType {
             | ProblemType::IdempotencyKeyInUse => StatusCode::CONFLICT,
             ProblemType::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemType::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ProblemType::CursorExpired => StatusCode::GONE,
             ProblemType::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemType::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemType::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
@@ -187,6 +192,7 @@ impl ProblemType {
                 )
             }
             ProblemType::PreconditionFailed => text!("Precondition failed", "Precondición fallida"),
+            ProblemType::CursorExpired => text!("Cursor expired", "Cursor caducado"),
             ProblemType::InsufficientFunds => text!("Insufficient funds", "Fondos insuficientes"),
             ProblemType::PeriodClosed => text!("Period closed", "Período cerrado"),
             ProblemType::AlreadyReversed => text!("Entry already reversed", "Asiento ya revertido"),
@@ -596,6 +602,11 @@ pub mod responses {
     #[derive(ToResponse)]
     #[response(content_type = "application/problem+json")]
     pub struct PreconditionFailed(#[allow(dead_code)] Problem);
+
+    /// The cursor points before what the change feed still keeps; start again without one.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json")]
+    pub struct Gone(#[allow(dead_code)] Problem);
 
     /// The body is over the size limit (256 KiB).
     #[derive(ToResponse)]

@@ -42,6 +42,13 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "OGSMS_JWKS_FILE",
     "OGSMS_JWT_SIGNING_KEY",
     "OGSMS_JWT_SIGNING_KID",
+    "OGSMS_CHANGES_RETENTION_DAYS",
+    "OGSMS_WEBHOOKS",
+    "OGSMS_WEBHOOK_POLL_MS",
+    "OGSMS_WEBHOOK_TIMEOUT_MS",
+    "OGSMS_WEBHOOK_RETRY_BASE_MS",
+    "OGSMS_WEBHOOK_RETRY_MAX_MS",
+    "OGSMS_WEBHOOK_RETRY_WINDOW_SECS",
     "PG_BIN_DIR",
     "RUST_LOG",
 ];
@@ -152,6 +159,60 @@ pub const ENV_ONLY: &[EnvSetting] = &[
         name: "OGSMS_CORS_ORIGINS",
         secret: false,
         check: cors_origins,
+    },
+    EnvSetting {
+        name: "OGSMS_CHANGES_RETENTION_DAYS",
+        secret: false,
+        check: |v| whole::<i64>(v, 1, 3650, "days the change feed keeps its events").map(drop),
+    },
+    EnvSetting {
+        name: "OGSMS_WEBHOOKS",
+        secret: false,
+        check: |v| match v {
+            "on" | "off" => Ok(()),
+            _ => Err("expected on or off".to_owned()),
+        },
+    },
+    EnvSetting {
+        name: "OGSMS_WEBHOOK_POLL_MS",
+        secret: false,
+        check: |v| {
+            whole::<u64>(
+                v,
+                10,
+                3_600_000,
+                "milliseconds between looks at an idle subscription",
+            )
+            .map(drop)
+        },
+    },
+    EnvSetting {
+        name: "OGSMS_WEBHOOK_TIMEOUT_MS",
+        secret: false,
+        check: |v| whole::<u64>(v, 10, 120_000, "milliseconds a receiver has to answer").map(drop),
+    },
+    EnvSetting {
+        name: "OGSMS_WEBHOOK_RETRY_BASE_MS",
+        secret: false,
+        check: |v| whole::<u64>(v, 1, 3_600_000, "milliseconds before the first retry").map(drop),
+    },
+    EnvSetting {
+        name: "OGSMS_WEBHOOK_RETRY_MAX_MS",
+        secret: false,
+        check: |v| whole::<u64>(v, 1, 86_400_000, "most milliseconds between retries").map(drop),
+    },
+    EnvSetting {
+        name: "OGSMS_WEBHOOK_RETRY_WINDOW_SECS",
+        secret: false,
+        check: |v| {
+            whole::<u64>(
+                v,
+                1,
+                2_592_000,
+                "seconds an event is retried before the subscription is failing",
+            )
+            .map(drop)
+        },
     },
     EnvSetting {
         name: "OGSMS_IATI_REPORTING_ORG_REF",

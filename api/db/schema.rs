@@ -397,3 +397,77 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledger_closings,
     idempotency_keys,
 );
+
+diesel::table! {
+    /// The change feed (`GET /v1/changes`), written by a trigger on `audit_events`.
+    change_events (txid, seq) {
+        txid -> Int8,
+        seq -> Int8,
+        audit_event_id -> Uuid,
+        occurred_at -> Timestamptz,
+        resource_type -> Text,
+        resource_id -> Text,
+        action -> Text,
+        audit_action -> Text,
+        actor_sub -> Text,
+        actor_role -> Text,
+        request_id -> Nullable<Text>,
+        office_id -> Nullable<Uuid>,
+        department_id -> Nullable<Uuid>,
+        data -> Nullable<Jsonb>,
+    }
+}
+
+diesel::table! {
+    change_feed_purges (id) {
+        id -> Bool,
+        purged_txid -> Int8,
+        purged_seq -> Int8,
+        purged_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> Uuid,
+        url -> Text,
+        description -> Nullable<Text>,
+        resource_types -> Nullable<Array<Text>>,
+        actions -> Nullable<Array<Text>>,
+        owner_sub -> Text,
+        owner_role -> Text,
+        owner_office_id -> Nullable<Uuid>,
+        owner_department_id -> Nullable<Uuid>,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<Timestamptz>,
+        status -> Text,
+        cursor_txid -> Int8,
+        cursor_seq -> Int8,
+        next_attempt_at -> Timestamptz,
+        lease_until -> Nullable<Timestamptz>,
+        lease_owner -> Nullable<Uuid>,
+        attempts -> Int4,
+        failing_since -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Uuid,
+        subscription_id -> Uuid,
+        event_id -> Uuid,
+        resource_type -> Text,
+        resource_id -> Text,
+        action -> Text,
+        status -> Text,
+        attempts -> Int4,
+        last_status_code -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        first_attempt_at -> Timestamptz,
+        last_attempt_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod agencies;
 pub mod audit;
+pub mod changes;
 pub mod departments;
 pub mod exchange_rates;
 pub mod ledgers;
@@ -12,3 +13,4 @@ pub mod offices;
 pub mod projects;
 pub mod service_accounts;
 pub mod shared;
+pub mod webhooks;

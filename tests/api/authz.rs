@@ -147,6 +147,16 @@ pub(crate) const TABLE: &[Row] = &[
     ("POST /v1/auth/revocations", COORDINATOR_ONLY_201),
     ("GET /v1/me", ALL_200),
     ("GET /v1/audit-events", [200, 403, 403, 403, 403, 403, 403, 200, 403]),
+    // Every role reads the feed, filtered to what it may see.
+    ("GET /v1/changes", ALL_200),
+    // Webhooks: the Coordinating Office and service accounts (none of these tokens).
+    ("GET /v1/webhooks", COORDINATOR_ONLY_200),
+    ("POST /v1/webhooks", COORDINATOR_ONLY_201),
+    ("GET /v1/webhooks/{id}", COORDINATOR_ONLY_200),
+    ("DELETE /v1/webhooks/{id}", [204, 403, 403, 403, 403, 403, 403, 403, 403]),
+    ("POST /v1/webhooks/{id}/secret-rotations", COORDINATOR_ONLY_200),
+    ("POST /v1/webhooks/{id}/reactivation", COORDINATOR_ONLY_200),
+    ("GET /v1/webhooks/{id}/deliveries", COORDINATOR_ONLY_200),
     // Finance: invisible is 404, visible but not writable 403. An HQ department sees a
     // ledger through the entries tagged to its projects, not its balance.
     ("GET /v1/ledgers", ALL_200),
@@ -320,12 +330,36 @@ pub(crate) async fn request_for(
         | "GET /v1/offices"
         | "GET /v1/me"
         | "GET /v1/audit-events"
+        | "GET /v1/changes"
         | "GET /v1/exports/projects"
         | "GET /v1/exports/ledger-entries"
         | "GET /v1/exports/audit-events" => {
             (op.split_once(' ').unwrap().1.to_owned(), None, vec![])
         }
         "GET /v1/member-states/{code}" => ("/v1/member-states/PE".to_owned(), None, vec![]),
+        "GET /v1/webhooks" => ("/v1/webhooks".to_owned(), None, vec![]),
+        "POST /v1/webhooks" => (
+            "/v1/webhooks".to_owned(),
+            Some(json!({"url": format!("https://hooks.example.org/{n}")})),
+            vec![],
+        ),
+        "GET /v1/webhooks/{id}"
+        | "DELETE /v1/webhooks/{id}"
+        | "POST /v1/webhooks/{id}/secret-rotations"
+        | "POST /v1/webhooks/{id}/reactivation"
+        | "GET /v1/webhooks/{id}/deliveries" => {
+            let id = created(
+                app,
+                "/v1/webhooks",
+                &json!({"url": format!("https://hooks.example.org/{n}")}),
+            )
+            .await;
+            let path = op.split_once(' ').unwrap().1.replace("{id}", &id);
+            let body = op
+                .ends_with("secret-rotations")
+                .then(|| json!({"overlap_seconds": 60}));
+            (path, body, vec![])
+        }
         "GET /v1/departments/{id}" => (
             format!("/v1/departments/{}", fx.own_department),
             None,

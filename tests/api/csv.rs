@@ -588,6 +588,23 @@ async fn every_documented_list_answers_csv() {
         .await;
     assert_eq!(res.status, 201, "{}", res.text());
 
+    // A webhook subscription with one logged delivery.
+    let res = app
+        .post(
+            "/v1/webhooks",
+            &json!({"url": "https://hooks.example.org/csv"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    let hook = res.json()["id"].as_str().unwrap().to_owned();
+    app.db
+        .execute(&format!(
+            "INSERT INTO webhook_deliveries (id, subscription_id, event_id, resource_type, \
+             resource_id, action, status, attempts, last_status_code) VALUES \
+             (gen_random_uuid(), '{hook}', gen_random_uuid(), 'project', 'p', 'created', \
+             'delivered', 1, 204)"
+        ))
+        .unwrap();
     let doc: Value = serde_json::from_str(&ogsms::app::openapi::document_json()).unwrap();
     let mut lists = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {

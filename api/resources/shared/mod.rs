@@ -2,6 +2,7 @@
 //! a referenced resource, the pillars). The floor of the resources: any resource folder
 //! may import it; it imports no resource.
 
+pub mod changes;
 pub mod contacts;
 pub mod iati;
 pub mod pillar;
