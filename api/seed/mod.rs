@@ -1600,6 +1600,8 @@ pub async fn demo(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
             let countries = country_names(conn).await?;
             let data = generate(&Spec::demo(), &words, &reference, &countries);
             insert_dataset(conn, &data).await?;
+            let assets = assets::load(conn).await?;
+            log::info!("loaded {assets} demo assets");
             Ok::<_, anyhow::Error>(data)
         })
         .await?;
@@ -1944,6 +1946,7 @@ pub async fn scale(url: &str, projects: usize) -> anyhow::Result<ScaleReport> {
     })
 }
 
+mod assets;
 mod entries;
 pub use entries::{EntriesReport, load as entries};
 

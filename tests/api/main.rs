@@ -4,6 +4,7 @@
 mod common;
 
 mod agencies;
+mod assets;
 mod appointments;
 mod audit;
 mod auth;

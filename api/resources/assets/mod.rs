@@ -237,7 +237,8 @@ impl From<AssetRow> for Asset {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAsset {
-    #[schema(example = "OAS-PE-0001")]
+    /// Unique across the organisation: 2 to 40 upper-case letters, digits or hyphens.
+    #[schema(example = "OAS-PE-0001", pattern = "^[A-Z0-9][A-Z0-9-]{1,39}$")]
     pub tag_number: String,
     pub category: AssetCategory,
     #[schema(example = "Laptop Dell Latitude 5440")]
@@ -268,6 +269,7 @@ pub struct NewAsset {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct AssetPatch {
+    #[schema(pattern = "^[A-Z0-9][A-Z0-9-]{1,39}$")]
     pub tag_number: Option<String>,
     pub category: Option<AssetCategory>,
     pub description: Option<String>,
