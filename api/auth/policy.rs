@@ -362,9 +362,7 @@ impl Caller {
         self.may_read_assets(office_id)?;
         match self.role {
             Role::Coordinator => Ok(()),
-            Role::Representative | Role::OfficeStaff if self.office_id == Some(office_id) => {
-                Ok(())
-            }
+            Role::Representative | Role::OfficeStaff if self.office_id == Some(office_id) => Ok(()),
             _ => Err(forbidden()),
         }
     }

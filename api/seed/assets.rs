@@ -211,15 +211,15 @@ pub async fn load(conn: &mut AsyncPgConnection) -> anyhow::Result<usize> {
                     _ if rng.chance(10) => "in_storage",
                     _ => "in_use",
                 };
-                let custodian = (status == "in_use" && !people.is_empty())
-                    .then(|| *rng.pick(&people));
+                let custodian =
+                    (status == "in_use" && !people.is_empty()).then(|| *rng.pick(&people));
                 // Costs in whole dollars, as purchase orders are.
                 let cost = rng.range(*lo / 100, *hi / 100) * 100;
                 let mut row = AssetRow {
                     id: demo_id("asset", &tag),
                     office_id: *office_id,
                     tag_number: tag,
-                    category: *category,
+                    category,
                     description: (*rng.pick(descriptions)).to_owned(),
                     acquired_on,
                     cost_amount: cost,
@@ -236,7 +236,8 @@ pub async fn load(conn: &mut AsyncPgConnection) -> anyhow::Result<usize> {
                 };
                 // Old items leave the inventory: sold or scrapped.
                 if age_years >= 6 && rng.chance(35) {
-                    let on = acquired_on + Duration::days(rng.range(6 * 365, age_days.max(6 * 365)));
+                    let on =
+                        acquired_on + Duration::days(rng.range(6 * 365, age_days.max(6 * 365)));
                     let on = on.min(AS_OF);
                     let sold = *category == "vehicles" || rng.chance(30);
                     row.status = "disposed";
@@ -269,8 +270,8 @@ pub async fn load(conn: &mut AsyncPgConnection) -> anyhow::Result<usize> {
             let missing_one = office_index % 4 == 1;
             let mut missing_done = false;
             for row in all[first..].iter_mut() {
-                let held = row.acquired_on <= counted_on
-                    && row.disposed_on.is_none_or(|d| d > counted_on);
+                let held =
+                    row.acquired_on <= counted_on && row.disposed_on.is_none_or(|d| d > counted_on);
                 if !held {
                     continue;
                 }
@@ -306,9 +307,10 @@ pub async fn load(conn: &mut AsyncPgConnection) -> anyhow::Result<usize> {
     for i in (0..open.len().saturating_sub(1)).step_by(5) {
         let (from, _, _, _) = open[i];
         let (to, _, _, _) = open[i + 1];
-        let Some(row) = all.iter_mut().find(|a| {
-            a.office_id == *from && a.category == "vehicles" && a.status == "in_use"
-        }) else {
+        let Some(row) = all
+            .iter_mut()
+            .find(|a| a.office_id == *from && a.category == "vehicles" && a.status == "in_use")
+        else {
             continue;
         };
         let on = (AS_OF - Duration::days(rng.range(10, 200))).max(row.acquired_on);

@@ -113,7 +113,10 @@ async fn an_asset_lives_from_purchase_to_disposal_and_keeps_its_record() {
     let id = created["id"].as_str().unwrap().to_owned();
     let path = format!("/v1/offices/{pe}/assets/{id}");
     assert_eq!(res.header("location").as_deref(), Some(path.as_str()));
-    assert_eq!(created["cost"], json!({"amount": "1450.99", "currency": "USD"}));
+    assert_eq!(
+        created["cost"],
+        json!({"amount": "1450.99", "currency": "USD"})
+    );
     assert_eq!(created["status"], "in_use");
     assert_eq!(created["custodian_id"], custodian);
     assert_eq!(created["entry_id"], entry);
@@ -137,11 +140,15 @@ async fn an_asset_lives_from_purchase_to_disposal_and_keeps_its_record() {
     assert_eq!(res.json()["location"], "Repair shop");
     let etag = res.header("etag").unwrap();
     // Transferred and disposed have their own operations.
-    let res = app.patch(&path, Some(&etag), &json!({"status": "disposed"})).await;
+    let res = app
+        .patch(&path, Some(&etag), &json!({"status": "disposed"}))
+        .await;
     res.problem(422, "validation-failed");
     assert_eq!(res.problem_fields(), ["status"]);
     // The office is read-only.
-    let res = app.patch(&path, Some(&etag), &json!({"office_id": pe})).await;
+    let res = app
+        .patch(&path, Some(&etag), &json!({"office_id": pe}))
+        .await;
     assert_eq!(res.status, 422, "{}", res.text());
 
     // Disposal: proceeds only for a sale; the record stays.
@@ -205,7 +212,12 @@ async fn a_tag_number_is_unique_across_the_organisation() {
     let app = TestApp::new().await;
     let pe = office(&app, "AS-PE").await;
     let co = office(&app, "AS-CO").await;
-    create(&app, &pe, &asset("OAS-0042", "furniture", "2025-01-10", "300.00")).await;
+    create(
+        &app,
+        &pe,
+        &asset("OAS-0042", "furniture", "2025-01-10", "300.00"),
+    )
+    .await;
     let res = app
         .post(
             &format!("/v1/offices/{co}/assets"),
@@ -215,10 +227,17 @@ async fn a_tag_number_is_unique_across_the_organisation() {
     res.problem(409, "duplicate");
     assert_eq!(res.problem_fields(), ["tag_number"]);
     // Renaming another asset onto it is the same 409.
-    let other = create(&app, &co, &asset("OAS-0043", "vehicles", "2025-01-10", "30000.00")).await;
+    let other = create(
+        &app,
+        &co,
+        &asset("OAS-0043", "vehicles", "2025-01-10", "30000.00"),
+    )
+    .await;
     let path = format!("/v1/offices/{co}/assets/{}", other["id"].as_str().unwrap());
     let etag = app.get(&path).await.header("etag").unwrap();
-    let res = app.patch(&path, Some(&etag), &json!({"tag_number": "OAS-0042"})).await;
+    let res = app
+        .patch(&path, Some(&etag), &json!({"tag_number": "OAS-0042"}))
+        .await;
     res.problem(409, "duplicate");
     assert_eq!(res.problem_fields(), ["tag_number"]);
 }
@@ -297,7 +316,12 @@ async fn a_transfer_moves_the_asset_and_both_offices_see_it() {
     let pe_rep = bearer(&app, Role::Representative, Some(&pe));
     let co_staff = bearer(&app, Role::OfficeStaff, Some(&co));
     let bo_rep = bearer(&app, Role::Representative, Some(&bo));
-    let vehicle = create(&app, &pe, &asset("OAS-PE-V1", "vehicles", "2024-05-01", "28000.00")).await;
+    let vehicle = create(
+        &app,
+        &pe,
+        &asset("OAS-PE-V1", "vehicles", "2024-05-01", "28000.00"),
+    )
+    .await;
     let id = vehicle["id"].as_str().unwrap().to_owned();
     let transfers = format!("/v1/offices/{pe}/assets/{id}/transfers");
 
@@ -341,13 +365,27 @@ async fn a_transfer_moves_the_asset_and_both_offices_see_it() {
     assert_eq!(transfer["tag_number"], "OAS-PE-V1");
 
     // The asset is the receiving office's now, waiting to be placed.
-    let now = as_(&app, &co_staff, Method::GET, &format!("/v1/offices/{co}/assets/{id}"), None).await;
+    let now = as_(
+        &app,
+        &co_staff,
+        Method::GET,
+        &format!("/v1/offices/{co}/assets/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(now.status, 200, "{}", now.text());
     assert_eq!(now.json()["office_id"], co);
     assert_eq!(now.json()["status"], "transferred");
     assert_eq!(now.json()["custodian_id"], co_custodian);
     // The sending office still reads it (its history), but no longer changes it.
-    let seen = as_(&app, &pe_rep, Method::GET, &format!("/v1/offices/{pe}/assets/{id}"), None).await;
+    let seen = as_(
+        &app,
+        &pe_rep,
+        Method::GET,
+        &format!("/v1/offices/{pe}/assets/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(seen.status, 200);
     as_(
         &app,
@@ -359,27 +397,74 @@ async fn a_transfer_moves_the_asset_and_both_offices_see_it() {
     .await
     .problem(409, "invalid-state");
     // Its list no longer holds it; the receiving office's does.
-    let pe_list = as_(&app, &pe_rep, Method::GET, &format!("/v1/offices/{pe}/assets"), None).await;
+    let pe_list = as_(
+        &app,
+        &pe_rep,
+        Method::GET,
+        &format!("/v1/offices/{pe}/assets"),
+        None,
+    )
+    .await;
     assert_eq!(pe_list.json()["items"], json!([]));
-    let co_list = as_(&app, &co_staff, Method::GET, &format!("/v1/offices/{co}/assets"), None).await;
+    let co_list = as_(
+        &app,
+        &co_staff,
+        Method::GET,
+        &format!("/v1/offices/{co}/assets"),
+        None,
+    )
+    .await;
     assert_eq!(co_list.json()["items"][0]["id"], id);
     // Both offices see the transfer, in and out.
     for (auth, office, direction) in [(&pe_rep, &pe, "out"), (&co_staff, &co, "in")] {
-        let res = as_(&app, auth, Method::GET, &format!("/v1/offices/{office}/asset-transfers?direction={direction}"), None).await;
+        let res = as_(
+            &app,
+            auth,
+            Method::GET,
+            &format!("/v1/offices/{office}/asset-transfers?direction={direction}"),
+            None,
+        )
+        .await;
         assert_eq!(res.status, 200, "{}", res.text());
         assert_eq!(res.json()["items"][0]["id"], transfer_id);
-        let res = as_(&app, auth, Method::GET, &format!("/v1/offices/{office}/asset-transfers/{transfer_id}"), None).await;
+        let res = as_(
+            &app,
+            auth,
+            Method::GET,
+            &format!("/v1/offices/{office}/asset-transfers/{transfer_id}"),
+            None,
+        )
+        .await;
         assert_eq!(res.status, 200, "{}", res.text());
     }
-    let res = as_(&app, &pe_rep, Method::GET, &format!("/v1/offices/{pe}/asset-transfers?direction=in"), None).await;
+    let res = as_(
+        &app,
+        &pe_rep,
+        Method::GET,
+        &format!("/v1/offices/{pe}/asset-transfers?direction=in"),
+        None,
+    )
+    .await;
     assert_eq!(res.json()["items"], json!([]));
     // A third office sees neither.
-    as_(&app, &bo_rep, Method::GET, &format!("/v1/offices/{bo}/asset-transfers/{transfer_id}"), None)
-        .await
-        .problem(404, "not-found");
-    as_(&app, &bo_rep, Method::GET, &format!("/v1/offices/{pe}/asset-transfers"), None)
-        .await
-        .problem(404, "not-found");
+    as_(
+        &app,
+        &bo_rep,
+        Method::GET,
+        &format!("/v1/offices/{bo}/asset-transfers/{transfer_id}"),
+        None,
+    )
+    .await
+    .problem(404, "not-found");
+    as_(
+        &app,
+        &bo_rep,
+        Method::GET,
+        &format!("/v1/offices/{pe}/asset-transfers"),
+        None,
+    )
+    .await
+    .problem(404, "not-found");
     // The receiving office places it.
     let res = as_(
         &app,
@@ -391,7 +476,11 @@ async fn a_transfer_moves_the_asset_and_both_offices_see_it() {
     .await;
     assert_eq!(res.status, 200, "{}", res.text());
     // The history is append-only, in the database too.
-    assert!(app.db.execute("UPDATE asset_transfers SET reason = 'x'").is_err());
+    assert!(
+        app.db
+            .execute("UPDATE asset_transfers SET reason = 'x'")
+            .is_err()
+    );
     assert!(app.db.execute("DELETE FROM asset_transfers").is_err());
     assert_eq!(audit_count(&app, "asset_transfer", &transfer_id), 1);
     assert_eq!(
@@ -428,7 +517,10 @@ async fn a_physical_count_closes_with_its_discrepancies() {
 
     let counts = format!("/v1/offices/{pe}/asset-counts");
     let res = app
-        .post(&counts, &json!({"counted_on": "2026-12-01", "note": "Yearly count"}))
+        .post(
+            &counts,
+            &json!({"counted_on": "2026-12-01", "note": "Yearly count"}),
+        )
         .await;
     assert_eq!(res.status, 201, "{}", res.text());
     let count = res.json();
@@ -437,17 +529,34 @@ async fn a_physical_count_closes_with_its_discrepancies() {
     assert_eq!(count["summary"]["items"], 4);
     assert_eq!(count["summary"]["pending"], 4);
     // One open count at a time.
-    let res = app.post(&counts, &json!({"counted_on": "2026-12-02"})).await;
+    let res = app
+        .post(&counts, &json!({"counted_on": "2026-12-02"}))
+        .await;
     res.problem(409, "invalid-state");
     assert_eq!(res.problem_fields(), ["counted_on"]);
 
     let item = |i: usize| format!("{counts}/{count_id}/items/{}", ids[i]);
-    let put = async |i: usize, body: Value| {
-        app.request(Method::PUT, &item(i), &[], Some(&body)).await
-    };
+    let put =
+        async |i: usize, body: Value| app.request(Method::PUT, &item(i), &[], Some(&body)).await;
     // C-1 found as registered; C-2 found elsewhere and worn; C-3 missing; C-4 never counted.
-    assert_eq!(put(0, json!({"result": "found", "location": "Main office", "condition": "good"})).await.status, 200);
-    assert_eq!(put(1, json!({"result": "found", "location": "Basement", "condition": "poor"})).await.status, 200);
+    assert_eq!(
+        put(
+            0,
+            json!({"result": "found", "location": "Main office", "condition": "good"})
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        put(
+            1,
+            json!({"result": "found", "location": "Basement", "condition": "poor"})
+        )
+        .await
+        .status,
+        200
+    );
     let res = put(2, json!({"result": "missing", "location": "Garage"})).await;
     res.problem(422, "validation-failed");
     assert_eq!(res.problem_fields(), ["location"]);
@@ -457,15 +566,23 @@ async fn a_physical_count_closes_with_its_discrepancies() {
     let res = put(2, json!({"result": "missing", "note": "Not in the garage"})).await;
     assert_eq!(res.status, 200, "{}", res.text());
     // The disposed asset is not an item of the count.
-    put(4, json!({"result": "found"})).await.problem(404, "not-found");
+    put(4, json!({"result": "found"}))
+        .await
+        .problem(404, "not-found");
 
     let res = app
-        .post(&format!("{counts}/{count_id}/close"), &json!({"closed_on": "2026-11-01"}))
+        .post(
+            &format!("{counts}/{count_id}/close"),
+            &json!({"closed_on": "2026-11-01"}),
+        )
         .await;
     res.problem(422, "validation-failed");
     assert_eq!(res.problem_fields(), ["closed_on"]);
     let res = app
-        .post(&format!("{counts}/{count_id}/close"), &json!({"closed_on": "2026-12-03"}))
+        .post(
+            &format!("{counts}/{count_id}/close"),
+            &json!({"closed_on": "2026-12-03"}),
+        )
         .await;
     assert_eq!(res.status, 200, "{}", res.text());
     let closed = res.json();
@@ -491,27 +608,55 @@ async fn a_physical_count_closes_with_its_discrepancies() {
     assert_eq!(
         found,
         [
-            ("C-2".to_owned(), "condition_changed".to_owned(), json!("good"), json!("poor")),
-            ("C-2".to_owned(), "location_changed".to_owned(), json!("Main office"), json!("Basement")),
-            ("C-3".to_owned(), "missing".to_owned(), Value::Null, Value::Null),
-            ("C-4".to_owned(), "not_counted".to_owned(), Value::Null, Value::Null),
+            (
+                "C-2".to_owned(),
+                "condition_changed".to_owned(),
+                json!("good"),
+                json!("poor")
+            ),
+            (
+                "C-2".to_owned(),
+                "location_changed".to_owned(),
+                json!("Main office"),
+                json!("Basement")
+            ),
+            (
+                "C-3".to_owned(),
+                "missing".to_owned(),
+                Value::Null,
+                Value::Null
+            ),
+            (
+                "C-4".to_owned(),
+                "not_counted".to_owned(),
+                Value::Null,
+                Value::Null
+            ),
         ]
     );
     // Closed means final.
-    put(0, json!({"result": "missing"})).await.problem(409, "invalid-state");
-    app.post(&format!("{counts}/{count_id}/close"), &json!({"closed_on": "2026-12-03"}))
+    put(0, json!({"result": "missing"}))
         .await
         .problem(409, "invalid-state");
+    app.post(
+        &format!("{counts}/{count_id}/close"),
+        &json!({"closed_on": "2026-12-03"}),
+    )
+    .await
+    .problem(409, "invalid-state");
     // The list has it, and a new count may open.
     let list = app.get(&format!("{counts}?status=closed")).await.json();
     assert_eq!(list["items"][0]["id"], count_id);
     assert_eq!(
-        app.post(&counts, &json!({"counted_on": "2026-12-04"})).await.status,
+        app.post(&counts, &json!({"counted_on": "2026-12-04"}))
+            .await
+            .status,
         201
     );
     assert_eq!(audit_count(&app, "asset_count", &count_id), 2);
     assert_eq!(
-        app.db.scalar("SELECT count(*) FROM audit_events WHERE resource_type = 'asset_count_item'"),
+        app.db
+            .scalar("SELECT count(*) FROM audit_events WHERE resource_type = 'asset_count_item'"),
         "3"
     );
 }
@@ -521,14 +666,42 @@ async fn depreciation_is_straight_line_to_the_cent_as_of_any_date() {
     let app = TestApp::new().await;
     let pe = office(&app, "AS-PE").await;
     let co = office(&app, "AS-CO").await;
-    create(&app, &pe, &asset("D-LAPTOP", "it_equipment", "2024-01-01", "3000.00")).await;
-    create(&app, &pe, &asset("D-DESK", "furniture", "2020-03-15", "1200.00")).await;
-    let vehicle = create(&app, &pe, &asset("D-TRUCK", "vehicles", "2023-07-01", "25000.00")).await;
-    let scrapped = create(&app, &pe, &asset("D-OLD", "it_equipment", "2024-06-01", "500.00")).await;
-    create(&app, &pe, &asset("D-NEW", "furniture", "2025-02-01", "800.00")).await;
+    create(
+        &app,
+        &pe,
+        &asset("D-LAPTOP", "it_equipment", "2024-01-01", "3000.00"),
+    )
+    .await;
+    create(
+        &app,
+        &pe,
+        &asset("D-DESK", "furniture", "2020-03-15", "1200.00"),
+    )
+    .await;
+    let vehicle = create(
+        &app,
+        &pe,
+        &asset("D-TRUCK", "vehicles", "2023-07-01", "25000.00"),
+    )
+    .await;
+    let scrapped = create(
+        &app,
+        &pe,
+        &asset("D-OLD", "it_equipment", "2024-06-01", "500.00"),
+    )
+    .await;
+    create(
+        &app,
+        &pe,
+        &asset("D-NEW", "furniture", "2025-02-01", "800.00"),
+    )
+    .await;
     let res = app
         .post(
-            &format!("/v1/offices/{pe}/assets/{}/disposal", scrapped["id"].as_str().unwrap()),
+            &format!(
+                "/v1/offices/{pe}/assets/{}/disposal",
+                scrapped["id"].as_str().unwrap()
+            ),
             &json!({"disposed_on": "2024-12-01", "reason": "scrapped"}),
         )
         .await;
@@ -546,7 +719,9 @@ async fn depreciation_is_straight_line_to_the_cent_as_of_any_date() {
     // bought. Laptop: 300000 × 366 / 1096 days = 100182 cents; desk: 120000 × 1753 /
     // 3652 = 57601; truck: 2500000 × 550 / 1827 = 752599.
     let res = app
-        .get(&format!("/v1/offices/{pe}/asset-depreciation?as_of=2025-01-01"))
+        .get(&format!(
+            "/v1/offices/{pe}/asset-depreciation?as_of=2025-01-01"
+        ))
         .await;
     assert_eq!(res.status, 200, "{}", res.text());
     let report = res.json();
@@ -568,9 +743,27 @@ async fn depreciation_is_straight_line_to_the_cent_as_of_any_date() {
     assert_eq!(
         categories,
         [
-            (json!("vehicles"), json!(1), usd("25000.00"), usd("7525.99"), usd("17474.01")),
-            (json!("it_equipment"), json!(1), usd("3000.00"), usd("1001.82"), usd("1998.18")),
-            (json!("furniture"), json!(1), usd("1200.00"), usd("576.01"), usd("623.99")),
+            (
+                json!("vehicles"),
+                json!(1),
+                usd("25000.00"),
+                usd("7525.99"),
+                usd("17474.01")
+            ),
+            (
+                json!("it_equipment"),
+                json!(1),
+                usd("3000.00"),
+                usd("1001.82"),
+                usd("1998.18")
+            ),
+            (
+                json!("furniture"),
+                json!(1),
+                usd("1200.00"),
+                usd("576.01"),
+                usd("623.99")
+            ),
         ]
     );
     let laptop = &report["assets"].as_array().unwrap()[1];
@@ -580,14 +773,21 @@ async fn depreciation_is_straight_line_to_the_cent_as_of_any_date() {
 
     // As of 2025-06-30 the truck is Colombia's: 2500000 × 730 / 1827 = 998905.
     let co_report = app
-        .get(&format!("/v1/offices/{co}/asset-depreciation?as_of=2025-06-30"))
+        .get(&format!(
+            "/v1/offices/{co}/asset-depreciation?as_of=2025-06-30"
+        ))
         .await
         .json();
     assert_eq!(co_report["assets"].as_array().unwrap().len(), 1);
-    assert_eq!(co_report["assets"][0]["accumulated_depreciation"], usd("9989.05"));
+    assert_eq!(
+        co_report["assets"][0]["accumulated_depreciation"],
+        usd("9989.05")
+    );
     assert_eq!(co_report["assets"][0]["book_value"], usd("15010.95"));
     let pe_report = app
-        .get(&format!("/v1/offices/{pe}/asset-depreciation?as_of=2025-06-30"))
+        .get(&format!(
+            "/v1/offices/{pe}/asset-depreciation?as_of=2025-06-30"
+        ))
         .await
         .json();
     let tags: Vec<&str> = pe_report["assets"]
@@ -599,23 +799,32 @@ async fn depreciation_is_straight_line_to_the_cent_as_of_any_date() {
     assert_eq!(tags, ["D-DESK", "D-LAPTOP", "D-NEW"]);
     // Before the office had anything, and after everything is written off.
     let early = app
-        .get(&format!("/v1/offices/{co}/asset-depreciation?as_of=2025-01-01"))
+        .get(&format!(
+            "/v1/offices/{co}/asset-depreciation?as_of=2025-01-01"
+        ))
         .await
         .json();
     assert_eq!(early["categories"], json!([]));
     let late = app
-        .get(&format!("/v1/offices/{pe}/asset-depreciation?as_of=2040-01-01"))
+        .get(&format!(
+            "/v1/offices/{pe}/asset-depreciation?as_of=2040-01-01"
+        ))
         .await
         .json();
     for c in late["categories"].as_array().unwrap() {
         assert_eq!(c["book_value"]["amount"], "0.00", "{c}");
     }
-    app.get(&format!("/v1/offices/{pe}/asset-depreciation?as_of=yesterday"))
-        .await
-        .problem(400, "invalid-parameter");
+    app.get(&format!(
+        "/v1/offices/{pe}/asset-depreciation?as_of=yesterday"
+    ))
+    .await
+    .problem(400, "invalid-parameter");
 
     // The reporting view's book value today is the API's.
-    let today = app.get(&format!("/v1/offices/{pe}/asset-depreciation")).await.json();
+    let today = app
+        .get(&format!("/v1/offices/{pe}/asset-depreciation"))
+        .await
+        .json();
     for line in today["assets"].as_array().unwrap() {
         let tag = line["tag_number"].as_str().unwrap();
         assert_eq!(
@@ -633,7 +842,12 @@ async fn other_offices_do_not_see_assets_and_auditors_only_read_them() {
     let app = TestApp::new().await;
     let pe = office(&app, "AS-PE").await;
     let co = office(&app, "AS-CO").await;
-    let a = create(&app, &pe, &asset("AZ-1", "furniture", "2025-01-01", "100.00")).await;
+    let a = create(
+        &app,
+        &pe,
+        &asset("AZ-1", "furniture", "2025-01-01", "100.00"),
+    )
+    .await;
     let path = format!("/v1/offices/{pe}/assets/{}", a["id"].as_str().unwrap());
     let list = format!("/v1/offices/{pe}/assets");
     let new = asset("AZ-2", "furniture", "2025-01-01", "100.00");
@@ -652,7 +866,11 @@ async fn other_offices_do_not_see_assets_and_auditors_only_read_them() {
             (Method::GET, &path, None),
             (Method::POST, &list, Some(&new)),
             (Method::PATCH, &path, Some(&json!({"location": "x"}))),
-            (Method::GET, &format!("/v1/offices/{pe}/asset-depreciation"), None),
+            (
+                Method::GET,
+                &format!("/v1/offices/{pe}/asset-depreciation"),
+                None,
+            ),
             (Method::GET, &format!("/v1/offices/{pe}/asset-counts"), None),
         ] {
             as_(&app, auth, method.clone(), p, body)
@@ -661,17 +879,34 @@ async fn other_offices_do_not_see_assets_and_auditors_only_read_them() {
         }
     }
     let auditor = bearer(&app, Role::Auditor, None);
-    assert_eq!(as_(&app, &auditor, Method::GET, &list, None).await.status, 200);
-    assert_eq!(as_(&app, &auditor, Method::GET, &path, None).await.status, 200);
+    assert_eq!(
+        as_(&app, &auditor, Method::GET, &list, None).await.status,
+        200
+    );
+    assert_eq!(
+        as_(&app, &auditor, Method::GET, &path, None).await.status,
+        200
+    );
     as_(&app, &auditor, Method::POST, &list, Some(&new))
         .await
         .problem(403, "forbidden");
-    as_(&app, &auditor, Method::PATCH, &path, Some(&json!({"location": "x"})))
-        .await
-        .problem(403, "forbidden");
+    as_(
+        &app,
+        &auditor,
+        Method::PATCH,
+        &path,
+        Some(&json!({"location": "x"})),
+    )
+    .await
+    .problem(403, "forbidden");
     // The office's own staff writes.
     let staff = bearer(&app, Role::OfficeStaff, Some(&pe));
-    assert_eq!(as_(&app, &staff, Method::POST, &list, Some(&new)).await.status, 201);
+    assert_eq!(
+        as_(&app, &staff, Method::POST, &list, Some(&new))
+            .await
+            .status,
+        201
+    );
     // Nothing refused left a trace.
     assert_eq!(app.db.scalar("SELECT count(*) FROM assets"), "2");
 }

@@ -539,7 +539,11 @@ async fn request_for(
         | "GET /v1/offices/{id}/asset-depreciation"
         | "GET /v1/offices/{id}/asset-counts" => {
             let tail = op.rsplit_once('/').unwrap().1;
-            (format!("/v1/offices/{}/{tail}", fx.own_office), None, vec![])
+            (
+                format!("/v1/offices/{}/{tail}", fx.own_office),
+                None,
+                vec![],
+            )
         }
         "POST /v1/offices/{id}/assets" => (
             format!("/v1/offices/{}/assets", fx.own_office),
@@ -563,7 +567,9 @@ async fn request_for(
         ),
         "POST /v1/offices/{id}/assets/{asset_id}/transfers" => (
             format!("{}/transfers", fresh_asset(app, fx, n).await),
-            Some(json!({"to_office_id": fx.other_office, "transferred_on": "2026-06-01", "reason": "Needed there"})),
+            Some(
+                json!({"to_office_id": fx.other_office, "transferred_on": "2026-06-01", "reason": "Needed there"}),
+            ),
             vec![],
         ),
         "GET /v1/offices/{id}/asset-transfers/{transfer_id}" => {

@@ -4,8 +4,8 @@
 mod common;
 
 mod agencies;
-mod assets;
 mod appointments;
+mod assets;
 mod audit;
 mod auth;
 mod authz;

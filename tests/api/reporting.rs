@@ -253,19 +253,10 @@ async fn the_reporting_labels_are_the_apis_labels() {
         "risk_level",
         ogsms::resources::projects::monitoring_reports::RiskLevel
     );
-    domain!(
-        "asset_category",
-        ogsms::resources::assets::AssetCategory
-    );
+    domain!("asset_category", ogsms::resources::assets::AssetCategory);
     domain!("asset_status", ogsms::resources::assets::AssetStatus);
-    domain!(
-        "asset_condition",
-        ogsms::resources::assets::AssetCondition
-    );
-    domain!(
-        "disposal_reason",
-        ogsms::resources::assets::DisposalReason
-    );
+    domain!("asset_condition", ogsms::resources::assets::AssetCondition);
+    domain!("disposal_reason", ogsms::resources::assets::DisposalReason);
     assert_eq!(stored, expected);
     // Funding sources have the funds' labels.
     for v in ogsms::resources::projects::FundingSource::ALL {

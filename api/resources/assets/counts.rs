@@ -714,11 +714,7 @@ pub async fn record_count_item(
                 .execute(conn)
                 .await?;
             let count = load_count(conn, office_id, count_id, false).await?;
-            let after = count
-                .items
-                .iter()
-                .find(|i| i.asset_id == asset_id)
-                .cloned();
+            let after = count.items.iter().find(|i| i.asset_id == asset_id).cloned();
             audit::record(
                 conn,
                 &caller.actor(),

@@ -100,17 +100,16 @@ pub fn straight_line(
     let life_days = (end - acquired_on).num_days().max(1);
     let elapsed = (as_of - acquired_on).num_days().clamp(0, life_days);
     let accumulated = i128::from(cost_minor) * i128::from(elapsed) / i128::from(life_days);
-    (
-        i64::try_from(accumulated).expect("at most the cost"),
-        end,
-    )
+    (i64::try_from(accumulated).expect("at most the cost"), end)
 }
 
 /// The office that held an asset on `day`, from its transfers (ordered by date).
 fn office_on(asset: &Asset, transfers: &[(NaiveDate, Uuid, Uuid)], day: NaiveDate) -> Uuid {
     match transfers.iter().rev().find(|(on, _, _)| *on <= day) {
         Some((_, _, to)) => *to,
-        None => transfers.first().map_or(asset.office_id, |(_, from, _)| *from),
+        None => transfers
+            .first()
+            .map_or(asset.office_id, |(_, from, _)| *from),
     }
 }
 
@@ -165,7 +164,11 @@ pub async fn asset_depreciation(
         .load(&mut conn)
         .await?;
     let rows: Vec<AssetRow> = assets::table
-        .filter(assets::office_id.eq(office_id).or(assets::id.eq_any(&moved)))
+        .filter(
+            assets::office_id
+                .eq(office_id)
+                .or(assets::id.eq_any(&moved)),
+        )
         .filter(assets::acquired_on.le(as_of))
         .order(assets::tag_number)
         .select(AssetRow::as_select())
@@ -175,10 +178,7 @@ pub async fn asset_depreciation(
     let mut transfers: HashMap<Uuid, Vec<(NaiveDate, Uuid, Uuid)>> = HashMap::new();
     for (asset_id, on, from, to) in asset_transfers::table
         .filter(asset_transfers::asset_id.eq_any(&ids))
-        .order((
-            asset_transfers::transferred_on,
-            asset_transfers::created_at,
-        ))
+        .order((asset_transfers::transferred_on, asset_transfers::created_at))
         .select((
             asset_transfers::asset_id,
             asset_transfers::transferred_on,
@@ -198,7 +198,11 @@ pub async fn asset_depreciation(
         if office_on(&asset, history, as_of) != office_id {
             continue;
         }
-        if asset.disposal.as_ref().is_some_and(|d| d.disposed_on <= as_of) {
+        if asset
+            .disposal
+            .as_ref()
+            .is_some_and(|d| d.disposed_on <= as_of)
+        {
             continue;
         }
         let life = lives.get(asset.category.as_str()).copied().unwrap_or(60);

@@ -306,13 +306,7 @@ pub struct NewDisposal {
     pub note: Option<String>,
 }
 
-const READ_ONLY: &[&str] = &[
-    "id",
-    "office_id",
-    "disposal",
-    "created_at",
-    "updated_at",
-];
+const READ_ONLY: &[&str] = &["id", "office_id", "disposal", "created_at", "updated_at"];
 
 /// The statuses an office sets by hand (the others have their own operations).
 fn settable_status(field: &str, s: AssetStatus, errors: &mut Vec<FieldError>) {
@@ -790,7 +784,14 @@ pub async fn create_asset(
             if let Some(c) = asset.custodian_id {
                 check_custodian(conn, office_id, c, "custodian_id", &mut errors).await?;
             }
-            check_funding(conn, office_id, asset.ledger_id, asset.entry_id, &mut errors).await?;
+            check_funding(
+                conn,
+                office_id,
+                asset.ledger_id,
+                asset.entry_id,
+                &mut errors,
+            )
+            .await?;
             validate::finish(errors)?;
             if status != "open" {
                 return Err(ApiError::invalid_state(text!(
@@ -940,8 +941,7 @@ pub async fn update_asset(
                 check_custodian(conn, office_id, c, "custodian_id", &mut errors).await?;
             }
             if (next.ledger_id, next.entry_id) != (before.ledger_id, before.entry_id) {
-                check_funding(conn, office_id, next.ledger_id, next.entry_id, &mut errors)
-                    .await?;
+                check_funding(conn, office_id, next.ledger_id, next.entry_id, &mut errors).await?;
             }
             validate::finish(errors)?;
             let same = (
