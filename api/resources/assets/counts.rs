@@ -48,6 +48,14 @@ string_enum! {
 }
 
 string_enum! {
+    /// What a count reports of an asset.
+    pub enum AssetCountOutcome {
+        Found = "found" ("Found", "Encontrado"),
+        Missing = "missing" ("Missing", "Faltante"),
+    }
+}
+
+string_enum! {
     /// A difference between the register and what the count found.
     pub enum DiscrepancyKind {
         Missing = "missing" ("Missing", "Faltante"),
@@ -318,8 +326,7 @@ pub struct NewAssetCount {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CountItemResult {
-    /// `found` or `missing`.
-    pub result: AssetCountResult,
+    pub result: AssetCountOutcome,
     /// Where it was found (only with `found`).
     #[serde(default)]
     pub location: Option<String>,
@@ -334,8 +341,9 @@ pub struct CountItemResult {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseAssetCount {
-    /// Not before `counted_on`, not after today.
-    pub closed_on: NaiveDate,
+    /// Not before `counted_on`, not after today; default today.
+    #[serde(default)]
+    pub closed_on: Option<NaiveDate>,
 }
 
 page_type!(
@@ -662,12 +670,7 @@ pub async fn record_count_item(
             let location = blank_to_none(new.location.clone());
             let note = blank_to_none(new.note.clone());
             match new.result {
-                AssetCountResult::Pending => errors.push(FieldError::new(
-                    "result",
-                    "not_settable",
-                    text!("must be found or missing", "debe ser found o missing"),
-                )),
-                AssetCountResult::Missing => {
+                AssetCountOutcome::Missing => {
                     let only_found = |f: &str| {
                         FieldError::new(
                             f,
@@ -685,7 +688,7 @@ pub async fn record_count_item(
                         errors.push(only_found("condition"));
                     }
                 }
-                AssetCountResult::Found => {}
+                AssetCountOutcome::Found => {}
             }
             if let Some(l) = &location {
                 validate::line("location", l, 200, &mut errors);
@@ -767,7 +770,7 @@ pub async fn close_count(
 ) -> Result<HttpResponse, ApiError> {
     let (office_id, count_id) = path.into_inner();
     caller.may_read_assets(office_id)?;
-    let closed_on = body.0.closed_on;
+    let closed_on = body.0.closed_on.unwrap_or_else(|| Utc::now().date_naive());
     let if_match = IfMatch::of(&req);
     let mut conn = state.pool.get().await?;
     let count = conn

@@ -550,8 +550,7 @@ pub struct AssetQuery {
     /// Conditions, comma-separated.
     #[param(example = "poor,unserviceable")]
     pub condition: Option<String>,
-    /// Only the assets in this appointment's custody.
-    #[param(value_type = Option<Uuid>)]
+    /// Only the assets in the custody of these appointments (ids, comma-separated).
     pub custodian_id: Option<String>,
     /// Only assets acquired on or after this date.
     #[param(value_type = Option<NaiveDate>)]

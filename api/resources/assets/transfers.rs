@@ -313,8 +313,7 @@ pub struct TransferQuery {
     /// `in` (received by the office) or `out` (sent by it); both by default.
     #[param(example = "out")]
     pub direction: Option<String>,
-    /// Only the transfers of these assets (comma-separated ids): an asset's history.
-    #[param(value_type = Option<Uuid>)]
+    /// Only the transfers of these assets (ids, comma-separated): an asset's history.
     pub asset_id: Option<String>,
     /// Only transfers on or after this date.
     #[param(value_type = Option<NaiveDate>)]
