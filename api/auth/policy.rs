@@ -762,6 +762,8 @@ mod tests {
                     ("ledgers", "write", "all"),
                     ("ledger_entries", "write", "all"),
                     ("exchange_rates", "write", "all"),
+                    ("assets", "read", "all"),
+                    ("assets", "write", "all"),
                 ],
             ),
             (
@@ -774,6 +776,8 @@ mod tests {
                     ("executing_agencies", "write", "all"),
                     ("projects", "write", "own_office"),
                     ("monitoring_reports", "write", "own_office"),
+                    ("assets", "read", "own_office"),
+                    ("assets", "write", "own_office"),
                 ],
             ),
             (
@@ -784,6 +788,8 @@ mod tests {
                     ("executing_agencies", "write", "all"),
                     ("projects", "write", "own_office"),
                     ("monitoring_reports", "write", "own_office"),
+                    ("assets", "read", "own_office"),
+                    ("assets", "write", "own_office"),
                 ],
             ),
             (
@@ -796,7 +802,11 @@ mod tests {
             ),
             (
                 Role::Auditor,
-                &[("audit_events", "read", "all"), ("ledgers", "read", "all")],
+                &[
+                    ("audit_events", "read", "all"),
+                    ("ledgers", "read", "all"),
+                    ("assets", "read", "all"),
+                ],
             ),
             (Role::Viewer, &[]),
         ];
