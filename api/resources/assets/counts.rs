@@ -318,7 +318,10 @@ pub struct NewAssetCount {
     /// The day of the count; not after today.
     pub counted_on: NaiveDate,
     #[serde(default)]
-    #[schema(example = "Yearly physical count 2026")]
+    #[schema(
+        example = "Yearly physical count 2026",
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub note: Option<String>,
 }
 
@@ -329,11 +332,13 @@ pub struct CountItemResult {
     pub result: AssetCountOutcome,
     /// Where it was found (only with `found`).
     #[serde(default)]
+    #[schema(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub location: Option<String>,
     /// The condition it was found in (only with `found`).
     #[serde(default)]
     pub condition: Option<AssetCondition>,
     #[serde(default)]
+    #[schema(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub note: Option<String>,
 }
 

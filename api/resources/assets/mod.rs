@@ -241,7 +241,10 @@ pub struct NewAsset {
     #[schema(example = "OAS-PE-0001", pattern = "^[A-Z0-9][A-Z0-9-]{1,39}$")]
     pub tag_number: String,
     pub category: AssetCategory,
-    #[schema(example = "Laptop Dell Latitude 5440")]
+    #[schema(
+        example = "Laptop Dell Latitude 5440",
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub description: String,
     pub acquired_on: NaiveDate,
     pub cost: MonetaryAmount,
@@ -255,6 +258,7 @@ pub struct NewAsset {
     #[serde(default)]
     pub custodian_id: Option<Uuid>,
     #[serde(default)]
+    #[schema(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub location: Option<String>,
     /// Default `new`.
     #[serde(default)]
@@ -272,6 +276,7 @@ pub struct AssetPatch {
     #[schema(pattern = "^[A-Z0-9][A-Z0-9-]{1,39}$")]
     pub tag_number: Option<String>,
     pub category: Option<AssetCategory>,
+    #[schema(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub description: Option<String>,
     pub acquired_on: Option<NaiveDate>,
     pub cost: Option<MonetaryAmount>,
@@ -285,7 +290,7 @@ pub struct AssetPatch {
     #[schema(value_type = Option<Uuid>)]
     pub custodian_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub location: Option<Option<String>>,
     pub condition: Option<AssetCondition>,
     /// `in_use`, `in_storage` or `under_repair`.
@@ -303,6 +308,7 @@ pub struct NewDisposal {
     #[serde(default)]
     pub proceeds: Option<MonetaryAmount>,
     #[serde(default)]
+    #[schema(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub note: Option<String>,
 }
 

@@ -100,12 +100,14 @@ pub struct NewAssetTransfer {
     pub to_office_id: Uuid,
     /// Not before the asset's acquisition or its last transfer, not after today.
     pub transferred_on: NaiveDate,
+    #[schema(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub reason: String,
     /// A current appointment of the receiving office, answerable for it there.
     #[serde(default)]
     pub custodian_id: Option<Uuid>,
     /// Where it will be in the receiving office.
     #[serde(default)]
+    #[schema(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub location: Option<String>,
 }
 
