@@ -123,6 +123,42 @@ for o in office_ids[:6]:
     reversible += [{"id": lid, "entry_id": e} for e in ids]
 
 
+# Assets (demo inventory): the ones held and not disposed of, in the roles' offices first;
+# some kept for disposal and transfer. Physical counts: the demo's closed ones to read,
+# open ones made here (one per office at a time) to record results in and to close, in
+# offices apart from those where new counts are opened.
+held_assets = []
+for o in office_ids[:8]:
+    held_assets += [{"id": o, "asset_id": a["id"]}
+                    for a in items(f"/v1/offices/{o}/assets?status=in_use,in_storage,under_repair", 40)]
+held_assets, assets_to_dispose = split(held_assets, max(2, len(held_assets) // 4))
+held_assets, assets_to_transfer = split(held_assets, max(2, len(held_assets) // 4))
+asset_transfers = []
+for o in office_ids:
+    asset_transfers += [{"id": o, "transfer_id": t["id"]} for t in items(f"/v1/offices/{o}/asset-transfers", 20)]
+closed_counts = []
+for o in office_ids[:8]:
+    closed_counts += [{"id": o, "count_id": c["id"]} for c in items(f"/v1/offices/{o}/asset-counts?status=closed", 5)]
+
+
+def open_count(office: str) -> dict:
+    """The office's open count (opened here, or found from an earlier run)."""
+    status, out = call("POST", f"/v1/offices/{office}/asset-counts", {"counted_on": "2026-12-01"})
+    if status != 201:
+        found = items(f"/v1/offices/{office}/asset-counts?status=open", 1)
+        if not found:
+            sys.exit(f"fixtures: cannot open an asset count in {office}: {status} {out}")
+        out = must("GET", f"/v1/offices/{office}/asset-counts/{found[0]['id']}")
+    return out
+
+
+count_items = []
+for o in office_ids[0:1] + office_ids[2:3]:
+    c = open_count(o)
+    count_items += [{"id": o, "count_id": c["id"], "asset_id": i["asset_id"]} for i in c["items"]]
+counts_to_close = [{"id": o, "count_id": open_count(o)["id"]} for o in office_ids[1:2] + office_ids[3:5]]
+count_offices = office_ids[5:]
+
 
 def copies(kind: str, unique: str, renamed, n: int) -> list[str]:
     """`n` new resources copied from the demo's first ones with `unique` renamed: nothing
@@ -206,11 +242,26 @@ ids: dict[str, list[dict]] = {
     "POST /v1/webhooks/{id}/secret-rotations": one(webhooks),
     "POST /v1/webhooks/{id}/reactivation": one(webhooks),
     "GET /v1/webhooks/{id}/deliveries": one(webhooks),
+    "GET /v1/offices/{id}/assets": one(office_ids),
+    "POST /v1/offices/{id}/assets": one(office_ids),
+    "GET /v1/offices/{id}/assets/{asset_id}": held_assets,
+    "PATCH /v1/offices/{id}/assets/{asset_id}": held_assets,
+    "POST /v1/offices/{id}/assets/{asset_id}/disposal": assets_to_dispose,
+    "POST /v1/offices/{id}/assets/{asset_id}/transfers": assets_to_transfer,
+    "GET /v1/offices/{id}/asset-transfers": one(office_ids),
+    "GET /v1/offices/{id}/asset-transfers/{transfer_id}": asset_transfers,
+    "GET /v1/offices/{id}/asset-depreciation": one(office_ids),
+    "GET /v1/offices/{id}/asset-counts": one(office_ids),
+    "POST /v1/offices/{id}/asset-counts": one(count_offices),
+    "GET /v1/offices/{id}/asset-counts/{count_id}": closed_counts,
+    "PUT /v1/offices/{id}/asset-counts/{count_id}/items/{asset_id}": count_items,
+    "POST /v1/offices/{id}/asset-counts/{count_id}/close": counts_to_close,
 }
 # Ids inside bodies: a new project's office, a posting's project or payee ...
 refs = {
     "office_id": office_ids, "department_id": departments, "project_id": projects,
     "payee_agency_id": agencies, "agency_id": agencies, "mandate_ids": mandates,
+    "to_office_id": office_ids,
 }
 empty = [k for k, v in ids.items() if not v]
 if empty:

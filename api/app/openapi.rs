@@ -13,6 +13,7 @@ use super::health;
 use crate::auth;
 use crate::core::error::{Problem, ProblemField, responses};
 use crate::reports::{exports, finance_reports, iati, stats};
+use crate::resources::assets;
 use crate::resources::changes;
 use crate::resources::offices::appointments;
 use crate::resources::projects::monitoring_reports;
@@ -63,6 +64,7 @@ const DESCRIPTION: &str = include_str!("openapi_description.md");
         (name = "Webhooks", description = "Signed pushes of the change feed to subscribers' URLs"),
         (name = "Ledgers", description = "Expense ledgers: append-only, hash-chained entries, balances, closings"),
         (name = "Exchange rates", description = "Operational rates to US dollars"),
+        (name = "Assets", description = "The offices' material resources: inventory, custody, transfers, disposals, physical counts and depreciation"),
         (name = "Statistics", description = "Aggregates for dashboards, read from summaries kept with every entry; every role, JSON or CSV"),
         (name = "Exports", description = "Whole filtered sets in one streamed download (NDJSON or CSV), and the IATI 2.03 activity file"),
         (name = "Operations", description = "Health probes"),
@@ -334,6 +336,20 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(appointments::get_appointment)
         .service(appointments::update_appointment)
         .service(appointments::end_appointment)
+        .service(assets::list_assets)
+        .service(assets::create_asset)
+        .service(assets::get_asset)
+        .service(assets::update_asset)
+        .service(assets::dispose_asset)
+        .service(assets::transfers::transfer_asset)
+        .service(assets::transfers::list_transfers)
+        .service(assets::transfers::get_transfer)
+        .service(assets::depreciation::asset_depreciation)
+        .service(assets::counts::list_counts)
+        .service(assets::counts::open_count)
+        .service(assets::counts::get_count)
+        .service(assets::counts::record_count_item)
+        .service(assets::counts::close_count)
         .service(service_accounts::issue_token)
         .service(service_accounts::revoke_token)
         .service(auth::me::me)

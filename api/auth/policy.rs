@@ -64,6 +64,8 @@ pub fn permissions(role: Role) -> Vec<Permission> {
             p("ledgers", "write", "all"),
             p("ledger_entries", "write", "all"),
             p("exchange_rates", "write", "all"),
+            p("assets", "read", "all"),
+            p("assets", "write", "all"),
         ]),
         Role::Representative => out.extend([
             p("ledgers", "read", "own_office"),
@@ -73,6 +75,8 @@ pub fn permissions(role: Role) -> Vec<Permission> {
             p("executing_agencies", "write", "all"),
             p("projects", "write", "own_office"),
             p("monitoring_reports", "write", "own_office"),
+            p("assets", "read", "own_office"),
+            p("assets", "write", "own_office"),
         ]),
         Role::OfficeStaff => out.extend([
             p("ledgers", "read", "own_office"),
@@ -80,6 +84,8 @@ pub fn permissions(role: Role) -> Vec<Permission> {
             p("executing_agencies", "write", "all"),
             p("projects", "write", "own_office"),
             p("monitoring_reports", "write", "own_office"),
+            p("assets", "read", "own_office"),
+            p("assets", "write", "own_office"),
         ]),
         Role::HqDepartment => out.extend([
             p("ledger_entries", "read", "own_department"),
@@ -89,6 +95,7 @@ pub fn permissions(role: Role) -> Vec<Permission> {
         Role::Auditor => out.extend([
             p("audit_events", "read", "all"),
             p("ledgers", "read", "all"),
+            p("assets", "read", "all"),
         ]),
         Role::Viewer => {}
     }
@@ -379,6 +386,29 @@ impl Caller {
         }
     }
 
+    /// An office's material resources (assets, their transfers, physical counts and
+    /// depreciation): the Coordinating Office, auditors, and the office's representative
+    /// and staff, like its ledgers. Anyone else does not see them: 404.
+    pub fn may_read_assets(&self, office_id: Uuid) -> Result<(), ApiError> {
+        match self.finance_scope() {
+            FinanceScope::All => Ok(()),
+            FinanceScope::Office(o) if o == office_id => Ok(()),
+            _ => Err(ApiError::not_found()),
+        }
+    }
+
+    /// Changing an office's assets and counts: the Coordinating Office and the office's
+    /// representative and staff. Those who see them without writing (auditors) get a
+    /// 403, the others the 404 of [`Caller::may_read_assets`].
+    pub fn may_write_assets(&self, office_id: Uuid) -> Result<(), ApiError> {
+        self.may_read_assets(office_id)?;
+        match self.role {
+            Role::Coordinator => Ok(()),
+            Role::Representative | Role::OfficeStaff if self.office_id == Some(office_id) => Ok(()),
+            _ => Err(forbidden()),
+        }
+    }
+
     /// The audit trail: auditors and the Coordinating Office.
     pub fn may_read_audit(&self) -> Result<(), ApiError> {
         if matches!(self.role, Role::Coordinator | Role::Auditor) {
@@ -499,6 +529,42 @@ mod tests {
             FinanceScope::Department(OWN_DEPARTMENT)
         );
         assert_eq!(scope(Role::Viewer), FinanceScope::Nothing);
+    }
+
+    /// 200, 403 or 404 as the authorization matrix writes it.
+    fn status(result: Result<(), ApiError>) -> u16 {
+        match result {
+            Ok(()) => 200,
+            Err(e) => e.status.as_u16(),
+        }
+    }
+
+    #[test]
+    fn assets_are_seen_like_ledgers_and_written_by_the_office() {
+        let decide = |f: &dyn Fn(&Caller, Uuid) -> Result<(), ApiError>| {
+            let mut out = Vec::new();
+            for (role, office) in [
+                (Role::Coordinator, OWN_OFFICE),
+                (Role::Representative, OWN_OFFICE),
+                (Role::Representative, OTHER_OFFICE),
+                (Role::OfficeStaff, OWN_OFFICE),
+                (Role::OfficeStaff, OTHER_OFFICE),
+                (Role::HqDepartment, OWN_OFFICE),
+                (Role::Auditor, OWN_OFFICE),
+                (Role::Viewer, OWN_OFFICE),
+            ] {
+                out.push(status(f(&caller(role), office)));
+            }
+            out
+        };
+        assert_eq!(
+            decide(&|c, o| c.may_read_assets(o)),
+            [200, 200, 404, 200, 404, 404, 200, 404]
+        );
+        assert_eq!(
+            decide(&|c, o| c.may_write_assets(o)),
+            [200, 200, 404, 200, 404, 404, 403, 404]
+        );
     }
 
     #[test]
@@ -753,6 +819,8 @@ mod tests {
                     ("ledgers", "write", "all"),
                     ("ledger_entries", "write", "all"),
                     ("exchange_rates", "write", "all"),
+                    ("assets", "read", "all"),
+                    ("assets", "write", "all"),
                 ],
             ),
             (
@@ -765,6 +833,8 @@ mod tests {
                     ("executing_agencies", "write", "all"),
                     ("projects", "write", "own_office"),
                     ("monitoring_reports", "write", "own_office"),
+                    ("assets", "read", "own_office"),
+                    ("assets", "write", "own_office"),
                 ],
             ),
             (
@@ -775,6 +845,8 @@ mod tests {
                     ("executing_agencies", "write", "all"),
                     ("projects", "write", "own_office"),
                     ("monitoring_reports", "write", "own_office"),
+                    ("assets", "read", "own_office"),
+                    ("assets", "write", "own_office"),
                 ],
             ),
             (
@@ -787,7 +859,11 @@ mod tests {
             ),
             (
                 Role::Auditor,
-                &[("audit_events", "read", "all"), ("ledgers", "read", "all")],
+                &[
+                    ("audit_events", "read", "all"),
+                    ("ledgers", "read", "all"),
+                    ("assets", "read", "all"),
+                ],
             ),
             (Role::Viewer, &[]),
         ];

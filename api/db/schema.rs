@@ -471,3 +471,95 @@ diesel::table! {
         delivered_at -> Nullable<Timestamptz>,
     }
 }
+     ledger_closings,
+     idempotency_keys,
+ );
+
+diesel::table! {
+    asset_categories (code) {
+        code -> Text,
+        useful_life_months -> Int4,
+    }
+}
+
+diesel::table! {
+    assets (id) {
+        id -> Uuid,
+        office_id -> Uuid,
+        tag_number -> Text,
+        category -> Text,
+        description -> Text,
+        acquired_on -> Date,
+        cost_amount -> Int8,
+        cost_currency -> Bpchar,
+        ledger_id -> Nullable<Uuid>,
+        entry_id -> Nullable<Uuid>,
+        custodian_id -> Nullable<Uuid>,
+        location -> Nullable<Text>,
+        condition -> Text,
+        status -> Text,
+        disposed_on -> Nullable<Date>,
+        disposal_reason -> Nullable<Text>,
+        disposal_proceeds_amount -> Nullable<Int8>,
+        disposal_proceeds_currency -> Nullable<Bpchar>,
+        disposal_note -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
+    asset_transfers (id) {
+        id -> Uuid,
+        asset_id -> Uuid,
+        from_office_id -> Uuid,
+        to_office_id -> Uuid,
+        transferred_on -> Date,
+        reason -> Text,
+        from_custodian_id -> Nullable<Uuid>,
+        to_custodian_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    asset_counts (id) {
+        id -> Uuid,
+        office_id -> Uuid,
+        counted_on -> Date,
+        note -> Nullable<Text>,
+        status -> Text,
+        closed_on -> Nullable<Date>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
+    asset_count_items (count_id, asset_id) {
+        count_id -> Uuid,
+        asset_id -> Uuid,
+        expected_location -> Nullable<Text>,
+        expected_condition -> Text,
+        result -> Text,
+        found_location -> Nullable<Text>,
+        found_condition -> Nullable<Text>,
+        note -> Nullable<Text>,
+        counted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(asset_count_items -> assets (asset_id));
+diesel::joinable!(asset_transfers -> assets (asset_id));
+
+// The assets' tables among themselves (a separate list, so that the list above keeps
+// its pairs).
+diesel::allow_tables_to_appear_in_same_query!(
+    asset_categories,
+    assets,
+    asset_transfers,
+    asset_counts,
+    asset_count_items,
+);

@@ -2,6 +2,7 @@
 //! imports nothing from another resource folder: what two share lives on a lower floor.
 
 pub mod agencies;
+pub mod assets;
 pub mod audit;
 pub mod changes;
 pub mod departments;

@@ -1601,6 +1601,8 @@ pub async fn demo(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
             let data = generate(&Spec::demo(), &words, &reference, &countries);
             insert_dataset(conn, &data).await?;
             sectors::apply(conn).await?;
+            let assets = assets::load(conn).await?;
+            log::info!("loaded {assets} demo assets");
             Ok::<_, anyhow::Error>(data)
         })
         .await?;
@@ -1945,6 +1947,7 @@ pub async fn scale(url: &str, projects: usize) -> anyhow::Result<ScaleReport> {
     })
 }
 
+mod assets;
 mod entries;
 mod sectors;
 pub use entries::{EntriesReport, load as entries};

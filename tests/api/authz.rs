@@ -142,6 +142,21 @@ pub(crate) const TABLE: &[Row] = &[
         "POST /v1/offices/{id}/appointments/{appointment_id}/end",
         [200, 200, 403, 403, 403, 403, 403, 403, 403],
     ),
+    // Assets: seen like the office's ledgers (invisible is 404), written by the office.
+    ("GET /v1/offices/{id}/assets", ASSET_READ),
+    ("POST /v1/offices/{id}/assets", ASSET_WRITE_201),
+    ("GET /v1/offices/{id}/assets/{asset_id}", ASSET_READ),
+    ("PATCH /v1/offices/{id}/assets/{asset_id}", ASSET_WRITE_200),
+    ("POST /v1/offices/{id}/assets/{asset_id}/disposal", ASSET_WRITE_200),
+    ("POST /v1/offices/{id}/assets/{asset_id}/transfers", ASSET_WRITE_201),
+    ("GET /v1/offices/{id}/asset-transfers", ASSET_READ),
+    ("GET /v1/offices/{id}/asset-transfers/{transfer_id}", ASSET_READ),
+    ("GET /v1/offices/{id}/asset-depreciation", ASSET_READ),
+    ("GET /v1/offices/{id}/asset-counts", ASSET_READ),
+    ("POST /v1/offices/{id}/asset-counts", ASSET_WRITE_201),
+    ("GET /v1/offices/{id}/asset-counts/{count_id}", ASSET_READ),
+    ("PUT /v1/offices/{id}/asset-counts/{count_id}/items/{asset_id}", ASSET_WRITE_200),
+    ("POST /v1/offices/{id}/asset-counts/{count_id}/close", ASSET_WRITE_200),
     // Client credentials, not a bearer token: without them every caller gets a 400.
     ("POST /v1/auth/token", [400; 9]),
     ("POST /v1/auth/revocations", COORDINATOR_ONLY_201),
@@ -194,6 +209,13 @@ const LEDGER_READ: [u16; 9] = [200, 200, 404, 200, 404, 200, 404, 200, 404];
 const LEDGER_WRITE: [u16; 9] = [201, 201, 404, 201, 404, 403, 404, 403, 404];
 #[rustfmt::skip]
 const WHOLE_LEDGER_READ: [u16; 9] = [200, 200, 404, 200, 404, 403, 404, 200, 404];
+
+#[rustfmt::skip]
+const ASSET_READ: [u16; 9] = [200, 200, 404, 200, 404, 404, 404, 200, 404];
+#[rustfmt::skip]
+const ASSET_WRITE_201: [u16; 9] = [201, 201, 404, 201, 404, 404, 404, 403, 404];
+#[rustfmt::skip]
+const ASSET_WRITE_200: [u16; 9] = [200, 200, 404, 200, 404, 404, 404, 403, 404];
 
 /// Operations that answer without a token.
 const PUBLIC: &[&str] = &[
@@ -546,6 +568,89 @@ pub(crate) async fn request_for(
                 vec![("if-match".to_owned(), etag)],
             )
         }
+        "GET /v1/offices/{id}/assets"
+        | "GET /v1/offices/{id}/asset-transfers"
+        | "GET /v1/offices/{id}/asset-depreciation"
+        | "GET /v1/offices/{id}/asset-counts" => {
+            let tail = op.rsplit_once('/').unwrap().1;
+            (
+                format!("/v1/offices/{}/{tail}", fx.own_office),
+                None,
+                vec![],
+            )
+        }
+        "POST /v1/offices/{id}/assets" => (
+            format!("/v1/offices/{}/assets", fx.own_office),
+            Some(new_asset(n)),
+            vec![],
+        ),
+        "GET /v1/offices/{id}/assets/{asset_id}" => (fresh_asset(app, fx, n).await, None, vec![]),
+        "PATCH /v1/offices/{id}/assets/{asset_id}" => {
+            let path = fresh_asset(app, fx, n).await;
+            let etag = etag_of(&path).await;
+            (
+                path,
+                Some(json!({"location": format!("Room {n}")})),
+                vec![("if-match".to_owned(), etag)],
+            )
+        }
+        "POST /v1/offices/{id}/assets/{asset_id}/disposal" => (
+            format!("{}/disposal", fresh_asset(app, fx, n).await),
+            Some(json!({"disposed_on": "2026-06-01", "reason": "scrapped"})),
+            vec![],
+        ),
+        "POST /v1/offices/{id}/assets/{asset_id}/transfers" => (
+            format!("{}/transfers", fresh_asset(app, fx, n).await),
+            Some(
+                json!({"to_office_id": fx.other_office, "transferred_on": "2026-06-01", "reason": "Needed there"}),
+            ),
+            vec![],
+        ),
+        "GET /v1/offices/{id}/asset-transfers/{transfer_id}" => {
+            let asset = fresh_asset(app, fx, n).await;
+            let transfer = created(
+                app,
+                &format!("{asset}/transfers"),
+                &json!({"to_office_id": fx.other_office, "transferred_on": "2026-06-01", "reason": "Needed there"}),
+            )
+            .await;
+            (
+                format!("/v1/offices/{}/asset-transfers/{transfer}", fx.own_office),
+                None,
+                vec![],
+            )
+        }
+        "POST /v1/offices/{id}/asset-counts" => {
+            close_open_counts(app, fx).await;
+            (
+                format!("/v1/offices/{}/asset-counts", fx.own_office),
+                Some(json!({"counted_on": "2026-06-01"})),
+                vec![],
+            )
+        }
+        "GET /v1/offices/{id}/asset-counts/{count_id}"
+        | "POST /v1/offices/{id}/asset-counts/{count_id}/close" => {
+            let count = fresh_count(app, fx).await;
+            if op.starts_with("GET") {
+                (count, None, vec![])
+            } else {
+                (
+                    format!("{count}/close"),
+                    Some(json!({"closed_on": "2026-06-02"})),
+                    vec![],
+                )
+            }
+        }
+        "PUT /v1/offices/{id}/asset-counts/{count_id}/items/{asset_id}" => {
+            let asset = fresh_asset(app, fx, n).await;
+            let asset_id = asset.rsplit_once('/').unwrap().1.to_owned();
+            let count = fresh_count(app, fx).await;
+            (
+                format!("{count}/items/{asset_id}"),
+                Some(json!({"result": "found", "condition": "good"})),
+                vec![],
+            )
+        }
         "GET /v1/offices/{id}/appointments" => (
             format!("/v1/offices/{}/appointments", fx.own_office),
             None,
@@ -688,6 +793,50 @@ pub(crate) async fn request_for(
         }
         other => panic!("no request is defined for {other}: add one to request_for"),
     }
+}
+
+/// A valid new asset, its tag unique by `n`.
+fn new_asset(n: usize) -> Value {
+    json!({
+        "tag_number": format!("AZ-ASSET-{n}"),
+        "category": "it_equipment",
+        "description": "Laptop",
+        "acquired_on": "2025-01-01",
+        "cost": {"amount": "1200.00", "currency": "USD"}
+    })
+}
+
+/// A new asset of the own office; returns its path.
+async fn fresh_asset(app: &TestApp, fx: &Fixture, n: usize) -> String {
+    let id = created(
+        app,
+        &format!("/v1/offices/{}/assets", fx.own_office),
+        &new_asset(n),
+    )
+    .await;
+    format!("/v1/offices/{}/assets/{id}", fx.own_office)
+}
+
+/// Closes the own office's open physical count, if any (one may be open at a time).
+async fn close_open_counts(app: &TestApp, fx: &Fixture) {
+    let counts = format!("/v1/offices/{}/asset-counts", fx.own_office);
+    for c in app.collect(&format!("{counts}?status=open")).await {
+        let res = app
+            .post(
+                &format!("{counts}/{}/close", c["id"].as_str().unwrap()),
+                &json!({"closed_on": "2026-06-02"}),
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.text());
+    }
+}
+
+/// A new open physical count of the own office; returns its path.
+async fn fresh_count(app: &TestApp, fx: &Fixture) -> String {
+    close_open_counts(app, fx).await;
+    let counts = format!("/v1/offices/{}/asset-counts", fx.own_office);
+    let id = created(app, &counts, &json!({"counted_on": "2026-06-01"})).await;
+    format!("{counts}/{id}")
 }
 
 /// An expense of the own office's DECO project.

@@ -587,6 +587,37 @@ async fn every_documented_list_answers_csv() {
         )
         .await;
     assert_eq!(res.status, 201, "{}", res.text());
+    // Assets: two, one transferred to another office, and a count.
+    let other_office = app.collect("/v1/offices?limit=500").await[1]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for tag in ["CSV-1", "CSV-2"] {
+        let res = app
+            .post(
+                &format!("/v1/offices/{office}/assets"),
+                &json!({"tag_number": tag, "category": "furniture", "description": "Desk",
+                        "acquired_on": "2025-01-01", "cost": {"amount": "250.00", "currency": "USD"}}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text());
+        if tag == "CSV-2" {
+            let res = app
+                .post(
+                    &format!("/v1/offices/{office}/assets/{}/transfers", res.json()["id"].as_str().unwrap()),
+                    &json!({"to_office_id": other_office, "transferred_on": "2025-06-01", "reason": "Loan"}),
+                )
+                .await;
+            assert_eq!(res.status, 201, "{}", res.text());
+        }
+    }
+    let res = app
+        .post(
+            &format!("/v1/offices/{office}/asset-counts"),
+            &json!({"counted_on": "2026-01-15"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
 
     // A webhook subscription with one logged delivery.
     let res = app

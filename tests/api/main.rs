@@ -5,6 +5,7 @@ mod common;
 
 mod agencies;
 mod appointments;
+mod assets;
 mod audit;
 mod auth;
 mod authz;

@@ -22,6 +22,8 @@ fn as_user(url: &str, user: &str) -> String {
 }
 
 const VIEWS: &[&str] = &[
+    "asset_transfers",
+    "assets",
     "departments",
     "executing_agencies",
     "ledger_entries",
@@ -253,6 +255,10 @@ async fn the_reporting_labels_are_the_apis_labels() {
         "risk_level",
         ogsms::resources::projects::monitoring_reports::RiskLevel
     );
+    domain!("asset_category", ogsms::resources::assets::AssetCategory);
+    domain!("asset_status", ogsms::resources::assets::AssetStatus);
+    domain!("asset_condition", ogsms::resources::assets::AssetCondition);
+    domain!("disposal_reason", ogsms::resources::assets::DisposalReason);
     assert_eq!(stored, expected);
     // Funding sources have the funds' labels.
     for v in ogsms::resources::projects::FundingSource::ALL {
