@@ -100,6 +100,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int8,
+        suspended_on -> Nullable<Date>,
     }
 }
 
@@ -328,6 +329,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    ledger_verifications (ledger_id) {
+        ledger_id -> Uuid,
+        verified_at -> Timestamptz,
+        entry_count -> Int8,
+        ok -> Bool,
+    }
+}
+
+diesel::table! {
     idempotency_keys (caller_sub, key) {
         caller_sub -> Text,
         key -> Text,
@@ -356,6 +366,7 @@ diesel::joinable!(project_mandates -> mandates (mandate_id));
 diesel::joinable!(project_agencies -> projects (project_id));
 diesel::joinable!(project_agencies -> executing_agencies (agency_id));
 diesel::joinable!(monitoring_reports -> projects (project_id));
+diesel::joinable!(ledger_verifications -> ledgers (ledger_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     member_states,
@@ -382,4 +393,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     project_daily_totals,
     ledger_closings,
     idempotency_keys,
+    ledger_verifications,
 );

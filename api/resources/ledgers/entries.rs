@@ -208,10 +208,11 @@ pub(super) async fn reverse(
         ));
     }
     let seq = original.seq;
+    let entry_date = new.entry_date.unwrap_or_else(|| Utc::now().date_naive());
     let posting = Posting {
         kind: EntryKind::Reversal,
         category: original.category.as_deref().map(Category::from_db),
-        entry_date: new.entry_date.unwrap_or_else(|| Utc::now().date_naive()),
+        entry_date,
         description: new
             .description
             .map(|d| d.trim().to_owned())

@@ -4,6 +4,7 @@
 
 use super::idempotency::{Created, KeyClaim, store_key};
 use super::*;
+use crate::db::schema::executing_agencies;
 
 /// A new entry. (Reversals have their own operation.)
 #[derive(Deserialize, ToSchema, Serialize)]
@@ -175,6 +176,61 @@ pub(super) fn insufficient_funds(available: i64, needed: i64) -> ApiError {
     )
 }
 
+/// The date rules of an entry (issue 21 §5), against the payee's suspension date, the
+/// office's closing date and the database's clock:
+/// - nothing but a reversal is dated after today (`entry_date.in_future`) or after its
+///   office's closing date (`entry_date.after_office_closed`); a reversal keeps its own
+///   date rules (in the ledger's fiscal year, after its closed periods, today by default);
+/// - no expense (a payment) to an executing agency is dated on or after the day it was
+///   suspended (`payee_agency_id.agency_suspended`).
+pub(super) fn date_rules(
+    p: &Posting,
+    agency_suspended_on: Option<NaiveDate>,
+    office_closed_on: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let date = p.entry_date;
+    let today = now.date_naive();
+    if p.kind != EntryKind::Reversal && date > today {
+        errors.push(FieldError::new(
+            "entry_date",
+            "in_future",
+            text!(
+                "must not be after today ({today})",
+                "no puede ser posterior a hoy ({today})"
+            ),
+        ));
+    }
+    if p.kind != EntryKind::Reversal
+        && let Some(closed) = office_closed_on
+        && date > closed
+    {
+        errors.push(FieldError::new(
+            "entry_date",
+            "after_office_closed",
+            text!(
+                "must not be after the office's closing date {closed}",
+                "no puede ser posterior a la fecha de cierre de la oficina, {closed}"
+            ),
+        ));
+    }
+    if p.kind == EntryKind::Expense
+        && let (Some(agency), Some(since)) = (p.payee_agency_id, agency_suspended_on)
+        && date >= since
+    {
+        errors.push(FieldError::new(
+            "payee_agency_id",
+            "agency_suspended",
+            text!(
+                "the executing agency {agency} is suspended since {since}; no payment to it may be dated on or after that day",
+                "la agencia ejecutora {agency} está suspendida desde el {since}; ningún pago a ella puede fecharse ese día o después"
+            ),
+        ));
+    }
+    errors
+}
+
 /// Adds one entry to every summary kept with the entries, in one statement (each
 /// data-modifying `WITH` runs exactly once): the ledger's daily, monthly and all-time
 /// totals, its monthly spending when the entry has a category (`$4 <> ''`), and its
@@ -260,7 +316,7 @@ pub(super) async fn append(
     // The checks that read the database, and the database's clock, in one pipeline: the
     // statements go out together and come back in one round trip.
     let currency = p.amount.currency.code.to_owned();
-    let (project_office, agency_exists, rate, created_at) = {
+    let (project_office, agency, office_closed_on, rate, created_at) = {
         let c: &AsyncPgConnection = conn;
         futures_util::try_join!(
             async {
@@ -274,18 +330,23 @@ pub(super) async fn append(
                         .optional(),
                 }
             },
+            // The payee: whether it exists, and since when it is suspended.
             async {
                 match p.payee_agency_id {
-                    None => Ok(true),
-                    Some(agency) => {
-                        diesel::select(diesel::dsl::exists(
-                            crate::db::schema::executing_agencies::table.find(agency),
-                        ))
-                        .get_result::<bool>(&mut { c })
+                    None => Ok(None),
+                    Some(agency) => executing_agencies::table
+                        .find(agency)
+                        .select(executing_agencies::suspended_on)
+                        .first::<Option<NaiveDate>>(&mut { c })
                         .await
-                    }
+                        .optional(),
                 }
             },
+            // The office's closing date: nothing is dated after it.
+            offices::table
+                .find(ledger.office_id)
+                .select(offices::closed_on)
+                .first::<Option<NaiveDate>>(&mut { c }),
             async {
                 if currency == "USD" {
                     Ok(None)
@@ -311,7 +372,7 @@ pub(super) async fn append(
             ),
         ));
     }
-    if !agency_exists {
+    if p.payee_agency_id.is_some() && agency.is_none() {
         errors.push(FieldError::new(
             "payee_agency_id",
             "unknown",
@@ -321,6 +382,12 @@ pub(super) async fn append(
             ),
         ));
     }
+    errors.extend(date_rules(
+        &p,
+        agency.flatten(),
+        office_closed_on,
+        created_at,
+    ));
     if currency != "USD" && rate.is_none() {
         let date = p.entry_date;
         errors.push(FieldError::new(

@@ -18,6 +18,9 @@ pub struct Verification {
 }
 
 /// Recompute the hash chain from the first entry and report the first break.
+///
+/// The outcome is remembered (when, how many entries, whether the chain held): the
+/// reconciliation flags a ledger with entries posted after its last good verification.
 #[utoipa::path(
     tag = "Ledgers",
     params(("id" = Uuid, Path, description = "The ledger's id")),
@@ -83,6 +86,28 @@ pub async fn verify_ledger(
             count + 1,
             "the ledger's head does not match its last entry".to_owned(),
         ));
+    }
+    // Remembered, so that the reconciliation can flag a ledger with entries after its
+    // last good verification.
+    {
+        use crate::db::schema::ledger_verifications as v;
+        let ok = broken.is_none();
+        diesel::insert_into(v::table)
+            .values((
+                v::ledger_id.eq(id),
+                v::verified_at.eq(diesel::dsl::now),
+                v::entry_count.eq(count),
+                v::ok.eq(ok),
+            ))
+            .on_conflict(v::ledger_id)
+            .do_update()
+            .set((
+                v::verified_at.eq(diesel::dsl::now),
+                v::entry_count.eq(count),
+                v::ok.eq(ok),
+            ))
+            .execute(&mut conn)
+            .await?;
     }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
