@@ -27,6 +27,8 @@ use crate::db::schema::{
     monitoring_reports, offices, project_agencies, project_mandates, projects,
 };
 
+pub mod money;
+
 const DEMO_REFERENCE: &str = include_str!("demo_reference.json");
 const DEMO_WORDS: &str = include_str!("demo_words.json");
 
@@ -1600,9 +1602,13 @@ pub async fn demo(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
             let countries = country_names(conn).await?;
             let data = generate(&Spec::demo(), &words, &reference, &countries);
             insert_dataset(conn, &data).await?;
-            Ok::<_, anyhow::Error>(data)
+            let money_started = std::time::Instant::now();
+            let mut money = money::load(conn).await?;
+            money.seconds = money_started.elapsed().as_secs_f64();
+            Ok::<_, anyhow::Error>((data, money))
         })
         .await?;
+    let (rows, money) = rows;
     log::info!(
         "loaded demo data in {:.2} s: {} departments, {} offices, {} mandates, {} executing agencies, {} projects, {} monitoring reports, {} appointments",
         started.elapsed().as_secs_f64(),
@@ -1613,6 +1619,13 @@ pub async fn demo(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
         rows.projects.len(),
         rows.reports.len(),
         rows.appointments.len(),
+    );
+    log::info!(
+        "loaded demo money in {:.2} s: {} ledgers, {} entries, {} exchange rates",
+        money.seconds,
+        money.ledgers,
+        money.entries,
+        money.rates,
     );
     Ok(())
 }

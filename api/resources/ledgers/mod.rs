@@ -32,6 +32,7 @@
 
 pub mod balances;
 pub mod closings;
+pub mod direct;
 pub mod entries;
 pub mod idempotency;
 pub mod posting;
