@@ -19,8 +19,8 @@ pub struct Verification {
 
 /// Recompute the hash chain from the first entry and report the first break.
 ///
-/// The outcome is remembered (when, how many entries, whether the chain held): the
-/// reconciliation flags a ledger with entries posted after its last good verification.
+/// The outcome is recorded (when, how many entries, whether the chain held), so that a
+/// ledger with entries posted after its last good verification can be told.
 #[utoipa::path(
     tag = "Ledgers",
     params(("id" = Uuid, Path, description = "The ledger's id")),
@@ -87,8 +87,8 @@ pub async fn verify_ledger(
             "the ledger's head does not match its last entry".to_owned(),
         ));
     }
-    // Remembered, so that the reconciliation can flag a ledger with entries after its
-    // last good verification.
+    // Recorded, so that a ledger with entries after its last good verification can be
+    // told (issue 21 §4's reconciliation flags it).
     {
         use crate::db::schema::ledger_verifications as v;
         let ok = broken.is_none();
