@@ -4,6 +4,8 @@
 //!   data (Secretariats, Departments, offices from `seed/demo_reference.json`) and a
 //!   realistic dataset: ~50 mandates, ~200 executing agencies, ~500 projects with their
 //!   mandates, agencies and quarterly monitoring reports, and the offices' appointments.
+//!   Then the money (`seed/money.rs`): every office's ledgers of the previous and the
+//!   current fiscal year with a year of entries, posted through the ledgers' own checks.
 //! - `ogsms seed --scale N` loads N projects (about ten reports each) with agencies and
 //!   mandates in proportion, through `COPY … FROM STDIN`, for benchmarks.
 //!
