@@ -38,12 +38,12 @@ import subprocess
 import sys
 import threading
 import time
-
-# The day the gate runs (UTC): its entries are dated today.
-TODAY = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
 import urllib.error
 import urllib.request
 import uuid
+
+# The day the gate runs (UTC): its entries are dated today.
+TODAY = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WORK = os.path.join(ROOT, ".ci", "gates", ".work", "faults")
