@@ -111,11 +111,15 @@ def main() -> None:
     offices = list_offices.sync(client=client, limit=1)
     if not isinstance(offices, OfficePage) or not offices.items:
         fail(f"no offices: {offices!r}")
-    today = datetime.date.today()
+    # Entries are never dated after today; the demo data holds the regular funds of
+    # 2025 and 2026, so the gate opens this year's indirect cost recovery.
+    today = datetime.datetime.now(datetime.timezone.utc).date()
     ledger = create_ledger.sync(
         client=client,
         body=NewLedger(
-            office_id=offices.items[0].id, fiscal_year=today.year + 1, fund=Fund.REGULAR_FUND
+            office_id=offices.items[0].id,
+            fiscal_year=today.year,
+            fund=Fund.INDIRECT_COST_RECOVERY,
         ),
     )
     if not isinstance(ledger, Ledger):
@@ -123,7 +127,7 @@ def main() -> None:
     allocation = NewEntry(
         amount=MonetaryAmount(amount="1250.50", currency="USD"),
         description="Contract gate allocation",
-        entry_date=datetime.date(today.year + 1, 1, 15),
+        entry_date=today,
         kind=EntryKind.ALLOCATION,
     )
     key = f"contract-gate-{ledger.id}"

@@ -28,6 +28,7 @@ or anywhere; set OGSMS_FAULTS_PORT / OGSMS_FAULTS_PG_PORT to move its ports).
 """
 
 import concurrent.futures
+import datetime
 import glob
 import json
 import os
@@ -40,6 +41,9 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+
+# The day the gate runs (UTC): its entries are dated today.
+TODAY = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WORK = os.path.join(ROOT, ".ci", "gates", ".work", "faults")
@@ -210,7 +214,7 @@ class Writer:
         self.pool: list[threading.Thread] = []
 
     def post(self, key: str):
-        body = {"kind": "expense", "category": "supplies", "entry_date": "2027-03-01",
+        body = {"kind": "expense", "category": "supplies", "entry_date": TODAY,
                 "description": f"fault gate {key}", "amount": {"amount": "0.01", "currency": "USD"}}
         return request("POST", f"/v1/ledgers/{self.ledger_id}/entries", body,
                        {"Idempotency-Key": key}, timeout=WRITE_TIMEOUT_S)
@@ -332,11 +336,13 @@ def main() -> None:
         ).stdout.strip()
         _, offices, _ = request("GET", "/v1/offices?limit=1")
         status, ledger, _ = request("POST", "/v1/ledgers", {
-            "office_id": offices["items"][0]["id"], "fiscal_year": 2027, "fund": "regular_fund"})
+            # Entries are never dated after today, and the demo data has the regular fund's
+            # ledgers of 2025 and 2026: this year's indirect cost recovery is the gate's own.
+            "office_id": offices["items"][0]["id"], "fiscal_year": int(TODAY[:4]), "fund": "indirect_cost_recovery"})
         assert status == 201, (status, ledger)
         lid = ledger["id"]
         status, _, _ = request("POST", f"/v1/ledgers/{lid}/entries", {
-            "kind": "allocation", "entry_date": "2027-01-02", "description": "funds for the fault gate",
+            "kind": "allocation", "entry_date": TODAY, "description": "funds for the fault gate",
             "amount": {"amount": "1000000.00", "currency": "USD"}}, {"Idempotency-Key": "faults-allocation"})
         assert status == 201, status
 

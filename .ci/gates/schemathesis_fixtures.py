@@ -17,6 +17,7 @@ Ids inside bodies (`office_id`, `project_id`, `mandate_ids` …) get pools too.
 Usage: schemathesis_fixtures.py BASE_URL OUT.json  (token in $OGSMS_GATES_ADMIN_TOKEN)
 """
 
+import datetime
 import json
 import os
 import re
@@ -62,7 +63,20 @@ def split(xs: list, reserved: int) -> tuple[list, list]:
 
 offices = [o for o in items("/v1/offices") if o.get("status", "open") != "closed"]
 by_code = {o["code"]: o["id"] for o in offices}
-office_ids, offices_to_close = split([o["id"] for o in offices], 4)
+office_ids = [o["id"] for o in offices]
+# An office closes only with no active or approved project and no open ledger, which
+# every demo office has: the gate closes offices of its own, with nothing running.
+offices_to_close = []
+for i in range(4):
+    code = f"OGSMS-GATE-CLOSE-{i}"
+    status, out = call("POST", "/v1/offices", {
+        "code": code, "kind": "country_office", "member_state": "PE",
+        "name": {"en": f"Gate office {i}", "es": f"Oficina de prueba {i}"},
+        "city": "Lima", "opened_on": "1990-05-01"})
+    if status == 201:
+        offices_to_close.append(out["id"])
+    else:
+        offices_to_close += [o["id"] for o in items(f"/v1/offices?status=open") if o["code"] == code]
 departments = [d["id"] for d in items("/v1/departments")]
 mandates = [m["id"] for m in items("/v1/mandates")]
 agencies = [a["id"] for a in items("/v1/executing-agencies")]
@@ -84,9 +98,12 @@ for o in office_ids[:20]:
 appointments, appointments_to_end = split(appointments, max(1, len(appointments) // 3))
 
 
-def ledger(office: str, year: int, fund: str, entries: int) -> tuple[str, list[str]]:
+def ledger(office: str, year: int, fund: str, entries: int, fund_code=None) -> tuple[str, list[str]]:
     """A ledger with an allocation and `entries` expenses (created, or found from an earlier run)."""
-    status, out = call("POST", "/v1/ledgers", {"office_id": office, "fiscal_year": year, "fund": fund})
+    body = {"office_id": office, "fiscal_year": year, "fund": fund}
+    if fund_code:
+        body["fund_code"] = fund_code
+    status, out = call("POST", "/v1/ledgers", body)
     if status == 201:
         lid = out["id"]
     else:
@@ -109,17 +126,21 @@ def ledger(office: str, year: int, fund: str, entries: int) -> tuple[str, list[s
 
 # Ledgers posted to and read: in the roles' own offices first.
 open_ledgers, open_entries = [], []
+# The demo data has each office's ledgers of 2025 and 2026 (regular, earmarked and
+# development cooperation funds, periods closed): the gate's own are of other funds or
+# years. Entries are never dated after today, so the ledgers posted to are of this year.
+THIS_YEAR = datetime.date.today().year
 for o in office_ids[:6]:
-    lid, ids = ledger(o, 2027, "regular_fund", 3)
+    lid, ids = ledger(o, THIS_YEAR, "indirect_cost_recovery", 3)
     open_ledgers.append(lid)
     open_entries += [{"id": lid, "entry_id": e} for e in ids]
-# Ledgers whose periods are closed, ledgers that are closed, entries that are reversed:
-# other fiscal years of the same offices (an earmarked fund would need a donor agreement).
-closing_ledgers = [ledger(o, 2028, "regular_fund", 0)[0] for o in office_ids[:6]]
-closed_ledgers = [ledger(o, 2029, "regular_fund", 0)[0] for o in office_ids[:6]]
+# Ledgers whose periods are closed, ledgers that are closed, entries that are reversed
+# (a reversal is dated today by default, so in this year's ledger).
+closing_ledgers = [ledger(o, 2024, "regular_fund", 0)[0] for o in office_ids[:6]]
+closed_ledgers = [ledger(o, 2023, "regular_fund", 0)[0] for o in office_ids[:6]]
 reversible = []
 for o in office_ids[:6]:
-    lid, ids = ledger(o, 2026, "regular_fund", 10)
+    lid, ids = ledger(o, THIS_YEAR, "trust_fund", 10, "GATES-REVERSALS")
     reversible += [{"id": lid, "entry_id": e} for e in ids]
 
 

@@ -102,6 +102,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         version -> Int8,
         org_identifier -> Nullable<Text>,
+        suspended_on -> Nullable<Date>,
     }
 }
 
@@ -370,6 +371,7 @@ diesel::joinable!(project_mandates -> mandates (mandate_id));
 diesel::joinable!(project_agencies -> projects (project_id));
 diesel::joinable!(project_agencies -> executing_agencies (agency_id));
 diesel::joinable!(monitoring_reports -> projects (project_id));
+diesel::joinable!(ledger_verifications -> ledgers (ledger_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     member_states,
@@ -396,6 +398,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     project_daily_totals,
     ledger_closings,
     idempotency_keys,
+    ledger_verifications,
 );
 
 diesel::table! {
@@ -471,9 +474,6 @@ diesel::table! {
         delivered_at -> Nullable<Timestamptz>,
     }
 }
-     ledger_closings,
-     idempotency_keys,
- );
 
 diesel::table! {
     asset_categories (code) {

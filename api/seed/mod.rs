@@ -4,6 +4,8 @@
 //!   data (Secretariats, Departments, offices from `seed/demo_reference.json`) and a
 //!   realistic dataset: ~50 mandates, ~200 executing agencies, ~500 projects with their
 //!   mandates, agencies and quarterly monitoring reports, and the offices' appointments.
+//!   Then the money (`seed/money.rs`): every office's ledgers of the previous and the
+//!   current fiscal year with a year of entries, posted through the ledgers' own checks.
 //! - `ogsms seed --scale N` loads N projects (about ten reports each) with agencies and
 //!   mandates in proportion, through `COPY … FROM STDIN`, for benchmarks.
 //!
@@ -26,6 +28,8 @@ use crate::db::schema::{
     appointments, departments, executing_agencies, mandate_assignments, mandates, member_states,
     monitoring_reports, offices, project_agencies, project_mandates, projects,
 };
+
+pub mod money;
 
 const DEMO_REFERENCE: &str = include_str!("demo_reference.json");
 const DEMO_WORDS: &str = include_str!("demo_words.json");
@@ -1603,9 +1607,13 @@ pub async fn demo(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
             sectors::apply(conn).await?;
             let assets = assets::load(conn).await?;
             log::info!("loaded {assets} demo assets");
-            Ok::<_, anyhow::Error>(data)
+            let money_started = std::time::Instant::now();
+            let mut money = money::load(conn).await?;
+            money.seconds = money_started.elapsed().as_secs_f64();
+            Ok::<_, anyhow::Error>((data, money))
         })
         .await?;
+    let (rows, money) = rows;
     log::info!(
         "loaded demo data in {:.2} s: {} departments, {} offices, {} mandates, {} executing agencies, {} projects, {} monitoring reports, {} appointments",
         started.elapsed().as_secs_f64(),
@@ -1616,6 +1624,13 @@ pub async fn demo(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
         rows.projects.len(),
         rows.reports.len(),
         rows.appointments.len(),
+    );
+    log::info!(
+        "loaded demo money in {:.2} s: {} ledgers, {} entries, {} exchange rates",
+        money.seconds,
+        money.ledgers,
+        money.entries,
+        money.rates,
     );
     Ok(())
 }

@@ -664,7 +664,7 @@ async fn a_randomized_ledger_balances_to_the_sum_of_its_entries() {
         let r = next();
         let cents = (r % 20_000) as i64 + 1;
         let amount = format!("{}.{:02}", cents / 100, cents % 100);
-        let day = format!("2026-{:02}-{:02}", 1 + (r >> 20) % 12, 1 + (r >> 30) % 28);
+        let day = format!("2026-{:02}-{:02}", 1 + (r >> 20) % 11, 1 + (r >> 30) % 28);
         let category = categories[(r >> 8) as usize % 5];
         let (body, effect, spent) = match r % 7 {
             0 => (

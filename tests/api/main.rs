@@ -23,6 +23,7 @@ mod ledger_admin;
 mod ledgers;
 mod mandates;
 mod member_states;
+mod money_controls;
 mod monitoring_reports;
 mod offices;
 mod openapi;

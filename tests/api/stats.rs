@@ -217,7 +217,7 @@ impl World {
             let cents = rng.below(300_000) + 1;
             let amount = format!("{}.{:02}", cents / 100, cents % 100);
             let currency = if rng.below(8) == 0 { "PEN" } else { "USD" };
-            let day = format!("{year}-{:02}-{:02}", 1 + rng.below(12), 1 + rng.below(28));
+            let day = format!("{year}-{:02}-{:02}", 1 + rng.below(11), 1 + rng.below(28));
             let category = CATEGORIES[rng.below(CATEGORIES.len() as u64) as usize];
             let body = match rng.below(20) {
                 0..=10 => {

@@ -49,75 +49,84 @@ pub async fn close_period(
     let through = body.0.closed_through;
     let mut conn = state.pool.get().await?;
     let closing = conn
-        .transaction(async |conn| {
-            let ledger = load_ledger(conn, &caller, id, true).await?;
-            caller.may_manage_finance()?;
-            if ledger.status == "closed" {
-                return Err(ApiError::new(
-                    ProblemType::PeriodClosed,
-                    text!("The ledger is closed.", "El libro está cerrado."),
-                ));
-            }
-            if let Some(current) = ledger.closed_through
-                && through <= current
-            {
-                return Err(ApiError::invalid_state(text!(
-                    "The ledger is already closed through {current}.",
-                    "El libro ya está cerrado hasta {current}."
-                )));
-            }
-            if through.year() != ledger.fiscal_year {
-                return Err(ApiError::invalid_field(
-                    "closed_through",
-                    "outside_fiscal_year",
-                    text!(
-                        "must fall in the ledger's fiscal year",
-                        "debe caer en el año fiscal del libro"
-                    ),
-                ));
-            }
-            let row: (Uuid, Uuid, NaiveDate, String, DateTime<Utc>) =
-                diesel::insert_into(ledger_closings::table)
-                    .values((
-                        ledger_closings::id.eq(Uuid::now_v7()),
-                        ledger_closings::ledger_id.eq(id),
-                        ledger_closings::closed_through.eq(through),
-                        ledger_closings::created_by.eq(&caller.sub),
-                    ))
-                    .returning((
-                        ledger_closings::id,
-                        ledger_closings::ledger_id,
-                        ledger_closings::closed_through,
-                        ledger_closings::created_by,
-                        ledger_closings::created_at,
-                    ))
-                    .get_result(conn)
-                    .await?;
-            diesel::update(ledgers::table.find(id))
-                .set(ledgers::closed_through.eq(through))
-                .execute(conn)
-                .await?;
-            let closing = Closing {
-                id: row.0,
-                ledger_id: row.1,
-                closed_through: row.2,
-                created_by: row.3,
-                created_at: row.4,
-            };
-            audit::record(
-                conn,
-                &caller.actor(),
-                "close_period",
-                "ledger",
-                id,
-                None,
-                Some(&closing),
-            )
-            .await?;
-            Ok::<_, ApiError>(closing)
-        })
+        .transaction(async |conn| close_in_tx(conn, &caller, id, through).await)
         .await?;
     Ok(HttpResponse::Created().json(closing))
+}
+
+/// Closes `id` through `through` inside the caller's transaction (the endpoint, and the
+/// demo data).
+pub(super) async fn close_in_tx(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    id: Uuid,
+    through: NaiveDate,
+) -> Result<Closing, ApiError> {
+    let ledger = load_ledger(conn, caller, id, true).await?;
+    caller.may_manage_finance()?;
+    if ledger.status == "closed" {
+        return Err(ApiError::new(
+            ProblemType::PeriodClosed,
+            text!("The ledger is closed.", "El libro está cerrado."),
+        ));
+    }
+    if let Some(current) = ledger.closed_through
+        && through <= current
+    {
+        return Err(ApiError::invalid_state(text!(
+            "The ledger is already closed through {current}.",
+            "El libro ya está cerrado hasta {current}."
+        )));
+    }
+    if through.year() != ledger.fiscal_year {
+        return Err(ApiError::invalid_field(
+            "closed_through",
+            "outside_fiscal_year",
+            text!(
+                "must fall in the ledger's fiscal year",
+                "debe caer en el año fiscal del libro"
+            ),
+        ));
+    }
+    let row: (Uuid, Uuid, NaiveDate, String, DateTime<Utc>) =
+        diesel::insert_into(ledger_closings::table)
+            .values((
+                ledger_closings::id.eq(Uuid::now_v7()),
+                ledger_closings::ledger_id.eq(id),
+                ledger_closings::closed_through.eq(through),
+                ledger_closings::created_by.eq(&caller.sub),
+            ))
+            .returning((
+                ledger_closings::id,
+                ledger_closings::ledger_id,
+                ledger_closings::closed_through,
+                ledger_closings::created_by,
+                ledger_closings::created_at,
+            ))
+            .get_result(conn)
+            .await?;
+    diesel::update(ledgers::table.find(id))
+        .set(ledgers::closed_through.eq(through))
+        .execute(conn)
+        .await?;
+    let closing = Closing {
+        id: row.0,
+        ledger_id: row.1,
+        closed_through: row.2,
+        created_by: row.3,
+        created_at: row.4,
+    };
+    audit::record(
+        conn,
+        &caller.actor(),
+        "close_period",
+        "ledger",
+        id,
+        None,
+        Some(&closing),
+    )
+    .await?;
+    Ok(closing)
 }
 
 /// Close a ledger (Coordinating Office): no entry can be posted into it any more.

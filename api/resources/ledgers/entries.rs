@@ -33,7 +33,7 @@ pub(super) async fn run(
             ledger_id,
             entry_id,
             new,
-        } => reverse(conn, caller, ledger_id, entry_id, new, claim).await,
+        } => reverse(conn, caller, ledger_id, entry_id, new, None, claim).await,
     }
 }
 
@@ -175,6 +175,7 @@ pub(super) async fn reverse(
     id: Uuid,
     entry_id: Uuid,
     new: NewReversal,
+    new_id: Option<Uuid>,
     claim: Option<&KeyClaim<'_>>,
 ) -> Result<Created, ApiError> {
     let ledger = load_ledger(conn, caller, id, true).await?;
@@ -208,10 +209,12 @@ pub(super) async fn reverse(
         ));
     }
     let seq = original.seq;
+    let entry_date = new.entry_date.unwrap_or_else(|| Utc::now().date_naive());
     let posting = Posting {
+        id: new_id.unwrap_or_else(Uuid::now_v7),
         kind: EntryKind::Reversal,
         category: original.category.as_deref().map(Category::from_db),
-        entry_date: new.entry_date.unwrap_or_else(|| Utc::now().date_naive()),
+        entry_date,
         description: new
             .description
             .map(|d| d.trim().to_owned())

@@ -32,6 +32,7 @@
 
 pub mod balances;
 pub mod closings;
+pub mod direct;
 pub mod entries;
 pub mod idempotency;
 pub mod posting;
@@ -503,6 +504,9 @@ pub async fn create_ledger(
             let office: Option<String> = offices::table
                 .find(new.office_id)
                 .select(offices::status)
+                // Shares the lock an office's closing takes: no ledger appears in an
+                // office while it closes.
+                .for_share()
                 .first(conn)
                 .await
                 .optional()?;

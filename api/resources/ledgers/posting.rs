@@ -4,6 +4,7 @@
 
 use super::idempotency::{Created, KeyClaim, store_key};
 use super::*;
+use crate::db::schema::executing_agencies;
 
 /// A new entry. (Reversals have their own operation.)
 #[derive(Deserialize, ToSchema, Serialize)]
@@ -56,6 +57,8 @@ pub(super) async fn rate_on(
 
 /// What a posting carries once the body is checked.
 pub(super) struct Posting {
+    /// The new entry's id (a UUID v7, or the demo data's own).
+    pub(super) id: Uuid,
     pub(super) kind: EntryKind,
     pub(super) category: Option<Category>,
     pub(super) entry_date: NaiveDate,
@@ -150,6 +153,7 @@ pub(super) fn check_new_entry(new: &NewEntry) -> Result<Posting, ApiError> {
     }
     validate::finish(errors)?;
     Ok(Posting {
+        id: Uuid::now_v7(),
         kind: new.kind,
         category: new.category,
         entry_date: new.entry_date,
@@ -173,6 +177,61 @@ pub(super) fn insufficient_funds(available: i64, needed: i64) -> ApiError {
             "El asiento necesita USD {needed} pero el libro tiene USD {available} disponibles."
         ),
     )
+}
+
+/// The date rules of an entry (issue 21 §5), against the payee's suspension date, the
+/// office's closing date and the database's clock:
+/// - nothing but a reversal is dated after today (`entry_date.in_future`) or after its
+///   office's closing date (`entry_date.after_office_closed`); a reversal keeps its own
+///   date rules (in the ledger's fiscal year, after its closed periods, today by default);
+/// - no expense (a payment) to an executing agency is dated on or after the day it was
+///   suspended (`payee_agency_id.agency_suspended`).
+pub(super) fn date_rules(
+    p: &Posting,
+    agency_suspended_on: Option<NaiveDate>,
+    office_closed_on: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let date = p.entry_date;
+    let today = now.date_naive();
+    if p.kind != EntryKind::Reversal && date > today {
+        errors.push(FieldError::new(
+            "entry_date",
+            "in_future",
+            text!(
+                "must not be after today ({today})",
+                "no puede ser posterior a hoy ({today})"
+            ),
+        ));
+    }
+    if p.kind != EntryKind::Reversal
+        && let Some(closed) = office_closed_on
+        && date > closed
+    {
+        errors.push(FieldError::new(
+            "entry_date",
+            "after_office_closed",
+            text!(
+                "must not be after the office's closing date {closed}",
+                "no puede ser posterior a la fecha de cierre de la oficina, {closed}"
+            ),
+        ));
+    }
+    if p.kind == EntryKind::Expense
+        && let (Some(agency), Some(since)) = (p.payee_agency_id, agency_suspended_on)
+        && date >= since
+    {
+        errors.push(FieldError::new(
+            "payee_agency_id",
+            "agency_suspended",
+            text!(
+                "the executing agency {agency} is suspended since {since}; no payment to it may be dated on or after that day",
+                "la agencia ejecutora {agency} está suspendida desde el {since}; ningún pago a ella puede fecharse ese día o después"
+            ),
+        ));
+    }
+    errors
 }
 
 /// Adds one entry to every summary kept with the entries, in one statement (each
@@ -212,16 +271,14 @@ ON CONFLICT (project_id, ledger_id, entry_date, kind, category) DO UPDATE
   SET effect_minor = t.effect_minor + EXCLUDED.effect_minor,
       usd_minor = t.usd_minor + EXCLUDED.usd_minor, entries = t.entries + 1";
 
-/// Appends a posting to a locked ledger: checks, hashes, writes the entry, the running
-/// state, the daily totals and the audit event. Call inside the transaction that
-/// locked `ledger`.
-pub(super) async fn append(
-    conn: &mut AsyncPgConnection,
+/// The checks of a posting that need nothing from the database: who may post, the
+/// ledger's and its periods' closing, the fiscal year (returned as field errors, to be
+/// reported with the others).
+pub(super) fn check_ledger(
     caller: &Caller,
     ledger: &LedgerRow,
-    p: Posting,
-    claim: Option<&KeyClaim<'_>>,
-) -> Result<Created, ApiError> {
+    p: &Posting,
+) -> Result<Vec<FieldError>, ApiError> {
     caller.may_post_entries(ledger.office_id)?;
     if ledger.status == "closed" {
         return Err(ApiError::new(
@@ -257,50 +314,58 @@ pub(super) async fn append(
             ),
         ));
     }
-    // The checks that read the database, and the database's clock, in one pipeline: the
-    // statements go out together and come back in one round trip.
+    Ok(errors)
+}
+
+/// What a posting needs to know from the database.
+pub(super) struct Lookups {
+    /// The office of the entry's project (None without a project, or an unknown one).
+    pub(super) project_office: Option<Uuid>,
+    /// The payee, when the entry names one and it exists: since when it is suspended.
+    pub(super) agency: Option<Option<NaiveDate>>,
+    pub(super) office_closed_on: Option<NaiveDate>,
+    /// The rate in force on the entry's date, for another currency than USD.
+    pub(super) rate: Option<i64>,
+    /// The database's clock, read inside the transaction.
+    pub(super) now: DateTime<Utc>,
+}
+
+/// A ledger's running state: what the next entry chains to.
+pub(super) struct Head {
+    pub(super) entry_count: i64,
+    pub(super) hash: String,
+    pub(super) available_minor: i64,
+}
+
+impl Head {
+    pub(super) fn of(ledger: &LedgerRow) -> Head {
+        Head {
+            entry_count: ledger.entry_count,
+            hash: ledger.head_hash.clone(),
+            available_minor: ledger.available_minor,
+        }
+    }
+}
+
+/// The checks that read what the database told ([`Lookups`]), the conversion, the
+/// balance, and the entry's row with its hash chained to `head`; `errors` are those of
+/// [`check_ledger`]. Returns the row and the available balance after it.
+pub(super) fn build(
+    caller: &Caller,
+    ledger: &LedgerRow,
+    head: &Head,
+    p: Posting,
+    l: &Lookups,
+    mut errors: Vec<FieldError>,
+) -> Result<(EntryRow, i64), ApiError> {
     let currency = p.amount.currency.code.to_owned();
-    let (project_office, agency_exists, rate, created_at) = {
-        let c: &AsyncPgConnection = conn;
-        futures_util::try_join!(
-            async {
-                match p.project_id {
-                    None => Ok(None),
-                    Some(project) => projects::table
-                        .find(project)
-                        .select(projects::office_id)
-                        .first::<Uuid>(&mut { c })
-                        .await
-                        .optional(),
-                }
-            },
-            async {
-                match p.payee_agency_id {
-                    None => Ok(true),
-                    Some(agency) => {
-                        diesel::select(diesel::dsl::exists(
-                            crate::db::schema::executing_agencies::table.find(agency),
-                        ))
-                        .get_result::<bool>(&mut { c })
-                        .await
-                    }
-                }
-            },
-            async {
-                if currency == "USD" {
-                    Ok(None)
-                } else {
-                    rate_on(c, &currency, p.entry_date).await
-                }
-            },
-            // The database's clock, read inside the transaction: incremental sync relies
-            // on it never being before the transaction's start (see `crate::core::sync`).
-            Prepared(diesel::select(diesel::dsl::sql::<
-                diesel::sql_types::Timestamptz,
-            >("clock_timestamp()")))
-            .get_result::<DateTime<Utc>>(&mut { c }),
-        )?
-    };
+    let (project_office, agency, office_closed_on, rate, created_at) = (
+        l.project_office,
+        l.agency,
+        l.office_closed_on,
+        l.rate,
+        l.now,
+    );
     if p.project_id.is_some() && project_office != Some(ledger.office_id) {
         errors.push(FieldError::new(
             "project_id",
@@ -311,7 +376,7 @@ pub(super) async fn append(
             ),
         ));
     }
-    if !agency_exists {
+    if p.payee_agency_id.is_some() && agency.is_none() {
         errors.push(FieldError::new(
             "payee_agency_id",
             "unknown",
@@ -321,6 +386,12 @@ pub(super) async fn append(
             ),
         ));
     }
+    errors.extend(date_rules(
+        &p,
+        agency.flatten(),
+        office_closed_on,
+        created_at,
+    ));
     if currency != "USD" && rate.is_none() {
         let date = p.entry_date;
         errors.push(FieldError::new(
@@ -349,17 +420,17 @@ pub(super) async fn append(
             })?,
     };
     let effect = p.sign * usd_minor;
-    let available = ledger
+    let available = head
         .available_minor
         .checked_add(effect)
-        .ok_or_else(|| insufficient_funds(ledger.available_minor, usd_minor))?;
+        .ok_or_else(|| insufficient_funds(head.available_minor, usd_minor))?;
     if available < 0 {
-        return Err(insufficient_funds(ledger.available_minor, usd_minor));
+        return Err(insufficient_funds(head.available_minor, usd_minor));
     }
     let mut row = EntryRow {
-        id: Uuid::now_v7(),
+        id: p.id,
         ledger_id: ledger.id,
-        seq: ledger.entry_count + 1,
+        seq: head.entry_count + 1,
         kind: p.kind.as_str().to_owned(),
         category: p.category.map(|c| c.as_str().to_owned()),
         entry_date: p.entry_date,
@@ -375,10 +446,82 @@ pub(super) async fn append(
         reverses_entry_id: p.reverses,
         created_by: caller.sub.clone(),
         created_at: created_at.trunc_subsecs(6),
-        prev_hash: ledger.head_hash.clone(),
+        prev_hash: head.hash.clone(),
         hash: String::new(),
     };
     row.hash = row.compute_hash();
+    Ok((row, available))
+}
+
+/// Appends a posting to a locked ledger: checks, hashes, writes the entry, the running
+/// state, the daily totals and the audit event. Call inside the transaction that
+/// locked `ledger`.
+pub(super) async fn append(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    ledger: &LedgerRow,
+    p: Posting,
+    claim: Option<&KeyClaim<'_>>,
+) -> Result<Created, ApiError> {
+    let errors = check_ledger(caller, ledger, &p)?;
+    // The checks that read the database, and the database's clock, in one pipeline: the
+    // statements go out together and come back in one round trip.
+    let currency = p.amount.currency.code.to_owned();
+    let (project_office, agency, office_closed_on, rate, created_at) = {
+        let c: &AsyncPgConnection = conn;
+        futures_util::try_join!(
+            async {
+                match p.project_id {
+                    None => Ok(None),
+                    Some(project) => projects::table
+                        .find(project)
+                        .select(projects::office_id)
+                        .first::<Uuid>(&mut { c })
+                        .await
+                        .optional(),
+                }
+            },
+            // The payee: whether it exists, and since when it is suspended.
+            async {
+                match p.payee_agency_id {
+                    None => Ok(None),
+                    Some(agency) => executing_agencies::table
+                        .find(agency)
+                        .select(executing_agencies::suspended_on)
+                        .first::<Option<NaiveDate>>(&mut { c })
+                        .await
+                        .optional(),
+                }
+            },
+            // The office's closing date: nothing is dated after it.
+            offices::table
+                .find(ledger.office_id)
+                .select(offices::closed_on)
+                .first::<Option<NaiveDate>>(&mut { c }),
+            async {
+                if currency == "USD" {
+                    Ok(None)
+                } else {
+                    rate_on(c, &currency, p.entry_date).await
+                }
+            },
+            // The database's clock, read inside the transaction: incremental sync relies
+            // on it never being before the transaction's start (see `crate::core::sync`).
+            Prepared(diesel::select(diesel::dsl::sql::<
+                diesel::sql_types::Timestamptz,
+            >("clock_timestamp()")))
+            .get_result::<DateTime<Utc>>(&mut { c }),
+        )?
+    };
+    let lookups = Lookups {
+        project_office,
+        agency,
+        office_closed_on,
+        rate,
+        now: created_at,
+    };
+    let (row, available) = build(caller, ledger, &Head::of(ledger), p, &lookups, errors)?;
+    let (usd_minor, effect) = (row.usd_minor, row.effect_minor);
     let entry = Entry::from(row.clone());
     let action = if entry.kind == EntryKind::Reversal {
         "reverse"

@@ -21,6 +21,9 @@ pub struct Verification {
 }
 
 /// Recompute the hash chain from the first entry and report the first break.
+///
+/// The outcome is recorded (when, how many entries, whether the chain held), so that a
+/// ledger with entries posted after its last good verification can be told.
 #[utoipa::path(
     tag = "Ledgers",
     params(("id" = Uuid, Path, description = "The ledger's id")),

@@ -623,6 +623,44 @@ async fn end_in_tx(
     Ok(after)
 }
 
+/// The appointments of `office_id` that run past `closed_on` (open-ended or ending later)
+/// and the ones that start after it, as of a closing of the office on that day.
+pub(super) async fn past_closing(
+    conn: &mut AsyncPgConnection,
+    office_id: Uuid,
+    closed_on: NaiveDate,
+) -> Result<(Vec<Appointment>, Vec<Appointment>), ApiError> {
+    let rows: Vec<AppointmentRow> = appointments::table
+        .filter(appointments::office_id.eq(office_id))
+        .filter(
+            appointments::ends_on
+                .is_null()
+                .or(appointments::ends_on.gt(closed_on)),
+        )
+        .order((appointments::starts_on.asc(), appointments::id.asc()))
+        .select(AppointmentRow::as_select())
+        .for_update()
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(Appointment::from)
+        .partition(|a| a.starts_on <= closed_on))
+}
+
+/// Ends each appointment on `ends_on` (the office's closing date), audited one by one.
+pub(super) async fn end_all(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    current: &[Appointment],
+    ends_on: NaiveDate,
+) -> Result<(), ApiError> {
+    for a in current {
+        end_in_tx(conn, caller, a, ends_on).await?;
+    }
+    Ok(())
+}
+
 /// Update an appointment.
 ///
 /// Requires `If-Match` with the current ETag (428 without it, 412 when stale). A

@@ -663,9 +663,99 @@ pub async fn update_office(
     Ok(Tagged::new(&updated).ok(&req))
 }
 
+/// What stands in the way of closing office `id` on `closed_on` (issue 21 §5): its
+/// active or approved projects, its open ledgers, and appointments that start
+/// after the closing date. Answers 409 `invalid-state` naming each of them (`field` is
+/// `projects/{id}`, `ledgers/{id}` or `appointments/{id}`); otherwise the appointments
+/// that run past the closing date, which the closing ends on that day. The rows are
+/// locked (`FOR SHARE`/`FOR UPDATE`), so no ledger is created, no project activated and
+/// no entry posted into a ledger under way while the office closes.
+async fn in_the_way_of_closing(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    closed_on: NaiveDate,
+) -> Result<Vec<Appointment>, ApiError> {
+    use crate::core::error::FieldError;
+    use crate::db::schema::{ledgers, projects};
+    let live_projects: Vec<(Uuid, String, String)> = projects::table
+        .filter(projects::office_id.eq(id))
+        .filter(projects::status.eq_any(["active", "approved"]))
+        .order(projects::code.asc())
+        .select((projects::id, projects::code, projects::status))
+        .for_share()
+        .load(conn)
+        .await?;
+    let open_ledgers: Vec<(Uuid, i32, String, Option<String>)> = ledgers::table
+        .filter(ledgers::office_id.eq(id))
+        .filter(ledgers::status.eq("open"))
+        .order((ledgers::fiscal_year.asc(), ledgers::fund.asc()))
+        .select((
+            ledgers::id,
+            ledgers::fiscal_year,
+            ledgers::fund,
+            ledgers::fund_code,
+        ))
+        .for_share()
+        .load(conn)
+        .await?;
+    let (current, later) = appointments::past_closing(conn, id, closed_on).await?;
+    let mut blockers = Vec::new();
+    for (pid, code, status) in &live_projects {
+        blockers.push(FieldError::new(
+            format!("projects/{pid}"),
+            "project_not_finished",
+            text!(
+                "project {code} is {status}: complete, suspend or cancel it first",
+                "el proyecto {code} está {status}: complételo, suspéndalo o cancélelo antes"
+            ),
+        ));
+    }
+    for (lid, year, fund, code) in &open_ledgers {
+        let fund = match code {
+            Some(c) => format!("{fund} {c}"),
+            None => fund.clone(),
+        };
+        blockers.push(FieldError::new(
+            format!("ledgers/{lid}"),
+            "ledger_open",
+            text!(
+                "the {year} ledger of {fund} is open: close it first",
+                "el libro {year} de {fund} está abierto: ciérrelo antes"
+            ),
+        ));
+    }
+    for a in &later {
+        let starts = a.starts_on;
+        blockers.push(FieldError::new(
+            format!("appointments/{}", a.id),
+            "starts_after_closing",
+            text!(
+                "the appointment starts on {starts}, after the closing date",
+                "el nombramiento empieza el {starts}, después de la fecha de cierre"
+            ),
+        ));
+    }
+    if !blockers.is_empty() {
+        let (p, l, a) = (live_projects.len(), open_ledgers.len(), later.len());
+        return Err(ApiError::invalid_state(text!(
+            "The office cannot close: {p} project(s) not finished, {l} ledger(s) open and {a} appointment(s) starting after {closed_on}.",
+            "La oficina no puede cerrarse: {p} proyecto(s) sin terminar, {l} libro(s) abierto(s) y {a} nombramiento(s) que empiezan después del {closed_on}."
+        ))
+        .with_errors(blockers));
+    }
+    Ok(current)
+}
+
 /// Close an office.
 ///
 /// An office with history is closed, never deleted. Honours `If-Match` when given.
+///
+/// An office closes only when none of its projects is active or approved, none of its
+/// ledgers is open and no appointment starts after the closing date: 409
+/// `invalid-state` otherwise, whose `errors` name each object in the way
+/// (`projects/{id}`, `ledgers/{id}`, `appointments/{id}`). Closing ends the office's
+/// current appointments on the closing date (each audited as `end`). No entry may be
+/// dated after the closing date.
 #[utoipa::path(
     tag = "Offices",
     params(
@@ -728,6 +818,8 @@ pub async fn close_office(
                 ));
             }
             validate::finish(errors)?;
+            let current_appointments = in_the_way_of_closing(conn, id, closed_on).await?;
+            appointments::end_all(conn, &caller, &current_appointments, closed_on).await?;
             let row: OfficeRow = diesel::update(offices::table.find(id))
                 .set((
                     offices::status.eq(OfficeStatus::Closed.as_str()),
