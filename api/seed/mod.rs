@@ -1600,9 +1600,11 @@ pub async fn demo(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
             let countries = country_names(conn).await?;
             let data = generate(&Spec::demo(), &words, &reference, &countries);
             insert_dataset(conn, &data).await?;
-            Ok::<_, anyhow::Error>(data)
+            let memoranda = memoranda::load(conn).await?;
+            Ok::<_, anyhow::Error>((data, memoranda))
         })
         .await?;
+    let (rows, (memos, answers, items)) = rows;
     log::info!(
         "loaded demo data in {:.2} s: {} departments, {} offices, {} mandates, {} executing agencies, {} projects, {} monitoring reports, {} appointments",
         started.elapsed().as_secs_f64(),
@@ -1613,6 +1615,9 @@ pub async fn demo(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
         rows.projects.len(),
         rows.reports.len(),
         rows.appointments.len(),
+    );
+    log::info!(
+        "loaded {memos} memoranda with {answers} offices' answers, and {items} events and accomplishments"
     );
     Ok(())
 }
@@ -1945,6 +1950,7 @@ pub async fn scale(url: &str, projects: usize) -> anyhow::Result<ScaleReport> {
 }
 
 mod entries;
+mod memoranda;
 pub use entries::{EntriesReport, load as entries};
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod accomplishments;
 mod agencies;
 mod appointments;
 mod audit;
@@ -18,6 +19,7 @@ mod ledger_admin;
 mod ledgers;
 mod mandates;
 mod member_states;
+mod memoranda;
 mod monitoring_reports;
 mod offices;
 mod openapi;

@@ -22,6 +22,7 @@ fn as_user(url: &str, user: &str) -> String {
 }
 
 const VIEWS: &[&str] = &[
+    "accomplishments",
     "departments",
     "executing_agencies",
     "ledger_entries",
@@ -29,6 +30,7 @@ const VIEWS: &[&str] = &[
     "mandate_assignments",
     "mandates",
     "member_states",
+    "memoranda_compliance",
     "monitoring_reports",
     "offices",
     "project_agencies",
@@ -250,6 +252,18 @@ async fn the_reporting_labels_are_the_apis_labels() {
     domain!(
         "risk_level",
         ogsms::resources::projects::monitoring_reports::RiskLevel
+    );
+    domain!(
+        "compliance_status",
+        ogsms::resources::memoranda::compliance::ComplianceStatus
+    );
+    domain!(
+        "accomplishment_kind",
+        ogsms::resources::accomplishments::AccomplishmentKind
+    );
+    domain!(
+        "accomplishment_status",
+        ogsms::resources::accomplishments::AccomplishmentStatus
     );
     assert_eq!(stored, expected);
     // Funding sources have the funds' labels.
