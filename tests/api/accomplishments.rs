@@ -95,14 +95,21 @@ async fn an_office_writes_submits_and_the_coordinating_office_returns_and_publis
     let co = office(&app, "AC-CO", "CO").await;
     let pe_project = project(&app, &pe, "AC-P1").await;
     let co_project = project(&app, &co, "AC-P2").await;
+    // A CO project on a PE item is refused too.
+    let mut body = item(&pe, "visit", "2026-05-04", "Visit");
+    body["project_ids"] = json!([co_project]);
+    let res = app.post("/v1/accomplishments", &body).await;
+    res.problem(422, "validation-failed");
+    assert_eq!(res.problem_fields(), ["project_ids[0]"]);
     let staff = bearer(&app, Role::OfficeStaff, Some(&pe));
     let rep_co = bearer(&app, Role::Representative, Some(&co));
     let viewer = bearer(&app, Role::Viewer, None);
 
     // Fields at fault are named: another office, another office's project, an unknown
     // mandate, an empty title.
+    // (the project is PE's, the item CO's)
     let mut body = item(&co, "event", "2026-05-04", "Workshop");
-    body["project_ids"] = json!([co_project]);
+    body["project_ids"] = json!([pe_project]);
     body["mandate_ids"] = json!(["0193a6f0-0000-7000-8000-000000000000"]);
     body["title"] = json!({"en": ""});
     let res = as_(&app, &staff, Method::POST, "/v1/accomplishments", Some(&body)).await;
