@@ -19,7 +19,7 @@ pub struct Permission {
     pub resource: &'static str,
     /// `read` or `write`.
     pub action: &'static str,
-    /// `all`, `own_office` or `own_department`.
+    /// `all`, `own_office`, `own_department` or `published` (published items only).
     pub scope: &'static str,
 }
 
@@ -48,6 +48,8 @@ pub fn permissions(role: Role) -> Vec<Permission> {
     .chain(["exchange_rates", "stats", "iati_activities"])
     .map(|r| p(r, "read", "all"))
     .collect();
+    // Published events and accomplishments are everyone's (the feed needs no token).
+    out.push(p("accomplishments", "read", "published"));
     match role {
         Role::Coordinator => out.extend([
             p("departments", "write", "all"),
@@ -768,6 +770,7 @@ mod tests {
         type Row = (&'static str, &'static str, &'static str);
         let expected = |extra: &[Row]| {
             let mut all: Vec<Permission> = everyone.iter().map(|r| p(r, "read", "all")).collect();
+            all.push(p("accomplishments", "read", "published"));
             all.extend(extra.iter().map(|(r, a, s)| p(r, a, s)));
             all
         };
@@ -793,6 +796,13 @@ mod tests {
                     ("ledgers", "write", "all"),
                     ("ledger_entries", "write", "all"),
                     ("exchange_rates", "write", "all"),
+                    ("memoranda", "read", "all"),
+                    ("memoranda", "write", "all"),
+                    ("memorandum_compliance", "read", "all"),
+                    ("memorandum_compliance", "review", "all"),
+                    ("accomplishments", "read", "all"),
+                    ("accomplishments", "write", "all"),
+                    ("accomplishments", "publish", "all"),
                 ],
             ),
             (
@@ -805,6 +815,10 @@ mod tests {
                     ("executing_agencies", "write", "all"),
                     ("projects", "write", "own_office"),
                     ("monitoring_reports", "write", "own_office"),
+                    ("memoranda", "read", "own_office"),
+                    ("memorandum_compliance", "write", "own_office"),
+                    ("accomplishments", "read", "own_office"),
+                    ("accomplishments", "write", "own_office"),
                 ],
             ),
             (
@@ -815,6 +829,10 @@ mod tests {
                     ("executing_agencies", "write", "all"),
                     ("projects", "write", "own_office"),
                     ("monitoring_reports", "write", "own_office"),
+                    ("memoranda", "read", "own_office"),
+                    ("memorandum_compliance", "write", "own_office"),
+                    ("accomplishments", "read", "own_office"),
+                    ("accomplishments", "write", "own_office"),
                 ],
             ),
             (
@@ -827,7 +845,13 @@ mod tests {
             ),
             (
                 Role::Auditor,
-                &[("audit_events", "read", "all"), ("ledgers", "read", "all")],
+                &[
+                    ("audit_events", "read", "all"),
+                    ("ledgers", "read", "all"),
+                    ("memoranda", "read", "all"),
+                    ("memorandum_compliance", "read", "all"),
+                    ("accomplishments", "read", "all"),
+                ],
             ),
             (Role::Viewer, &[]),
         ];
@@ -839,6 +863,7 @@ mod tests {
             );
         }
     }
+
     #[test]
     fn memoranda_and_accomplishments() {
         // Seeing a memorandum that applies to the own office only.

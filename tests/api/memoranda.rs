@@ -542,3 +542,31 @@ async fn the_compliance_view_covers_memoranda_times_offices() {
     assert!(page.header("link").is_some_and(|l| l.contains("rel=\"next\"")));
     assert_eq!(app.collect("/v1/memoranda?limit=1").await.len(), 2);
 }
+
+#[actix_web::test]
+async fn the_demo_data_has_memoranda_with_answers_and_published_accomplishments() {
+    let app = TestApp::full_demo().await;
+    let memoranda = app.collect("/v1/memoranda?limit=500").await;
+    assert_eq!(memoranda.len(), 4);
+    let rows = app.collect("/v1/memoranda/compliance?limit=500").await;
+    let count = |status: &str| rows.iter().filter(|r| r["status"] == status).count();
+    for status in ["pending", "acknowledged", "submitted", "accepted", "returned"] {
+        assert!(count(status) > 0, "some offices are {status}");
+    }
+    assert!(rows.iter().any(|r| r["overdue"] == true));
+    assert!(rows.iter().any(|r| r["review"]["reason"].is_string()));
+    let feed = app
+        .get_with("/v1/accomplishments/feed?limit=500", &[("authorization", "none")])
+        .await
+        .json();
+    let items = feed["items"].as_array().unwrap();
+    assert!(items.len() > 20, "{}", items.len());
+    assert!(items.iter().any(|i| !i["project_ids"].as_array().unwrap().is_empty()));
+    // Unpublished ones wait for the Coordinating Office.
+    assert!(!app.collect("/v1/accomplishments?status=submitted").await.is_empty());
+    // Deterministic: ids are derived from codes.
+    assert_eq!(
+        app.db.scalar("SELECT id FROM memoranda WHERE number = 'AM/2026/02'"),
+        ogsms::seed::demo_id("memorandum", "AM/2026/02").to_string()
+    );
+}
