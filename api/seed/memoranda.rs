@@ -104,8 +104,11 @@ const MEMOS: &[Memo] = &[
     },
 ];
 
-/// Templates of items: kind, title (en, es), text (en, es).
-const ITEMS: &[(&str, (&str, &str), (&str, &str))] = &[
+/// English and Spanish.
+type Bilingual = (&'static str, &'static str);
+
+/// Templates of items: kind, title, text.
+const ITEMS: &[(&str, Bilingual, Bilingual)] = &[
     (
         "event",
         (
@@ -167,9 +170,7 @@ fn at(day: NaiveDate, hour: u32) -> DateTime<Utc> {
 
 /// Loads the demo memoranda and accomplishments; returns how many memoranda, offices'
 /// answers and items.
-pub(super) async fn load(
-    conn: &mut AsyncPgConnection,
-) -> anyhow::Result<(usize, usize, usize)> {
+pub(super) async fn load(conn: &mut AsyncPgConnection) -> anyhow::Result<(usize, usize, usize)> {
     let offices: Vec<(Uuid, String, Option<NaiveDate>)> = offices::table
         .filter(offices::kind.eq("country_office"))
         .select((offices::id, offices::code, offices::closed_on))
@@ -238,26 +239,34 @@ pub(super) async fn load(
             let reviewed = matches!(status, "accepted" | "returned");
             diesel::insert_into(memorandum_responses::table)
                 .values((
-                    memorandum_responses::id.eq(demo_id("memorandum_response", &format!("{}:{code}", memo.number))),
+                    memorandum_responses::id.eq(demo_id(
+                        "memorandum_response",
+                        &format!("{}:{code}", memo.number),
+                    )),
                     memorandum_responses::memorandum_id.eq(id),
                     memorandum_responses::office_id.eq(*office),
                     memorandum_responses::status.eq(status),
                     memorandum_responses::acknowledged_by.eq(&who),
                     memorandum_responses::acknowledged_at.eq(at(ack_day, 15)),
                     memorandum_responses::compliance_text.eq(evidence.then(|| {
-                        format!("{code} complied with {} as asked; the evidence is attached.", memo.number)
+                        format!(
+                            "{code} complied with {} as asked; the evidence is attached.",
+                            memo.number
+                        )
                     })),
                     memorandum_responses::compliance_attachments.eq(if evidence {
-                        json!([format!("{code}/{}/evidence-1.pdf", memo.number.replace('/', "-"))])
+                        json!([format!(
+                            "{code}/{}/evidence-1.pdf",
+                            memo.number.replace('/', "-")
+                        )])
                     } else {
                         json!([])
                     }),
                     memorandum_responses::complied_on.eq(evidence.then_some(submitted_day)),
                     memorandum_responses::submitted_by.eq(evidence.then(|| who.clone())),
                     memorandum_responses::submitted_at.eq(evidence.then(|| at(submitted_day, 16))),
-                    memorandum_responses::review_reason.eq((status == "returned").then_some(
-                        "The signed page is missing; please attach the signed report.",
-                    )),
+                    memorandum_responses::review_reason.eq((status == "returned")
+                        .then_some("The signed page is missing; please attach the signed report.")),
                     memorandum_responses::reviewed_by.eq(reviewed.then_some(ISSUER)),
                     memorandum_responses::reviewed_at.eq(reviewed.then(|| at(reviewed_day, 10))),
                 ))

@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use crate::common::{Resp, TestApp, new_office};
 
 async fn office(app: &TestApp, code: &str, member_state: &str) -> String {
-    let res = app.post("/v1/offices", &new_office(code, member_state)).await;
+    let res = app
+        .post("/v1/offices", &new_office(code, member_state))
+        .await;
     assert_eq!(res.status, 201, "{}", res.text());
     res.json()["id"].as_str().unwrap().to_owned()
 }
@@ -112,7 +114,14 @@ async fn an_office_writes_submits_and_the_coordinating_office_returns_and_publis
     body["project_ids"] = json!([pe_project]);
     body["mandate_ids"] = json!(["0193a6f0-0000-7000-8000-000000000000"]);
     body["title"] = json!({"en": ""});
-    let res = as_(&app, &staff, Method::POST, "/v1/accomplishments", Some(&body)).await;
+    let res = as_(
+        &app,
+        &staff,
+        Method::POST,
+        "/v1/accomplishments",
+        Some(&body),
+    )
+    .await;
     res.problem(422, "validation-failed");
     let mut fields = res.problem_fields();
     fields.sort();
@@ -120,13 +129,31 @@ async fn an_office_writes_submits_and_the_coordinating_office_returns_and_publis
         fields,
         ["mandate_ids[0]", "office_id", "project_ids[0]", "title.en"]
     );
-    as_(&app, &viewer, Method::POST, "/v1/accomplishments", Some(&item(&pe, "event", "2026-05-04", "W")))
-        .await
-        .problem(403, "forbidden");
+    as_(
+        &app,
+        &viewer,
+        Method::POST,
+        "/v1/accomplishments",
+        Some(&item(&pe, "event", "2026-05-04", "W")),
+    )
+    .await
+    .problem(403, "forbidden");
 
-    let mut body = item(&pe, "project_milestone", "2026-05-04", "First results delivered");
+    let mut body = item(
+        &pe,
+        "project_milestone",
+        "2026-05-04",
+        "First results delivered",
+    );
     body["project_ids"] = json!([pe_project, pe_project]);
-    let res = as_(&app, &staff, Method::POST, "/v1/accomplishments", Some(&body)).await;
+    let res = as_(
+        &app,
+        &staff,
+        Method::POST,
+        "/v1/accomplishments",
+        Some(&body),
+    )
+    .await;
     assert_eq!(res.status, 201, "{}", res.text());
     let a = res.json();
     let path = res.header("location").unwrap();
@@ -220,9 +247,14 @@ async fn an_office_writes_submits_and_the_coordinating_office_returns_and_publis
             .json()["return_reason"],
         Value::Null
     );
-    app.request(Method::POST, &format!("{path}/publish"), &[("if-match", "\"stale\"")], None)
-        .await
-        .problem(412, "precondition-failed");
+    app.request(
+        Method::POST,
+        &format!("{path}/publish"),
+        &[("if-match", "\"stale\"")],
+        None,
+    )
+    .await
+    .problem(412, "precondition-failed");
     let res = app
         .request(Method::POST, &format!("{path}/publish"), &[], None)
         .await;
@@ -234,16 +266,29 @@ async fn an_office_writes_submits_and_the_coordinating_office_returns_and_publis
         .await
         .problem(409, "invalid-state");
     // Published: everyone with a token sees it.
-    assert_eq!(as_(&app, &viewer, Method::GET, &path, None).await.status, 200);
-    assert_eq!(as_(&app, &rep_co, Method::GET, &path, None).await.status, 200);
+    assert_eq!(
+        as_(&app, &viewer, Method::GET, &path, None).await.status,
+        200
+    );
+    assert_eq!(
+        as_(&app, &rep_co, Method::GET, &path, None).await.status,
+        200
+    );
     // A linked project cannot be deleted.
-    app.request(Method::DELETE, &format!("/v1/projects/{pe_project}"), &[], None)
-        .await
-        .problem(409, "still-referenced");
+    app.request(
+        Method::DELETE,
+        &format!("/v1/projects/{pe_project}"),
+        &[],
+        None,
+    )
+    .await
+    .problem(409, "still-referenced");
 
     // The list's filters.
     let list = app
-        .collect(&format!("/v1/accomplishments?project_id={pe_project}&status=published"))
+        .collect(&format!(
+            "/v1/accomplishments?project_id={pe_project}&status=published"
+        ))
         .await;
     assert_eq!(list.len(), 1);
     assert!(
@@ -443,26 +488,50 @@ async fn the_public_feed_as_json_and_atom() {
     let pe = office(&app, "FD-PE", "PE").await;
     let co = office(&app, "FD-CO", "CO").await;
     let pe_project = project(&app, &pe, "FD-P1").await;
-    let mut body = item(&pe, "agreement_signed", "2026-03-10", "Agreement with the Ministry <& partners>");
+    let mut body = item(
+        &pe,
+        "agreement_signed",
+        "2026-03-10",
+        "Agreement with the Ministry <& partners>",
+    );
     body["project_ids"] = json!([pe_project]);
     let agreement = published(&app, &body).await;
     let visit = published(&app, &item(&pe, "visit", "2026-06-01", "Visit of the ASG")).await;
-    let event = published(&app, &item(&co, "event", "2026-04-20", "Forum on human rights")).await;
+    let event = published(
+        &app,
+        &item(&co, "event", "2026-04-20", "Forum on human rights"),
+    )
+    .await;
     // A draft and a submitted item are not in the feed.
     let res = app
-        .post("/v1/accomplishments", &item(&pe, "event", "2026-07-01", "Draft"))
+        .post(
+            "/v1/accomplishments",
+            &item(&pe, "event", "2026-07-01", "Draft"),
+        )
         .await;
     assert_eq!(res.status, 201);
     let submitted = res.json()["id"].as_str().unwrap().to_owned();
-    app.request(Method::POST, &format!("/v1/accomplishments/{submitted}/submit"), &[], None)
-        .await;
+    app.request(
+        Method::POST,
+        &format!("/v1/accomplishments/{submitted}/submit"),
+        &[],
+        None,
+    )
+    .await;
 
     // JSON without a token, newest first, cacheable.
     let none = [("authorization", "none")];
     let res = app.get_with("/v1/accomplishments/feed", &none).await;
     assert_eq!(res.status, 200, "{}", res.text());
-    assert!(res.header("content-type").unwrap().starts_with("application/json"));
-    assert_eq!(res.header("cache-control").as_deref(), Some("public, max-age=300"));
+    assert!(
+        res.header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert_eq!(
+        res.header("cache-control").as_deref(),
+        Some("public, max-age=300")
+    );
     let etag = res.header("etag").unwrap();
     let feed = res.json();
     let ids: Vec<&str> = feed["items"]
@@ -520,7 +589,10 @@ async fn the_public_feed_as_json_and_atom() {
     let cursor = page["next_cursor"].as_str().unwrap();
     assert!(res.header("link").unwrap().contains("rel=\"next\""));
     let rest = app
-        .get_with(&format!("/v1/accomplishments/feed?limit=2&cursor={cursor}"), &none)
+        .get_with(
+            &format!("/v1/accomplishments/feed?limit=2&cursor={cursor}"),
+            &none,
+        )
         .await
         .json();
     assert_eq!(rest["items"][0]["id"], agreement["id"]);
@@ -529,8 +601,14 @@ async fn the_public_feed_as_json_and_atom() {
     // Atom, by path and by Accept, parsed as XML and checked against RFC 4287.
     let res = app.get_with("/v1/accomplishments/feed.atom", &none).await;
     assert_eq!(res.status, 200, "{}", res.text());
-    assert_eq!(res.header("content-type").as_deref(), Some("application/atom+xml"));
-    assert_eq!(res.header("cache-control").as_deref(), Some("public, max-age=300"));
+    assert_eq!(
+        res.header("content-type").as_deref(),
+        Some("application/atom+xml")
+    );
+    assert_eq!(
+        res.header("cache-control").as_deref(),
+        Some("public, max-age=300")
+    );
     let atom_etag = res.header("etag").unwrap();
     let xml = res.text();
     let root = parse_xml(&xml);
@@ -566,10 +644,16 @@ async fn the_public_feed_as_json_and_atom() {
     let res = app
         .get_with(
             "/v1/accomplishments/feed?member_state=PE",
-            &[("authorization", "none"), ("accept", "application/atom+xml")],
+            &[
+                ("authorization", "none"),
+                ("accept", "application/atom+xml"),
+            ],
         )
         .await;
-    assert_eq!(res.header("content-type").as_deref(), Some("application/atom+xml"));
+    assert_eq!(
+        res.header("content-type").as_deref(),
+        Some("application/atom+xml")
+    );
     let root = parse_xml(&res.text());
     assert_eq!(check_atom(&root).len(), 2);
     // Spanish titles for a Spanish reader, marked with their language.
@@ -590,13 +674,24 @@ async fn the_public_feed_as_json_and_atom() {
         .into_iter()
         .find(|l| l.attr("rel") == Some("next"))
         .expect("a next link");
-    assert!(next.attr("href").unwrap().contains("/v1/accomplishments/feed.atom?"));
+    assert!(
+        next.attr("href")
+            .unwrap()
+            .contains("/v1/accomplishments/feed.atom?")
+    );
     // JSON preferred over Atom stays JSON.
     let res = app
         .get_with(
             "/v1/accomplishments/feed",
-            &[("authorization", "none"), ("accept", "application/json, application/atom+xml;q=0.5")],
+            &[
+                ("authorization", "none"),
+                ("accept", "application/json, application/atom+xml;q=0.5"),
+            ],
         )
         .await;
-    assert!(res.header("content-type").unwrap().starts_with("application/json"));
+    assert!(
+        res.header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
 }

@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use crate::common::{Resp, TestApp, new_office};
 
 async fn office(app: &TestApp, code: &str, member_state: &str) -> String {
-    let res = app.post("/v1/offices", &new_office(code, member_state)).await;
+    let res = app
+        .post("/v1/offices", &new_office(code, member_state))
+        .await;
     assert_eq!(res.status, 201, "{}", res.text());
     res.json()["id"].as_str().unwrap().to_owned()
 }
@@ -65,7 +67,12 @@ async fn an_office_acknowledges_complies_and_the_coordinating_office_reviews() {
     let res = app
         .post(
             "/v1/memoranda",
-            &memo("AM/2026/01", Some(vec![pe.as_str()]), true, Some("2026-02-01")),
+            &memo(
+                "AM/2026/01",
+                Some(vec![pe.as_str()]),
+                true,
+                Some("2026-02-01"),
+            ),
         )
         .await;
     assert_eq!(res.status, 201, "{}", res.text());
@@ -85,8 +92,14 @@ async fn an_office_acknowledges_complies_and_the_coordinating_office_reviews() {
     let rep_co = bearer(&app, Role::Representative, Some(&co));
     let auditor = bearer(&app, Role::Auditor, None);
     let viewer = bearer(&app, Role::Viewer, None);
-    assert_eq!(as_(&app, &rep_pe, Method::GET, &path, None).await.status, 200);
-    assert_eq!(as_(&app, &auditor, Method::GET, &path, None).await.status, 200);
+    assert_eq!(
+        as_(&app, &rep_pe, Method::GET, &path, None).await.status,
+        200
+    );
+    assert_eq!(
+        as_(&app, &auditor, Method::GET, &path, None).await.status,
+        200
+    );
     as_(&app, &rep_co, Method::GET, &path, None)
         .await
         .problem(404, "not-found");
@@ -100,11 +113,21 @@ async fn an_office_acknowledges_complies_and_the_coordinating_office_reviews() {
             .iter()
             .any(|i| i["id"] == id.as_str())
     };
-    assert!(listed(as_(&app, &rep_pe, Method::GET, "/v1/memoranda", None).await));
-    assert!(!listed(as_(&app, &rep_co, Method::GET, "/v1/memoranda", None).await));
-    assert!(!listed(as_(&app, &viewer, Method::GET, "/v1/memoranda", None).await));
-    assert!(listed(app.get(&format!("/v1/memoranda?office_id={pe}")).await));
-    assert!(!listed(app.get(&format!("/v1/memoranda?office_id={co}")).await));
+    assert!(listed(
+        as_(&app, &rep_pe, Method::GET, "/v1/memoranda", None).await
+    ));
+    assert!(!listed(
+        as_(&app, &rep_co, Method::GET, "/v1/memoranda", None).await
+    ));
+    assert!(!listed(
+        as_(&app, &viewer, Method::GET, "/v1/memoranda", None).await
+    ));
+    assert!(listed(
+        app.get(&format!("/v1/memoranda?office_id={pe}")).await
+    ));
+    assert!(!listed(
+        app.get(&format!("/v1/memoranda?office_id={co}")).await
+    ));
     // Another office's standing is not there for the office (404), nor is an office the
     // memorandum does not apply to.
     as_(
@@ -266,7 +289,10 @@ async fn an_office_acknowledges_complies_and_the_coordinating_office_reviews() {
     )
     .await;
     assert_eq!(res.status, 200, "{}", res.text());
-    assert_eq!(res.json()["compliance"]["submitted_by"], "test-representative");
+    assert_eq!(
+        res.json()["compliance"]["submitted_by"],
+        "test-representative"
+    );
     let res = app
         .post(
             &format!("{standing}/review"),
@@ -340,7 +366,10 @@ async fn an_office_acknowledges_complies_and_the_coordinating_office_reviews() {
     .await
     .problem(403, "forbidden");
     // The other office now sees it, pending.
-    assert_eq!(as_(&app, &rep_co, Method::GET, &path, None).await.status, 200);
+    assert_eq!(
+        as_(&app, &rep_co, Method::GET, &path, None).await.status,
+        200
+    );
     let s = as_(
         &app,
         &rep_co,
@@ -358,9 +387,7 @@ async fn an_office_acknowledges_complies_and_the_coordinating_office_reviews() {
     assert_eq!(rows["items"].as_array().unwrap().len(), 1);
     assert_eq!(rows["items"][0]["office_id"], co.as_str());
     assert_eq!(
-        app.get(&format!("{path}/offices"))
-            .await
-            .json()["items"]
+        app.get(&format!("{path}/offices")).await.json()["items"]
             .as_array()
             .unwrap()
             .len(),
@@ -372,7 +399,12 @@ async fn an_office_acknowledges_complies_and_the_coordinating_office_reviews() {
 async fn the_compliance_view_covers_memoranda_times_offices() {
     let app = TestApp::new().await;
     let mut offices = Vec::new();
-    for (code, ms) in [("CV-AR", "AR"), ("CV-BR", "BR"), ("CV-CL", "CL"), ("CV-MX", "MX")] {
+    for (code, ms) in [
+        ("CV-AR", "AR"),
+        ("CV-BR", "BR"),
+        ("CV-CL", "CL"),
+        ("CV-MX", "MX"),
+    ] {
         offices.push(office(&app, code, ms).await);
     }
     // A closed office: not part of a memorandum issued after its closing.
@@ -417,7 +449,10 @@ async fn the_compliance_view_covers_memoranda_times_offices() {
     // To all offices, acknowledgement only, deadline passed; and one with evidence, no
     // deadline (never overdue).
     let all = app
-        .post("/v1/memoranda", &memo("AM/2026/02", None, false, Some("2026-01-31")))
+        .post(
+            "/v1/memoranda",
+            &memo("AM/2026/02", None, false, Some("2026-01-31")),
+        )
         .await;
     assert_eq!(all.status, 201, "{}", all.text());
     let all = all.json()["id"].as_str().unwrap().to_owned();
@@ -425,7 +460,15 @@ async fn the_compliance_view_covers_memoranda_times_offices() {
         .await
         .problem(409, "duplicate");
     let evidence = app
-        .post("/v1/memoranda", &memo("AM/2026/04", Some(vec![offices[1].as_str(), offices[2].as_str()]), true, None))
+        .post(
+            "/v1/memoranda",
+            &memo(
+                "AM/2026/04",
+                Some(vec![offices[1].as_str(), offices[2].as_str()]),
+                true,
+                None,
+            ),
+        )
         .await
         .json()["id"]
         .as_str()
@@ -465,28 +508,42 @@ async fn the_compliance_view_covers_memoranda_times_offices() {
         .problem(404, "not-found");
 
     // The view: 4 offices for the first, 2 for the second.
-    let rows = app
-        .collect("/v1/memoranda/compliance?limit=2")
-        .await;
+    let rows = app.collect("/v1/memoranda/compliance?limit=2").await;
     assert_eq!(rows.len(), 6);
     let mut seen: Vec<(String, String)> = rows
         .iter()
-        .map(|r| (r["memorandum_id"].as_str().unwrap().to_owned(), r["office_id"].as_str().unwrap().to_owned()))
+        .map(|r| {
+            (
+                r["memorandum_id"].as_str().unwrap().to_owned(),
+                r["office_id"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), 6, "no row twice across pages");
-    let overdue = app.collect(&format!("/v1/memoranda/compliance?overdue=true&memorandum_id={all}")).await;
-    let mut overdue: Vec<&str> = overdue.iter().map(|r| r["office_id"].as_str().unwrap()).collect();
+    let overdue = app
+        .collect(&format!(
+            "/v1/memoranda/compliance?overdue=true&memorandum_id={all}"
+        ))
+        .await;
+    let mut overdue: Vec<&str> = overdue
+        .iter()
+        .map(|r| r["office_id"].as_str().unwrap())
+        .collect();
     overdue.sort();
     let mut expected = vec![offices[2].as_str(), offices[3].as_str()];
     expected.sort();
     assert_eq!(overdue, expected);
     assert!(
-        app.collect(&format!("/v1/memoranda/compliance?memorandum_id={evidence}"))
-            .await
-            .iter()
-            .all(|r| r["status"] == "pending" && r["overdue"] == false && r["evidence_required"] == true)
+        app.collect(&format!(
+            "/v1/memoranda/compliance?memorandum_id={evidence}"
+        ))
+        .await
+        .iter()
+        .all(|r| r["status"] == "pending"
+            && r["overdue"] == false
+            && r["evidence_required"] == true)
     );
     let acknowledged = app
         .collect("/v1/memoranda/compliance?status=acknowledged")
@@ -504,14 +561,23 @@ async fn the_compliance_view_covers_memoranda_times_offices() {
         .await;
     assert_eq!(csv.status, 200);
     let text = csv.text();
-    assert!(text.lines().next().unwrap().contains("memorandum_number"), "{text}");
+    assert!(
+        text.lines().next().unwrap().contains("memorandum_number"),
+        "{text}"
+    );
     assert_eq!(text.lines().count(), 7);
     // The Coordinating Office and auditors only.
     let auditor = bearer(&app, Role::Auditor, None);
     assert_eq!(
-        as_(&app, &auditor, Method::GET, "/v1/memoranda/compliance", None)
-            .await
-            .status,
+        as_(
+            &app,
+            &auditor,
+            Method::GET,
+            "/v1/memoranda/compliance",
+            None
+        )
+        .await
+        .status,
         200
     );
     as_(
@@ -539,7 +605,10 @@ async fn the_compliance_view_covers_memoranda_times_offices() {
     // Memoranda pages.
     let page = app.get("/v1/memoranda?limit=1&sort=-issued_on").await;
     assert_eq!(page.json()["items"].as_array().unwrap().len(), 1);
-    assert!(page.header("link").is_some_and(|l| l.contains("rel=\"next\"")));
+    assert!(
+        page.header("link")
+            .is_some_and(|l| l.contains("rel=\"next\""))
+    );
     assert_eq!(app.collect("/v1/memoranda?limit=1").await.len(), 2);
 }
 
@@ -550,23 +619,41 @@ async fn the_demo_data_has_memoranda_with_answers_and_published_accomplishments(
     assert_eq!(memoranda.len(), 4);
     let rows = app.collect("/v1/memoranda/compliance?limit=500").await;
     let count = |status: &str| rows.iter().filter(|r| r["status"] == status).count();
-    for status in ["pending", "acknowledged", "submitted", "accepted", "returned"] {
+    for status in [
+        "pending",
+        "acknowledged",
+        "submitted",
+        "accepted",
+        "returned",
+    ] {
         assert!(count(status) > 0, "some offices are {status}");
     }
     assert!(rows.iter().any(|r| r["overdue"] == true));
     assert!(rows.iter().any(|r| r["review"]["reason"].is_string()));
     let feed = app
-        .get_with("/v1/accomplishments/feed?limit=500", &[("authorization", "none")])
+        .get_with(
+            "/v1/accomplishments/feed?limit=500",
+            &[("authorization", "none")],
+        )
         .await
         .json();
     let items = feed["items"].as_array().unwrap();
     assert!(items.len() > 20, "{}", items.len());
-    assert!(items.iter().any(|i| !i["project_ids"].as_array().unwrap().is_empty()));
+    assert!(
+        items
+            .iter()
+            .any(|i| !i["project_ids"].as_array().unwrap().is_empty())
+    );
     // Unpublished ones wait for the Coordinating Office.
-    assert!(!app.collect("/v1/accomplishments?status=submitted").await.is_empty());
+    assert!(
+        !app.collect("/v1/accomplishments?status=submitted")
+            .await
+            .is_empty()
+    );
     // Deterministic: ids are derived from codes.
     assert_eq!(
-        app.db.scalar("SELECT id FROM memoranda WHERE number = 'AM/2026/02'"),
+        app.db
+            .scalar("SELECT id FROM memoranda WHERE number = 'AM/2026/02'"),
         ogsms::seed::demo_id("memorandum", "AM/2026/02").to_string()
     );
 }

@@ -303,10 +303,10 @@ fn atom(page: &AccomplishmentFeed, key: &str, req: &HttpRequest) -> Result<Vec<u
     let mut w = Writer::new(Vec::new());
     let write = |w: &mut Writer<Vec<u8>>| -> std::io::Result<()> {
         w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
-        w.write_event(Event::Start(
-            BytesStart::new("feed")
-                .with_attributes([("xmlns", "http://www.w3.org/2005/Atom"), ("xml:lang", lang)]),
-        ))?;
+        w.write_event(Event::Start(BytesStart::new("feed").with_attributes([
+            ("xmlns", "http://www.w3.org/2005/Atom"),
+            ("xml:lang", lang),
+        ])))?;
         w.create_element("id")
             .write_text_content(BytesText::new(&format!("urn:uuid:{feed_id}")))?;
         let title = text!(
@@ -316,9 +316,7 @@ fn atom(page: &AccomplishmentFeed, key: &str, req: &HttpRequest) -> Result<Vec<u
         w.create_element("title")
             .with_attribute(("type", "text"))
             .write_text_content(BytesText::new(title.get(ui)))?;
-        let updated = page
-            .updated
-            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+        let updated = page.updated.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
         w.create_element("updated")
             .write_text_content(BytesText::new(&rfc3339(updated)))?;
         w.create_element("author").write_inner_content(|w| {

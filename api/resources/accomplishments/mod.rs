@@ -189,7 +189,10 @@ impl Links {
     }
 
     fn of(list: &[(Uuid, Uuid)], id: Uuid) -> Vec<Uuid> {
-        list.iter().filter(|(a, _)| *a == id).map(|(_, b)| *b).collect()
+        list.iter()
+            .filter(|(a, _)| *a == id)
+            .map(|(_, b)| *b)
+            .collect()
     }
 
     pub(crate) fn build(&self, r: AccomplishmentRow) -> Accomplishment {
@@ -362,7 +365,10 @@ async fn validate_item(
                 errors.push(FieldError::new(
                     format!("agency_ids[{i}]"),
                     "unknown",
-                    text!("no such executing agency", "no existe esa agencia ejecutora"),
+                    text!(
+                        "no such executing agency",
+                        "no existe esa agencia ejecutora"
+                    ),
                 ));
             }
         }
@@ -462,7 +468,11 @@ async fn load(
     Ok(links.build(row))
 }
 
-page_type!(AccomplishmentPage, Accomplishment, "A page of events and accomplishments.");
+page_type!(
+    AccomplishmentPage,
+    Accomplishment,
+    "A page of events and accomplishments."
+);
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub enum AccomplishmentSort {
@@ -554,8 +564,7 @@ pub async fn list_accomplishments(
     let project_ids = validate::param_uuids("project_id", query.project_id.as_deref())?;
     let from = validate::param_date("from", query.from.as_deref())?;
     let to = validate::param_date("to", query.to.as_deref())?;
-    let updated_since =
-        validate::param_datetime("updated_since", query.updated_since.as_deref())?;
+    let updated_since = validate::param_datetime("updated_since", query.updated_since.as_deref())?;
     let mut conn = state.pool.get().await?;
     let mut q = accomplishments::table
         .select(AccomplishmentRow::as_select())
@@ -790,7 +799,10 @@ fn not_editable(status: AccomplishmentStatus, what: &str, que: &str) -> ApiError
     .with_errors(vec![FieldError::new(
         "status",
         "invalid_state",
-        text!("the item is {status}", "el elemento está en estado {status}"),
+        text!(
+            "the item is {status}",
+            "el elemento está en estado {status}"
+        ),
     )])
 }
 
@@ -984,35 +996,41 @@ async fn transition(
             let now = Utc::now();
             let target = accomplishments::table.find(id);
             let q = match step {
-                Step::Submit => diesel::update(target)
-                    .set((
-                        accomplishments::status.eq("submitted"),
-                        accomplishments::submitted_at.eq(Some(now)),
-                        accomplishments::return_reason.eq(None::<String>),
-                        accomplishments::version.eq(accomplishments::version + 1),
-                    ))
-                    .returning(AccomplishmentRow::as_returning())
-                    .get_result(conn)
-                    .await?,
-                Step::Publish => diesel::update(target)
-                    .set((
-                        accomplishments::status.eq("published"),
-                        accomplishments::published_at.eq(Some(now)),
-                        accomplishments::published_by.eq(Some(&caller.sub)),
-                        accomplishments::version.eq(accomplishments::version + 1),
-                    ))
-                    .returning(AccomplishmentRow::as_returning())
-                    .get_result(conn)
-                    .await?,
-                Step::Return => diesel::update(target)
-                    .set((
-                        accomplishments::status.eq("returned"),
-                        accomplishments::return_reason.eq(&reason),
-                        accomplishments::version.eq(accomplishments::version + 1),
-                    ))
-                    .returning(AccomplishmentRow::as_returning())
-                    .get_result(conn)
-                    .await?,
+                Step::Submit => {
+                    diesel::update(target)
+                        .set((
+                            accomplishments::status.eq("submitted"),
+                            accomplishments::submitted_at.eq(Some(now)),
+                            accomplishments::return_reason.eq(None::<String>),
+                            accomplishments::version.eq(accomplishments::version + 1),
+                        ))
+                        .returning(AccomplishmentRow::as_returning())
+                        .get_result(conn)
+                        .await?
+                }
+                Step::Publish => {
+                    diesel::update(target)
+                        .set((
+                            accomplishments::status.eq("published"),
+                            accomplishments::published_at.eq(Some(now)),
+                            accomplishments::published_by.eq(Some(&caller.sub)),
+                            accomplishments::version.eq(accomplishments::version + 1),
+                        ))
+                        .returning(AccomplishmentRow::as_returning())
+                        .get_result(conn)
+                        .await?
+                }
+                Step::Return => {
+                    diesel::update(target)
+                        .set((
+                            accomplishments::status.eq("returned"),
+                            accomplishments::return_reason.eq(&reason),
+                            accomplishments::version.eq(accomplishments::version + 1),
+                        ))
+                        .returning(AccomplishmentRow::as_returning())
+                        .get_result(conn)
+                        .await?
+                }
             };
             let after = Links::load(conn, &[id]).await?.build(q);
             let action = match step {

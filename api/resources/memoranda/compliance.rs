@@ -494,17 +494,15 @@ pub async fn get_office_compliance(
     Ok(Tagged::new(&standing).ok(&req))
 }
 
-fn invalid_state(
-    status: ComplianceStatus,
-    en: &str,
-    es: &str,
-    field: &'static str,
-) -> ApiError {
+fn invalid_state(status: ComplianceStatus, en: &str, es: &str, field: &'static str) -> ApiError {
     ApiError::invalid_state(text!("{en} (status: {status})", "{es} (estado: {status})"))
         .with_errors(vec![FieldError::new(
             field,
             "invalid_state",
-            text!("the office's status is {status}", "el estado de la oficina es {status}"),
+            text!(
+                "the office's status is {status}",
+                "el estado de la oficina es {status}"
+            ),
         )])
 }
 
@@ -862,16 +860,14 @@ pub async fn review_compliance(
             if_match.check_if_present(&Tagged::new(&before).etag)?;
             let mut errors = Vec::new();
             match &reason {
-                None if new.decision == ReviewDecision::Returned => {
-                    errors.push(FieldError::new(
-                        "reason",
-                        "required",
-                        text!(
-                            "is required to return the compliance",
-                            "es obligatorio para devolver el cumplimiento"
-                        ),
-                    ))
-                }
+                None if new.decision == ReviewDecision::Returned => errors.push(FieldError::new(
+                    "reason",
+                    "required",
+                    text!(
+                        "is required to return the compliance",
+                        "es obligatorio para devolver el cumplimiento"
+                    ),
+                )),
                 Some(r) => validate::line("reason", r, 2000, &mut errors),
                 None => {}
             }

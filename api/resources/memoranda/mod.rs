@@ -313,9 +313,7 @@ pub(crate) async fn load(
     id: Uuid,
     for_update: bool,
 ) -> Result<Memorandum, ApiError> {
-    let q = memoranda::table
-        .find(id)
-        .select(MemorandumRow::as_select());
+    let q = memoranda::table.find(id).select(MemorandumRow::as_select());
     let row = if for_update {
         q.for_update().first(conn).await.optional()?
     } else {
@@ -381,9 +379,8 @@ pub struct MemorandumQuery {
 /// while the office was not closed on the issue date).
 fn applying_to(
     office_ids: Vec<Uuid>,
-) -> Box<
-    dyn BoxableExpression<memoranda::table, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>,
-> {
+) -> Box<dyn BoxableExpression<memoranda::table, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>>
+{
     use diesel::sql_types::{Array, Uuid as SqlUuid};
     Box::new(
         diesel::dsl::sql::<diesel::sql_types::Bool>(
@@ -432,8 +429,7 @@ pub async fn list_memoranda(
     let office_filter = validate::param_uuids("office_id", query.office_id.as_deref())?;
     let issued_from = validate::param_date("issued_from", query.issued_from.as_deref())?;
     let issued_to = validate::param_date("issued_to", query.issued_to.as_deref())?;
-    let updated_since =
-        validate::param_datetime("updated_since", query.updated_since.as_deref())?;
+    let updated_since = validate::param_datetime("updated_since", query.updated_since.as_deref())?;
     let mut conn = state.pool.get().await?;
     let mut q = memoranda::table
         .select(MemorandumRow::as_select())
