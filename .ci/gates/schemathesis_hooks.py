@@ -55,7 +55,8 @@ with open(os.environ.get("OGSMS_GATES_DOC", _DEFAULT_DOC)) as f:
 STATUSES = open(os.environ["OGSMS_GATES_STATUSES"], "a", buffering=1)
 LOCK = threading.Lock()
 # The suffixes of the actions whose precondition is the ETag of the resource above them.
-ACTIONS = ("/close", "/suspend", "/reactivate", "/end")
+ACTIONS = ("/close", "/suspend", "/reactivate", "/end", "/acknowledgement", "/compliance", "/review",
+           "/submit", "/publish", "/return")
 
 
 def label(case) -> str:

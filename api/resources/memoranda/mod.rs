@@ -136,7 +136,7 @@ impl MemorandumRow {
 #[serde(deny_unknown_fields)]
 pub struct NewMemorandum {
     /// Unique: letters, digits, `/`, `.`, `-` and spaces, at most 40 characters.
-    #[schema(example = "AM/2026/07")]
+    #[schema(example = "AM/2026/07", pattern = "^[A-Za-z0-9][A-Za-z0-9/ .-]{0,39}$")]
     pub number: String,
     pub title: LocalizedText,
     /// At most 20,000 characters per language.
