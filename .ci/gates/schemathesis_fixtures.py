@@ -160,7 +160,7 @@ for i in range(3):
                                    "text": {"en": "Comply."}, "issued_on": "2026-01-05",
                                    "applies_to_all": True, "evidence_required": {"en": "A report."}})
 memoranda = [m["id"] for m in items("/v1/memoranda")]
-standings = items("/v1/memoranda/compliance")
+standings = items("/v1/memorandum-compliance")
 pair = lambda s: {"id": s["memorandum_id"], "office_id": s["office_id"]}  # noqa: E731
 to_acknowledge = [pair(s) for s in standings if s["office_id"] in home and s["status"] == "pending"]
 to_comply = [pair(s) for s in standings if s["office_id"] in home and s["evidence_required"]

@@ -102,8 +102,8 @@ const PUBLIC: &[&str] = &[
     "/readyz",
     "/metrics",
     "/v1/auth/token",
-    "/v1/accomplishments/feed",
-    "/v1/accomplishments/feed.atom",
+    "/v1/feeds/accomplishments",
+    "/v1/feeds/accomplishments.atom",
 ];
 
 /// Every operation except the public ones requires a bearer token and may answer 401:
@@ -366,7 +366,6 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(iati::iati_activities)
         .service(finance_reports::project_budget_execution)
         .service(finance_reports::mandate_expenditures)
-        // `/memoranda/compliance` and the feeds before the `{id}` routes they would match.
         .service(memoranda::compliance::list_compliance)
         .service(memoranda::list_memoranda)
         .service(memoranda::create_memorandum)

@@ -885,7 +885,7 @@ mod tests {
             matrix(|c, office, _| allowed(c.may_answer_memorandum(office))),
             [F, T, F, T, F, F, F, F, F]
         );
-        // GET /v1/memoranda/compliance: coordinator and auditor.
+        // GET /v1/memorandum-compliance: coordinator and auditor.
         assert_eq!(
             matrix(|c, _, _| allowed(c.may_read_compliance())),
             [T, F, F, F, F, F, F, T, F]

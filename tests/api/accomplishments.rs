@@ -521,7 +521,7 @@ async fn the_public_feed_as_json_and_atom() {
 
     // JSON without a token, newest first, cacheable.
     let none = [("authorization", "none")];
-    let res = app.get_with("/v1/accomplishments/feed", &none).await;
+    let res = app.get_with("/v1/feeds/accomplishments", &none).await;
     assert_eq!(res.status, 200, "{}", res.text());
     assert!(
         res.header("content-type")
@@ -553,7 +553,7 @@ async fn the_public_feed_as_json_and_atom() {
     assert!(feed["updated"].is_string());
     let res = app
         .get_with(
-            "/v1/accomplishments/feed",
+            "/v1/feeds/accomplishments",
             &[("authorization", "none"), ("if-none-match", &etag)],
         )
         .await;
@@ -563,7 +563,7 @@ async fn the_public_feed_as_json_and_atom() {
     // Filters: office, member state, kind, project, dates.
     let count = async |q: &str| {
         let res = app
-            .get_with(&format!("/v1/accomplishments/feed?{q}"), &none)
+            .get_with(&format!("/v1/feeds/accomplishments?{q}"), &none)
             .await;
         assert_eq!(res.status, 200, "{q}: {}", res.text());
         res.json()["items"].as_array().unwrap().len()
@@ -573,16 +573,16 @@ async fn the_public_feed_as_json_and_atom() {
     assert_eq!(count("member_state=PE,CO&kind=visit,event").await, 2);
     assert_eq!(count(&format!("project_id={pe_project}")).await, 1);
     assert_eq!(count("from=2026-04-01&to=2026-05-31").await, 1);
-    app.get_with("/v1/accomplishments/feed?member_state=Peru", &none)
+    app.get_with("/v1/feeds/accomplishments?member_state=Peru", &none)
         .await
         .problem(400, "invalid-parameter");
-    app.get_with("/v1/accomplishments/feed?from=yesterday", &none)
+    app.get_with("/v1/feeds/accomplishments?from=yesterday", &none)
         .await
         .problem(400, "invalid-parameter");
 
     // Paging: next_cursor and Link.
     let res = app
-        .get_with("/v1/accomplishments/feed?limit=2", &none)
+        .get_with("/v1/feeds/accomplishments?limit=2", &none)
         .await;
     let page = res.json();
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
@@ -590,7 +590,7 @@ async fn the_public_feed_as_json_and_atom() {
     assert!(res.header("link").unwrap().contains("rel=\"next\""));
     let rest = app
         .get_with(
-            &format!("/v1/accomplishments/feed?limit=2&cursor={cursor}"),
+            &format!("/v1/feeds/accomplishments?limit=2&cursor={cursor}"),
             &none,
         )
         .await
@@ -599,7 +599,7 @@ async fn the_public_feed_as_json_and_atom() {
     assert!(rest["next_cursor"].is_null());
 
     // Atom, by path and by Accept, parsed as XML and checked against RFC 4287.
-    let res = app.get_with("/v1/accomplishments/feed.atom", &none).await;
+    let res = app.get_with("/v1/feeds/accomplishments.atom", &none).await;
     assert_eq!(res.status, 200, "{}", res.text());
     assert_eq!(
         res.header("content-type").as_deref(),
@@ -634,7 +634,7 @@ async fn the_public_feed_as_json_and_atom() {
     );
     assert_eq!(
         app.get_with(
-            "/v1/accomplishments/feed.atom",
+            "/v1/feeds/accomplishments.atom",
             &[("authorization", "none"), ("if-none-match", &atom_etag)]
         )
         .await
@@ -643,7 +643,7 @@ async fn the_public_feed_as_json_and_atom() {
     );
     let res = app
         .get_with(
-            "/v1/accomplishments/feed?member_state=PE",
+            "/v1/feeds/accomplishments?member_state=PE",
             &[
                 ("authorization", "none"),
                 ("accept", "application/atom+xml"),
@@ -659,7 +659,7 @@ async fn the_public_feed_as_json_and_atom() {
     // Spanish titles for a Spanish reader, marked with their language.
     let res = app
         .get_with(
-            "/v1/accomplishments/feed.atom?limit=1",
+            "/v1/feeds/accomplishments.atom?limit=1",
             &[("authorization", "none"), ("accept-language", "es")],
         )
         .await;
@@ -677,12 +677,12 @@ async fn the_public_feed_as_json_and_atom() {
     assert!(
         next.attr("href")
             .unwrap()
-            .contains("/v1/accomplishments/feed.atom?")
+            .contains("/v1/feeds/accomplishments.atom?")
     );
     // JSON preferred over Atom stays JSON.
     let res = app
         .get_with(
-            "/v1/accomplishments/feed",
+            "/v1/feeds/accomplishments",
             &[
                 ("authorization", "none"),
                 ("accept", "application/json, application/atom+xml;q=0.5"),

@@ -180,7 +180,7 @@ const TABLE: &[Row] = &[
     // its behalf); the Coordinating Office issues and reviews; auditors read.
     ("GET /v1/memoranda", ALL_200),
     ("POST /v1/memoranda", COORDINATOR_ONLY_201),
-    ("GET /v1/memoranda/compliance", [200, 403, 403, 403, 403, 403, 403, 200, 403]),
+    ("GET /v1/memorandum-compliance", [200, 403, 403, 403, 403, 403, 403, 200, 403]),
     ("GET /v1/memoranda/{id}", MEMO_READ),
     ("PATCH /v1/memoranda/{id}", MEMO_MANAGE),
     ("GET /v1/memoranda/{id}/offices", MEMO_READ),
@@ -191,8 +191,8 @@ const TABLE: &[Row] = &[
     // Accomplishments: a draft of the own office (published ones are everyone's).
     ("GET /v1/accomplishments", ALL_200),
     ("POST /v1/accomplishments", [201, 201, 422, 201, 422, 403, 403, 403, 403]),
-    ("GET /v1/accomplishments/feed", ALL_200),
-    ("GET /v1/accomplishments/feed.atom", ALL_200),
+    ("GET /v1/feeds/accomplishments", ALL_200),
+    ("GET /v1/feeds/accomplishments.atom", ALL_200),
     ("GET /v1/accomplishments/{id}", [200, 200, 404, 200, 404, 404, 404, 200, 404]),
     ("PATCH /v1/accomplishments/{id}", DRAFT_WRITE),
     ("POST /v1/accomplishments/{id}/submit", DRAFT_WRITE),
@@ -223,8 +223,8 @@ const PUBLIC: &[&str] = &[
     "GET /readyz",
     "GET /metrics",
     "POST /v1/auth/token",
-    "GET /v1/accomplishments/feed",
-    "GET /v1/accomplishments/feed.atom",
+    "GET /v1/feeds/accomplishments",
+    "GET /v1/feeds/accomplishments.atom",
 ];
 
 fn operations() -> Vec<String> {
@@ -687,10 +687,10 @@ async fn request_for(
             (format!("/v1/mandates/{id}/expenditures"), None, vec![])
         }
         "GET /v1/memoranda"
-        | "GET /v1/memoranda/compliance"
+        | "GET /v1/memorandum-compliance"
         | "GET /v1/accomplishments"
-        | "GET /v1/accomplishments/feed"
-        | "GET /v1/accomplishments/feed.atom" => {
+        | "GET /v1/feeds/accomplishments"
+        | "GET /v1/feeds/accomplishments.atom" => {
             (op.split_once(' ').unwrap().1.to_owned(), None, vec![])
         }
         "POST /v1/memoranda" => ("/v1/memoranda".to_owned(), Some(new_memo(fx, n)), vec![]),

@@ -508,7 +508,7 @@ async fn the_compliance_view_covers_memoranda_times_offices() {
         .problem(404, "not-found");
 
     // The view: 4 offices for the first, 2 for the second.
-    let rows = app.collect("/v1/memoranda/compliance?limit=2").await;
+    let rows = app.collect("/v1/memorandum-compliance?limit=2").await;
     assert_eq!(rows.len(), 6);
     let mut seen: Vec<(String, String)> = rows
         .iter()
@@ -524,7 +524,7 @@ async fn the_compliance_view_covers_memoranda_times_offices() {
     assert_eq!(seen.len(), 6, "no row twice across pages");
     let overdue = app
         .collect(&format!(
-            "/v1/memoranda/compliance?overdue=true&memorandum_id={all}"
+            "/v1/memorandum-compliance?overdue=true&memorandum_id={all}"
         ))
         .await;
     let mut overdue: Vec<&str> = overdue
@@ -537,7 +537,7 @@ async fn the_compliance_view_covers_memoranda_times_offices() {
     assert_eq!(overdue, expected);
     assert!(
         app.collect(&format!(
-            "/v1/memoranda/compliance?memorandum_id={evidence}"
+            "/v1/memorandum-compliance?memorandum_id={evidence}"
         ))
         .await
         .iter()
@@ -546,18 +546,18 @@ async fn the_compliance_view_covers_memoranda_times_offices() {
             && r["evidence_required"] == true)
     );
     let acknowledged = app
-        .collect("/v1/memoranda/compliance?status=acknowledged")
+        .collect("/v1/memorandum-compliance?status=acknowledged")
         .await;
     assert_eq!(acknowledged.len(), 2);
-    app.get("/v1/memoranda/compliance?status=done")
+    app.get("/v1/memorandum-compliance?status=done")
         .await
         .problem(400, "invalid-parameter");
-    app.get("/v1/memoranda/compliance?overdue=maybe")
+    app.get("/v1/memorandum-compliance?overdue=maybe")
         .await
         .problem(400, "invalid-parameter");
     // CSV for spreadsheets.
     let csv = app
-        .get("/v1/memoranda/compliance?format=csv&limit=500")
+        .get("/v1/memorandum-compliance?format=csv&limit=500")
         .await;
     assert_eq!(csv.status, 200);
     let text = csv.text();
@@ -573,7 +573,7 @@ async fn the_compliance_view_covers_memoranda_times_offices() {
             &app,
             &auditor,
             Method::GET,
-            "/v1/memoranda/compliance",
+            "/v1/memorandum-compliance",
             None
         )
         .await
@@ -584,7 +584,7 @@ async fn the_compliance_view_covers_memoranda_times_offices() {
         &app,
         &bearer(&app, Role::Representative, Some(&offices[0])),
         Method::GET,
-        "/v1/memoranda/compliance",
+        "/v1/memorandum-compliance",
         None,
     )
     .await
@@ -617,7 +617,7 @@ async fn the_demo_data_has_memoranda_with_answers_and_published_accomplishments(
     let app = TestApp::full_demo().await;
     let memoranda = app.collect("/v1/memoranda?limit=500").await;
     assert_eq!(memoranda.len(), 4);
-    let rows = app.collect("/v1/memoranda/compliance?limit=500").await;
+    let rows = app.collect("/v1/memorandum-compliance?limit=500").await;
     let count = |status: &str| rows.iter().filter(|r| r["status"] == status).count();
     for status in [
         "pending",
@@ -632,7 +632,7 @@ async fn the_demo_data_has_memoranda_with_answers_and_published_accomplishments(
     assert!(rows.iter().any(|r| r["review"]["reason"].is_string()));
     let feed = app
         .get_with(
-            "/v1/accomplishments/feed?limit=500",
+            "/v1/feeds/accomplishments?limit=500",
             &[("authorization", "none")],
         )
         .await

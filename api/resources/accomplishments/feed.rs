@@ -2,8 +2,8 @@
 //! newsletters: no token needed, cacheable (`ETag`, `Cache-Control: public`), JSON or
 //! Atom (RFC 4287).
 //!
-//! `GET /v1/accomplishments/feed` answers JSON, or Atom when `Accept` prefers
-//! `application/atom+xml`; `GET /v1/accomplishments/feed.atom` always answers Atom (for
+//! `GET /v1/feeds/accomplishments` answers JSON, or Atom when `Accept` prefers
+//! `application/atom+xml`; `GET /v1/feeds/accomplishments.atom` always answers Atom (for
 //! feed readers that send no `Accept`). Newest first (`occurred_on`, then id), paged with
 //! `limit` and `cursor` (Atom: `<link rel="next">`, RFC 5005). Atom titles and texts are
 //! in the `Accept-Language` language when the item has it (English, then any other,
@@ -290,7 +290,7 @@ fn atom(page: &AccomplishmentFeed, key: &str, req: &HttpRequest) -> Result<Vec<u
     let lang = data_language(req);
     let ui = if lang == "es" { Lang::Es } else { Lang::En };
     let self_url = absolute(req, req.path(), req.query_string());
-    let json_url = absolute(req, "/v1/accomplishments/feed", &{
+    let json_url = absolute(req, "/v1/feeds/accomplishments", &{
         let mut q: Vec<&str> = req
             .query_string()
             .split('&')
@@ -452,7 +452,7 @@ fn cached(req: &HttpRequest, content_type: &str, body: Vec<u8>) -> HttpResponse 
 /// The public feed of published events and accomplishments.
 ///
 /// No token needed. JSON, or Atom 1.0 (RFC 4287) when `Accept` prefers
-/// `application/atom+xml` (or use `/v1/accomplishments/feed.atom`). Newest first; the
+/// `application/atom+xml` (or use `/v1/feeds/accomplishments.atom`). Newest first; the
 /// filters combine. Cacheable: a strong `ETag` (`If-None-Match` gives 304) and
 /// `Cache-Control: public, max-age=300`.
 #[utoipa::path(
@@ -475,7 +475,7 @@ fn cached(req: &HttpRequest, content_type: &str, body: Vec<u8>) -> HttpResponse 
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/accomplishments/feed")]
+#[get("/feeds/accomplishments")]
 pub async fn feed(
     state: web::Data<AppState>,
     query: web::Query<FeedQuery>,
@@ -504,7 +504,7 @@ pub async fn feed(
 
 /// The public feed as Atom 1.0 (RFC 4287).
 ///
-/// The same items and filters as `/v1/accomplishments/feed`, always as
+/// The same items and filters as `/v1/feeds/accomplishments`, always as
 /// `application/atom+xml`: one `entry` per item (id `urn:uuid:{id}`, title and content
 /// in the `Accept-Language` language when the item has it, `updated`, `published`, the
 /// office as `author`, the kind and member state as `category`), and
@@ -525,7 +525,7 @@ pub async fn feed(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/accomplishments/feed.atom")]
+#[get("/feeds/accomplishments.atom")]
 pub async fn feed_atom(
     state: web::Data<AppState>,
     query: web::Query<FeedQuery>,

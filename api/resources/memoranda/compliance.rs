@@ -2,7 +2,7 @@
 //! the office acknowledges it (who, when) and, where the memorandum requires evidence,
 //! records its compliance (text, references of attachments, date); the Coordinating
 //! Office accepts it or returns it with a reason, and a returned one is submitted again.
-//! `GET /v1/memoranda/compliance` is the whole picture for the Coordinating Office and
+//! `GET /v1/memorandum-compliance` is the whole picture for the Coordinating Office and
 //! auditors: memoranda × offices with each status, overdue ones flagged.
 //!
 //! Statuses: `pending` (no answer yet), `acknowledged`, `submitted`, `accepted`,
@@ -387,7 +387,7 @@ fn page(rows: Vec<Row>, limit: i64) -> Page<OfficeCompliance> {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/memoranda/compliance")]
+#[get("/memorandum-compliance")]
 pub async fn list_compliance(
     state: web::Data<AppState>,
     caller: Caller,
