@@ -193,7 +193,12 @@ def real_refs(value):
 def before_call(context, case, **kwargs):
     pool = IDS.get(label(case))
     params = case.path_parameters or {}
-    if pool and params and not is_negative(case, ParameterLocation.PATH):
+    # An unpublished item is invisible (404) to another office, so an id that a link of
+    # the stateful phase gave (one the caller just created and can read) is kept.
+    keep = (case.operation.path.startswith("/v1/accomplishments/{id}") and params
+            and current_etag(case.formatted_path.split("/submit")[0].split("/publish")[0]
+                             .split("/return")[0]) is not None)
+    if pool and params and not keep and not is_negative(case, ParameterLocation.PATH):
         chosen = pick(pool, params)
         case.path_parameters = {**params, **{k: v for k, v in chosen.items() if k in params}}
     if isinstance(case.body, dict) and not is_negative(case, ParameterLocation.BODY):
