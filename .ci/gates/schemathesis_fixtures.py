@@ -212,6 +212,29 @@ if not rates:
 webhooks = [must("POST", "/v1/webhooks", {"url": f"https://hooks.example.org/gate/{i}"})["id"]
             for i in range(15)]
 webhooks, webhooks_to_delete = split(webhooks, 10)
+# Memoranda: the demo's, and fresh ones to every office with evidence required, so that
+# the gate's offices have standings to acknowledge and comply with; the review gets the
+# submitted ones (the demo's), the office's answers the gate's offices' open ones.
+for i in range(3):
+    call("POST", "/v1/memoranda", {"number": f"GATE/{i}", "title": {"en": f"Gate memorandum {i}"},
+                                   "text": {"en": "Comply."}, "issued_on": "2026-01-05",
+                                   "applies_to_all": True, "evidence_required": {"en": "A report."}})
+memoranda = [m["id"] for m in items("/v1/memoranda")]
+standings = items("/v1/memorandum-compliance")
+pair = lambda s: {"id": s["memorandum_id"], "office_id": s["office_id"]}  # noqa: E731
+to_acknowledge = [pair(s) for s in standings if s["office_id"] in home and s["status"] == "pending"]
+to_comply = [pair(s) for s in standings if s["office_id"] in home and s["evidence_required"]
+             and s["status"] in ("pending", "acknowledged", "returned")]
+to_review = [pair(s) for s in standings if s["status"] == "submitted"]
+# Accomplishments: drafts of the gate's offices to edit and submit, submitted ones to
+# publish or return.
+drafts = [must("POST", "/v1/accomplishments", {"office_id": o, "occurred_on": "2026-06-01", "kind": "event",
+                                               "title": {"en": f"Gate item {i}"}, "text": {"en": "It happened."}})["id"]
+          for i, o in enumerate(home * 15)]
+for d in drafts[:10]:
+    must("POST", f"/v1/accomplishments/{d}/submit")
+accomplishments_submitted, drafts = drafts[:10], drafts[10:]
+accomplishments = [a["id"] for a in items("/v1/accomplishments")]
 
 one = lambda ids: [{"id": i} for i in ids]  # noqa: E731
 ids: dict[str, list[dict]] = {
@@ -277,12 +300,25 @@ ids: dict[str, list[dict]] = {
     "GET /v1/offices/{id}/asset-counts/{count_id}": closed_counts,
     "PUT /v1/offices/{id}/asset-counts/{count_id}/items/{asset_id}": count_items,
     "POST /v1/offices/{id}/asset-counts/{count_id}/close": counts_to_close,
+    "GET /v1/memoranda/{id}": one(memoranda),
+    "PATCH /v1/memoranda/{id}": one(memoranda),
+    "GET /v1/memoranda/{id}/offices": one(memoranda),
+    "GET /v1/memoranda/{id}/offices/{office_id}": [pair(s) for s in standings],
+    "POST /v1/memoranda/{id}/offices/{office_id}/acknowledgement": to_acknowledge,
+    "POST /v1/memoranda/{id}/offices/{office_id}/compliance": to_comply,
+    "POST /v1/memoranda/{id}/offices/{office_id}/review": to_review,
+    "GET /v1/accomplishments/{id}": one(accomplishments),
+    "PATCH /v1/accomplishments/{id}": one(drafts),
+    "POST /v1/accomplishments/{id}/submit": one(drafts),
+    "POST /v1/accomplishments/{id}/publish": one(accomplishments_submitted),
+    "POST /v1/accomplishments/{id}/return": one(accomplishments_submitted),
 }
 # Ids inside bodies: a new project's office, a posting's project or payee ...
 refs = {
     "office_id": office_ids, "department_id": departments, "project_id": projects,
     "payee_agency_id": agencies, "agency_id": agencies, "mandate_ids": mandates,
     "to_office_id": office_ids,
+    "office_ids": office_ids, "project_ids": projects, "agency_ids": agencies,
 }
 empty = [k for k, v in ids.items() if not v]
 if empty:

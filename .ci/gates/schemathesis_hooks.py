@@ -60,7 +60,8 @@ with open(os.environ.get("OGSMS_GATES_DOC", _DEFAULT_DOC)) as f:
 STATUSES = open(os.environ["OGSMS_GATES_STATUSES"], "a", buffering=1)
 LOCK = threading.Lock()
 # The suffixes of the actions whose precondition is the ETag of the resource above them.
-ACTIONS = ("/close", "/suspend", "/reactivate", "/end")
+ACTIONS = ("/close", "/suspend", "/reactivate", "/end", "/acknowledgement", "/compliance", "/review",
+           "/submit", "/publish", "/return")
 
 
 def label(case) -> str:
@@ -226,7 +227,12 @@ def iati_fields(case) -> None:
 def before_call(context, case, **kwargs):
     pool = IDS.get(label(case))
     params = case.path_parameters or {}
-    if pool and params and not is_negative(case, ParameterLocation.PATH):
+    # An unpublished item is invisible (404) to another office, so an id that a link of
+    # the stateful phase gave (one the caller just created and can read) is kept.
+    keep = (case.operation.path.startswith("/v1/accomplishments/{id}") and params
+            and current_etag(case.formatted_path.split("/submit")[0].split("/publish")[0]
+                             .split("/return")[0]) is not None)
+    if pool and params and not keep and not is_negative(case, ParameterLocation.PATH):
         chosen = pick(pool, params)
         case.path_parameters = {**params, **{k: v for k, v in chosen.items() if k in params}}
     if isinstance(case.body, dict) and not is_negative(case, ParameterLocation.BODY):

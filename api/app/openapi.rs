@@ -18,6 +18,7 @@ use crate::resources::changes;
 use crate::resources::offices::appointments;
 use crate::resources::projects::monitoring_reports;
 use crate::resources::webhooks;
+use crate::resources::{accomplishments, memoranda};
 use crate::resources::{
     agencies, audit, departments, exchange_rates, ledgers, mandates, member_states, offices,
     projects, service_accounts,
@@ -67,6 +68,8 @@ const DESCRIPTION: &str = include_str!("openapi_description.md");
         (name = "Assets", description = "The offices' material resources: inventory, custody, transfers, disposals, physical counts and depreciation"),
         (name = "Statistics", description = "Aggregates for dashboards, read from summaries kept with every entry; every role, JSON or CSV"),
         (name = "Exports", description = "Whole filtered sets in one streamed download (NDJSON or CSV), and the IATI 2.03 activity file"),
+        (name = "Memoranda", description = "Administrative Memoranda of the General Secretariat, and each office's acknowledgement and compliance"),
+        (name = "Accomplishments", description = "The offices' events and accomplishments, and their public feed (JSON and Atom)"),
         (name = "Operations", description = "Health probes"),
     ),
     modifiers(&Security)
@@ -101,7 +104,14 @@ impl utoipa::Modify for Security {
 }
 
 /// Operations that need no token.
-const PUBLIC: &[&str] = &["/livez", "/readyz", "/metrics", "/v1/auth/token"];
+const PUBLIC: &[&str] = &[
+    "/livez",
+    "/readyz",
+    "/metrics",
+    "/v1/auth/token",
+    "/v1/feeds/accomplishments",
+    "/v1/feeds/accomplishments.atom",
+];
 
 /// Every operation except the public ones requires a bearer token and may answer 401:
 /// the rule is applied here, once, as the `Caller` extractor applies it to requests.
@@ -384,7 +394,26 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(stats::project_counts)
         .service(iati::iati_activities)
         .service(finance_reports::project_budget_execution)
-        .service(finance_reports::mandate_expenditures);
+        .service(finance_reports::mandate_expenditures)
+        .service(memoranda::compliance::list_compliance)
+        .service(memoranda::list_memoranda)
+        .service(memoranda::create_memorandum)
+        .service(memoranda::get_memorandum)
+        .service(memoranda::update_memorandum)
+        .service(memoranda::compliance::list_memorandum_offices)
+        .service(memoranda::compliance::get_office_compliance)
+        .service(memoranda::compliance::acknowledge)
+        .service(memoranda::compliance::submit_compliance)
+        .service(memoranda::compliance::review_compliance)
+        .service(accomplishments::feed::feed)
+        .service(accomplishments::feed::feed_atom)
+        .service(accomplishments::list_accomplishments)
+        .service(accomplishments::create_accomplishment)
+        .service(accomplishments::get_accomplishment)
+        .service(accomplishments::update_accomplishment)
+        .service(accomplishments::submit_accomplishment)
+        .service(accomplishments::publish_accomplishment)
+        .service(accomplishments::return_accomplishment);
 }
 
 /// The probes, outside `/v1`.

@@ -19,7 +19,7 @@ pub struct Permission {
     pub resource: &'static str,
     /// `read` or `write`.
     pub action: &'static str,
-    /// `all`, `own_office` or `own_department`.
+    /// `all`, `own_office`, `own_department` or `published` (published items only).
     pub scope: &'static str,
 }
 
@@ -48,6 +48,8 @@ pub fn permissions(role: Role) -> Vec<Permission> {
     .chain(["exchange_rates", "stats", "iati_activities"])
     .map(|r| p(r, "read", "all"))
     .collect();
+    // Published events and accomplishments are everyone's (the feed needs no token).
+    out.push(p("accomplishments", "read", "published"));
     match role {
         Role::Coordinator => out.extend([
             p("departments", "write", "all"),
@@ -66,6 +68,13 @@ pub fn permissions(role: Role) -> Vec<Permission> {
             p("exchange_rates", "write", "all"),
             p("assets", "read", "all"),
             p("assets", "write", "all"),
+            p("memoranda", "read", "all"),
+            p("memoranda", "write", "all"),
+            p("memorandum_compliance", "read", "all"),
+            p("memorandum_compliance", "review", "all"),
+            p("accomplishments", "read", "all"),
+            p("accomplishments", "write", "all"),
+            p("accomplishments", "publish", "all"),
         ]),
         Role::Representative => out.extend([
             p("ledgers", "read", "own_office"),
@@ -77,6 +86,10 @@ pub fn permissions(role: Role) -> Vec<Permission> {
             p("monitoring_reports", "write", "own_office"),
             p("assets", "read", "own_office"),
             p("assets", "write", "own_office"),
+            p("memoranda", "read", "own_office"),
+            p("memorandum_compliance", "write", "own_office"),
+            p("accomplishments", "read", "own_office"),
+            p("accomplishments", "write", "own_office"),
         ]),
         Role::OfficeStaff => out.extend([
             p("ledgers", "read", "own_office"),
@@ -86,6 +99,10 @@ pub fn permissions(role: Role) -> Vec<Permission> {
             p("monitoring_reports", "write", "own_office"),
             p("assets", "read", "own_office"),
             p("assets", "write", "own_office"),
+            p("memoranda", "read", "own_office"),
+            p("memorandum_compliance", "write", "own_office"),
+            p("accomplishments", "read", "own_office"),
+            p("accomplishments", "write", "own_office"),
         ]),
         Role::HqDepartment => out.extend([
             p("ledger_entries", "read", "own_department"),
@@ -96,6 +113,9 @@ pub fn permissions(role: Role) -> Vec<Permission> {
             p("audit_events", "read", "all"),
             p("ledgers", "read", "all"),
             p("assets", "read", "all"),
+            p("memoranda", "read", "all"),
+            p("memorandum_compliance", "read", "all"),
+            p("accomplishments", "read", "all"),
         ]),
         Role::Viewer => {}
     }
@@ -120,8 +140,23 @@ fn resource_of_route(pattern: &str) -> Option<&'static str> {
         "ledgers" => Some("ledgers"),
         "exchange-rates" => Some("exchange_rates"),
         "revocations" => Some("tokens"),
+        "assets" | "asset-counts" | "asset-transfers" => Some("assets"),
+        "memoranda" => Some("memoranda"),
+        "acknowledgement" | "compliance" | "review" => Some("memorandum_compliance"),
+        "accomplishments" => Some("accomplishments"),
         _ => None,
     })
+}
+
+/// Which Administrative Memoranda a caller sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemorandumScope {
+    /// Every memorandum (the Coordinating Office, auditors).
+    All,
+    /// Those that apply to one office (its representative and staff).
+    Office(Uuid),
+    /// None (HQ departments, viewers).
+    Nothing,
 }
 
 fn forbidden() -> ApiError {
@@ -407,6 +442,74 @@ impl Caller {
             Role::Representative | Role::OfficeStaff if self.office_id == Some(office_id) => Ok(()),
             _ => Err(forbidden()),
         }
+    }
+
+    /// Which Administrative Memoranda the caller sees: the Coordinating Office and
+    /// auditors all of them, an office's representative and staff those that apply to
+    /// their office, the other roles none (memoranda are the offices' internal rules).
+    pub fn memorandum_scope(&self) -> MemorandumScope {
+        match (self.role, self.office_id) {
+            (Role::Coordinator | Role::Auditor, _) => MemorandumScope::All,
+            (Role::Representative | Role::OfficeStaff, Some(office)) => {
+                MemorandumScope::Office(office)
+            }
+            _ => MemorandumScope::Nothing,
+        }
+    }
+
+    /// Issuing and correcting memoranda, and accepting or returning an office's
+    /// compliance: the Coordinating Office (for the General Secretariat).
+    pub fn may_issue_memoranda(&self) -> Result<(), ApiError> {
+        if self.is(Role::Coordinator) {
+            Ok(())
+        } else {
+            Err(forbidden())
+        }
+    }
+
+    /// Acknowledging a memorandum and recording compliance: the office itself (its
+    /// representative and staff), nobody on its behalf.
+    pub fn may_answer_memorandum(&self, office_id: Uuid) -> Result<(), ApiError> {
+        if self.belongs_to_office(office_id) {
+            Ok(())
+        } else {
+            Err(forbidden())
+        }
+    }
+
+    /// The compliance view (memoranda × offices): the Coordinating Office and auditors.
+    pub fn may_read_compliance(&self) -> Result<(), ApiError> {
+        if matches!(self.role, Role::Coordinator | Role::Auditor) {
+            Ok(())
+        } else {
+            Err(forbidden())
+        }
+    }
+
+    /// Writing an office's events and accomplishments (and submitting them): the
+    /// Coordinating Office and the office's representative and staff.
+    pub fn may_write_accomplishment(&self, office_id: Uuid) -> Result<(), ApiError> {
+        if self.is(Role::Coordinator) || self.belongs_to_office(office_id) {
+            Ok(())
+        } else {
+            Err(forbidden())
+        }
+    }
+
+    /// Publishing or returning a submitted item: the Coordinating Office.
+    pub fn may_publish_accomplishments(&self) -> Result<(), ApiError> {
+        if self.is(Role::Coordinator) {
+            Ok(())
+        } else {
+            Err(forbidden())
+        }
+    }
+
+    /// Whether the caller sees an office's unpublished items (drafts, submitted,
+    /// returned): the Coordinating Office, auditors and the office's people. Everyone
+    /// sees published ones.
+    pub fn sees_unpublished_accomplishments(&self, office_id: Uuid) -> bool {
+        matches!(self.role, Role::Coordinator | Role::Auditor) || self.belongs_to_office(office_id)
     }
 
     /// The audit trail: auditors and the Coordinating Office.
@@ -794,6 +897,7 @@ mod tests {
         type Row = (&'static str, &'static str, &'static str);
         let expected = |extra: &[Row]| {
             let mut all: Vec<Permission> = everyone.iter().map(|r| p(r, "read", "all")).collect();
+            all.push(p("accomplishments", "read", "published"));
             all.extend(extra.iter().map(|(r, a, s)| p(r, a, s)));
             all
         };
@@ -821,6 +925,13 @@ mod tests {
                     ("exchange_rates", "write", "all"),
                     ("assets", "read", "all"),
                     ("assets", "write", "all"),
+                    ("memoranda", "read", "all"),
+                    ("memoranda", "write", "all"),
+                    ("memorandum_compliance", "read", "all"),
+                    ("memorandum_compliance", "review", "all"),
+                    ("accomplishments", "read", "all"),
+                    ("accomplishments", "write", "all"),
+                    ("accomplishments", "publish", "all"),
                 ],
             ),
             (
@@ -835,6 +946,10 @@ mod tests {
                     ("monitoring_reports", "write", "own_office"),
                     ("assets", "read", "own_office"),
                     ("assets", "write", "own_office"),
+                    ("memoranda", "read", "own_office"),
+                    ("memorandum_compliance", "write", "own_office"),
+                    ("accomplishments", "read", "own_office"),
+                    ("accomplishments", "write", "own_office"),
                 ],
             ),
             (
@@ -847,6 +962,10 @@ mod tests {
                     ("monitoring_reports", "write", "own_office"),
                     ("assets", "read", "own_office"),
                     ("assets", "write", "own_office"),
+                    ("memoranda", "read", "own_office"),
+                    ("memorandum_compliance", "write", "own_office"),
+                    ("accomplishments", "read", "own_office"),
+                    ("accomplishments", "write", "own_office"),
                 ],
             ),
             (
@@ -863,6 +982,9 @@ mod tests {
                     ("audit_events", "read", "all"),
                     ("ledgers", "read", "all"),
                     ("assets", "read", "all"),
+                    ("memoranda", "read", "all"),
+                    ("memorandum_compliance", "read", "all"),
+                    ("accomplishments", "read", "all"),
                 ],
             ),
             (Role::Viewer, &[]),
@@ -874,5 +996,48 @@ mod tests {
                 "{role:?}"
             );
         }
+    }
+
+    #[test]
+    fn memoranda_and_accomplishments() {
+        // Seeing a memorandum that applies to the own office only.
+        assert_eq!(
+            matrix(|c, office, _| match c.memorandum_scope() {
+                MemorandumScope::All => true,
+                MemorandumScope::Office(o) => o == office,
+                MemorandumScope::Nothing => false,
+            }),
+            [T, T, F, T, F, F, F, T, F]
+        );
+        // POST /v1/memoranda, the review of compliance: the coordinator.
+        assert_eq!(
+            matrix(|c, _, _| allowed(c.may_issue_memoranda())),
+            [T, F, F, F, F, F, F, F, F]
+        );
+        // Acknowledgement and compliance: the office's own people only.
+        assert_eq!(
+            matrix(|c, office, _| allowed(c.may_answer_memorandum(office))),
+            [F, T, F, T, F, F, F, F, F]
+        );
+        // GET /v1/memorandum-compliance: coordinator and auditor.
+        assert_eq!(
+            matrix(|c, _, _| allowed(c.may_read_compliance())),
+            [T, F, F, F, F, F, F, T, F]
+        );
+        // Writing and submitting an office's items.
+        assert_eq!(
+            matrix(|c, office, _| allowed(c.may_write_accomplishment(office))),
+            [T, T, F, T, F, F, F, F, F]
+        );
+        // Publishing and returning.
+        assert_eq!(
+            matrix(|c, _, _| allowed(c.may_publish_accomplishments())),
+            [T, F, F, F, F, F, F, F, F]
+        );
+        // Unpublished items: coordinator, auditor, the office's people.
+        assert_eq!(
+            matrix(|c, office, _| c.sees_unpublished_accomplishments(office)),
+            [T, T, F, T, F, F, F, T, F]
+        );
     }
 }

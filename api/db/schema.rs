@@ -354,6 +354,93 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    memoranda (id) {
+        id -> Uuid,
+        number -> Text,
+        title -> Jsonb,
+        body -> Jsonb,
+        issued_on -> Date,
+        applies_to_all -> Bool,
+        deadline -> Nullable<Date>,
+        evidence_required -> Nullable<Jsonb>,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
+    memorandum_offices (memorandum_id, office_id) {
+        memorandum_id -> Uuid,
+        office_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    memorandum_responses (id) {
+        id -> Uuid,
+        memorandum_id -> Uuid,
+        office_id -> Uuid,
+        status -> Text,
+        acknowledged_by -> Text,
+        acknowledged_at -> Timestamptz,
+        compliance_text -> Nullable<Text>,
+        compliance_attachments -> Jsonb,
+        complied_on -> Nullable<Date>,
+        submitted_by -> Nullable<Text>,
+        submitted_at -> Nullable<Timestamptz>,
+        review_reason -> Nullable<Text>,
+        reviewed_by -> Nullable<Text>,
+        reviewed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
+    accomplishments (id) {
+        id -> Uuid,
+        office_id -> Uuid,
+        occurred_on -> Date,
+        kind -> Text,
+        title -> Jsonb,
+        body -> Jsonb,
+        status -> Text,
+        return_reason -> Nullable<Text>,
+        created_by -> Text,
+        submitted_at -> Nullable<Timestamptz>,
+        published_at -> Nullable<Timestamptz>,
+        published_by -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
+    accomplishment_projects (accomplishment_id, project_id) {
+        accomplishment_id -> Uuid,
+        project_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    accomplishment_mandates (accomplishment_id, mandate_id) {
+        accomplishment_id -> Uuid,
+        mandate_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    accomplishment_agencies (accomplishment_id, agency_id) {
+        accomplishment_id -> Uuid,
+        agency_id -> Uuid,
+    }
+}
+
 diesel::joinable!(offices -> member_states (member_state));
 diesel::joinable!(ledgers -> offices (office_id));
 diesel::joinable!(ledger_entries -> ledgers (ledger_id));
@@ -398,6 +485,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     project_daily_totals,
     ledger_closings,
     idempotency_keys,
+    memoranda,
+    memorandum_offices,
+    memorandum_responses,
+    accomplishments,
+    accomplishment_projects,
+    accomplishment_mandates,
+    accomplishment_agencies,
     ledger_verifications,
 );
 

@@ -1610,10 +1610,11 @@ pub async fn demo(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
             let money_started = std::time::Instant::now();
             let mut money = money::load(conn).await?;
             money.seconds = money_started.elapsed().as_secs_f64();
-            Ok::<_, anyhow::Error>((data, money))
+            let memoranda = memoranda::load(conn).await?;
+            Ok::<_, anyhow::Error>((data, money, memoranda))
         })
         .await?;
-    let (rows, money) = rows;
+    let (rows, money, (memos, answers, items)) = rows;
     log::info!(
         "loaded demo data in {:.2} s: {} departments, {} offices, {} mandates, {} executing agencies, {} projects, {} monitoring reports, {} appointments",
         started.elapsed().as_secs_f64(),
@@ -1631,6 +1632,9 @@ pub async fn demo(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
         money.ledgers,
         money.entries,
         money.rates,
+    );
+    log::info!(
+        "loaded {memos} memoranda with {answers} offices' answers, and {items} events and accomplishments"
     );
     Ok(())
 }
@@ -1964,6 +1968,7 @@ pub async fn scale(url: &str, projects: usize) -> anyhow::Result<ScaleReport> {
 
 mod assets;
 mod entries;
+mod memoranda;
 mod sectors;
 pub use entries::{EntriesReport, load as entries};
 

@@ -201,7 +201,39 @@ pub(crate) const TABLE: &[Row] = &[
     // mandate's expenditures for everyone who sees some finance (within its scope).
     ("GET /v1/projects/{id}/budget-execution", [200, 200, 403, 200, 403, 200, 403, 200, 403]),
     ("GET /v1/mandates/{id}/expenditures", [200, 200, 200, 200, 200, 200, 200, 200, 403]),
+    // Memoranda: one that applies to the own office only. Its office answers (nobody on
+    // its behalf); the Coordinating Office issues and reviews; auditors read.
+    ("GET /v1/memoranda", ALL_200),
+    ("POST /v1/memoranda", COORDINATOR_ONLY_201),
+    ("GET /v1/memorandum-compliance", [200, 403, 403, 403, 403, 403, 403, 200, 403]),
+    ("GET /v1/memoranda/{id}", MEMO_READ),
+    ("PATCH /v1/memoranda/{id}", MEMO_MANAGE),
+    ("GET /v1/memoranda/{id}/offices", MEMO_READ),
+    ("GET /v1/memoranda/{id}/offices/{office_id}", MEMO_READ),
+    ("POST /v1/memoranda/{id}/offices/{office_id}/acknowledgement", MEMO_ANSWER),
+    ("POST /v1/memoranda/{id}/offices/{office_id}/compliance", MEMO_ANSWER),
+    ("POST /v1/memoranda/{id}/offices/{office_id}/review", MEMO_MANAGE),
+    // Accomplishments: a draft of the own office (published ones are everyone's).
+    ("GET /v1/accomplishments", ALL_200),
+    ("POST /v1/accomplishments", [201, 201, 422, 201, 422, 403, 403, 403, 403]),
+    ("GET /v1/feeds/accomplishments", ALL_200),
+    ("GET /v1/feeds/accomplishments.atom", ALL_200),
+    ("GET /v1/accomplishments/{id}", [200, 200, 404, 200, 404, 404, 404, 200, 404]),
+    ("PATCH /v1/accomplishments/{id}", DRAFT_WRITE),
+    ("POST /v1/accomplishments/{id}/submit", DRAFT_WRITE),
+    ("POST /v1/accomplishments/{id}/publish", MEMO_MANAGE),
+    ("POST /v1/accomplishments/{id}/return", MEMO_MANAGE),
 ];
+
+#[rustfmt::skip]
+const MEMO_READ: [u16; 9] = [200, 200, 404, 200, 404, 404, 404, 200, 404];
+/// The coordinator's, on something the own office's people and auditors see.
+#[rustfmt::skip]
+const MEMO_MANAGE: [u16; 9] = [200, 403, 404, 403, 404, 404, 404, 403, 404];
+#[rustfmt::skip]
+const MEMO_ANSWER: [u16; 9] = [403, 200, 404, 200, 404, 404, 404, 403, 404];
+#[rustfmt::skip]
+const DRAFT_WRITE: [u16; 9] = [200, 200, 404, 200, 404, 404, 404, 403, 404];
 
 #[rustfmt::skip]
 const LEDGER_READ: [u16; 9] = [200, 200, 404, 200, 404, 200, 404, 200, 404];
@@ -223,6 +255,8 @@ const PUBLIC: &[&str] = &[
     "GET /readyz",
     "GET /metrics",
     "POST /v1/auth/token",
+    "GET /v1/feeds/accomplishments",
+    "GET /v1/feeds/accomplishments.atom",
 ];
 
 pub(crate) fn operations() -> Vec<String> {
@@ -791,6 +825,100 @@ pub(crate) async fn request_for(
             let id = created(app, "/v1/mandates", &new_mandate_body(n)).await;
             (format!("/v1/mandates/{id}/expenditures"), None, vec![])
         }
+        "GET /v1/memoranda"
+        | "GET /v1/memorandum-compliance"
+        | "GET /v1/accomplishments"
+        | "GET /v1/feeds/accomplishments"
+        | "GET /v1/feeds/accomplishments.atom" => {
+            (op.split_once(' ').unwrap().1.to_owned(), None, vec![])
+        }
+        "POST /v1/memoranda" => ("/v1/memoranda".to_owned(), Some(new_memo(fx, n)), vec![]),
+        "GET /v1/memoranda/{id}"
+        | "PATCH /v1/memoranda/{id}"
+        | "GET /v1/memoranda/{id}/offices"
+        | "GET /v1/memoranda/{id}/offices/{office_id}"
+        | "POST /v1/memoranda/{id}/offices/{office_id}/acknowledgement"
+        | "POST /v1/memoranda/{id}/offices/{office_id}/compliance"
+        | "POST /v1/memoranda/{id}/offices/{office_id}/review" => {
+            let id = created(app, "/v1/memoranda", &new_memo(fx, n)).await;
+            let path = format!("/v1/memoranda/{id}");
+            let standing = format!("{path}/offices/{}", fx.own_office);
+            let compliance = json!({"text": "Done.", "complied_on": "2026-01-20"});
+            match op {
+                "GET /v1/memoranda/{id}" => (path, None, vec![]),
+                "PATCH /v1/memoranda/{id}" => {
+                    let etag = etag_of(&path).await;
+                    (
+                        path,
+                        Some(json!({"deadline": "2026-12-31"})),
+                        vec![("if-match".to_owned(), etag)],
+                    )
+                }
+                "GET /v1/memoranda/{id}/offices" => (format!("{path}/offices"), None, vec![]),
+                "GET /v1/memoranda/{id}/offices/{office_id}" => (standing, None, vec![]),
+                "POST /v1/memoranda/{id}/offices/{office_id}/acknowledgement" => {
+                    (format!("{standing}/acknowledgement"), None, vec![])
+                }
+                "POST /v1/memoranda/{id}/offices/{office_id}/compliance" => {
+                    (format!("{standing}/compliance"), Some(compliance), vec![])
+                }
+                _ => {
+                    let staff = fx.token(app, Who::OfficeStaff { own: true });
+                    let res = call(
+                        app,
+                        "POST",
+                        &format!("{standing}/compliance"),
+                        Some(&compliance),
+                        &[],
+                        &staff,
+                    )
+                    .await;
+                    assert_eq!(res.status, 200, "{}", res.text());
+                    (
+                        format!("{standing}/review"),
+                        Some(json!({"decision": "accepted"})),
+                        vec![],
+                    )
+                }
+            }
+        }
+        "POST /v1/accomplishments" => (
+            "/v1/accomplishments".to_owned(),
+            Some(new_accomplishment(fx, n)),
+            vec![],
+        ),
+        "GET /v1/accomplishments/{id}"
+        | "PATCH /v1/accomplishments/{id}"
+        | "POST /v1/accomplishments/{id}/submit"
+        | "POST /v1/accomplishments/{id}/publish"
+        | "POST /v1/accomplishments/{id}/return" => {
+            let id = created(app, "/v1/accomplishments", &new_accomplishment(fx, n)).await;
+            let path = format!("/v1/accomplishments/{id}");
+            if op.ends_with("/publish") || op.ends_with("/return") {
+                created(app, &format!("{path}/submit"), &json!(null)).await;
+            }
+            match op {
+                "GET /v1/accomplishments/{id}" => (path, None, vec![]),
+                "PATCH /v1/accomplishments/{id}" => {
+                    let etag = etag_of(&path).await;
+                    (
+                        path,
+                        Some(json!({"kind": "visit"})),
+                        vec![("if-match".to_owned(), etag)],
+                    )
+                }
+                "POST /v1/accomplishments/{id}/return" => (
+                    format!("{path}/return"),
+                    Some(json!({"reason": "Add the partner's name."})),
+                    vec![],
+                ),
+                _ => (
+                    format!("{path}/{}", op.rsplit('/').next().unwrap()),
+                    None,
+                    vec![],
+                ),
+            }
+        }
         other => panic!("no request is defined for {other}: add one to request_for"),
     }
 }
@@ -878,6 +1006,30 @@ async fn fresh_ledger(app: &TestApp, fx: &Fixture) -> (String, String) {
         .await;
     assert_eq!(res.status, 201, "{}", res.text());
     (ledger, res.json()["id"].as_str().unwrap().to_owned())
+}
+
+/// A memorandum to the own office only, with evidence required, its number unique by `n`.
+fn new_memo(fx: &Fixture, n: usize) -> Value {
+    json!({
+        "number": format!("AZ/{n}"),
+        "title": {"en": format!("Memorandum {n}")},
+        "text": {"en": "Comply."},
+        "issued_on": "2026-01-10",
+        "applies_to_all": false,
+        "office_ids": [fx.own_office],
+        "evidence_required": {"en": "A report."}
+    })
+}
+
+/// A draft item of the own office.
+fn new_accomplishment(fx: &Fixture, n: usize) -> Value {
+    json!({
+        "office_id": fx.own_office,
+        "occurred_on": "2026-05-04",
+        "kind": "event",
+        "title": {"en": format!("Event {n}")},
+        "text": {"en": "It happened."}
+    })
 }
 
 /// A valid new mandate, its reference unique by `n`.

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod accomplishments;
 mod agencies;
 mod appointments;
 mod assets;
@@ -23,6 +24,7 @@ mod ledger_admin;
 mod ledgers;
 mod mandates;
 mod member_states;
+mod memoranda;
 mod money_controls;
 mod monitoring_reports;
 mod offices;

@@ -24,6 +24,7 @@ fn as_user(url: &str, user: &str) -> String {
 const VIEWS: &[&str] = &[
     "asset_transfers",
     "assets",
+    "accomplishments",
     "departments",
     "executing_agencies",
     "ledger_entries",
@@ -31,6 +32,7 @@ const VIEWS: &[&str] = &[
     "mandate_assignments",
     "mandates",
     "member_states",
+    "memoranda_compliance",
     "monitoring_reports",
     "offices",
     "project_agencies",
@@ -259,6 +261,18 @@ async fn the_reporting_labels_are_the_apis_labels() {
     domain!("asset_status", ogsms::resources::assets::AssetStatus);
     domain!("asset_condition", ogsms::resources::assets::AssetCondition);
     domain!("disposal_reason", ogsms::resources::assets::DisposalReason);
+    domain!(
+        "compliance_status",
+        ogsms::resources::memoranda::compliance::ComplianceStatus
+    );
+    domain!(
+        "accomplishment_kind",
+        ogsms::resources::accomplishments::AccomplishmentKind
+    );
+    domain!(
+        "accomplishment_status",
+        ogsms::resources::accomplishments::AccomplishmentStatus
+    );
     assert_eq!(stored, expected);
     // Funding sources have the funds' labels.
     for v in ogsms::resources::projects::FundingSource::ALL {

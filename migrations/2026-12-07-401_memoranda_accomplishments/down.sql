@@ -1,0 +1,11 @@
+DROP VIEW reporting.accomplishments;
+DROP VIEW reporting.memoranda_compliance;
+DROP VIEW public.memorandum_compliance;
+DELETE FROM reporting.labels WHERE domain IN ('compliance_status', 'accomplishment_kind', 'accomplishment_status');
+DROP TABLE accomplishment_agencies;
+DROP TABLE accomplishment_mandates;
+DROP TABLE accomplishment_projects;
+DROP TABLE accomplishments;
+DROP TABLE memorandum_responses;
+DROP TABLE memorandum_offices;
+DROP TABLE memoranda;
