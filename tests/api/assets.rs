@@ -870,7 +870,10 @@ async fn other_offices_do_not_see_assets_and_auditors_only_read_them() {
         ),
         bearer(&app, Role::Viewer, None),
     ];
-    for auth in &outsiders {
+    // Roles that may write no asset at all (HQ departments, viewers) are refused before
+    // the body is read: 403, which tells nothing about this office's assets.
+    for (i, auth) in outsiders.iter().enumerate() {
+        let may_write_some = i < 2;
         for (method, p, body) in [
             (Method::GET, &list, None),
             (Method::GET, &path, None),
@@ -883,9 +886,12 @@ async fn other_offices_do_not_see_assets_and_auditors_only_read_them() {
             ),
             (Method::GET, &format!("/v1/offices/{pe}/asset-counts"), None),
         ] {
-            as_(&app, auth, method.clone(), p, body)
-                .await
-                .problem(404, "not-found");
+            let answer = as_(&app, auth, method.clone(), p, body).await;
+            if body.is_some() && !may_write_some {
+                answer.problem(403, "forbidden");
+            } else {
+                answer.problem(404, "not-found");
+            }
         }
     }
     let auditor = bearer(&app, Role::Auditor, None);

@@ -114,7 +114,7 @@ async fn a_balance_says_what_it_is_as_of() {
     let ledger = app
         .post(
             "/v1/ledgers",
-            &json!({"office_id": office, "fiscal_year": 2030, "fund": "regular_fund"}),
+            &json!({"office_id": office, "fiscal_year": 2026, "fund": "regular_fund"}),
         )
         .await
         .json()["id"]
@@ -137,19 +137,18 @@ async fn a_balance_says_what_it_is_as_of() {
     assert_eq!(p["last_verification"], json!(null));
     assert_eq!(p["exchange_rates"], json!([]));
 
-    // Entries dated in 2030 (after today): `as_of` is the last entry's date, so that
-    // "entries dated on or before as_of count" holds.
+    // Entries dated before today (no entry may be dated later): `as_of` stays today.
     app.post(
         "/v1/exchange-rates",
-        &json!({"currency": "PEN", "effective_on": "2030-01-01", "rate": "0.2671"}),
+        &json!({"currency": "PEN", "effective_on": "2026-01-01", "rate": "0.2671"}),
     )
     .await;
     for body in [
-        json!({"kind": "allocation", "entry_date": "2030-01-10", "description": "Allotment",
+        json!({"kind": "allocation", "entry_date": "2026-01-10", "description": "Allotment",
                "amount": {"amount": "1000.00", "currency": "USD"}}),
-        json!({"kind": "expense", "category": "rent", "entry_date": "2030-02-10", "description": "Rent",
+        json!({"kind": "expense", "category": "rent", "entry_date": "2026-02-10", "description": "Rent",
                "amount": {"amount": "100.00", "currency": "PEN"}}),
-        json!({"kind": "expense", "category": "rent", "entry_date": "2030-03-10", "description": "Rent",
+        json!({"kind": "expense", "category": "rent", "entry_date": "2026-03-10", "description": "Rent",
                "amount": {"amount": "100.00", "currency": "PEN"}}),
     ] {
         let res = app.post(&entries, &body).await;
@@ -158,23 +157,23 @@ async fn a_balance_says_what_it_is_as_of() {
     let res = app
         .post(
             &format!("/v1/ledgers/{ledger}/closings"),
-            &json!({"closed_through": "2030-01-31"}),
+            &json!({"closed_through": "2026-01-31"}),
         )
         .await;
     assert_eq!(res.status, 201, "{}", res.text());
     let b = app.get(&balance).await.json();
-    assert_eq!(b["as_of"], "2030-03-10", "{b}");
+    assert_eq!(b["as_of"], today.as_str(), "{b}");
     let p = &b["provenance"];
-    assert_eq!(p["closed_through"], "2030-01-31");
+    assert_eq!(p["closed_through"], "2026-01-31");
     assert_eq!(
         p["exchange_rates"],
         json!([{"currency": "PEN", "rate": "0.2671", "entries": 2,
-                "first_entry_date": "2030-02-10", "last_entry_date": "2030-03-10"}])
+                "first_entry_date": "2026-02-10", "last_entry_date": "2026-03-10"}])
     );
     assert_eq!(p["last_verification"], json!(null));
     // With `as_of`, only the rates of the entries counted.
-    let b = app.get(&format!("{balance}?as_of=2030-02-28")).await.json();
-    assert_eq!(b["as_of"], "2030-02-28");
+    let b = app.get(&format!("{balance}?as_of=2026-02-28")).await.json();
+    assert_eq!(b["as_of"], "2026-02-28");
     assert_eq!(b["provenance"]["exchange_rates"][0]["entries"], 1);
 
     // A verification that finds the chain intact is shown with the balance.

@@ -619,6 +619,25 @@ async fn every_documented_list_answers_csv() {
         .await;
     assert_eq!(res.status, 201, "{}", res.text());
 
+    // A memorandum to every office (the compliance view lists it per office) and an
+    // office's accomplishment.
+    let res = app
+        .post(
+            "/v1/memoranda",
+            &json!({"number": "CSV/1", "title": {"en": "Count"}, "text": {"en": "Count."},
+                    "issued_on": "2026-01-10", "applies_to_all": true}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    let res = app
+        .post(
+            "/v1/accomplishments",
+            &json!({"office_id": office, "occurred_on": "2026-06-01", "kind": "event",
+                    "title": {"en": "Fair"}, "text": {"en": "It happened."}}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+
     // A webhook subscription with one logged delivery.
     let res = app
         .post(

@@ -22,9 +22,9 @@ fn as_user(url: &str, user: &str) -> String {
 }
 
 const VIEWS: &[&str] = &[
+    "accomplishments",
     "asset_transfers",
     "assets",
-    "accomplishments",
     "departments",
     "executing_agencies",
     "ledger_entries",
