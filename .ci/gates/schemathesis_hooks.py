@@ -27,6 +27,9 @@ SCHEMATHESIS_HOOKS.
    document leaves the code's grammar and the member-state list to the descriptions
    (both are trimmed and upper-cased before they are checked), and the demo data already
    has the one Coordinating Office, so otherwise a generated office almost never exists.
+7. A new asset that can exist: a third of the valid bodies of
+   `POST /v1/offices/{id}/assets` get a fresh tag, a past date, a USD cost and no
+   funding or custodian (see possible_asset).
 8. IATI fields. In two thirds of the valid bodies, `sectors` get real DAC codes with
    percentages summing to 100, `budget_lines` are emptied (they must sum to the budget
    and fit the dates, which no schema expresses), organisation identifiers get a real
@@ -62,6 +65,13 @@ LOCK = threading.Lock()
 # The suffixes of the actions whose precondition is the ETag of the resource above them.
 ACTIONS = ("/close", "/suspend", "/reactivate", "/end", "/acknowledgement", "/compliance", "/review",
            "/submit", "/publish", "/return")
+
+
+def value_hash(value) -> int:
+    """A stable 64-bit hash of a generated value: the same case decides the same way on
+    every run (the gate's seed is fixed)."""
+    seed = json.dumps(value, sort_keys=True, default=str).encode()
+    return int.from_bytes(hashlib.sha256(seed).digest()[:8], "big")
 
 
 def label(case) -> str:
@@ -148,7 +158,7 @@ def possible_office(case) -> None:
         return
     if is_negative(case, ParameterLocation.BODY):
         return
-    h = int.from_bytes(hashlib.sha256(json.dumps(case.body, sort_keys=True, default=str).encode()).digest()[:8], "big")
+    h = value_hash(case.body)
     states = member_states()
     if h % 3 != 0 or not states:
         return
@@ -167,14 +177,30 @@ def possible_revocation(case) -> None:
         return
     if is_negative(case, ParameterLocation.BODY):
         return
-    h = int.from_bytes(hashlib.sha256(json.dumps(case.body, sort_keys=True, default=str).encode()).digest()[:8], "big")
+    h = value_hash(case.body)
     if h % 3 == 0:
         case.body = {**case.body, "jti": f"gate-{h:016x}", "reason": None}
 
 
+def possible_asset(case) -> None:
+    """A third of the valid new assets get a fresh tag, an acquisition in the past, a
+    cost in USD and no funding or custodian: the document leaves the cross-checks (a
+    custodian appointed in this office, a ledger of this office, no date after today) to
+    the descriptions, so a generated asset would otherwise almost never exist."""
+    if label(case) != "POST /v1/offices/{id}/assets" or not isinstance(case.body, dict):
+        return
+    if is_negative(case, ParameterLocation.BODY):
+        return
+    h = value_hash(case.body)
+    if h % 3 != 0:
+        return
+    body = {k: v for k, v in case.body.items() if k not in ("ledger_id", "entry_id", "custodian_id", "status")}
+    case.body = {**body, "tag_number": f"GATE-{h:016X}", "description": "Gate asset",
+                 "acquired_on": "2025-01-02", "cost": {"amount": "100.00", "currency": "USD"}}
+
+
 def pick(pool: list, value) -> object:
-    seed = json.dumps(value, sort_keys=True, default=str).encode()
-    return pool[int.from_bytes(hashlib.sha256(seed).digest()[:8], "big") % len(pool)]
+    return pool[value_hash(value) % len(pool)]
 
 
 def real_refs(value):
@@ -200,7 +226,7 @@ DAC_CODES = ["15151", "15160", "15130", "43060", "11330", "16063"]
 def iati_fields(case) -> None:
     if not isinstance(case.body, dict) or is_negative(case, ParameterLocation.BODY):
         return
-    h = int.from_bytes(hashlib.sha256(json.dumps(case.body, sort_keys=True, default=str).encode()).digest()[:8], "big")
+    h = value_hash(case.body)
     if h % 3 == 0:
         return
     body = dict(case.body)
@@ -242,7 +268,7 @@ def before_call(context, case, **kwargs):
         # the valid patches keep one of their fields only: still schema-valid (a merge
         # patch requires nothing), and each field's own validation gets reached.
         if case.operation.method.upper() == "PATCH" and len(case.body) > 1:
-            h = int.from_bytes(hashlib.sha256(json.dumps(case.body, sort_keys=True, default=str).encode()).digest()[:8], "big")
+            h = value_hash(case.body)
             if h % 3 == 0:
                 key = sorted(case.body)[(h // 3) % len(case.body)]
                 case.body = {key: case.body[key]}
@@ -250,6 +276,7 @@ def before_call(context, case, **kwargs):
     iati_fields(case)
     possible_office(case)
     possible_revocation(case)
+    possible_asset(case)
     headers = case.headers or {}
     name = next((k for k in headers if k.lower() == "if-match"), None)
     if name is not None and not is_negative(case, ParameterLocation.HEADER):
