@@ -29,6 +29,21 @@ pub const FINANCE_TYPES: &[&str] = &["ledger", "ledger_entry", "ledger_closing"]
 /// webhook subscriptions).
 pub const RESTRICTED_TYPES: &[&str] = &["service_account", "webhook"];
 
+/// An office's material resources: visible to the Coordinating Office, auditors and the
+/// office's own representative and staff (as `GET /v1/offices/{id}/assets`); a transfer
+/// names no single office, so only the first two see its event (each office sees the
+/// asset's own event as it leaves and arrives).
+pub const ASSET_TYPES: &[&str] = &["asset", "asset_transfer", "asset_count", "asset_count_item"];
+
+/// Administrative Memoranda and the offices' answers: the Coordinating Office and
+/// auditors all; an office's representative and staff the memoranda that apply to their
+/// office and their office's answers; HQ departments and viewers none.
+pub const MEMORANDUM_TYPES: &[&str] = &["memorandum", "memorandum_response"];
+
+/// The offices' events and accomplishments: published ones everyone; drafts, submitted
+/// and returned ones the Coordinating Office, auditors and the office's people.
+pub const ACCOMPLISHMENT_TYPES: &[&str] = &["accomplishment"];
+
 /// The resource types the feed carries today (others join it as resources are added:
 /// every write recorded in the audit trail is a change event).
 pub const RESOURCE_TYPES: &[&str] = &[
@@ -46,6 +61,13 @@ pub const RESOURCE_TYPES: &[&str] = &[
     "exchange_rate",
     "service_account",
     "webhook",
+    "asset",
+    "asset_transfer",
+    "asset_count",
+    "asset_count_item",
+    "memorandum",
+    "memorandum_response",
+    "accomplishment",
 ];
 
 /// Default retention of change events, in days (`OGSMS_CHANGES_RETENTION_DAYS`).
@@ -236,6 +258,51 @@ type Boxed = diesel::dsl::IntoBoxed<
     diesel::pg::Pg,
 >;
 
+fn types(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// Assets, memoranda and unpublished accomplishments: seen by the Coordinating Office
+/// and auditors (finance scope `All`) and by the office they belong to.
+fn scoped_by_office(q: Boxed, finance: &FinanceScope) -> Boxed {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Uuid as SqlUuid};
+    let assets = || change_events::resource_type.eq_any(types(ASSET_TYPES));
+    let memoranda = || change_events::resource_type.eq_any(types(MEMORANDUM_TYPES));
+    let accomplishments = || change_events::resource_type.eq_any(types(ACCOMPLISHMENT_TYPES));
+    let published =
+        || sql::<Bool>("coalesce(change_events.data ->> 'status' = 'published', false)");
+    match *finance {
+        FinanceScope::All => q,
+        FinanceScope::Office(office) => q
+            .filter(assets().eq(false).or(change_events::office_id.eq(office)))
+            .filter(
+                memoranda().eq(false).or(change_events::resource_type
+                    .eq("memorandum_response")
+                    .and(change_events::office_id.eq(office)))
+                .or(change_events::resource_type.eq("memorandum").and(
+                    sql::<Bool>(
+                        "EXISTS (SELECT 1 FROM memoranda m WHERE m.id::text = change_events.resource_id \
+                         AND (m.applies_to_all OR EXISTS (SELECT 1 FROM memorandum_offices mo \
+                         WHERE mo.memorandum_id = m.id AND mo.office_id = ",
+                    )
+                    .bind::<SqlUuid, _>(office)
+                    .sql(")))"),
+                )),
+            )
+            .filter(
+                accomplishments()
+                    .eq(false)
+                    .or(change_events::office_id.eq(office))
+                    .or(published()),
+            ),
+        FinanceScope::Department(_) | FinanceScope::Nothing => q
+            .filter(assets().eq(false))
+            .filter(memoranda().eq(false))
+            .filter(accomplishments().eq(false).or(published())),
+    }
+}
+
 fn visible(mut q: Boxed, v: &Visibility) -> Boxed {
     let finance =
         || change_events::resource_type.eq_any(FINANCE_TYPES.iter().map(|s| (*s).to_owned()));
@@ -249,6 +316,7 @@ fn visible(mut q: Boxed, v: &Visibility) -> Boxed {
             ),
         );
     }
+    q = scoped_by_office(q, &v.finance);
     match v.finance {
         FinanceScope::All => q,
         FinanceScope::Office(office) => {
