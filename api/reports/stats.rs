@@ -12,6 +12,23 @@
 //! Grouped by project, the row whose `project_id` is null is the spending not tagged to
 //! any project, so that the rows always add up to the ledgers' totals.
 //!
+//! ## Spending by sector
+//! A project has one or more OECD DAC 5-digit sectors with percentages summing to 100.
+//! Grouped by `sector` (or filtered with `sector=`), the spending of each project in each
+//! group of the other dimensions asked for (office, month, category, project, fund) is
+//! split across its sectors in exact minor units: each sector gets ⌊|spent| × percentage
+//! / 100⌋, and the units left over go one each to the sectors with the largest remainders
+//! (ties: the larger percentage, then the lower code); a negative amount (refunds above
+//! expenses) is split the same way with its sign. The shares of a project therefore sum
+//! exactly to its spending, and the total to the unsplit total. Since the split is made
+//! per group, adding a dimension may move a cent between two sectors of a project.
+//! Spending not tagged to a project has no sector: its row has a null `sector` (listed
+//! last), and the `sector` filter leaves it out; the filter keeps the shares in the
+//! given sectors, not the projects' whole spending. In a sector row `entries` counts the
+//! entries of the projects split into it (an entry of a project in two sectors counts
+//! in both); `total_entries` counts every entry once. The sector join is only made when
+//! sector is grouped or filtered.
+//!
 //! ## Who sees what
 //! Every role sees every office's aggregates: they are the published, dashboard face of
 //! the ledgers. No statistic carries an entry (descriptions, payees, references); a
