@@ -11,7 +11,7 @@ use crate::stats::{World, created, minor};
 
 /// Two projects in one ledger: A at 15151 60 % / 15160 40 %, B at 15151 33.33 % /
 /// 15160 33.33 % / 43060 33.34 %; entries in March and April 2026.
-async fn world(app: &TestApp) -> (String, String) {
+async fn world(app: &TestApp) {
     let office = created(
         app,
         "/v1/offices",
@@ -86,7 +86,6 @@ async fn world(app: &TestApp) -> (String, String) {
         )
         .await;
     }
-    (a, b)
 }
 
 async fn ok(app: &TestApp, path: &str) -> Value {
@@ -158,6 +157,13 @@ async fn spending_by_sector_splits_each_project_exactly_by_its_percentages() {
     assert_eq!(names["-"], "-");
     // The null sector (untagged spending) comes last.
     assert!(body["rows"][3]["sector"].is_null(), "{body}");
+    // CSV: the code and its name, the untagged row with empty ones.
+    let csv = app
+        .get("/v1/stats/spending?group_by=sector&format=csv")
+        .await
+        .text();
+    assert!(csv.contains(",15151,Elections,60.35,USD,4"), "{csv}");
+    assert!(csv.contains(",,7.77,USD,1"), "{csv}");
 
     // By month and sector, each month's spending of a project is split on its own.
     // March: A 10 001 → 6 000.6 / 4 000.4 → 6 001 / 4 000; B 33/33/34; untagged 777.
@@ -234,7 +240,11 @@ async fn the_sector_filter_keeps_the_shares_in_those_sectors() {
     assert_eq!(minor(&body["total_spent"]), 4_068);
     assert_eq!(body["total_entries"], 4);
     // With the other filters.
-    let body = ok(&app, "/v1/stats/spending?group_by=office&sector=43060&category=rent").await;
+    let body = ok(
+        &app,
+        "/v1/stats/spending?group_by=office&sector=43060&category=rent",
+    )
+    .await;
     assert_eq!(body["rows"], json!([]));
     // A sector no project is in: nothing.
     let body = ok(&app, "/v1/stats/spending?sector=11330").await;
@@ -282,8 +292,16 @@ async fn spending_by_sector_of_single_sector_projects_is_their_projects_spending
             v.push(d);
             v.join(",")
         };
-        let by_project = ok(&app, &format!("/v1/stats/spending?group_by={}", with("project"))).await;
-        let by_sector = ok(&app, &format!("/v1/stats/spending?group_by={}", with("sector"))).await;
+        let by_project = ok(
+            &app,
+            &format!("/v1/stats/spending?group_by={}", with("project")),
+        )
+        .await;
+        let by_sector = ok(
+            &app,
+            &format!("/v1/stats/spending?group_by={}", with("sector")),
+        )
+        .await;
         keys.push("project_code");
         let mut expected: BTreeMap<String, (i64, i64)> = BTreeMap::new();
         for (k, (s, e)) in rows(&by_project, &keys) {
