@@ -12,6 +12,23 @@
 //! Grouped by project, the row whose `project_id` is null is the spending not tagged to
 //! any project, so that the rows always add up to the ledgers' totals.
 //!
+//! ## Spending by sector
+//! A project has one or more OECD DAC 5-digit sectors with percentages summing to 100.
+//! Grouped by `sector` (or filtered with `sector=`), the spending of each project in each
+//! group of the other dimensions asked for (office, month, category, project, fund) is
+//! split across its sectors in exact minor units: each sector gets ⌊|spent| × percentage
+//! / 100⌋, and the units left over go one each to the sectors with the largest remainders
+//! (ties: the larger percentage, then the lower code); a negative amount (refunds above
+//! expenses) is split the same way with its sign. The shares of a project therefore sum
+//! exactly to its spending, and the total to the unsplit total. Since the split is made
+//! per group, adding a dimension may move a cent between two sectors of a project.
+//! Spending not tagged to a project has no sector: its row has a null `sector` (listed
+//! last), and the `sector` filter leaves it out; the filter keeps the shares in the
+//! given sectors, not the projects' whole spending. In a sector row `entries` counts the
+//! entries of the projects split into it (an entry of a project in two sectors counts
+//! in both); `total_entries` counts every entry once. The sector join is only made when
+//! sector is grouped or filtered.
+//!
 //! ## Who sees what
 //! Every role sees every office's aggregates: they are the published, dashboard face of
 //! the ledgers. No statistic carries an entry (descriptions, payees, references); a
@@ -195,6 +212,10 @@ string_enum! {
         Project = "project" ("Project", "Proyecto"),
         /// The ledger's fund.
         Fund = "fund" ("Fund", "Fondo"),
+        /// The OECD DAC 5-digit sector of the projects the entries are tagged to: a
+        /// project's spending split across its sectors by percentage (null: not tagged
+        /// to any project, so without sector).
+        Sector = "sector" ("Sector", "Sector"),
     }
 }
 
@@ -204,7 +225,7 @@ string_enum! {
 #[into_params(parameter_in = Query)]
 pub struct SpendingQuery {
     /// Dimensions, comma-separated, among `office`, `month`, `category`, `project`,
-    /// `fund` (default `office`). Empty (`group_by=`) gives one overall row.
+    /// `fund`, `sector` (default `office`). Empty (`group_by=`) gives one overall row.
     #[param(example = "office,month")]
     pub group_by: Option<String>,
     /// Entries dated on or after this day.
@@ -226,6 +247,11 @@ pub struct SpendingQuery {
     pub project_id: Option<String>,
     /// HQ departments (ids), comma-separated: only spending tagged to their projects.
     pub department_id: Option<String>,
+    /// OECD DAC 5-digit sectors (codes), comma-separated: only the shares of projects'
+    /// spending split into these sectors (spending not tagged to a project has no
+    /// sector and is left out). A code not in the DAC codelist is a 422.
+    #[param(example = "15151,15160")]
+    pub sector: Option<String>,
 }
 
 /// Net spending of one group. Fields of dimensions not grouped by are null.
@@ -242,9 +268,17 @@ pub struct SpendingRow {
     pub project_id: Option<Uuid>,
     pub project_code: Option<String>,
     pub fund: Option<Fund>,
+    /// OECD DAC 5-digit sector code. Null when grouped by sector: spending not tagged to
+    /// any project.
+    #[schema(example = "15151")]
+    pub sector: Option<String>,
+    /// The sector's name in the DAC codelist (English).
+    #[schema(example = "Elections")]
+    pub sector_name: Option<String>,
     /// Expenses − refunds, net of reversals, in US dollars.
     pub spent: SignedAmount,
-    /// The entries counted: expenses, refunds, and reversals of them.
+    /// The entries counted: expenses, refunds, and reversals of them. By sector, an entry
+    /// of a project in several sectors counts in each (`total_entries` counts it once).
     pub entries: i64,
 }
 
@@ -257,6 +291,7 @@ pub struct SpendingStats {
     pub rows: Vec<SpendingRow>,
     /// The sum of the rows.
     pub total_spent: SignedAmount,
+    /// The entries counted, each once (also by sector).
     pub total_entries: i64,
     /// The data's watermark (as `X-Sync-Watermark`): every change committed before this
     /// instant is counted; one made at or after it may not be.
@@ -279,10 +314,15 @@ struct SpendingSqlRow {
     project_code: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     fund: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    sector: Option<String>,
     #[diesel(sql_type = BigInt)]
     spent: i64,
     #[diesel(sql_type = BigInt)]
     entries: i64,
+    /// The entries counted once: by sector, only in the first sector of their project.
+    #[diesel(sql_type = BigInt)]
+    entries_once: i64,
 }
 
 /// Spending of every ledger, from the ledgers' daily totals.
@@ -308,7 +348,51 @@ const PROJECT_AND_REST_SOURCE: &str = "SELECT ledger_id, entry_date, category, p
      UNION ALL SELECT ledger_id, entry_date, category, NULL::uuid, -effect_minor, -entries \
      FROM project_daily_totals WHERE category <> ''";
 
-/// Net spending, grouped by office, month, category, project and/or fund.
+/// The shares of `g.spent` (numeric, signed) in each sector of project `sp`: each sector
+/// gets ⌊|spent| × percentage / 100⌋ minor units, and the units left over (fewer than
+/// the sectors) go one each to the sectors with the largest remainders (ties: the larger
+/// percentage, then the lower code), so that the shares sum exactly to `g.spent`. The
+/// percentages are stored normalized with at most two decimals (hundredths × 100).
+const SECTOR_SHARES: &str = "SELECT code, sign(g.spent) * (base + CASE WHEN \
+       row_number() OVER (ORDER BY rem DESC, h DESC, code) <= abs(g.spent) - sum(base) OVER () \
+       THEN 1 ELSE 0 END) AS share \
+     FROM (SELECT s.code, h.h, floor(abs(g.spent) * h.h / 10000) AS base, \
+             (abs(g.spent) * h.h) % 10000 AS rem \
+           FROM jsonb_to_recordset(sp.sectors) AS s(code text, percentage text) \
+           CROSS JOIN LATERAL (SELECT s.percentage::numeric * 100 AS h) h) a";
+
+/// The `sector` filter: 5-digit codes (a 400 otherwise), each in the DAC 5-digit
+/// codelist (a 422 naming the code otherwise; withdrawn codes are accepted, since
+/// projects may still carry them).
+fn sector_filter(raw: Option<&str>) -> Result<Option<Vec<String>>, ApiError> {
+    let codes = validate::param_codes("sector", raw, |c| {
+        c.len() == 5 && c.bytes().all(|b| b.is_ascii_digit())
+    })?;
+    if let Some(unknown) = codes
+        .iter()
+        .flatten()
+        .find(|c| !crate::resources::shared::iati::sectors().contains_key(c.as_str()))
+    {
+        return Err(ApiError::invalid_field(
+            "sector",
+            "unknown",
+            text!(
+                "{unknown} is not an OECD DAC 5-digit sector code (IATI Sector codelist)",
+                "{unknown} no es un código de sector de 5 dígitos del CAD de la OCDE (lista Sector de IATI)"
+            ),
+        ));
+    }
+    Ok(codes)
+}
+
+/// The English name of a DAC 5-digit sector code.
+fn sector_name(code: &str) -> Option<String> {
+    crate::resources::shared::iati::sectors()
+        .get(code)
+        .map(|i| i.name.clone())
+}
+
+/// Net spending, grouped by office, month, category, project, fund and/or sector.
 ///
 /// Net spending is expenses − refunds, net of reversals, in US dollars, read from the
 /// daily totals kept with every entry (never from the entries). Readable by every role:
@@ -322,6 +406,7 @@ const PROJECT_AND_REST_SOURCE: &str = "SELECT ledger_id, entry_date, category, p
             (String = "text/csv"),
         )),
         (status = 400, response = crate::core::error::responses::BadRequest),
+        (status = 422, response = crate::core::error::responses::Unprocessable),
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
@@ -358,9 +443,14 @@ pub async fn spending(
     );
     let project_ids = validate::param_uuids("project_id", query.project_id.as_deref())?;
     let department_ids = validate::param_uuids("department_id", query.department_id.as_deref())?;
+    let sectors = sector_filter(query.sector.as_deref())?;
 
-    let by_project = dims.contains(&SpendingDimension::Project);
-    let project_filtered = project_ids.is_some() || department_ids.is_some();
+    let by_sector = dims.contains(&SpendingDimension::Sector);
+    // By sector (or filtered by it), the spending of each project is split across its
+    // sectors: the rows are summed by project first.
+    let with_sectors = by_sector || sectors.is_some();
+    let by_project = dims.contains(&SpendingDimension::Project) || by_sector;
+    let project_filtered = project_ids.is_some() || department_ids.is_some() || sectors.is_some();
     let source = match (by_project, project_filtered) {
         (_, true) => PROJECT_SOURCE,
         (true, false) => PROJECT_AND_REST_SOURCE,
@@ -435,6 +525,8 @@ pub async fn spending(
                     group.push("l.fund");
                 }
             }
+            // Added after the split (see below), never grouped in the first steps.
+            SpendingDimension::Sector => {}
         }
     }
     for d in &dims {
@@ -444,6 +536,7 @@ pub async fn spending(
             SpendingDimension::Category => "category",
             SpendingDimension::Project => "project_code NULLS LAST",
             SpendingDimension::Fund => "fund",
+            SpendingDimension::Sector => "sector NULLS LAST",
         });
     }
     // Two steps: the totals summed by ledger (and month, category, project as grouped)
@@ -489,40 +582,70 @@ pub async fn spending(
         } else {
             "NULL::text"
         },
-        // The department filter needs the project even when not grouped by it.
-        project = if by_project || department_ids.is_some() {
+        // The department and sector filters need the project even when not grouped by it.
+        project = if by_project || department_ids.is_some() || with_sectors {
             "project_id"
         } else {
             "NULL::uuid"
         },
     );
-    let sql = format!(
-        "SELECT {select}, (-sum(t.effect_minor))::bigint AS spent, sum(t.entries)::bigint AS entries \
-         FROM ({inner}) t \
+    let from_where = format!(
+        "FROM ({inner}) t \
          JOIN ledgers l ON l.id = t.ledger_id \
          JOIN offices o ON o.id = l.office_id \
          LEFT JOIN projects p ON p.id = t.project_id \
          WHERE ($3::uuid[] IS NULL OR l.office_id = ANY($3)) \
            AND ($4::text[] IS NULL OR l.fund = ANY($4)) \
            AND ($5::int IS NULL OR l.fiscal_year = $5) \
-           AND ($8::uuid[] IS NULL OR p.department_id = ANY($8)) \
-         {group} HAVING sum(t.entries) <> 0 {order}",
-        select = select.join(", "),
-        group = if group.is_empty() {
-            String::new()
-        } else {
-            format!("GROUP BY {}", group.join(", "))
-        },
-        order = if order.is_empty() {
-            String::new()
-        } else {
-            format!("ORDER BY {}", order.join(", "))
-        },
+           AND ($8::uuid[] IS NULL OR p.department_id = ANY($8))"
     );
+    let order = if order.is_empty() {
+        String::new()
+    } else {
+        format!("ORDER BY {}", order.join(", "))
+    };
+    let sql = if with_sectors {
+        // Three steps: the spending of each project in each group of the other
+        // dimensions (`g`); each such amount split across the project's sectors by
+        // largest remainder (`split`); the shares summed by group and sector.
+        group.push("t.project_id");
+        format!(
+            "WITH g AS (SELECT {select}, t.project_id AS split_project_id, \
+               (-sum(t.effect_minor))::numeric AS spent, sum(t.entries)::bigint AS entries, \
+               row_number() OVER () AS gid \
+             {from_where} GROUP BY {group}), \
+             split AS (SELECT g.*, x.code AS sector, coalesce(x.share, g.spent) AS share, \
+               CASE WHEN row_number() OVER (PARTITION BY g.gid ORDER BY x.code) = 1 \
+                 THEN g.entries ELSE 0 END AS entries_once \
+             FROM g LEFT JOIN projects sp ON sp.id = g.split_project_id \
+             LEFT JOIN LATERAL ({SECTOR_SHARES}) x ON true \
+             WHERE ($9::text[] IS NULL OR x.code = ANY($9))) \
+             SELECT office_id, office_code, month, category, project_id, project_code, fund, \
+               {sector} AS sector, sum(share)::bigint AS spent, sum(entries)::bigint AS entries, \
+               sum(entries_once)::bigint AS entries_once \
+             FROM split GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 HAVING sum(entries) <> 0 {order}",
+            select = select.join(", "),
+            group = group.join(", "),
+            sector = if by_sector { "sector" } else { "NULL::text" },
+        )
+    } else {
+        format!(
+            "SELECT {select}, NULL::text AS sector, (-sum(t.effect_minor))::bigint AS spent, \
+               sum(t.entries)::bigint AS entries, sum(t.entries)::bigint AS entries_once \
+             {from_where} {group} HAVING sum(t.entries) <> 0 {order}",
+            select = select.join(", "),
+            group = if group.is_empty() {
+                String::new()
+            } else {
+                format!("GROUP BY {}", group.join(", "))
+            },
+        )
+    };
     let mut conn = state.pool.get().await?;
     // Before the figures: every change committed before it is in them.
     let as_of = crate::core::sync::watermark(&mut conn).await?;
-    let rows: Vec<SpendingSqlRow> = diesel::sql_query(sql)
+    let mut query = diesel::sql_query(sql)
+        .into_boxed()
         .bind::<Nullable<Date>, _>(from)
         .bind::<Nullable<Date>, _>(to)
         .bind::<Nullable<Array<diesel::sql_types::Uuid>>, _>(office_ids)
@@ -530,12 +653,14 @@ pub async fn spending(
         .bind::<Nullable<Integer>, _>(year)
         .bind::<Nullable<Array<Text>>, _>(categories)
         .bind::<Nullable<Array<diesel::sql_types::Uuid>>, _>(project_ids)
-        .bind::<Nullable<Array<diesel::sql_types::Uuid>>, _>(department_ids)
-        .load(&mut conn)
-        .await?;
+        .bind::<Nullable<Array<diesel::sql_types::Uuid>>, _>(department_ids);
+    if with_sectors {
+        query = query.bind::<Nullable<Array<Text>>, _>(sectors);
+    }
+    let rows: Vec<SpendingSqlRow> = query.load(&mut conn).await?;
 
     let total_spent = rows.iter().map(|r| r.spent).sum();
-    let total_entries = rows.iter().map(|r| r.entries).sum();
+    let total_entries = rows.iter().map(|r| r.entries_once).sum();
     let body = SpendingStats {
         as_of,
         group_by: dims,
@@ -551,6 +676,8 @@ pub async fn spending(
                 project_id: r.project_id,
                 project_code: r.project_code,
                 fund: r.fund.as_deref().map(Fund::from_db),
+                sector_name: r.sector.as_deref().and_then(sector_name),
+                sector: r.sector,
                 spent: usd(r.spent),
                 entries: r.entries,
             })

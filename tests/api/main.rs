@@ -33,6 +33,7 @@ mod operations;
 mod projects;
 mod protocol;
 mod reporting;
+mod sector_spending;
 mod seed;
 mod service;
 mod stats;

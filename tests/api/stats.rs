@@ -651,6 +651,8 @@ async fn statistics_answer_csv_like_the_lists_with_codes_and_labels() {
             "project_code",
             "fund",
             "fund_label",
+            "sector",
+            "sector_name",
             "spent_amount",
             "spent_currency",
             "entries"
