@@ -260,9 +260,17 @@ async fn every_resource_type_emits_its_changes_and_readers_see_what_the_resource
         .iter()
         .map(|e| e["resource_type"].as_str().unwrap())
         .collect();
+    // The offices' own records (assets, memoranda, accomplishments) have their test
+    // below: office_records_in_the_feed_are_seen_only_by_those_who_see_the_records.
+    use ogsms::resources::changes::{ACCOMPLISHMENT_TYPES, ASSET_TYPES, MEMORANDUM_TYPES};
     let expected: BTreeSet<&str> = ogsms::resources::changes::RESOURCE_TYPES
         .iter()
         .copied()
+        .filter(|t| {
+            ![ASSET_TYPES, MEMORANDUM_TYPES, ACCOMPLISHMENT_TYPES]
+                .concat()
+                .contains(t)
+        })
         .collect();
     assert_eq!(types, expected);
     // Distinct ids, and in order of their cursors.
@@ -569,4 +577,146 @@ async fn a_cursor_older_than_the_retention_is_gone_and_bad_cursors_are_400() {
         res.problem(400, "invalid-parameter");
         assert_eq!(res.problem_fields(), [param]);
     }
+}
+
+/// Assets, memoranda and unpublished accomplishments are not everyone's: the feed shows
+/// their events only to those who see them at their own endpoints.
+#[actix_web::test]
+async fn office_records_in_the_feed_are_seen_only_by_those_who_see_the_records() {
+    let app = TestApp::new().await;
+    let office = |code: &'static str, state: &'static str| {
+        let app = &app;
+        async move {
+            let res = app
+                .post("/v1/offices", &crate::common::new_office(code, state))
+                .await;
+            assert_eq!(res.status, 201, "{}", res.text());
+            res.json()["id"]
+                .as_str()
+                .unwrap()
+                .parse::<uuid::Uuid>()
+                .unwrap()
+        }
+    };
+    let pe = office("OGSMS-FP", "PE").await;
+    let co = office("OGSMS-FC", "CO").await;
+    let asset = created(
+        &app,
+        &format!("/v1/offices/{pe}/assets"),
+        &json!({"tag_number": "FEED-1", "category": "furniture", "description": "Desk",
+                "acquired_on": "2025-01-01", "cost": {"amount": "250.00", "currency": "USD"}}),
+    )
+    .await;
+    let memo = created(
+        &app,
+        "/v1/memoranda",
+        &json!({"number": "FEED/1", "title": {"en": "Count"}, "text": {"en": "Count."},
+                "issued_on": "2026-01-10", "applies_to_all": false, "office_ids": [pe]}),
+    )
+    .await;
+    let item = created(
+        &app,
+        "/v1/accomplishments",
+        &json!({"office_id": pe, "occurred_on": "2026-06-01", "kind": "event",
+                "title": {"en": "Fair"}, "text": {"en": "It happened."}}),
+    )
+    .await;
+    created(
+        &app,
+        &format!("/v1/offices/{pe}/asset-counts"),
+        &json!({"counted_on": "2026-01-15"}),
+    )
+    .await;
+    let rep_pe = bearer(&app, Role::Representative, Some(pe), None);
+    let res = app
+        .request(
+            actix_web::http::Method::POST,
+            &format!(
+                "/v1/memoranda/{}/offices/{pe}/acknowledgement",
+                memo["id"].as_str().unwrap()
+            ),
+            &[("authorization", rep_pe.as_str())],
+            None,
+        )
+        .await;
+    assert!(res.status.is_success(), "{}", res.text());
+    created(
+        &app,
+        &format!(
+            "/v1/offices/{pe}/assets/{}/transfers",
+            asset["id"].as_str().unwrap()
+        ),
+        &json!({"to_office_id": co, "transferred_on": "2025-06-01", "reason": "Loan"}),
+    )
+    .await;
+    let coordinator = bearer(&app, Role::Coordinator, None, None);
+    let all = settle(&app, &coordinator, "", |items| {
+        items.iter().any(|e| e["resource_type"] == "asset_transfer")
+    })
+    .await;
+    let count =
+        |items: &[Value], kind: &str| items.iter().filter(|e| e["resource_type"] == kind).count();
+    for kind in [
+        "asset",
+        "asset_transfer",
+        "asset_count",
+        "memorandum",
+        "memorandum_response",
+        "accomplishment",
+    ] {
+        assert!(
+            count(&all, kind) > 0,
+            "the coordinator sees the {kind}: {all:?}"
+        );
+    }
+    let read = |role: Role, office: Option<uuid::Uuid>| {
+        let dept = (role == Role::HqDepartment).then(uuid::Uuid::now_v7);
+        let token = bearer(&app, role, office, dept);
+        let app = &app;
+        async move { drain(app, &token, None, "").await.0 }
+    };
+    let auditor = read(Role::Auditor, None).await;
+    assert_eq!(auditor.len(), all.len());
+    let own = read(Role::Representative, Some(pe)).await;
+    let other = read(Role::OfficeStaff, Some(co)).await;
+    let viewer = read(Role::Viewer, None).await;
+    let dept = read(Role::HqDepartment, None).await;
+    // The asset's own events follow it: the receiving office sees the one of its
+    // arrival, the sending office those from before; the transfer itself names two
+    // offices, so only the Coordinating Office and auditors see it.
+    assert_eq!(count(&own, "asset_transfer"), 0);
+    assert_eq!(count(&other, "asset_transfer"), 0);
+    assert!(
+        count(&other, "asset") > 0,
+        "the receiving office sees the asset arrive"
+    );
+    assert_eq!(count(&own, "asset_count"), 1);
+    assert_eq!(count(&own, "memorandum_response"), 1);
+    assert_eq!(count(&other, "memorandum_response"), 0);
+    for kind in ["asset", "memorandum", "accomplishment"] {
+        assert!(count(&own, kind) > 0, "the office sees its {kind}");
+        assert_eq!(count(&viewer, "asset_count"), 0);
+        if kind != "asset" {
+            assert_eq!(count(&other, kind), 0, "another office sees no {kind}");
+        }
+        assert_eq!(count(&viewer, kind), 0, "a viewer sees no {kind}");
+        assert_eq!(count(&dept, kind), 0, "an HQ department sees no {kind}");
+    }
+    // Once published, the item's events from then on are everyone's.
+    let id = item["id"].as_str().unwrap();
+    for action in ["submit", "publish"] {
+        let res = app
+            .post(&format!("/v1/accomplishments/{id}/{action}"), &json!({}))
+            .await;
+        assert!(res.status.is_success(), "{action}: {}", res.text());
+    }
+    let viewer = settle(
+        &app,
+        &bearer(&app, Role::Viewer, None, None),
+        "&resource_type=accomplishment",
+        |items| !items.is_empty(),
+    )
+    .await;
+    assert_eq!(viewer.len(), 1, "only the publication: {viewer:?}");
+    assert_eq!(viewer[0]["data"]["status"], "published");
 }
