@@ -12,7 +12,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::health;
 use crate::auth;
 use crate::core::error::{Problem, ProblemField, responses};
-use crate::reports::{exports, finance_reports, iati, stats};
+use crate::reports::{exports, finance_reports, iati, reconciliation, stats};
 use crate::resources::assets;
 use crate::resources::changes;
 use crate::resources::offices::appointments;
@@ -384,7 +384,9 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(stats::project_counts)
         .service(iati::iati_activities)
         .service(finance_reports::project_budget_execution)
-        .service(finance_reports::mandate_expenditures);
+        .service(finance_reports::mandate_expenditures)
+        .service(reconciliation::office_reconciliation)
+        .service(reconciliation::reconciliation);
 }
 
 /// The probes, outside `/v1`.
