@@ -201,6 +201,10 @@ pub(crate) const TABLE: &[Row] = &[
     // mandate's expenditures for everyone who sees some finance (within its scope).
     ("GET /v1/projects/{id}/budget-execution", [200, 200, 403, 200, 403, 200, 403, 200, 403]),
     ("GET /v1/mandates/{id}/expenditures", [200, 200, 200, 200, 200, 200, 200, 200, 403]),
+    // Reconciliation: an office's as its whole ledgers (404 to others); across offices
+    // the Coordinating Office and auditors.
+    ("GET /v1/offices/{id}/reconciliation", [200, 200, 404, 200, 404, 404, 404, 200, 404]),
+    ("GET /v1/reconciliation", [200, 403, 403, 403, 403, 403, 403, 200, 403]),
 ];
 
 #[rustfmt::skip]
@@ -791,6 +795,19 @@ pub(crate) async fn request_for(
             let id = created(app, "/v1/mandates", &new_mandate_body(n)).await;
             (format!("/v1/mandates/{id}/expenditures"), None, vec![])
         }
+        "GET /v1/offices/{id}/reconciliation" => (
+            format!(
+                "/v1/offices/{}/reconciliation?fiscal_year=2026",
+                fx.own_office
+            ),
+            None,
+            vec![],
+        ),
+        "GET /v1/reconciliation" => (
+            "/v1/reconciliation?fiscal_year=2026&period=3".to_owned(),
+            None,
+            vec![],
+        ),
         other => panic!("no request is defined for {other}: add one to request_for"),
     }
 }

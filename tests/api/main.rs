@@ -30,6 +30,7 @@ mod openapi;
 mod operations;
 mod projects;
 mod protocol;
+mod reconciliation;
 mod reporting;
 mod seed;
 mod service;
