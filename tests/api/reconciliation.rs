@@ -497,3 +497,32 @@ async fn reconciliation_across_offices_csv_visibility_and_bad_parameters() {
     assert_eq!(res.status, 400);
     assert!(res.text().contains("office_id"));
 }
+
+#[actix_web::test]
+async fn the_demo_data_reconciles_with_real_figures() {
+    let app = TestApp::full_demo().await;
+    let year = Utc::now().year();
+    for y in [year - 1, year] {
+        let res = app
+            .get(&format!("/v1/reconciliation?fiscal_year={y}"))
+            .await;
+        assert_eq!(res.status, 200, "{}", res.text());
+        let rows = res.json()["ledgers"].as_array().unwrap().clone();
+        assert!(rows.len() >= 10, "{y}: {} ledgers", rows.len());
+        let with_spending = rows
+            .iter()
+            .filter(|r| cents(&r["allocations"]) > 0 && cents(&r["expenses"]) > 0)
+            .count();
+        assert!(with_spending >= 10, "{y}: {with_spending} ledgers spend");
+        for r in &rows {
+            // Whole year: opening zero, closing = the movements.
+            assert_eq!(cents(&r["opening_balance"]), 0);
+            let movements = cents(&r["allocations"]) - cents(&r["expenses"])
+                + cents(&r["refunds"])
+                + cents(&r["adjustments"])
+                + cents(&r["reversals"]);
+            assert_eq!(cents(&r["closing_balance"]), movements, "{r}");
+            assert!(cents(&r["closing_balance"]) >= 0, "{r}");
+        }
+    }
+}
