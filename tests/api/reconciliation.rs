@@ -120,7 +120,16 @@ async fn world(app: &TestApp) -> World {
     )
     .await;
     let mut posted = Vec::new();
-    let entries: [(u32, u32, &str, Option<&str>, &str, Option<&String>); 8] = [
+    /// Month, day, kind, category, amount, project.
+    type Planned<'p> = (
+        u32,
+        u32,
+        &'static str,
+        Option<&'static str>,
+        &'static str,
+        Option<&'p String>,
+    );
+    let entries: [Planned; 8] = [
         (1, 5, "allocation", None, "10000.00", None),
         (1, 20, "expense", Some("travel"), "300.00", Some(&p1)),
         (2, 10, "expense", Some("rent"), "200.00", Some(&p2)),
