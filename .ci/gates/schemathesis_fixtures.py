@@ -295,6 +295,7 @@ ids: dict[str, list[dict]] = {
     "GET /v1/offices/{id}/asset-transfers": one(office_ids),
     "GET /v1/offices/{id}/asset-transfers/{transfer_id}": asset_transfers,
     "GET /v1/offices/{id}/asset-depreciation": one(office_ids),
+    "GET /v1/offices/{id}/reconciliation": one(office_ids),
     "GET /v1/offices/{id}/asset-counts": one(office_ids),
     "POST /v1/offices/{id}/asset-counts": one(count_offices),
     "GET /v1/offices/{id}/asset-counts/{count_id}": closed_counts,

@@ -12,7 +12,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::health;
 use crate::auth;
 use crate::core::error::{Problem, ProblemField, responses};
-use crate::reports::{exports, finance_reports, iati, stats};
+use crate::reports::{exports, finance_reports, iati, reconciliation, stats};
 use crate::resources::assets;
 use crate::resources::changes;
 use crate::resources::offices::appointments;
@@ -413,7 +413,9 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(accomplishments::update_accomplishment)
         .service(accomplishments::submit_accomplishment)
         .service(accomplishments::publish_accomplishment)
-        .service(accomplishments::return_accomplishment);
+        .service(accomplishments::return_accomplishment)
+        .service(reconciliation::office_reconciliation)
+        .service(reconciliation::reconciliation);
 }
 
 /// The probes, outside `/v1`.

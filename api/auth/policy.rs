@@ -467,6 +467,27 @@ impl Caller {
         }
     }
 
+    /// An office's reconciliation (`/v1/offices/{id}/reconciliation`): whoever sees the
+    /// office's ledgers whole (the Coordinating Office, auditors, the office's
+    /// representative and staff). Anyone else does not see it: 404.
+    pub fn may_read_office_finance(&self, office_id: Uuid) -> Result<(), ApiError> {
+        match self.finance_scope() {
+            FinanceScope::All => Ok(()),
+            FinanceScope::Office(o) if o == office_id => Ok(()),
+            _ => Err(ApiError::not_found()),
+        }
+    }
+
+    /// Every office's finance at once (the reconciliation across offices): the
+    /// Coordinating Office and auditors.
+    pub fn may_read_all_finance(&self) -> Result<(), ApiError> {
+        if self.finance_scope() == FinanceScope::All {
+            Ok(())
+        } else {
+            Err(forbidden())
+        }
+    }
+
     /// Acknowledging a memorandum and recording compliance: the office itself (its
     /// representative and staff), nobody on its behalf.
     pub fn may_answer_memorandum(&self, office_id: Uuid) -> Result<(), ApiError> {
@@ -667,6 +688,30 @@ mod tests {
         assert_eq!(
             decide(&|c, o| c.may_write_assets(o)),
             [200, 200, 404, 200, 404, 404, 403, 404]
+        );
+    }
+
+    #[test]
+    fn reconciliation_of_an_office_and_of_all() {
+        // GET /v1/offices/{id}/reconciliation: the office's whole ledgers, else 404.
+        let of_office: Vec<u16> = [
+            (Role::Coordinator, OWN_OFFICE),
+            (Role::Representative, OWN_OFFICE),
+            (Role::Representative, OTHER_OFFICE),
+            (Role::OfficeStaff, OWN_OFFICE),
+            (Role::OfficeStaff, OTHER_OFFICE),
+            (Role::HqDepartment, OWN_OFFICE),
+            (Role::Auditor, OWN_OFFICE),
+            (Role::Viewer, OWN_OFFICE),
+        ]
+        .into_iter()
+        .map(|(role, office)| status(caller(role).may_read_office_finance(office)))
+        .collect();
+        assert_eq!(of_office, [200, 200, 404, 200, 404, 404, 200, 404]);
+        // GET /v1/reconciliation: the Coordinating Office and auditors.
+        assert_eq!(
+            matrix(|c, _, _| allowed(c.may_read_all_finance())),
+            [T, F, F, F, F, F, F, T, F]
         );
     }
 

@@ -3,4 +3,5 @@
 pub mod exports;
 pub mod finance_reports;
 pub mod iati;
+pub mod reconciliation;
 pub mod stats;

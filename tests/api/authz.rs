@@ -223,6 +223,10 @@ pub(crate) const TABLE: &[Row] = &[
     ("POST /v1/accomplishments/{id}/submit", DRAFT_WRITE),
     ("POST /v1/accomplishments/{id}/publish", MEMO_MANAGE),
     ("POST /v1/accomplishments/{id}/return", RETURN_ITEM),
+    // Reconciliation: an office's as its whole ledgers (404 to others); across offices
+    // the Coordinating Office and auditors.
+    ("GET /v1/offices/{id}/reconciliation", [200, 200, 404, 200, 404, 404, 404, 200, 404]),
+    ("GET /v1/reconciliation", [200, 403, 403, 403, 403, 403, 403, 200, 403]),
 ];
 
 #[rustfmt::skip]
@@ -929,6 +933,19 @@ pub(crate) async fn request_for(
                 ),
             }
         }
+        "GET /v1/offices/{id}/reconciliation" => (
+            format!(
+                "/v1/offices/{}/reconciliation?fiscal_year=2026",
+                fx.own_office
+            ),
+            None,
+            vec![],
+        ),
+        "GET /v1/reconciliation" => (
+            "/v1/reconciliation?fiscal_year=2026&period=3".to_owned(),
+            None,
+            vec![],
+        ),
         other => panic!("no request is defined for {other}: add one to request_for"),
     }
 }

@@ -32,6 +32,7 @@ mod openapi;
 mod operations;
 mod projects;
 mod protocol;
+mod reconciliation;
 mod reporting;
 mod sector_spending;
 mod seed;
