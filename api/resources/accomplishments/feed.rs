@@ -55,8 +55,11 @@ pub struct FeedItem {
     pub kind: AccomplishmentKind,
     pub title: LocalizedText,
     pub text: LocalizedText,
+    #[schema(max_items = 50)]
     pub project_ids: Vec<Uuid>,
+    #[schema(max_items = 50)]
     pub mandate_ids: Vec<Uuid>,
+    #[schema(max_items = 50)]
     pub agency_ids: Vec<Uuid>,
     pub published_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

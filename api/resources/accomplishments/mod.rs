@@ -102,10 +102,13 @@ pub struct Accomplishment {
     /// Why the Coordinating Office returned it (while `returned`).
     pub return_reason: Option<String>,
     /// The projects it concerns (of its office), in id order.
+    #[schema(max_items = 50)]
     pub project_ids: Vec<Uuid>,
     /// The mandates it concerns, in id order.
+    #[schema(max_items = 50)]
     pub mandate_ids: Vec<Uuid>,
     /// The executing agencies it concerns, in id order.
+    #[schema(max_items = 50)]
     pub agency_ids: Vec<Uuid>,
     pub created_by: String,
     pub submitted_at: Option<DateTime<Utc>>,
@@ -232,12 +235,15 @@ pub struct NewAccomplishment {
     pub text: LocalizedText,
     /// Projects of the same office, at most 50.
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub project_ids: Vec<Uuid>,
     /// At most 50.
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub mandate_ids: Vec<Uuid>,
     /// At most 50.
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub agency_ids: Vec<Uuid>,
 }
 
@@ -249,8 +255,11 @@ pub struct AccomplishmentPatch {
     pub kind: Option<AccomplishmentKind>,
     pub title: Option<LocalizedText>,
     pub text: Option<LocalizedText>,
+    #[schema(max_items = 50)]
     pub project_ids: Option<Vec<Uuid>>,
+    #[schema(max_items = 50)]
     pub mandate_ids: Option<Vec<Uuid>>,
+    #[schema(max_items = 50)]
     pub agency_ids: Option<Vec<Uuid>>,
 }
 

@@ -63,6 +63,7 @@ pub struct Compliance {
     pub text: String,
     /// References of the attached documents (document numbers, file names or URLs of
     /// the OAS's document system).
+    #[schema(max_items = 20)]
     pub attachments: Vec<String>,
     /// The day the office complied.
     pub complied_on: NaiveDate,
@@ -602,6 +603,7 @@ pub struct NewCompliance {
     pub text: String,
     /// References of the attached documents, at most 20, each at most 500 characters.
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub attachments: Vec<String>,
     /// The day the office complied: not before the memorandum's issue, not after today.
     pub complied_on: NaiveDate,

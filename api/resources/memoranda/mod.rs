@@ -84,6 +84,7 @@ pub struct Memorandum {
     pub applies_to_all: bool,
     /// The offices it applies to when `applies_to_all` is false (empty otherwise), in
     /// id order.
+    #[schema(max_items = 200)]
     pub office_ids: Vec<Uuid>,
     /// When the offices must have acknowledged it (and given their evidence).
     pub deadline: Option<NaiveDate>,
@@ -146,6 +147,7 @@ pub struct NewMemorandum {
     /// Required (at least one office) when `applies_to_all` is false; must be empty or
     /// absent when it is true.
     #[serde(default)]
+    #[schema(max_items = 200)]
     pub office_ids: Option<Vec<Uuid>>,
     /// Not before `issued_on`.
     #[serde(default)]
@@ -163,6 +165,7 @@ pub struct MemorandumPatch {
     pub title: Option<LocalizedText>,
     pub text: Option<LocalizedText>,
     pub applies_to_all: Option<bool>,
+    #[schema(max_items = 200)]
     pub office_ids: Option<Vec<Uuid>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<NaiveDate>)]

@@ -86,8 +86,10 @@ pub struct Webhook {
     pub url: String,
     pub description: Option<String>,
     /// The resource types delivered; null for all.
+    #[schema(max_items = 32)]
     pub resource_types: Option<Vec<String>>,
     /// The actions delivered (`created`, `updated`, `deleted`); null for all.
+    #[schema(max_items = 3)]
     pub actions: Option<Vec<String>>,
     pub status: WebhookStatus,
     pub owner: WebhookOwner,
