@@ -51,6 +51,28 @@ import jsonschema_rs
 import schemathesis
 from schemathesis.core.parameters import ParameterLocation
 
+
+def _plain_description(fn) -> str:
+    return getattr(fn, "__qualname__", None) or repr(fn)
+
+
+# Hypothesis describes every filter lambda by parsing its source file with ast.parse,
+# for reprs only; under the gate's worker threads CPython 3.11's parser sometimes fails
+# ("AST constructor recursion depth mismatch"), which Schemathesis reports as a Runtime
+# Error of the whole operation. The description becomes the function's name instead.
+def _plain_descriptions() -> None:
+    import sys
+
+    import hypothesis.internal.reflection  # noqa: F401 (loads the modules patched below)
+    import hypothesis.strategies._internal.lazy  # noqa: F401
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("hypothesis") and hasattr(module, "get_pretty_function_description"):
+            module.get_pretty_function_description = _plain_description
+
+
+_plain_descriptions()
+
 BASE_URL = os.environ["OGSMS_GATES_BASE_URL"]
 TOKEN = os.environ["OGSMS_GATES_TOKEN"]
 with open(os.environ["OGSMS_GATES_IDS"]) as f:

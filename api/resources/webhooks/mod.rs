@@ -336,6 +336,8 @@ pub async fn list_webhooks(
          headers(("Location" = String, description = "The subscription's URL"))),
         (status = 400, response = crate::core::error::responses::BadRequest),
         (status = 403, response = crate::core::error::responses::Forbidden),
+        (status = 413, response = crate::core::error::responses::PayloadTooLarge),
+        (status = 415, response = crate::core::error::responses::UnsupportedMediaType),
         (status = 422, response = crate::core::error::responses::Unprocessable),
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
@@ -526,6 +528,8 @@ pub async fn delete_webhook(
         (status = 400, response = crate::core::error::responses::BadRequest),
         (status = 403, response = crate::core::error::responses::Forbidden),
         (status = 404, response = crate::core::error::responses::NotFound),
+        (status = 413, response = crate::core::error::responses::PayloadTooLarge),
+        (status = 415, response = crate::core::error::responses::UnsupportedMediaType),
         (status = 422, response = crate::core::error::responses::Unprocessable),
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
