@@ -228,12 +228,15 @@ to_comply = [pair(s) for s in standings if s["office_id"] in home and s["evidenc
 to_review = [pair(s) for s in standings if s["status"] == "submitted"]
 # Accomplishments: drafts of the gate's offices to edit and submit, submitted ones to
 # publish or return.
-drafts = [must("POST", "/v1/accomplishments", {"office_id": o, "occurred_on": "2026-06-01", "kind": "event",
-                                               "title": {"en": f"Gate item {i}"}, "text": {"en": "It happened."}})["id"]
-          for i, o in enumerate(home * 15)]
-for d in drafts[:10]:
+drafts = [must("POST", "/v1/accomplishments", {"office_id": home[i % len(home)], "occurred_on": "2026-06-01",
+                                               "kind": "event", "title": {"en": f"Gate item {i}"},
+                                               "text": {"en": "It happened."}})["id"]
+          for i in range(30)]
+for d in drafts[:20]:
     must("POST", f"/v1/accomplishments/{d}/submit")
-accomplishments_submitted, drafts = drafts[:10], drafts[10:]
+# Publishing and returning each take a submitted item out of `submitted`, so each has
+# its own ten: otherwise whichever runs first leaves the other nothing but 409s.
+to_publish, to_return, drafts = drafts[:10], drafts[10:20], drafts[20:]
 accomplishments = [a["id"] for a in items("/v1/accomplishments")]
 
 one = lambda ids: [{"id": i} for i in ids]  # noqa: E731
@@ -311,8 +314,8 @@ ids: dict[str, list[dict]] = {
     "GET /v1/accomplishments/{id}": one(accomplishments),
     "PATCH /v1/accomplishments/{id}": one(drafts),
     "POST /v1/accomplishments/{id}/submit": one(drafts),
-    "POST /v1/accomplishments/{id}/publish": one(accomplishments_submitted),
-    "POST /v1/accomplishments/{id}/return": one(accomplishments_submitted),
+    "POST /v1/accomplishments/{id}/publish": one(to_publish),
+    "POST /v1/accomplishments/{id}/return": one(to_return),
 }
 # Ids inside bodies: a new project's office, a posting's project or payee ...
 refs = {
