@@ -4,8 +4,11 @@
 //! expenditure (personnel, rent and utilities monthly, travel, contracts, equipment and
 //! disbursements to the projects' executing agencies as they come), refunds, reversals,
 //! some of it in the member state's currency at monthly exchange rates, and closed
-//! periods (the previous year through 31 December, the current one through June or
-//! September, so that some offices are late closing the third quarter).
+//! periods (month by month, the previous year through 31 December, the current one
+//! through June or September, so that some offices are late closing the third quarter;
+//! each closing made
+//! [`CLOSED_AFTER_DAYS`] after the day it closes through), and every ledger's chain
+//! verified once loaded.
 //!
 //! Every entry goes through the ledgers' own checks and writer
 //! (`resources::ledgers::direct::post_all`, which checks and chains each entry with the
@@ -29,9 +32,14 @@ use crate::auth::Caller;
 use crate::auth::role::Role;
 use crate::core::money::Money;
 use crate::db::schema::{exchange_rates, executing_agencies, offices, project_agencies, projects};
+use crate::resources::ledgers::closings::Closing;
 use crate::resources::ledgers::direct;
 use crate::resources::ledgers::posting::NewEntry;
+use crate::resources::ledgers::verification;
 use crate::resources::ledgers::{Category, EntryKind, Fund};
+
+/// Days after the day it closes through that a demo closing was made.
+const CLOSED_AFTER_DAYS: i32 = 12;
 
 /// What the money load wrote.
 #[derive(Debug, Default, Clone)]
@@ -729,13 +737,19 @@ fn plans(offices: &[Office], projects: &[Project]) -> Vec<LedgerPlan> {
             } else {
                 date(year, 12, 31)
             };
-            let closings = if year < AS_OF.year() {
-                vec![date(year, 12, 31)]
+            // Month by month, each within its deadline, through December of the previous
+            // year and through September or June of the current one.
+            let through = if year < AS_OF.year() {
+                12
             } else if rng.chance(50) {
-                vec![date(year, 9, 30)]
+                9
             } else {
-                vec![date(year, 6, 30)]
+                6
             };
+            let closings: Vec<NaiveDate> = (1..=through)
+                .map(|m| date(year, m, 1) + Duration::days(31))
+                .map(|d| d.with_day(1).unwrap() - Duration::days(1))
+                .collect();
             let mut ledger = |fund: Fund, fund_code: Option<String>, entries: Vec<Planned>| {
                 let code = format!(
                     "{}/{year}/{}{}",
@@ -801,6 +815,58 @@ fn plans(offices: &[Office], projects: &[Project]) -> Vec<LedgerPlan> {
     out
 }
 
+/// Writes closings of a ledger as they were made, each [`CLOSED_AFTER_DAYS`] after the
+/// day it closes through, with their audit events, in one statement.
+async fn record_history(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    ledger_id: Uuid,
+    through: &[NaiveDate],
+) -> anyhow::Result<()> {
+    if through.is_empty() {
+        return Ok(());
+    }
+    let actor = caller.actor();
+    let rows: Vec<serde_json::Value> = through
+        .iter()
+        .map(|&d| {
+            let closing = Closing {
+                id: Uuid::now_v7(),
+                ledger_id,
+                closed_through: d,
+                created_by: caller.sub.clone(),
+                created_at: (d + Duration::days(i64::from(CLOSED_AFTER_DAYS)))
+                    .and_hms_opt(0, 0, 0)
+                    .expect("midnight exists")
+                    .and_utc(),
+            };
+            serde_json::json!({
+                "audit_id": Uuid::now_v7(),
+                "after": closing,
+                "id": closing.id,
+                "closed_through": closing.closed_through,
+                "created_at": closing.created_at,
+            })
+        })
+        .collect();
+    diesel::sql_query(
+        "WITH x AS (SELECT * FROM jsonb_to_recordset($1) AS x(audit_id uuid, after jsonb, id uuid, \
+                    closed_through date, created_at timestamptz)), \
+              c AS (INSERT INTO ledger_closings (id, ledger_id, closed_through, created_by, created_at) \
+                    SELECT id, $2, closed_through, $3, created_at FROM x) \
+         INSERT INTO audit_events (id, actor_sub, actor_role, action, resource_type, resource_id, \
+                                   request_id, after) \
+         SELECT audit_id, $3, $4, 'close_period', 'ledger', $2::text, NULL, after FROM x",
+    )
+    .bind::<diesel::sql_types::Jsonb, _>(serde_json::Value::Array(rows))
+    .bind::<diesel::sql_types::Uuid, _>(ledger_id)
+    .bind::<diesel::sql_types::Text, _>(&actor.sub)
+    .bind::<diesel::sql_types::Text, _>(&actor.role)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Loads the demo money into the database, in the caller's transaction, after the
 /// offices, projects and agencies.
 pub async fn load(conn: &mut AsyncPgConnection) -> anyhow::Result<MoneyReport> {
@@ -859,12 +925,41 @@ pub async fn load(conn: &mut AsyncPgConnection) -> anyhow::Result<MoneyReport> {
         report.entries += direct::post_all(conn, &caller, plan.id, items)
             .await
             .map_err(fail(format!("posting the entries of {}", plan.code)))?;
-        // Closed after the entries: what is dated in them was posted before.
-        for c in &plan.closings {
-            direct::close_period(conn, &caller, plan.id, *c)
+        // Closed after the entries: what is dated in them was posted before. The months
+        // before the last are history, written in one statement with their audit events
+        // (a closing at a time costs ~6 round trips, ~2,500 of them in all); the last
+        // goes through the closings' own checks and sets the ledger's `closed_through`.
+        if let Some((last, earlier)) = plan.closings.split_last() {
+            record_history(conn, &caller, plan.id, earlier).await?;
+            direct::close_period(conn, &caller, plan.id, *last)
                 .await
-                .map_err(fail(format!("closing {} through {c}", plan.code)))?;
+                .map_err(fail(format!("closing {} through {last}", plan.code)))?;
         }
+        // The closings are history as of AS_OF, like the entries' dates: each was made
+        // CLOSED_AFTER_DAYS after the day it closes through, within the deadline the
+        // reconciliation checks, so that only the periods the demo leaves open show as
+        // late (made at load time, every closing would be).
+        diesel::sql_query(
+            "UPDATE ledger_closings SET created_at = (closed_through + $2)::timestamptz \
+              WHERE ledger_id = $1",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(plan.id)
+        .bind::<diesel::sql_types::Integer, _>(CLOSED_AFTER_DAYS)
+        .execute(conn)
+        .await?;
+        // And the chain is verified once loaded, as an office would after a closing.
+        let (count, head): (i64, String) = crate::db::schema::ledgers::table
+            .find(plan.id)
+            .select((
+                crate::db::schema::ledgers::entry_count,
+                crate::db::schema::ledgers::head_hash,
+            ))
+            .first(conn)
+            .await?;
+        let intact = verification::verify_and_record(conn, plan.id, count, &head)
+            .await
+            .map_err(fail(format!("verifying {}", plan.code)))?;
+        anyhow::ensure!(intact, "the chain of {} does not verify", plan.code);
     }
     Ok(report)
 }

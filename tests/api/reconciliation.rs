@@ -532,6 +532,26 @@ async fn the_demo_data_reconciles_with_real_figures() {
                 + cents(&r["reversals"]);
             assert_eq!(cents(&r["closing_balance"]), movements, "{r}");
             assert!(cents(&r["closing_balance"]) >= 0, "{r}");
+            // The loader verifies every chain after its last entry.
+            assert_eq!(r["flags"]["chain_not_verified"], false, "{r}");
+            if y < year {
+                // Closed through 31 December, within the deadline.
+                assert_eq!(r["flags"]["period_not_closed_on_time"], false, "{r}");
+            }
         }
     }
+    // September: the ledgers the demo closed through September did so on time, those
+    // closed through June are late (both kinds exist).
+    let res = app
+        .get(&format!("/v1/reconciliation?fiscal_year={year}&period=9"))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let late: Vec<bool> = res.json()["ledgers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["flags"]["period_not_closed_on_time"].as_bool().unwrap())
+        .collect();
+    assert!(late.iter().any(|l| *l), "no ledger late for September");
+    assert!(late.iter().any(|l| !*l), "every ledger late for September");
 }

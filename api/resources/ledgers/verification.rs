@@ -45,6 +45,42 @@ pub async fn verify_ledger(
     let mut conn = state.pool.get().await?;
     let ledger = load_ledger(&mut conn, &caller, id, false).await?;
     caller.may_read_whole_ledger(ledger.office_id)?;
+    let checked = check_chain(&mut conn, id, ledger.entry_count, &ledger.head_hash).await?;
+    let verified_at = if checked.broken.is_none() {
+        super::provenance::record_verification(&mut conn, id, checked.count, &checked.head).await?
+    } else {
+        Utc::now()
+    };
+    let (count, prev, broken) = (checked.count, checked.head, checked.broken);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(Verification {
+            ledger_id: id,
+            ok: broken.is_none(),
+            entry_count: count,
+            head_hash: prev,
+            first_broken_seq: broken.as_ref().map(|b| b.0),
+            problem: broken.map(|b| b.1),
+            verified_at,
+        }))
+}
+
+/// What re-computing a chain found: how many entries in order, the last hash, and the
+/// first break (its sequence number and what is wrong) if any.
+pub struct ChainCheck {
+    pub count: i64,
+    pub head: String,
+    pub broken: Option<(i64, String)>,
+}
+
+/// Re-computes ledger `id`'s hash chain from its first entry, in batches, and compares
+/// the end with the ledger's head (`entry_count`, `head_hash`).
+pub async fn check_chain(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    entry_count: i64,
+    head_hash: &str,
+) -> Result<ChainCheck, ApiError> {
     let mut prev = ZERO_HASH.to_owned();
     let mut expected_seq = 1i64;
     let mut broken: Option<(i64, String)> = None;
@@ -56,7 +92,7 @@ pub async fn verify_ledger(
             .order(ledger_entries::seq.asc())
             .limit(5000)
             .select(EntryRow::as_select())
-            .load(&mut conn)
+            .load(conn)
             .await?;
         if batch.is_empty() {
             break;
@@ -84,26 +120,31 @@ pub async fn verify_ledger(
         }
     }
     let count = expected_seq - 1;
-    if broken.is_none() && (count != ledger.entry_count || prev != ledger.head_hash) {
+    if broken.is_none() && (count != entry_count || prev != head_hash) {
         broken = Some((
             count + 1,
             "the ledger's head does not match its last entry".to_owned(),
         ));
     }
-    let verified_at = if broken.is_none() {
-        super::provenance::record_verification(&mut conn, id, count, &prev).await?
-    } else {
-        Utc::now()
-    };
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(Verification {
-            ledger_id: id,
-            ok: broken.is_none(),
-            entry_count: count,
-            head_hash: prev,
-            first_broken_seq: broken.as_ref().map(|b| b.0),
-            problem: broken.map(|b| b.1),
-            verified_at,
-        }))
+    Ok(ChainCheck {
+        count,
+        head: prev,
+        broken,
+    })
+}
+
+/// Verifies a ledger just written by the demo loader the way `GET …/verification` does,
+/// and keeps the verification when the chain holds (an error when it does not).
+pub async fn verify_and_record(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    entry_count: i64,
+    head_hash: &str,
+) -> Result<bool, ApiError> {
+    let checked = check_chain(conn, id, entry_count, head_hash).await?;
+    if checked.broken.is_some() {
+        return Ok(false);
+    }
+    super::provenance::record_verification(conn, id, checked.count, &checked.head).await?;
+    Ok(true)
 }
