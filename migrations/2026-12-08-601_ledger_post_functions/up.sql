@@ -9,9 +9,12 @@
 -- kept with them, in one statement (each data-modifying WITH runs once, over the new
 -- entries read once): the ledger's daily, monthly and all-time totals, its monthly
 -- spending (entries with a category), and its projects' daily totals (entries tagged to
--- one). One entry (a posting) or thousands (the demo's batch writer) alike.
+-- one). One entry (a posting) or thousands (the demo's batch writer) alike. In plpgsql,
+-- which keeps the statement's plan for the session (a LANGUAGE sql function's body is
+-- planned again at every call).
 CREATE FUNCTION ledger_add_totals(p_ledger uuid, p_after bigint) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+BEGIN
 WITH e AS MATERIALIZED (
   SELECT entry_date, date_trunc('month', entry_date)::date AS month, kind,
          coalesce(category, '') AS category, category IS NOT NULL AS spending,
@@ -50,7 +53,8 @@ SELECT project_id, p_ledger, entry_date, kind, category, sum(effect_minor), sum(
   FROM e WHERE project_id IS NOT NULL GROUP BY project_id, entry_date, kind, category
 ON CONFLICT (project_id, ledger_id, entry_date, kind, category) DO UPDATE
   SET effect_minor = t.effect_minor + EXCLUDED.effect_minor,
-      usd_minor = t.usd_minor + EXCLUDED.usd_minor, entries = t.entries + EXCLUDED.entries
+      usd_minor = t.usd_minor + EXCLUDED.usd_minor, entries = t.entries + EXCLUDED.entries;
+END
 $$;
 
 -- Opens a posting to `p_ledger`, in this order, stopping at the first that decides the
