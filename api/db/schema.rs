@@ -176,6 +176,9 @@ diesel::table! {
         sectors -> Jsonb,
         budget_lines -> Jsonb,
         donor_org_identifier -> Nullable<Text>,
+        mandate_ids -> Array<Uuid>,
+        agency_ids -> Array<Uuid>,
+        agency_roles -> Array<Text>,
     }
 }
 

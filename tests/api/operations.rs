@@ -153,15 +153,12 @@ async fn hot_statements_stay_prepared_on_their_connection() {
             .unwrap();
     let has = |part: &str| prepared.iter().any(|s| s.statement.contains(part));
     for part in [
-        "pg_try_advisory_xact_lock",
-        "clock_timestamp()",
-        "INSERT INTO \"ledger_entries\"",
-        "UPDATE \"ledgers\"",
-        "INSERT INTO ledger_daily_totals",
-        "INSERT INTO \"audit_events\"",
-        "INSERT INTO \"idempotency_keys\"",
+        // A posting's two statements (migration 2026-12-08-601).
+        "ledger_post_open",
+        "ledger_post_write",
         "FROM \"ledger_totals\"",
-        "ARRAY(SELECT m.mandate_id",
+        // The links' copy on the project row (migration 2026-12-08-602).
+        "\"projects\".\"mandate_ids\"",
     ] {
         assert!(has(part), "{part} is not kept prepared");
     }

@@ -1504,3 +1504,195 @@ async fn updated_since_sees_changes_of_links_too() {
         .await;
     assert_eq!(codes(&found), ["PE-UPD-1"]);
 }
+
+// ---------------------------------------------------------------------------------------
+// The copy of the links on each project row (issue 19)
+// ---------------------------------------------------------------------------------------
+
+/// Projects whose copy of their links (read by the list and by GET) differs from the
+/// links themselves, in the order a project lists them.
+fn links_copy_drift(app: &TestApp) -> i64 {
+    count(
+        app,
+        "projects p WHERE p.mandate_ids IS DISTINCT FROM ARRAY(SELECT m.mandate_id \
+           FROM project_mandates m WHERE m.project_id = p.id ORDER BY m.mandate_id) \
+         OR p.agency_ids IS DISTINCT FROM ARRAY(SELECT a.agency_id FROM project_agencies a \
+           WHERE a.project_id = p.id ORDER BY a.role, a.agency_id) \
+         OR p.agency_roles IS DISTINCT FROM ARRAY(SELECT a.role FROM project_agencies a \
+           WHERE a.project_id = p.id ORDER BY a.role, a.agency_id)",
+    )
+}
+
+#[actix_web::test]
+async fn the_copy_of_the_links_on_each_project_always_equals_the_links() {
+    let app = TestApp::full_demo().await;
+    // The demo data (its links written in bulk).
+    assert!(count(&app, "project_agencies") > 0);
+    assert!(count(&app, "project_mandates") > 0);
+    assert_eq!(links_copy_drift(&app), 0, "after the demo data");
+
+    // Every write of the service: a creation with links, replacing each kind, emptying
+    // them, deleting the project (the links cascade).
+    let m1 = insert_mandate(&app, "AG/RES. 11 (L-O/20)");
+    let m2 = insert_mandate(&app, "AG/RES. 12 (L-O/20)");
+    let a1 = insert_agency(&app, "Uno", "active");
+    let a2 = insert_agency(&app, "Dos", "active");
+    let mut body = new_project("PE-COPY-1");
+    body["mandate_ids"] = json!([m2, m1]);
+    body["agencies"] = json!([
+        {"agency_id": a2, "role": "partner"},
+        {"agency_id": a1, "role": "lead"},
+    ]);
+    let p = create(&app, &body).await;
+    assert_eq!(links_copy_drift(&app), 0, "after a creation");
+    let etag = app.get(&path_of(&p)).await.header("etag").unwrap();
+    let p = patch_ok(&app, &p, &json!({"mandate_ids": [m1]})).await;
+    assert_eq!(links_copy_drift(&app), 0, "after replacing the mandates");
+    let p = patch_ok(
+        &app,
+        &p,
+        &json!({"agencies": [
+            {"agency_id": a1, "role": "partner"},
+            {"agency_id": a2, "role": "lead"},
+        ]}),
+    )
+    .await;
+    assert_eq!(links_copy_drift(&app), 0, "after swapping the roles");
+    assert_eq!(
+        p["agencies"],
+        json!([{"agency_id": a2, "role": "lead"}, {"agency_id": a1, "role": "partner"}])
+    );
+    let got = app.get(&path_of(&p)).await;
+    assert_eq!(got.json(), p, "GET answers what the PATCH answered");
+    assert_ne!(got.header("etag").unwrap(), etag);
+    let listed = app.collect("/v1/projects?q=PE-COPY-1").await;
+    assert_eq!(listed, vec![p.clone()], "the list answers the same project");
+    let p = patch_ok(&app, &p, &json!({"mandate_ids": [], "agencies": []})).await;
+    assert_eq!(p["mandate_ids"], json!([]));
+    assert_eq!(links_copy_drift(&app), 0, "after emptying the links");
+    let p = patch_ok(
+        &app,
+        &p,
+        &json!({"mandate_ids": [m1, m2], "agencies": [{"agency_id": a1, "role": "lead"}]}),
+    )
+    .await;
+    // Rewriting the copy is not a change of the project: GET keeps the PATCH's ETag.
+    let patched_etag = app.get(&path_of(&p)).await.header("etag").unwrap();
+    assert_eq!(app.get(&path_of(&p)).await.json(), p);
+    let res = app
+        .request(
+            Method::DELETE,
+            &path_of(&p),
+            &[("if-match", &patched_etag)],
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 204, "{}", res.text());
+    assert_eq!(
+        count(
+            &app,
+            &format!("project_agencies WHERE project_id = '{}'", id(&p))
+        ),
+        0
+    );
+    assert_eq!(links_copy_drift(&app), 0, "after a deletion");
+
+    // Writes of the links themselves, in SQL: inserts of several projects at once, an
+    // update of a role, an update moving a link to another project, deletes; a
+    // mandate or agency still linked is not deleted (no cascade from them).
+    let q = create(&app, &new_project("PE-COPY-2")).await;
+    let r = create(&app, &new_project("PE-COPY-3")).await;
+    let (q, r) = (id(&q), id(&r));
+    let sql = |s: String| app.db.execute(&s).unwrap();
+    sql(format!(
+        "INSERT INTO project_mandates VALUES ('{q}', '{m1}'), ('{q}', '{m2}'), ('{r}', '{m1}');
+         INSERT INTO project_agencies VALUES ('{q}', '{a1}', 'partner'), ('{r}', '{a2}', 'lead')"
+    ));
+    assert_eq!(links_copy_drift(&app), 0, "after inserts");
+    sql(format!(
+        "UPDATE project_agencies SET role = 'lead' WHERE project_id = '{q}' AND agency_id = '{a1}'"
+    ));
+    assert_eq!(links_copy_drift(&app), 0, "after a role's update");
+    sql(format!(
+        "UPDATE project_mandates SET project_id = '{r}' WHERE project_id = '{q}' AND mandate_id = '{m2}'"
+    ));
+    assert_eq!(links_copy_drift(&app), 0, "after moving a link");
+    sql(format!(
+        "DELETE FROM project_mandates WHERE mandate_id = '{m1}'"
+    ));
+    assert_eq!(links_copy_drift(&app), 0, "after deleting links");
+    assert!(
+        app.db
+            .execute(&format!("DELETE FROM executing_agencies WHERE id = '{a1}'"))
+            .is_err()
+    );
+    assert!(
+        app.db
+            .execute(&format!("DELETE FROM mandates WHERE id = '{m2}'"))
+            .is_err()
+    );
+    // A rolled back write leaves the copy as it was.
+    sql(format!(
+        "BEGIN; DELETE FROM project_agencies WHERE project_id = '{q}'; ROLLBACK"
+    ));
+    assert_eq!(links_copy_drift(&app), 0, "after a rollback");
+    assert_eq!(
+        app.db
+            .scalar(&format!("SELECT agency_ids FROM projects WHERE id = '{q}'")),
+        format!("{{{a1}}}")
+    );
+}
+
+#[actix_web::test]
+async fn two_transactions_linking_one_project_at_once_both_reach_its_copy() {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    type Conn = diesel_async::async_connection_wrapper::AsyncConnectionWrapper<
+        diesel_async::AsyncPgConnection,
+    >;
+    let app = TestApp::demo().await;
+    let p = create(&app, &new_project("PE-RACE-1")).await;
+    let p = id(&p);
+    let a1 = insert_agency(&app, "Uno", "active");
+    let a2 = insert_agency(&app, "Dos", "active");
+    let url = app.db.url.clone();
+    let (first_linked, first_linked_rx) = std::sync::mpsc::channel::<()>();
+    let (second_started, second_started_rx) = std::sync::mpsc::channel::<()>();
+    // The first transaction links its agency and waits; the second links its own (and
+    // waits for the first's lock on the project); the first commits, then the second.
+    let first = {
+        let (url, p, a1) = (url.clone(), p.clone(), a1.clone());
+        std::thread::spawn(move || {
+            let mut c = Conn::establish(&url).unwrap();
+            c.batch_execute(&format!(
+                "BEGIN; INSERT INTO project_agencies VALUES ('{p}', '{a1}', 'partner')"
+            ))
+            .unwrap();
+            first_linked.send(()).unwrap();
+            second_started_rx.recv().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            c.batch_execute("COMMIT").unwrap();
+        })
+    };
+    let second = {
+        let (url, p, a2) = (url.clone(), p.clone(), a2.clone());
+        std::thread::spawn(move || {
+            let mut c = Conn::establish(&url).unwrap();
+            first_linked_rx.recv().unwrap();
+            second_started.send(()).unwrap();
+            c.batch_execute(&format!(
+                "BEGIN; INSERT INTO project_agencies VALUES ('{p}', '{a2}', 'partner'); COMMIT"
+            ))
+            .unwrap();
+        })
+    };
+    first.join().unwrap();
+    second.join().unwrap();
+    assert_eq!(
+        count(&app, &format!("project_agencies WHERE project_id = '{p}'")),
+        2
+    );
+    assert_eq!(links_copy_drift(&app), 0);
+    let got = app.get(&format!("/v1/projects/{p}")).await.json();
+    assert_eq!(got["agencies"].as_array().unwrap().len(), 2, "{got}");
+}

@@ -94,46 +94,6 @@ pub async fn close_period(
         .map(|_| ())
 }
 
-/// The summaries of [`ADD_TO_TOTALS`](super::posting::ADD_TO_TOTALS), added up from a
-/// ledger's (`$1`) entries after sequence number `$2`.
-const TOTALS_FROM_ENTRIES: &[&str] = &[
-    "INSERT INTO ledger_daily_totals AS t (ledger_id, entry_date, kind, category, effect_minor, usd_minor, entries)
-     SELECT ledger_id, entry_date, kind, coalesce(category, ''), sum(effect_minor), sum(usd_minor), count(*)
-       FROM ledger_entries WHERE ledger_id = $1 AND seq > $2
-      GROUP BY ledger_id, entry_date, kind, coalesce(category, '')
-     ON CONFLICT (ledger_id, entry_date, kind, category) DO UPDATE
-       SET effect_minor = t.effect_minor + EXCLUDED.effect_minor,
-           usd_minor = t.usd_minor + EXCLUDED.usd_minor, entries = t.entries + EXCLUDED.entries",
-    "INSERT INTO ledger_monthly_totals AS t (ledger_id, month, kind, category, effect_minor, usd_minor, entries)
-     SELECT ledger_id, date_trunc('month', entry_date)::date, kind, coalesce(category, ''),
-            sum(effect_minor), sum(usd_minor), count(*)
-       FROM ledger_entries WHERE ledger_id = $1 AND seq > $2
-      GROUP BY ledger_id, date_trunc('month', entry_date)::date, kind, coalesce(category, '')
-     ON CONFLICT (ledger_id, month, kind, category) DO UPDATE
-       SET effect_minor = t.effect_minor + EXCLUDED.effect_minor,
-           usd_minor = t.usd_minor + EXCLUDED.usd_minor, entries = t.entries + EXCLUDED.entries",
-    "INSERT INTO ledger_monthly_spending AS t (ledger_id, month, effect_minor, entries)
-     SELECT ledger_id, date_trunc('month', entry_date)::date, sum(effect_minor), count(*)
-       FROM ledger_entries WHERE ledger_id = $1 AND seq > $2 AND category IS NOT NULL
-      GROUP BY ledger_id, date_trunc('month', entry_date)::date
-     ON CONFLICT (ledger_id, month) DO UPDATE
-       SET effect_minor = t.effect_minor + EXCLUDED.effect_minor, entries = t.entries + EXCLUDED.entries",
-    "INSERT INTO ledger_totals AS t (ledger_id, kind, category, effect_minor, usd_minor, entries)
-     SELECT ledger_id, kind, coalesce(category, ''), sum(effect_minor), sum(usd_minor), count(*)
-       FROM ledger_entries WHERE ledger_id = $1 AND seq > $2
-      GROUP BY ledger_id, kind, coalesce(category, '')
-     ON CONFLICT (ledger_id, kind, category) DO UPDATE
-       SET effect_minor = t.effect_minor + EXCLUDED.effect_minor,
-           usd_minor = t.usd_minor + EXCLUDED.usd_minor, entries = t.entries + EXCLUDED.entries",
-    "INSERT INTO project_daily_totals AS t (project_id, ledger_id, entry_date, kind, category, effect_minor, usd_minor, entries)
-     SELECT project_id, ledger_id, entry_date, kind, coalesce(category, ''), sum(effect_minor), sum(usd_minor), count(*)
-       FROM ledger_entries WHERE ledger_id = $1 AND seq > $2 AND project_id IS NOT NULL
-      GROUP BY project_id, ledger_id, entry_date, kind, coalesce(category, '')
-     ON CONFLICT (project_id, ledger_id, entry_date, kind, category) DO UPDATE
-       SET effect_minor = t.effect_minor + EXCLUDED.effect_minor,
-           usd_minor = t.usd_minor + EXCLUDED.usd_minor, entries = t.entries + EXCLUDED.entries",
-];
-
 /// One entry of [`post_all`].
 pub enum Item {
     Post {
@@ -316,15 +276,14 @@ pub async fn post_all(
         ))
         .execute(conn)
         .await?;
-    // The summaries, from the new entries, as `ADD_TO_TOTALS` keeps them entry by entry.
-    let first_new = ledger.entry_count;
-    for sql in TOTALS_FROM_ENTRIES {
-        diesel::sql_query(*sql)
+    // The summaries, from the new entries, by the function a posting adds its entry with.
+    Prepared(
+        diesel::sql_query("SELECT ledger_add_totals($1, $2)")
             .bind::<diesel::sql_types::Uuid, _>(ledger_id)
-            .bind::<diesel::sql_types::BigInt, _>(first_new)
-            .execute(conn)
-            .await?;
-    }
+            .bind::<diesel::sql_types::BigInt, _>(ledger.entry_count),
+    )
+    .execute(conn)
+    .await?;
     let actor = caller.actor();
     let events: Vec<_> = rows
         .iter()

@@ -2,7 +2,7 @@
 //! idempotency), reading one, listing them, and the rows of the entry export.
 
 use super::idempotency::{Created, KeyClaim, claim_key, idempotency_key, replay, request_hash};
-use super::posting::{NewEntry, NewReversal, Posting, append, check_new_entry};
+use super::posting::{self, NewEntry, NewReversal, Posting, append, check_new_entry};
 use super::*;
 
 /// A write to a ledger's entries.
@@ -18,25 +18,6 @@ pub(super) enum Action {
     },
 }
 
-pub(super) async fn run(
-    conn: &mut AsyncPgConnection,
-    caller: &Caller,
-    action: Action,
-    claim: Option<&KeyClaim<'_>>,
-) -> Result<Created, ApiError> {
-    match action {
-        Action::Post { ledger_id, posting } => {
-            let ledger = load_ledger(conn, caller, ledger_id, true).await?;
-            append(conn, caller, &ledger, posting, claim).await
-        }
-        Action::Reverse {
-            ledger_id,
-            entry_id,
-            new,
-        } => reverse(conn, caller, ledger_id, entry_id, new, None, claim).await,
-    }
-}
-
 /// Runs `action` with the idempotency protocol around it.
 pub(super) async fn post_idempotently(
     state: &AppState,
@@ -50,13 +31,25 @@ pub(super) async fn post_idempotently(
     let claim = key.as_deref().map(|key| KeyClaim { key, hash: &hash });
     let mut conn = state.pool.get().await?;
     let outcome = conn
-        .transaction(async |conn| {
-            if let Some(claim) = &claim
-                && let Some(stored) = claim_key(conn, caller, claim.key, claim.hash).await?
-            {
-                return Ok::<_, ApiError>(Err(stored));
+        .transaction(async |conn| match action {
+            // A posting claims its key in its first statement.
+            Action::Post { ledger_id, posting } => {
+                posting::post(conn, caller, ledger_id, posting, claim.as_ref()).await
             }
-            Ok(Ok(run(conn, caller, action, claim.as_ref()).await?))
+            Action::Reverse {
+                ledger_id,
+                entry_id,
+                new,
+            } => {
+                if let Some(claim) = &claim
+                    && let Some(stored) = claim_key(conn, caller, claim.key, claim.hash).await?
+                {
+                    return Ok::<_, ApiError>(Err(stored));
+                }
+                let created =
+                    reverse(conn, caller, ledger_id, entry_id, new, None, claim.as_ref()).await?;
+                Ok(Ok(created))
+            }
         })
         .await?;
     Ok(match outcome {

@@ -159,7 +159,19 @@ pub(super) async fn claim_key(
                 .optional()
         },
     )?;
-    if !locked.locked {
+    key_outcome(locked.locked, stored, hash)
+}
+
+/// What a key's lock and stored response decide: 409 when the lock was not taken
+/// (another request holds the key), the stored response to replay for the same request,
+/// 422 for another request, nothing (`None`) for a new key. The stored row counts only
+/// when the lock was taken.
+pub(super) fn key_outcome(
+    locked: bool,
+    stored: Option<(String, i16, Vec<u8>, Option<String>)>,
+    hash: &str,
+) -> Result<Option<Stored>, ApiError> {
+    if !locked {
         let mut e = ApiError::new(
             ProblemType::IdempotencyKeyInUse,
             text!(
@@ -197,29 +209,6 @@ pub(super) struct KeyClaim<'a> {
 pub(super) struct Created {
     pub(super) tagged: Tagged,
     pub(super) location: String,
-}
-
-/// Stores the response to a claimed key (in the write's pipeline).
-pub(super) async fn store_key(
-    mut conn: &AsyncPgConnection,
-    caller: &Caller,
-    claim: &KeyClaim<'_>,
-    body: &[u8],
-    location: &str,
-) -> Result<(), ApiError> {
-    let KeyClaim { key, hash } = *claim;
-    use crate::db::schema::idempotency_keys as k;
-    Prepared(diesel::insert_into(k::table).values((
-        k::caller_sub.eq(&caller.sub),
-        k::key.eq(key),
-        k::request_hash.eq(hash),
-        k::response_status.eq(201i16),
-        k::response_body.eq(body),
-        k::location.eq(location),
-    )))
-    .execute(&mut conn)
-    .await?;
-    Ok(())
 }
 
 pub(super) fn replay(stored: Stored) -> HttpResponse {

@@ -2,7 +2,7 @@
 //! writes the entry, the ledger's running state, the totals and the audit event in one
 //! pipeline (see the module `ledgers` for the hash chain).
 
-use super::idempotency::{Created, KeyClaim, store_key};
+use super::idempotency::{Created, KeyClaim, Stored, key_outcome};
 use super::*;
 use crate::db::schema::executing_agencies;
 
@@ -234,43 +234,6 @@ pub(super) fn date_rules(
     errors
 }
 
-/// Adds one entry to every summary kept with the entries, in one statement (each
-/// data-modifying `WITH` runs exactly once): the ledger's daily, monthly and all-time
-/// totals, its monthly spending when the entry has a category (`$4 <> ''`), and its
-/// project's daily totals when it is tagged to one (`$7`). Binds: ledger,
-/// entry date, kind, category (`''` for none), effect and USD amount in minor units,
-/// project.
-pub(super) const ADD_TO_TOTALS: &str = "\
-WITH daily AS (
-  INSERT INTO ledger_daily_totals AS t (ledger_id, entry_date, kind, category, effect_minor, usd_minor, entries)
-  VALUES ($1, $2, $3, $4, $5, $6, 1)
-  ON CONFLICT (ledger_id, entry_date, kind, category) DO UPDATE
-    SET effect_minor = t.effect_minor + EXCLUDED.effect_minor,
-        usd_minor = t.usd_minor + EXCLUDED.usd_minor, entries = t.entries + 1
-), monthly AS (
-  INSERT INTO ledger_monthly_totals AS t (ledger_id, month, kind, category, effect_minor, usd_minor, entries)
-  VALUES ($1, date_trunc('month', $2::timestamp)::date, $3, $4, $5, $6, 1)
-  ON CONFLICT (ledger_id, month, kind, category) DO UPDATE
-    SET effect_minor = t.effect_minor + EXCLUDED.effect_minor,
-        usd_minor = t.usd_minor + EXCLUDED.usd_minor, entries = t.entries + 1
-), spending AS (
-  INSERT INTO ledger_monthly_spending AS t (ledger_id, month, effect_minor, entries)
-  SELECT $1, date_trunc('month', $2::timestamp)::date, $5, 1 WHERE $4 <> ''
-  ON CONFLICT (ledger_id, month) DO UPDATE
-    SET effect_minor = t.effect_minor + EXCLUDED.effect_minor, entries = t.entries + 1
-), overall AS (
-  INSERT INTO ledger_totals AS t (ledger_id, kind, category, effect_minor, usd_minor, entries)
-  VALUES ($1, $3, $4, $5, $6, 1)
-  ON CONFLICT (ledger_id, kind, category) DO UPDATE
-    SET effect_minor = t.effect_minor + EXCLUDED.effect_minor,
-        usd_minor = t.usd_minor + EXCLUDED.usd_minor, entries = t.entries + 1
-)
-INSERT INTO project_daily_totals AS t (project_id, ledger_id, entry_date, kind, category, effect_minor, usd_minor, entries)
-SELECT $7, $1, $2, $3, $4, $5, $6, 1 WHERE $7 IS NOT NULL
-ON CONFLICT (project_id, ledger_id, entry_date, kind, category) DO UPDATE
-  SET effect_minor = t.effect_minor + EXCLUDED.effect_minor,
-      usd_minor = t.usd_minor + EXCLUDED.usd_minor, entries = t.entries + 1";
-
 /// The checks of a posting that need nothing from the database: who may post, the
 /// ledger's and its periods' closing, the fiscal year (returned as field errors, to be
 /// reported with the others).
@@ -453,9 +416,72 @@ pub(super) fn build(
     Ok((row, available))
 }
 
+/// What a posting reads from the database, once its ledger is locked: the project's
+/// office, the payee, the office's closing date, the rate and the database's clock, in
+/// one pipeline (one round trip). For the writes that lock their ledger themselves
+/// (reversals, the demo data); a posting reads them with [`open`].
+pub(super) async fn lookups(
+    conn: &mut AsyncPgConnection,
+    ledger: &LedgerRow,
+    p: &Posting,
+) -> Result<Lookups, ApiError> {
+    let currency = p.amount.currency.code;
+    let c: &AsyncPgConnection = conn;
+    let (project_office, agency, office_closed_on, rate, now) = futures_util::try_join!(
+        async {
+            match p.project_id {
+                None => Ok(None),
+                Some(project) => projects::table
+                    .find(project)
+                    .select(projects::office_id)
+                    .first::<Uuid>(&mut { c })
+                    .await
+                    .optional(),
+            }
+        },
+        // The payee: whether it exists, and since when it is suspended.
+        async {
+            match p.payee_agency_id {
+                None => Ok(None),
+                Some(agency) => executing_agencies::table
+                    .find(agency)
+                    .select(executing_agencies::suspended_on)
+                    .first::<Option<NaiveDate>>(&mut { c })
+                    .await
+                    .optional(),
+            }
+        },
+        // The office's closing date: nothing is dated after it.
+        offices::table
+            .find(ledger.office_id)
+            .select(offices::closed_on)
+            .first::<Option<NaiveDate>>(&mut { c }),
+        async {
+            if currency == "USD" {
+                Ok(None)
+            } else {
+                rate_on(c, currency, p.entry_date).await
+            }
+        },
+        // The database's clock, read inside the transaction: incremental sync relies
+        // on it never being before the transaction's start (see `crate::core::sync`).
+        Prepared(diesel::select(diesel::dsl::sql::<
+            diesel::sql_types::Timestamptz,
+        >("clock_timestamp()")))
+        .get_result::<DateTime<Utc>>(&mut { c }),
+    )?;
+    Ok(Lookups {
+        project_office,
+        agency,
+        office_closed_on,
+        rate,
+        now,
+    })
+}
+
 /// Appends a posting to a locked ledger: checks, hashes, writes the entry, the running
-/// state, the daily totals and the audit event. Call inside the transaction that
-/// locked `ledger`.
+/// state, every summary and the audit event. Call inside the transaction that locked
+/// `ledger`.
 pub(super) async fn append(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
@@ -464,120 +490,240 @@ pub(super) async fn append(
     claim: Option<&KeyClaim<'_>>,
 ) -> Result<Created, ApiError> {
     let errors = check_ledger(caller, ledger, &p)?;
-    // The checks that read the database, and the database's clock, in one pipeline: the
-    // statements go out together and come back in one round trip.
-    let currency = p.amount.currency.code.to_owned();
-    let (project_office, agency, office_closed_on, rate, created_at) = {
-        let c: &AsyncPgConnection = conn;
-        futures_util::try_join!(
-            async {
-                match p.project_id {
-                    None => Ok(None),
-                    Some(project) => projects::table
-                        .find(project)
-                        .select(projects::office_id)
-                        .first::<Uuid>(&mut { c })
-                        .await
-                        .optional(),
-                }
-            },
-            // The payee: whether it exists, and since when it is suspended.
-            async {
-                match p.payee_agency_id {
-                    None => Ok(None),
-                    Some(agency) => executing_agencies::table
-                        .find(agency)
-                        .select(executing_agencies::suspended_on)
-                        .first::<Option<NaiveDate>>(&mut { c })
-                        .await
-                        .optional(),
-                }
-            },
-            // The office's closing date: nothing is dated after it.
-            offices::table
-                .find(ledger.office_id)
-                .select(offices::closed_on)
-                .first::<Option<NaiveDate>>(&mut { c }),
-            async {
-                if currency == "USD" {
-                    Ok(None)
-                } else {
-                    rate_on(c, &currency, p.entry_date).await
-                }
-            },
-            // The database's clock, read inside the transaction: incremental sync relies
-            // on it never being before the transaction's start (see `crate::core::sync`).
-            Prepared(diesel::select(diesel::dsl::sql::<
-                diesel::sql_types::Timestamptz,
-            >("clock_timestamp()")))
-            .get_result::<DateTime<Utc>>(&mut { c }),
-        )?
+    let lookups = lookups(conn, ledger, &p).await?;
+    write(conn, caller, ledger, p, &lookups, errors, claim).await
+}
+
+/// What `ledger_post_open` (migration `2026-12-08-601_ledger_post_functions`) answers.
+#[derive(QueryableByName)]
+struct Opened {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    locked: bool,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    stored_hash: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::SmallInt>)]
+    stored_status: Option<i16>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Binary>)]
+    stored_body: Option<Vec<u8>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    stored_location: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    ledger_found: bool,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+    l_office_id: Option<Uuid>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+    l_fiscal_year: Option<i32>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    l_fund: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    l_fund_code: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    l_currency: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    l_status: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
+    l_closed_through: Option<NaiveDate>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    l_entry_count: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    l_head_hash: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    l_available_minor: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    l_created_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    l_updated_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Bool>)]
+    department_sees: Option<bool>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+    project_office: Option<Uuid>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Bool>)]
+    agency_found: Option<bool>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
+    agency_suspended_on: Option<NaiveDate>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
+    office_closed_on: Option<NaiveDate>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    rate: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    now: Option<DateTime<Utc>>,
+}
+
+/// Posts `p` to ledger `ledger_id` in the caller's transaction, with two statements:
+/// `ledger_post_open` (the key's lock and stored response, the ledger's lock, what the
+/// checks read), then, once the entry is checked and hashed here, `ledger_post_write`.
+/// The answers and their order are those of claiming the key ([`claim_key`]), loading
+/// the ledger (`load_ledger`) and [`append`]: 409 while another request holds the key,
+/// the stored response (`Err`) or 422 for a used key, 404 for a ledger the caller does
+/// not see, then the checks of the posting.
+///
+/// [`claim_key`]: super::idempotency::claim_key
+pub(super) async fn post(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    ledger_id: Uuid,
+    p: Posting,
+    claim: Option<&KeyClaim<'_>>,
+) -> Result<Result<Created, Stored>, ApiError> {
+    use diesel::sql_types::{Date, Nullable, Text, Uuid as SqlUuid};
+    let department = match caller.finance_scope() {
+        FinanceScope::Department(d) => Some(d),
+        _ => None,
     };
+    let o: Opened = Prepared(
+        diesel::sql_query("SELECT * FROM ledger_post_open($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind::<SqlUuid, _>(ledger_id)
+            .bind::<Text, _>(&caller.sub)
+            .bind::<Nullable<Text>, _>(claim.map(|c| c.key))
+            .bind::<Nullable<SqlUuid>, _>(department)
+            .bind::<Nullable<SqlUuid>, _>(p.project_id)
+            .bind::<Nullable<SqlUuid>, _>(p.payee_agency_id)
+            .bind::<Text, _>(p.amount.currency.code)
+            .bind::<Date, _>(p.entry_date),
+    )
+    .get_result(conn)
+    .await?;
+    if let Some(claim) = claim {
+        let stored = match (o.stored_hash, o.stored_status, o.stored_body) {
+            (Some(hash), Some(status), Some(body)) => Some((hash, status, body, o.stored_location)),
+            _ => None,
+        };
+        if let Some(stored) = key_outcome(o.locked, stored, claim.hash)? {
+            return Ok(Err(stored));
+        }
+    }
+    let ledger = match (
+        o.ledger_found,
+        o.l_office_id,
+        o.l_fiscal_year,
+        o.l_fund,
+        o.l_currency,
+        o.l_status,
+        o.l_entry_count,
+        o.l_head_hash,
+        o.l_available_minor,
+        o.l_created_at,
+        o.l_updated_at,
+    ) {
+        (
+            true,
+            Some(office_id),
+            Some(fiscal_year),
+            Some(fund),
+            Some(currency),
+            Some(status),
+            Some(entry_count),
+            Some(head_hash),
+            Some(available_minor),
+            Some(created_at),
+            Some(updated_at),
+        ) => LedgerRow {
+            id: ledger_id,
+            office_id,
+            fiscal_year,
+            fund,
+            fund_code: o.l_fund_code,
+            currency,
+            status,
+            closed_through: o.l_closed_through,
+            entry_count,
+            head_hash,
+            available_minor,
+            created_at,
+            updated_at,
+        },
+        _ => return Err(ApiError::not_found()),
+    };
+    let visible = match caller.finance_scope() {
+        FinanceScope::All => true,
+        FinanceScope::Office(office) => office == ledger.office_id,
+        FinanceScope::Department(_) => o.department_sees == Some(true),
+        FinanceScope::Nothing => false,
+    };
+    if !visible {
+        return Err(ApiError::not_found());
+    }
+    let errors = check_ledger(caller, &ledger, &p)?;
     let lookups = Lookups {
-        project_office,
-        agency,
-        office_closed_on,
-        rate,
-        now: created_at,
+        project_office: o.project_office,
+        agency: if o.agency_found == Some(true) {
+            Some(o.agency_suspended_on)
+        } else {
+            None
+        },
+        office_closed_on: o.office_closed_on,
+        rate: o.rate,
+        now: o.now.ok_or_else(ApiError::not_found)?,
     };
-    let (row, available) = build(caller, ledger, &Head::of(ledger), p, &lookups, errors)?;
-    let (usd_minor, effect) = (row.usd_minor, row.effect_minor);
+    write(conn, caller, &ledger, p, &lookups, errors, claim)
+        .await
+        .map(Ok)
+}
+
+/// The checks that read the database ([`build`]) and then the write, in one statement
+/// (`ledger_post_write`): the entry, the ledger's running state, every summary
+/// (`ledger_add_totals`, as the demo's batch writer adds them), the audit event and the
+/// response stored for the key.
+async fn write(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    ledger: &LedgerRow,
+    p: Posting,
+    lookups: &Lookups,
+    errors: Vec<FieldError>,
+    claim: Option<&KeyClaim<'_>>,
+) -> Result<Created, ApiError> {
+    use diesel::sql_types::{BigInt, Binary, Date, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+    let (row, available) = build(caller, ledger, &Head::of(ledger), p, lookups, errors)?;
     let entry = Entry::from(row.clone());
     let action = if entry.kind == EntryKind::Reversal {
         "reverse"
     } else {
         "post"
     };
-    // The entry, the ledger's running state, every summary and the audit event, in one
-    // pipeline (one round trip); the transaction makes them one change.
     let location = format!("/v1/ledgers/{}/entries/{}", entry.ledger_id, entry.id);
     let tagged = Tagged::new(&entry);
-    let c: &AsyncPgConnection = conn;
+    let after = std::str::from_utf8(&tagged.bytes).expect("JSON is UTF-8");
     let actor = caller.actor();
-    futures_util::try_join!(
-        Prepared(diesel::insert_into(ledger_entries::table).values(&row))
-            .execute(&mut { c })
-            .map_err(ApiError::from),
-        Prepared(diesel::update(ledgers::table.find(ledger.id)).set((
-            ledgers::entry_count.eq(row.seq),
-            ledgers::head_hash.eq(&row.hash),
-            ledgers::available_minor.eq(available),
-        )))
-        .execute(&mut { c })
-        .map_err(ApiError::from),
-        {
-            use diesel::sql_types::{BigInt, Date, Nullable, Text, Uuid as SqlUuid};
-            Prepared(
-                diesel::sql_query(ADD_TO_TOTALS)
-                    .bind::<SqlUuid, _>(ledger.id)
-                    .bind::<Date, _>(row.entry_date)
-                    .bind::<Text, _>(&row.kind)
-                    .bind::<Text, _>(row.category.as_deref().unwrap_or_default())
-                    .bind::<BigInt, _>(effect)
-                    .bind::<BigInt, _>(usd_minor)
-                    .bind::<Nullable<SqlUuid>, _>(row.project_id),
-            )
-            .execute(&mut { c })
-            .map_err(ApiError::from)
-        },
-        async {
-            audit::record(
-                c,
-                &actor,
-                action,
-                "ledger_entry",
-                entry.id,
-                None,
-                Some(&entry),
-            )
-            .await
-        },
-        async {
-            match claim {
-                Some(claim) => store_key(c, caller, claim, &tagged.bytes, &location).await,
-                None => Ok(()),
-            }
-        },
-    )?;
+    Prepared(
+        diesel::sql_query(
+            "SELECT ledger_post_write($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+             $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27::jsonb, $28, \
+             $29, $30, $31)",
+        )
+        .bind::<SqlUuid, _>(row.id)
+        .bind::<SqlUuid, _>(row.ledger_id)
+        .bind::<BigInt, _>(row.seq)
+        .bind::<Text, _>(&row.kind)
+        .bind::<Nullable<Text>, _>(&row.category)
+        .bind::<Date, _>(row.entry_date)
+        .bind::<Text, _>(&row.description)
+        .bind::<Nullable<Text>, _>(&row.reference)
+        .bind::<Nullable<SqlUuid>, _>(row.project_id)
+        .bind::<Nullable<SqlUuid>, _>(row.payee_agency_id)
+        .bind::<BigInt, _>(row.amount_minor)
+        .bind::<Text, _>(&row.currency)
+        .bind::<Nullable<BigInt>, _>(row.usd_per_unit_e12)
+        .bind::<BigInt, _>(row.usd_minor)
+        .bind::<BigInt, _>(row.effect_minor)
+        .bind::<Nullable<SqlUuid>, _>(row.reverses_entry_id)
+        .bind::<Text, _>(&row.created_by)
+        .bind::<Timestamptz, _>(row.created_at)
+        .bind::<Text, _>(&row.prev_hash)
+        .bind::<Text, _>(&row.hash)
+        .bind::<BigInt, _>(available)
+        .bind::<SqlUuid, _>(Uuid::now_v7())
+        .bind::<Text, _>(&actor.sub)
+        .bind::<Text, _>(&actor.role)
+        .bind::<Text, _>(action)
+        .bind::<Nullable<Text>, _>(&actor.request_id)
+        .bind::<Text, _>(after)
+        .bind::<Nullable<Text>, _>(claim.map(|c| c.key))
+        .bind::<Nullable<Text>, _>(claim.map(|c| c.hash))
+        .bind::<Nullable<Binary>, _>(claim.map(|_| tagged.bytes.as_slice()))
+        .bind::<Nullable<Text>, _>(claim.map(|_| location.as_str())),
+    )
+    .execute(conn)
+    .await?;
     Ok(Created { tagged, location })
 }

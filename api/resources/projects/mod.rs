@@ -432,29 +432,19 @@ fn blank_to_none(v: Option<String>) -> Option<String> {
 type LinkedRow = (ProjectRow, (Vec<Uuid>, Vec<Uuid>, Vec<String>));
 
 type LinkColumns = (
-    diesel::expression::SqlLiteral<diesel::sql_types::Array<diesel::sql_types::Uuid>>,
-    diesel::expression::SqlLiteral<diesel::sql_types::Array<diesel::sql_types::Uuid>>,
-    diesel::expression::SqlLiteral<diesel::sql_types::Array<diesel::sql_types::Text>>,
+    projects::mandate_ids,
+    projects::agency_ids,
+    projects::agency_roles,
 );
 
-/// The links of each `projects` row, as correlated subqueries (each an index scan of the
-/// link table's primary key).
+/// The links of each `projects` row: the copy kept on the row itself (by the triggers
+/// of migration `2026-12-08-602_project_link_arrays`, in every write of the links), so
+/// that a page of projects is one index scan of `projects`.
 fn link_columns() -> LinkColumns {
-    use diesel::dsl::sql;
     (
-        sql(
-            "ARRAY(SELECT m.mandate_id FROM project_mandates m WHERE m.project_id = projects.id \
-             ORDER BY m.mandate_id)",
-        ),
-        // 'lead' sorts before 'partner'.
-        sql(
-            "ARRAY(SELECT a.agency_id FROM project_agencies a WHERE a.project_id = projects.id \
-             ORDER BY a.role, a.agency_id)",
-        ),
-        sql(
-            "ARRAY(SELECT a.role FROM project_agencies a WHERE a.project_id = projects.id \
-             ORDER BY a.role, a.agency_id)",
-        ),
+        projects::mandate_ids,
+        projects::agency_ids,
+        projects::agency_roles,
     )
 }
 
@@ -486,7 +476,7 @@ async fn load(conn: &mut AsyncPgConnection, id: Uuid, lock: Lock) -> Result<Proj
     let q = projects::table
         .find(id)
         .select((ProjectRow::as_select(), link_columns()));
-    // `Prepared`: the links are SQL literals, which diesel would prepare at every run.
+    // `Prepared`: one statement per lock, parsed and planned once per connection.
     let row: Option<LinkedRow> = match lock {
         Lock::None => Prepared(q.limit(1)).get_result(conn).await.optional()?,
         Lock::Share => Prepared(q.for_share().limit(1))
