@@ -103,18 +103,53 @@ impl Metrics {
         buf
     }
 
+    /// Counts a request and its latency. The series' handles are kept per thread by
+    /// route, method and status (a few hundred at most): looking them up in the
+    /// registry hashes the labels and takes its lock at every request.
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        self.requests
-            .with_label_values(&[method, route, &status.to_string()])
-            .inc();
-        self.latency
-            .with_label_values(&[method, route])
-            .observe(elapsed.as_secs_f64());
+        type Series = (prometheus::IntCounter, prometheus::Histogram);
+        thread_local! {
+            static SERIES: std::cell::RefCell<std::collections::HashMap<String, Vec<(String, u16, Series)>>> =
+                std::cell::RefCell::new(std::collections::HashMap::new());
+        }
+        SERIES.with_borrow_mut(|series| {
+            if !series.contains_key(route) {
+                series.insert(route.to_owned(), Vec::new());
+            }
+            let of_route = series.get_mut(route).expect("inserted above");
+            let at = match of_route
+                .iter()
+                .position(|(m, s, _)| m == method && *s == status)
+            {
+                Some(i) => i,
+                None => {
+                    of_route.push((
+                        method.to_owned(),
+                        status,
+                        (
+                            self.requests
+                                .with_label_values(&[method, route, &status.to_string()]),
+                            self.latency.with_label_values(&[method, route]),
+                        ),
+                    ));
+                    of_route.len() - 1
+                }
+            };
+            let (requests, latency) = &of_route[at].2;
+            requests.inc();
+            latency.observe(elapsed.as_secs_f64());
+        });
     }
 }
 
 /// The one JSON line logged per request. Never carries a token or a secret: only the
 /// route, the path (ids, no query string) and the caller's `sub`.
+///
+/// Written straight to stderr (where the other records go), serialized from a typed
+/// record in one `write` per line: through `log` and env_logger it was a
+/// `serde_json::Value` built, formatted to a string, then scanned for terminal styles
+/// (anstream) at every request. It obeys the same filter (`RUST_LOG`, target
+/// `ogsms::access`), read once.
 pub fn access_log(
     request_id: &str,
     method: &str,
@@ -124,22 +159,50 @@ pub fn access_log(
     elapsed: Duration,
     sub: Option<&str>,
 ) {
-    if !log::log_enabled!(target: "ogsms::access", log::Level::Info) {
+    static ENABLED: OnceLock<bool> = OnceLock::new();
+    if !*ENABLED.get_or_init(|| log::log_enabled!(target: "ogsms::access", log::Level::Info)) {
         return;
     }
-    let line = serde_json::json!({
-        "ts": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "level": "INFO",
-        "event": "request",
-        "request_id": request_id,
-        "method": method,
-        "route": route,
-        "path": path,
-        "status": status,
-        "latency_ms": (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
-        "sub": sub,
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        ts: String,
+        level: &'static str,
+        event: &'static str,
+        request_id: &'a str,
+        method: &'a str,
+        route: &'a str,
+        path: &'a str,
+        status: u16,
+        latency_ms: f64,
+        sub: Option<&'a str>,
+    }
+    let line = Line {
+        ts: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        level: "INFO",
+        event: "request",
+        request_id,
+        method,
+        route,
+        path,
+        status,
+        latency_ms: (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+        sub,
+    };
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUF.with_borrow_mut(|buf| {
+        use std::io::Write;
+        buf.clear();
+        if serde_json::to_writer(&mut *buf, &line).is_ok() {
+            buf.push(b'\n');
+            // A log line that cannot be written is dropped, as env_logger drops it.
+            let _ = std::io::stderr().lock().write_all(buf);
+        }
+        if buf.capacity() > 64 * 1024 {
+            *buf = Vec::new();
+        }
     });
-    log::info!(target: "ogsms::access", "{line}");
 }
 
 /// Formats every log record as one JSON line (access lines are JSON already).
@@ -148,10 +211,9 @@ pub fn init_logging() {
     env_logger::Builder::from_env(
         env_logger::Env::default().default_filter_or("info,actix_server=warn"),
     )
+    // Plain JSON lines: no terminal styles to detect or strip.
+    .write_style(env_logger::WriteStyle::Never)
     .format(|buf, record| {
-        if record.target() == "ogsms::access" {
-            return writeln!(buf, "{}", record.args());
-        }
         let line = serde_json::json!({
             "ts": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             "level": record.level().as_str(),

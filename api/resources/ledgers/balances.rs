@@ -2,9 +2,6 @@
 
 use super::*;
 
-/// Kind, category (`''` for none), effect, USD amount and entries of a ledger's totals.
-pub(super) type TotalsRow = (String, String, i64, i64, i64);
-
 /// Totals of one kind.
 #[derive(Serialize, ToSchema)]
 pub struct KindTotal {
@@ -72,81 +69,49 @@ pub async fn get_balance(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let as_of = validate::param_date("as_of", query.as_of.as_deref())?;
+    let department = match caller.finance_scope() {
+        FinanceScope::Department(d) => Some(d),
+        _ => None,
+    };
     let mut conn = state.pool.get().await?;
-    // Before the figures: every change committed before it is in them.
-    let data_as_of = crate::core::sync::watermark(&mut conn).await?;
-    use diesel::dsl::sql;
-    use diesel::sql_types::BigInt;
-    // The ledger and, in the same pipeline (one round trip), without `as_of` its totals
-    // over all dates (a few dozen rows), with it the daily totals up to that day. The
-    // totals are read before the caller is checked but shown only after.
-    let (ledger, rows): (Option<LedgerRow>, Vec<TotalsRow>) = {
-        let c: &AsyncPgConnection = &conn;
-        futures_util::try_join!(
-            async {
-                ledgers::table
-                    .find(id)
-                    .select(LedgerRow::as_select())
-                    .first(&mut { c })
-                    .await
-                    .optional()
-            },
-            async {
-                match as_of {
-                    None => {
-                        ledger_totals::table
-                            .filter(ledger_totals::ledger_id.eq(id))
-                            .select((
-                                ledger_totals::kind,
-                                ledger_totals::category,
-                                ledger_totals::effect_minor,
-                                ledger_totals::usd_minor,
-                                ledger_totals::entries,
-                            ))
-                            .load(&mut { c })
-                            .await
-                    }
-                    Some(d) => {
-                        ledger_daily_totals::table
-                            .filter(ledger_daily_totals::ledger_id.eq(id))
-                            .filter(ledger_daily_totals::entry_date.le(d))
-                            .group_by((ledger_daily_totals::kind, ledger_daily_totals::category))
-                            .select((
-                                ledger_daily_totals::kind,
-                                ledger_daily_totals::category,
-                                sql::<BigInt>("SUM(effect_minor)::bigint"),
-                                sql::<BigInt>("SUM(usd_minor)::bigint"),
-                                sql::<BigInt>("SUM(entries)::bigint"),
-                            ))
-                            .load(&mut { c })
-                            .await
-                    }
-                }
-            },
-        )?
+    // One statement, one snapshot: the ledger, its totals, the day they are as of, the
+    // last verification, the rates and the watermark (see `BALANCE_SQL`). The totals are
+    // read before the caller is checked but shown only after.
+    let row: Option<BalanceRow> = Prepared(
+        diesel::sql_query(BALANCE_SQL)
+            .bind::<diesel::sql_types::Uuid, _>(id)
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Date>, _>(as_of)
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(department),
+    )
+    .get_result(&mut conn)
+    .await
+    .optional()?;
+    drop(conn);
+    let row = row.ok_or_else(ApiError::not_found)?;
+    let visible = match caller.finance_scope() {
+        FinanceScope::All => true,
+        FinanceScope::Office(o) => o == row.office_id,
+        FinanceScope::Department(_) => row.department_sees,
+        FinanceScope::Nothing => false,
     };
-    let ledger = visible_or_404(&mut conn, &caller, ledger).await?;
-    caller.may_read_whole_ledger(ledger.office_id)?;
-    let as_of = match as_of {
-        Some(d) => d,
-        None => {
-            let last: Option<NaiveDate> = ledger_daily_totals::table
-                .filter(ledger_daily_totals::ledger_id.eq(id))
-                .select(diesel::dsl::max(ledger_daily_totals::entry_date))
-                .first(&mut conn)
-                .await?;
-            let today = Utc::now().date_naive();
-            last.map_or(today, |l| l.max(today))
-        }
-    };
-    let provenance =
-        super::provenance::of_ledger(&conn, id, ledger.closed_through, as_of, data_as_of).await?;
+    if !visible {
+        return Err(ApiError::not_found());
+    }
+    caller.may_read_whole_ledger(row.office_id)?;
     // kind → (entries, gross, effect)
     let mut kinds: std::collections::BTreeMap<usize, (i64, i64, i64)> = Default::default();
     let mut spent: std::collections::BTreeMap<String, i64> = Default::default();
     let mut available = 0i64;
     let mut count = 0i64;
-    for (kind, category, effect, usd, entries) in rows {
+    let totals = row
+        .kinds
+        .unwrap_or_default()
+        .into_iter()
+        .zip(row.categories.unwrap_or_default())
+        .zip(row.effects.unwrap_or_default())
+        .zip(row.usds.unwrap_or_default())
+        .zip(row.counts.unwrap_or_default());
+    for ((((kind, category), effect), usd), entries) in totals {
         available += effect;
         count += entries;
         let k = EntryKind::from_db(&kind);
@@ -169,12 +134,45 @@ pub async fn get_balance(
             effect: Money::usd(effect).to_signed(),
         })
         .collect();
-    // `available` and `entry_count` are the totals' own sums, so that the figures agree
-    // with each other even while entries are being posted (the ledger row, read by
-    // another statement, may already count one more).
+    let last_verification = match (
+        row.verified_at,
+        row.verified_entries,
+        row.verified_head_hash,
+    ) {
+        (Some(verified_at), Some(entry_count), Some(head_hash)) => {
+            Some(super::provenance::VerificationRecord {
+                verified_at,
+                entry_count,
+                head_hash,
+            })
+        }
+        _ => None,
+    };
+    let exchange_rates = row
+        .rate_currencies
+        .unwrap_or_default()
+        .into_iter()
+        .zip(row.rates.unwrap_or_default())
+        .zip(row.rate_entries.unwrap_or_default())
+        .zip(row.rate_firsts.unwrap_or_default())
+        .zip(row.rate_lasts.unwrap_or_default())
+        .map(
+            |((((currency, rate), entries), first_entry_date), last_entry_date)| {
+                super::provenance::RateUsed {
+                    currency,
+                    rate: money::format_rate(rate),
+                    entries,
+                    first_entry_date,
+                    last_entry_date,
+                }
+            },
+        )
+        .collect();
+    // `available` and `entry_count` are the totals' own sums (the ledger row's running
+    // figures are the same snapshot's, but the totals are what the figures break down).
     let balance = Balance {
         ledger_id: id,
-        as_of: Some(as_of),
+        as_of: Some(row.as_of),
         by_kind,
         by_category: spent
             .into_iter()
@@ -185,7 +183,121 @@ pub async fn get_balance(
             .collect(),
         available: Money::usd(available).to_json(),
         entry_count: count,
-        provenance,
+        provenance: super::provenance::LedgerProvenance {
+            data_as_of: row.data_as_of,
+            closed_through: row.closed_through,
+            last_verification,
+            exchange_rates,
+        },
     };
     Ok(HttpResponse::Ok().json(balance))
+}
+
+/// The balance in one statement (one snapshot, one round trip), `$1` the ledger, `$2`
+/// the `as_of` asked for (null: all entries), `$3` the caller's department when its
+/// finance scope is one (null otherwise). No row when the ledger does not exist.
+///
+/// - `data_as_of` is the watermark of `crate::core::sync` taken inside the statement:
+///   the start of the oldest other transaction, at most the statement's own
+///   (transaction's) start, so at or before its snapshot: every change committed before
+///   it is in the figures;
+/// - without `$2`, the totals over all dates (a few dozen rows kept with every entry)
+///   and the day they are as of: today (UTC) or the ledger's last entry date, whichever
+///   is later; with it, the daily totals up to that day;
+/// - the rates that converted the entries counted (a partial index holds the foreign
+///   ones);
+/// - for a department, whether any entry of the ledger is tagged to its projects.
+///
+/// Arrays carry the row sets (one element per totals row, per rate), each aggregated in
+/// the same pass so their elements line up.
+const BALANCE_SQL: &str = concat!(
+    "SELECT l.office_id, l.closed_through, ",
+    "(SELECT least(now(), min(a.xact_start)) FROM pg_stat_activity a ",
+    "WHERE a.datid = (SELECT oid FROM pg_database WHERE datname = current_database()) ",
+    "AND a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() ",
+    "AND a.xact_start IS NOT NULL ",
+    "AND coalesce(a.application_name, '') <> 'ogsms-export') AS data_as_of, ",
+    "d.as_of, t.kinds, t.categories, t.effects, t.usds, t.counts, ",
+    "v.verified_at, v.entry_count AS verified_entries, v.head_hash AS verified_head_hash, ",
+    "r.rate_currencies, r.rates, r.rate_entries, r.rate_firsts, r.rate_lasts, ",
+    "CASE WHEN $3::uuid IS NULL THEN false ELSE EXISTS (",
+    "SELECT 1 FROM ledger_entries e JOIN projects p ON p.id = e.project_id ",
+    "WHERE e.ledger_id = l.id AND p.department_id = $3::uuid) END AS department_sees ",
+    "FROM ledgers l ",
+    "CROSS JOIN LATERAL (SELECT coalesce($2::date, greatest(",
+    "(SELECT max(dt.entry_date) FROM ledger_daily_totals dt WHERE dt.ledger_id = l.id), ",
+    "(now() AT TIME ZONE 'UTC')::date)) AS as_of) d ",
+    "CROSS JOIN LATERAL (SELECT array_agg(x.kind) AS kinds, array_agg(x.category) AS categories, ",
+    "array_agg(x.effect) AS effects, array_agg(x.usd) AS usds, array_agg(x.n) AS counts FROM (",
+    "SELECT lt.kind, lt.category, lt.effect_minor AS effect, lt.usd_minor AS usd, lt.entries AS n ",
+    "FROM ledger_totals lt WHERE lt.ledger_id = l.id AND $2::date IS NULL ",
+    "UNION ALL ",
+    "SELECT dt.kind, dt.category, sum(dt.effect_minor)::bigint, sum(dt.usd_minor)::bigint, ",
+    "sum(dt.entries)::bigint FROM ledger_daily_totals dt ",
+    "WHERE dt.ledger_id = l.id AND $2::date IS NOT NULL AND dt.entry_date <= $2::date ",
+    "GROUP BY dt.kind, dt.category) x) t ",
+    "LEFT JOIN ledger_verifications v ON v.ledger_id = l.id ",
+    "CROSS JOIN LATERAL (SELECT ",
+    "array_agg(y.currency ORDER BY y.currency, y.first, y.rate) AS rate_currencies, ",
+    "array_agg(y.rate ORDER BY y.currency, y.first, y.rate) AS rates, ",
+    "array_agg(y.n ORDER BY y.currency, y.first, y.rate) AS rate_entries, ",
+    "array_agg(y.first ORDER BY y.currency, y.first, y.rate) AS rate_firsts, ",
+    "array_agg(y.last ORDER BY y.currency, y.first, y.rate) AS rate_lasts FROM (",
+    "SELECT e.currency::text AS currency, e.usd_per_unit_e12 AS rate, count(*) AS n, ",
+    "min(e.entry_date) AS first, max(e.entry_date) AS last FROM ledger_entries e ",
+    "WHERE e.ledger_id = l.id AND e.currency <> 'USD' AND e.entry_date <= d.as_of ",
+    "AND e.usd_per_unit_e12 IS NOT NULL GROUP BY 1, 2) y) r ",
+    "WHERE l.id = $1",
+);
+
+/// The row of [`BALANCE_SQL`].
+#[derive(QueryableByName)]
+struct BalanceRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    office_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
+    closed_through: Option<NaiveDate>,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    data_as_of: DateTime<Utc>,
+    #[diesel(sql_type = diesel::sql_types::Date)]
+    as_of: NaiveDate,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::Text>>)]
+    kinds: Option<Vec<String>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::Text>>)]
+    categories: Option<Vec<String>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::BigInt>>)]
+    effects: Option<Vec<i64>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::BigInt>>)]
+    usds: Option<Vec<i64>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::BigInt>>)]
+    counts: Option<Vec<i64>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    verified_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    verified_entries: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    verified_head_hash: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::Text>>)]
+    rate_currencies: Option<Vec<String>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::BigInt>>)]
+    rates: Option<Vec<i64>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::BigInt>>)]
+    rate_entries: Option<Vec<i64>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::Date>>)]
+    rate_firsts: Option<Vec<NaiveDate>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::Date>>)]
+    rate_lasts: Option<Vec<NaiveDate>>,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    department_sees: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_balance_leaves_export_transactions_out_of_its_watermark() {
+        assert!(super::BALANCE_SQL.contains(&format!(
+            "<> '{}'",
+            crate::core::sync::EXPORT_APPLICATION_NAME
+        )));
+    }
 }

@@ -61,8 +61,7 @@ use crate::core::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::core::validate;
 use crate::db::audit;
 use crate::db::schema::{
-    exchange_rates, ledger_closings, ledger_daily_totals, ledger_entries, ledger_totals, ledgers,
-    offices, projects,
+    exchange_rates, ledger_closings, ledger_entries, ledgers, offices, projects,
 };
 use crate::db::{Constraint, Meaning, Prepared};
 use crate::formats::page_type;
