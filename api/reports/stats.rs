@@ -1273,3 +1273,12 @@ mod tests {
         assert_eq!(percent(5, -1), None);
     }
 }
+
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    r.handler_decides()
+        .service(spending)
+        .service(budget_execution)
+        .service(project_counts);
+}
