@@ -463,7 +463,7 @@ mod tests {
         assert_eq!(classify(&h), Head::Complete(h.len(), Framing::Length(0)));
         let big = format!("X-Big: {}", "b".repeat(MAX_HEADER_SECTION));
         assert_eq!(
-            classify(&head("GET / HTTP/1.1", &[big.clone()])),
+            classify(&head("GET / HTTP/1.1", std::slice::from_ref(&big))),
             Head::TooLarge(ProblemType::HeaderFieldsTooLarge)
         );
         // Before the section is complete too.

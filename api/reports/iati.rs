@@ -845,6 +845,12 @@ pub async fn iati_activities(
         .streaming(stream))
 }
 
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    r.handler_decides().service(iati_activities);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -905,10 +911,4 @@ mod tests {
         assert_eq!(transaction_of(Adjustment, None, 100), None);
         assert_eq!(transaction_of(Reversal, Some(Adjustment), -100), None);
     }
-}
-
-/// This folder's routes, in the order they are matched, each with what it writes (read
-/// by the body gate: `auth::routes`).
-pub fn routes(r: &mut crate::auth::routes::Routes) {
-    r.handler_decides().service(iati_activities);
 }

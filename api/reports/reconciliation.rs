@@ -782,6 +782,14 @@ async fn respond(
     Ok(res)
 }
 
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    r.handler_decides()
+        .service(office_reconciliation)
+        .service(reconciliation);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -853,12 +861,4 @@ mod tests {
         // The ledger closed whole in time closes every month.
         assert!(late_periods(2025, &[3], &[], Some(d("2025-04-01")), today).is_empty());
     }
-}
-
-/// This folder's routes, in the order they are matched, each with what it writes (read
-/// by the body gate: `auth::routes`).
-pub fn routes(r: &mut crate::auth::routes::Routes) {
-    r.handler_decides()
-        .service(office_reconciliation)
-        .service(reconciliation);
 }
