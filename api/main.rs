@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use actix_web::{HttpServer, web};
+use actix_web::web;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ogsms::app::openapi;
@@ -509,17 +509,22 @@ fn serve(
             ..settings
         };
         let url = url.to_owned();
-        let server = HttpServer::new(move || {
-            let pool =
-                db::pool(&url, &worker_settings).expect("pool settings were accepted at start");
-            ogsms::app::app(web::Data::new(state.with_pool(pool)))
-        })
-        .workers(workers)
-        .shutdown_timeout(30)
-        .bind(bind)
+        let server = ogsms::app::server::server(
+            ogsms::app::server::Listen::Addr(bind),
+            ogsms::app::server::ServerOptions {
+                workers,
+                shutdown_timeout: 30,
+                os_signals: true,
+            },
+            move || {
+                let pool =
+                    db::pool(&url, &worker_settings).expect("pool settings were accepted at start");
+                web::Data::new(state.with_pool(pool))
+            },
+        )
         .with_context(|| format!("listening on {bind}"))?;
         log::info!("OGSMS API on http://{bind}/ (docs at http://{bind}/docs/)");
-        server.run().await?;
+        server.await?;
         Ok(())
     })
 }

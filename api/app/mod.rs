@@ -5,6 +5,7 @@
 pub mod envelope;
 pub mod health;
 pub mod openapi;
+pub mod server;
 
 pub use crate::state::AppState;
 
@@ -31,13 +32,16 @@ pub fn app(
     >,
 > {
     let gate = web::Data::new(state.gate());
+    let mut routes = crate::auth::routes::RouteResources::default();
+    let v1 = utoipa_actix_web::scope("/v1").configure(|cfg| openapi::v1(cfg, &mut routes));
     let (app, _) = App::new()
         .into_utoipa_app()
         .app_data(state)
         .app_data(gate)
         .app_data(http::BodyGate(crate::auth::may_send_body))
         .configure(openapi::operations)
-        .service(utoipa_actix_web::scope("/v1").configure(openapi::v1))
+        .service(v1)
+        .app_data(routes)
         .split_for_parts();
     app.configure(http::extractor_configs)
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::document().clone()))
@@ -76,6 +80,9 @@ fn cors() -> actix_cors::Cors {
             "content-language",
             "content-disposition",
             "x-sync-watermark",
+            "ogsms-as-of",
+            "ogsms-closed-through",
+            "ogsms-exchange-rates",
             "preference-applied",
         ])
         .max_age(3600);

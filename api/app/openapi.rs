@@ -11,12 +11,11 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::health;
 use crate::auth;
+use crate::auth::routes::{RouteResources, Routes};
 use crate::core::error::{Problem, ProblemField, responses};
 use crate::reports::{exports, finance_reports, iati, reconciliation, stats};
 use crate::resources::assets;
 use crate::resources::changes;
-use crate::resources::offices::appointments;
-use crate::resources::projects::monitoring_reports;
 use crate::resources::webhooks;
 use crate::resources::{accomplishments, memoranda};
 use crate::resources::{
@@ -302,120 +301,31 @@ fn document_formats(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// Every route under `/v1`.
-pub fn v1(cfg: &mut ServiceConfig) {
-    cfg.service(member_states::list_member_states)
-        .service(member_states::get_member_state)
-        .service(departments::list_departments)
-        .service(departments::create_department)
-        .service(departments::get_department)
-        .service(departments::update_department)
-        .service(offices::list_offices)
-        .service(offices::create_office)
-        .service(offices::get_office)
-        .service(offices::update_office)
-        .service(offices::close_office)
-        .service(mandates::assignments::list_office_mandates)
-        .service(mandates::list_mandates)
-        .service(mandates::create_mandate)
-        .service(mandates::get_mandate)
-        .service(mandates::update_mandate)
-        .service(mandates::delete_mandate)
-        .service(mandates::assignments::list_assignments)
-        .service(mandates::assignments::create_assignment)
-        .service(mandates::assignments::get_assignment)
-        .service(mandates::assignments::update_assignment)
-        .service(agencies::list_agencies)
-        .service(agencies::create_agency)
-        .service(agencies::get_agency)
-        .service(agencies::update_agency)
-        .service(agencies::delete_agency)
-        .service(agencies::suspend_agency)
-        .service(agencies::reactivate_agency)
-        .service(projects::list::list_projects)
-        .service(projects::writes::create_project)
-        .service(projects::list::get_project)
-        .service(projects::writes::update_project)
-        .service(projects::writes::delete_project)
-        .service(monitoring_reports::list_monitoring_reports)
-        .service(monitoring_reports::create_monitoring_report)
-        .service(monitoring_reports::get_monitoring_report)
-        .service(monitoring_reports::update_monitoring_report)
-        .service(appointments::list_appointments)
-        .service(appointments::create_appointment)
-        .service(appointments::get_appointment)
-        .service(appointments::update_appointment)
-        .service(appointments::end_appointment)
-        .service(assets::list_assets)
-        .service(assets::create_asset)
-        .service(assets::get_asset)
-        .service(assets::update_asset)
-        .service(assets::dispose_asset)
-        .service(assets::transfers::transfer_asset)
-        .service(assets::transfers::list_transfers)
-        .service(assets::transfers::get_transfer)
-        .service(assets::depreciation::asset_depreciation)
-        .service(assets::counts::list_counts)
-        .service(assets::counts::open_count)
-        .service(assets::counts::get_count)
-        .service(assets::counts::record_count_item)
-        .service(assets::counts::close_count)
-        .service(service_accounts::issue_token)
-        .service(service_accounts::revoke_token)
-        .service(auth::me::me)
-        .service(audit::list_audit_events)
-        .service(changes::list_changes)
-        .service(webhooks::list_webhooks)
-        .service(webhooks::create_webhook)
-        .service(webhooks::get_webhook)
-        .service(webhooks::delete_webhook)
-        .service(webhooks::rotate_secret)
-        .service(webhooks::reactivate_webhook)
-        .service(webhooks::list_deliveries)
-        .service(ledgers::list_ledgers)
-        .service(ledgers::create_ledger)
-        .service(ledgers::get_ledger)
-        .service(ledgers::entries::list_entries)
-        .service(ledgers::entries::post_entry)
-        .service(ledgers::entries::get_entry)
-        .service(ledgers::entries::reverse_entry)
-        .service(ledgers::balances::get_balance)
-        .service(ledgers::closings::close_period)
-        .service(ledgers::closings::close_ledger)
-        .service(ledgers::verification::verify_ledger)
-        .service(exchange_rates::list_rates)
-        .service(exchange_rates::create_rate)
-        .service(exchange_rates::get_rate)
-        .service(exports::export_projects)
-        .service(exports::export_ledger_entries)
-        .service(exports::export_audit_events)
-        .service(stats::spending)
-        .service(stats::budget_execution)
-        .service(stats::project_counts)
-        .service(iati::iati_activities)
-        .service(finance_reports::project_budget_execution)
-        .service(finance_reports::mandate_expenditures)
-        .service(memoranda::compliance::list_compliance)
-        .service(memoranda::list_memoranda)
-        .service(memoranda::create_memorandum)
-        .service(memoranda::get_memorandum)
-        .service(memoranda::update_memorandum)
-        .service(memoranda::compliance::list_memorandum_offices)
-        .service(memoranda::compliance::get_office_compliance)
-        .service(memoranda::compliance::acknowledge)
-        .service(memoranda::compliance::submit_compliance)
-        .service(memoranda::compliance::review_compliance)
-        .service(accomplishments::feed::feed)
-        .service(accomplishments::feed::feed_atom)
-        .service(accomplishments::list_accomplishments)
-        .service(accomplishments::create_accomplishment)
-        .service(accomplishments::get_accomplishment)
-        .service(accomplishments::update_accomplishment)
-        .service(accomplishments::submit_accomplishment)
-        .service(accomplishments::publish_accomplishment)
-        .service(accomplishments::return_accomplishment)
-        .service(reconciliation::office_reconciliation)
-        .service(reconciliation::reconciliation);
+/// Every route under `/v1`: each folder registers its own, saying what they write
+/// (`auth::routes`), into `table`. The order is the order of matching.
+pub fn v1(cfg: &mut ServiceConfig, table: &mut RouteResources) {
+    let r = &mut Routes::new(cfg, "/v1", table);
+    member_states::routes(r);
+    departments::routes(r);
+    offices::routes(r);
+    mandates::routes(r);
+    agencies::routes(r);
+    projects::routes(r);
+    assets::routes(r);
+    service_accounts::routes(r);
+    r.handler_decides().service(auth::me::me);
+    audit::routes(r);
+    changes::routes(r);
+    webhooks::routes(r);
+    ledgers::routes(r);
+    exchange_rates::routes(r);
+    exports::routes(r);
+    stats::routes(r);
+    iati::routes(r);
+    finance_reports::routes(r);
+    memoranda::routes(r);
+    accomplishments::routes(r);
+    reconciliation::routes(r);
 }
 
 /// The probes, outside `/v1`.
@@ -425,13 +335,25 @@ pub fn operations(cfg: &mut ServiceConfig) {
         .service(health::metrics_endpoint);
 }
 
+/// What every `/v1` route declared it writes, as the app's body gate reads it.
+pub fn route_resources() -> RouteResources {
+    let mut table = RouteResources::default();
+    let _ = App::new()
+        .into_utoipa_app()
+        .service(utoipa_actix_web::scope("/v1").configure(|cfg| v1(cfg, &mut table)))
+        .split_for_parts();
+    table
+}
+
 /// Builds the document from the routes (no database needed).
 fn build() -> utoipa::openapi::OpenApi {
     let (_, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(operations)
-        .service(utoipa_actix_web::scope("/v1").configure(v1))
+        .service(utoipa_actix_web::scope("/v1").configure(|cfg| {
+            v1(cfg, &mut RouteResources::default());
+        }))
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     require_bearer(&mut doc);

@@ -11,6 +11,7 @@
 pub mod me;
 pub mod policy;
 pub mod role;
+pub mod routes;
 
 use std::collections::{HashMap, HashSet};
 use std::future::{Ready, ready};
@@ -604,13 +605,23 @@ impl Caller {
 }
 
 /// The check a JSON body waits for (`core::http::BodyGate`): a caller whose role may
-/// not write what the route changes is refused before the body is read. An
-/// unauthenticated request passes here; its `Caller` extractor answers 401.
+/// not write the resource the route declared (`routes::Routes::writes`) is refused
+/// before the body is read. An unauthenticated request passes here; its `Caller`
+/// extractor answers 401. A route whose handler decides passes too.
 pub fn may_send_body(req: &HttpRequest) -> Result<(), ApiError> {
-    let (Some(pattern), Ok(caller)) = (req.match_pattern(), Caller::of(req)) else {
+    let Some(pattern) = req.match_pattern() else {
         return Ok(());
     };
-    caller.may_write_route(&pattern)
+    let declared = req
+        .app_data::<routes::RouteResources>()
+        .and_then(|table| table.of(req.method().as_str(), &pattern));
+    let Some(routes::Writes::Resource(resource)) = declared else {
+        return Ok(());
+    };
+    match Caller::of(req) {
+        Ok(caller) => caller.may_write_resource(resource),
+        Err(_) => Ok(()),
+    }
 }
 
 impl FromRequest for Caller {

@@ -122,32 +122,6 @@ pub fn permissions(role: Role) -> Vec<Permission> {
     out
 }
 
-/// The resource (of [`permissions`]) a write route changes: its last collection
-/// segment; `None` for finance below a ledger and routes of no known resource.
-fn resource_of_route(pattern: &str) -> Option<&'static str> {
-    if pattern.starts_with("/v1/ledgers/") {
-        return None;
-    }
-    pattern.split('/').rev().find_map(|segment| match segment {
-        "departments" => Some("departments"),
-        "offices" => Some("offices"),
-        "appointments" => Some("appointments"),
-        "mandates" => Some("mandates"),
-        "assignments" => Some("mandate_assignments"),
-        "executing-agencies" => Some("executing_agencies"),
-        "projects" => Some("projects"),
-        "monitoring-reports" => Some("monitoring_reports"),
-        "ledgers" => Some("ledgers"),
-        "exchange-rates" => Some("exchange_rates"),
-        "revocations" => Some("tokens"),
-        "assets" | "asset-counts" | "asset-transfers" => Some("assets"),
-        "memoranda" => Some("memoranda"),
-        "acknowledgement" | "compliance" | "review" => Some("memorandum_compliance"),
-        "accomplishments" => Some("accomplishments"),
-        _ => None,
-    })
-}
-
 /// Which Administrative Memoranda a caller sees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemorandumScope {
@@ -392,16 +366,12 @@ impl Caller {
         }
     }
 
-    /// Whether the caller's role may write what a route changes at all, decided from the
-    /// route alone before its body is read (`core::http::BodyGate`): a role that may write
-    /// none of it is refused with 403 before a malformed body could teach it the
-    /// validation rules. Routes below a ledger (`/v1/ledgers/{id}/…`) are left to their
-    /// handlers, where finance a caller may not see is a 404 (so is a route this table
-    /// does not know).
-    pub fn may_write_route(&self, pattern: &str) -> Result<(), ApiError> {
-        let Some(resource) = resource_of_route(pattern) else {
-            return Ok(());
-        };
+    /// Whether the caller's role may write `resource` (of [`permissions`]) at all,
+    /// decided from the route alone before its body is read (`core::http::BodyGate`;
+    /// each route declares its resource where it is registered, `auth::routes`): a role
+    /// that may write none of it is refused with 403 before a malformed body could teach
+    /// it the validation rules. Which rows it may write is the handler's to decide.
+    pub fn may_write_resource(&self, resource: &str) -> Result<(), ApiError> {
         if permissions(self.role)
             .iter()
             .any(|p| p.resource == resource && p.action != "read")

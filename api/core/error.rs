@@ -57,6 +57,10 @@ pub enum ProblemType {
     CursorExpired,
     /// 413: the body is over the size limit.
     PayloadTooLarge,
+    /// 414: the request line is over its limit (answered below the router).
+    UriTooLong,
+    /// 431: the header section is over its limit (answered below the router).
+    HeaderFieldsTooLarge,
     /// 415: the body is not `application/json`.
     UnsupportedMediaType,
     /// 422: the body is well-formed but some fields are invalid.
@@ -74,7 +78,7 @@ pub enum ProblemType {
 }
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 25] = [
+    pub const ALL: [ProblemType; 27] = [
         ProblemType::InsufficientFunds,
         ProblemType::PeriodClosed,
         ProblemType::AlreadyReversed,
@@ -93,6 +97,8 @@ impl ProblemType {
         ProblemType::PreconditionFailed,
         ProblemType::CursorExpired,
         ProblemType::PayloadTooLarge,
+        ProblemType::UriTooLong,
+        ProblemType::HeaderFieldsTooLarge,
         ProblemType::UnsupportedMediaType,
         ProblemType::ValidationFailed,
         ProblemType::PreconditionRequired,
@@ -122,6 +128,8 @@ impl ProblemType {
             ProblemType::PreconditionFailed => "precondition-failed",
             ProblemType::CursorExpired => "cursor-expired",
             ProblemType::PayloadTooLarge => "payload-too-large",
+            ProblemType::UriTooLong => "uri-too-long",
+            ProblemType::HeaderFieldsTooLarge => "header-fields-too-large",
             ProblemType::UnsupportedMediaType => "unsupported-media-type",
             ProblemType::ValidationFailed => "validation-failed",
             ProblemType::PreconditionRequired => "precondition-required",
@@ -155,6 +163,8 @@ impl ProblemType {
             ProblemType::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ProblemType::CursorExpired => StatusCode::GONE,
             ProblemType::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemType::UriTooLong => StatusCode::URI_TOO_LONG,
+            ProblemType::HeaderFieldsTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProblemType::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemType::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemType::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
@@ -209,6 +219,14 @@ impl ProblemType {
                 "Request body too large",
                 "Cuerpo de la solicitud demasiado grande"
             ),
+            ProblemType::UriTooLong => text!(
+                "Request line too long",
+                "Línea de solicitud demasiado larga"
+            ),
+            ProblemType::HeaderFieldsTooLarge => text!(
+                "Request header fields too large",
+                "Campos de cabecera de la solicitud demasiado grandes"
+            ),
             ProblemType::UnsupportedMediaType => {
                 text!("Unsupported media type", "Tipo de contenido no admitido")
             }
@@ -238,10 +256,12 @@ impl ProblemType {
             409 => ProblemType::InvalidState,
             412 => ProblemType::PreconditionFailed,
             413 => ProblemType::PayloadTooLarge,
+            414 => ProblemType::UriTooLong,
             415 => ProblemType::UnsupportedMediaType,
             422 => ProblemType::ValidationFailed,
             428 => ProblemType::PreconditionRequired,
             429 => ProblemType::RateLimited,
+            431 => ProblemType::HeaderFieldsTooLarge,
             503 => ProblemType::ServiceUnavailable,
             504 => ProblemType::Timeout,
             400..=499 => ProblemType::InvalidParameter,

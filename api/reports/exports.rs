@@ -326,6 +326,7 @@ where
     let body = stream::once(async move { Ok::<_, std::io::Error>(first) }).chain(rest);
 
     let mut res = HttpResponse::Ok();
+    res.insert_header(crate::reports::as_of_header(watermark));
     res.insert_header((sync::X_SYNC_WATERMARK, sync::format(watermark)))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::VARY, "Accept, Accept-Language"));
@@ -393,7 +394,10 @@ pub struct ProjectExportQuery {
     responses(
         (status = 200, description = "The projects",
          content((Project = "application/x-ndjson"), (String = "text/csv")),
-         headers(("Content-Disposition" = String, description = "`attachment; filename=\"projects-<date>.<ext>\"`"))),
+         headers(
+             ("Content-Disposition" = String, description = "`attachment; filename=\"projects-<date>.<ext>\"`"),
+             ("OGSMS-As-Of" = String, description = "What the export is as of: the data's watermark (RFC 3339), as `X-Sync-Watermark`; every change committed before it is in the export"),
+         )),
         (status = 400, response = crate::core::error::responses::BadRequest),
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
@@ -478,7 +482,10 @@ pub struct EntryExportQuery {
     responses(
         (status = 200, description = "The entries",
          content((Entry = "application/x-ndjson"), (String = "text/csv")),
-         headers(("Content-Disposition" = String, description = "`attachment; filename=\"ledger-entries-<date>.<ext>\"`"))),
+         headers(
+             ("Content-Disposition" = String, description = "`attachment; filename=\"ledger-entries-<date>.<ext>\"`"),
+             ("OGSMS-As-Of" = String, description = "What the export is as of: the data's watermark (RFC 3339), as `X-Sync-Watermark`; every change committed before it is in the export"),
+         )),
         (status = 400, response = crate::core::error::responses::BadRequest),
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
@@ -557,7 +564,10 @@ pub struct AuditExportQuery {
     responses(
         (status = 200, description = "The audit events",
          content((AuditEvent = "application/x-ndjson"), (String = "text/csv")),
-         headers(("Content-Disposition" = String, description = "`attachment; filename=\"audit-events-<date>.<ext>\"`"))),
+         headers(
+             ("Content-Disposition" = String, description = "`attachment; filename=\"audit-events-<date>.<ext>\"`"),
+             ("OGSMS-As-Of" = String, description = "What the export is as of: the data's watermark (RFC 3339), as `X-Sync-Watermark`; every change committed before it is in the export"),
+         )),
         (status = 400, response = crate::core::error::responses::BadRequest),
         (status = 403, response = crate::core::error::responses::Forbidden),
         (status = 503, response = crate::core::error::responses::Unavailable),
@@ -591,4 +601,13 @@ pub async fn export_audit_events(
         Box::pin(async move { audit::export_batch(conn, &query, after, BATCH).await })
     })
     .await
+}
+
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    r.handler_decides()
+        .service(export_projects)
+        .service(export_ledger_entries)
+        .service(export_audit_events);
 }

@@ -24,6 +24,7 @@ use crate::core::money::{MonetaryAmount, Money, SignedAmount};
 use crate::db::schema::{mandates, project_mandates, projects};
 use crate::reports::stats::{date_range, percent};
 use crate::resources::ledgers::Fund;
+use crate::resources::ledgers::provenance::{LedgerProvenance, of_ledgers};
 use crate::state::AppState;
 
 /// Query parameters of a finance report: a date range of the entries counted.
@@ -91,6 +92,9 @@ pub struct ProjectBudgetExecution {
     /// The data's watermark (as `X-Sync-Watermark`): every change committed before this
     /// instant is counted; one made at or after it may not be.
     pub as_of: chrono::DateTime<chrono::Utc>,
+    /// What the figures are as of: the counted ledgers' closings and verifications, and
+    /// the exchange rates that converted the project's entries to USD.
+    pub provenance: LedgerProvenance,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -178,10 +182,13 @@ pub async fn project_budget_execution(
     .await?;
     let spent: i64 = rows.iter().map(|r| r.spent).sum();
     let entries: i64 = rows.iter().map(|r| r.entries).sum();
+    let ledgers: Vec<Uuid> = rows.iter().map(|r| r.ledger_id).collect();
+    let provenance = of_ledgers(&mut conn, &ledgers, from, to, Some(&[id][..]), as_of).await?;
     let budget = Money::from_db(budget_minor, &budget_currency);
     let in_usd = budget.currency.code == "USD";
     Ok(HttpResponse::Ok().json(ProjectBudgetExecution {
         as_of,
+        provenance,
         project_id: id,
         project_code: code,
         budget: budget.to_json(),
@@ -251,6 +258,9 @@ pub struct MandateExpenditures {
     /// The data's watermark (as `X-Sync-Watermark`): every change committed before this
     /// instant is counted; one made at or after it may not be.
     pub as_of: chrono::DateTime<chrono::Utc>,
+    /// What the figures are as of: the counted ledgers' closings and verifications, and
+    /// the exchange rates that converted the mandate's projects' entries to USD.
+    pub provenance: LedgerProvenance,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -269,6 +279,10 @@ struct MandateSqlRow {
     spent: i64,
     #[diesel(sql_type = BigInt)]
     entries: i64,
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Uuid>)]
+    ledger_ids: Vec<Uuid>,
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Uuid>)]
+    project_ids: Vec<Uuid>,
 }
 
 /// The spending traced to a mandate through the projects that implement it, by office,
@@ -317,7 +331,8 @@ pub async fn mandate_expenditures(
     let rows: Vec<MandateSqlRow> = diesel::sql_query(
         "SELECT l.office_id, o.code AS office_code, l.fund, l.fiscal_year, \
                 count(DISTINCT t.project_id)::bigint AS projects, \
-                (-sum(t.effect_minor))::bigint AS spent, sum(t.entries)::bigint AS entries \
+                (-sum(t.effect_minor))::bigint AS spent, sum(t.entries)::bigint AS entries, \
+                array_agg(DISTINCT l.id) AS ledger_ids, array_agg(DISTINCT t.project_id) AS project_ids \
            FROM project_daily_totals t \
            JOIN project_mandates pm ON pm.project_id = t.project_id \
            JOIN projects p ON p.id = t.project_id \
@@ -340,8 +355,24 @@ pub async fn mandate_expenditures(
     .await?;
     let spent: i64 = rows.iter().map(|r| r.spent).sum();
     let entries: i64 = rows.iter().map(|r| r.entries).sum();
+    let mut ledgers: Vec<Uuid> = rows.iter().flat_map(|r| r.ledger_ids.clone()).collect();
+    ledgers.sort();
+    ledgers.dedup();
+    let mut counted: Vec<Uuid> = rows.iter().flat_map(|r| r.project_ids.clone()).collect();
+    counted.sort();
+    counted.dedup();
+    let provenance = of_ledgers(
+        &mut conn,
+        &ledgers,
+        from,
+        to,
+        Some(counted.as_slice()),
+        as_of,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(MandateExpenditures {
         as_of,
+        provenance,
         mandate_id: id,
         reference,
         projects,
@@ -362,4 +393,12 @@ pub async fn mandate_expenditures(
             })
             .collect(),
     }))
+}
+
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    r.handler_decides()
+        .service(project_budget_execution)
+        .service(mandate_expenditures);
 }

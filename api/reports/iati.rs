@@ -792,8 +792,9 @@ impl Exporter {
     tag = "Exports",
     params(IatiQuery),
     responses(
-        (status = 200, description = "An `iati-activities` document (IATI 2.03)",
-         content_type = "application/xml", body = String),
+        (status = 200, description = "An `iati-activities` document (IATI 2.03); its `generated-datetime` is when it was written",
+         content_type = "application/xml", body = String,
+         headers(("OGSMS-As-Of" = String, description = "What the document is as of: the data's watermark (RFC 3339); every change committed before it is in the document"))),
         (status = 400, response = crate::core::error::responses::BadRequest),
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
@@ -813,7 +814,9 @@ pub async fn iati_activities(
             .map(|s| ProjectStatus::parse_filter("status", s))
             .transpose()?,
     };
-    let conn = state.pool.get().await?;
+    let mut conn = state.pool.get().await?;
+    // Before the first batch: every change committed before it is in the document.
+    let as_of = crate::core::sync::watermark(&mut conn).await?;
     let mut exporter = Exporter::new(conn, filters, caller.finance_scope()).await?;
     // The first batch before the status line, so that a failure there is a problem.
     let first = exporter.chunk().await?;
@@ -838,7 +841,14 @@ pub async fn iati_activities(
         });
     Ok(HttpResponse::Ok()
         .content_type("application/xml; charset=utf-8")
+        .insert_header(crate::reports::as_of_header(as_of))
         .streaming(stream))
+}
+
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    r.handler_decides().service(iati_activities);
 }
 
 #[cfg(test)]

@@ -60,6 +60,7 @@ use crate::formats::{
     Context, Encoder, Format, Honored, Negotiated, TEXT_CSV, content_disposition,
 };
 use crate::reports::stats::percent;
+use crate::resources::ledgers::provenance::{LedgerProvenance, of_ledgers};
 use crate::resources::ledgers::{Category, Fund, LedgerStatus};
 use crate::state::AppState;
 
@@ -238,6 +239,10 @@ pub struct Reconciliation {
     /// The data's watermark (as `X-Sync-Watermark`): every change committed before this
     /// instant is counted; one made at or after it may not be.
     pub as_of: DateTime<Utc>,
+    /// What the figures are as of: the ledgers' closings and verifications, and the
+    /// exchange rates that converted their entries of the period to USD (in CSV, the
+    /// `OGSMS-*` headers).
+    pub provenance: LedgerProvenance,
 }
 
 /// The office's reconciliation per ledger (fund) for a fiscal year and period.
@@ -255,6 +260,10 @@ pub struct Reconciliation {
         (status = 200, description = "The reconciliation", content(
             (Reconciliation = "application/json"),
             (String = "text/csv"),
+        ), headers(
+            ("OGSMS-As-Of" = String, description = "In CSV: the data's watermark (RFC 3339), the JSON `provenance.data_as_of`"),
+            ("OGSMS-Closed-Through" = String, description = "In CSV, when every ledger counted has a closed period: the earliest of their last closed periods (`provenance.closed_through`)"),
+            ("OGSMS-Exchange-Rates" = String, description = "In CSV: the exchange rates that converted counted entries to USD (`provenance.exchange_rates`), comma-separated `CUR=rate;first_entry_date/last_entry_date;entries`; empty when none"),
         )),
         (status = 400, response = crate::core::error::responses::BadRequest),
         (status = 404, response = crate::core::error::responses::NotFound),
@@ -297,6 +306,10 @@ pub async fn office_reconciliation(
         (status = 200, description = "The reconciliation", content(
             (Reconciliation = "application/json"),
             (String = "text/csv"),
+        ), headers(
+            ("OGSMS-As-Of" = String, description = "In CSV: the data's watermark (RFC 3339), the JSON `provenance.data_as_of`"),
+            ("OGSMS-Closed-Through" = String, description = "In CSV, when every ledger counted has a closed period: the earliest of their last closed periods (`provenance.closed_through`)"),
+            ("OGSMS-Exchange-Rates" = String, description = "In CSV: the exchange rates that converted counted entries to USD (`provenance.exchange_rates`), comma-separated `CUR=rate;first_entry_date/last_entry_date;entries`; empty when none"),
         )),
         (status = 400, response = crate::core::error::responses::BadRequest),
         (status = 403, response = crate::core::error::responses::Forbidden),
@@ -611,6 +624,7 @@ async fn reconcile(
     .load(conn)
     .await?;
     let today = as_of.date_naive();
+    let provenance = of_ledgers(conn, &ids, Some(from), Some(to), None, as_of).await?;
     let rows = ledgers
         .into_iter()
         .map(|l| {
@@ -728,6 +742,7 @@ async fn reconcile(
         close_deadline_days: CLOSE_DEADLINE_DAYS,
         ledgers: rows,
         as_of,
+        provenance,
     })
 }
 
@@ -755,7 +770,9 @@ async fn respond(
     };
     let mut bytes = encoder.header();
     encoder.write_rows(&mut bytes, &rows, &ctx);
-    let mut res = HttpResponse::Ok()
+    let mut res = HttpResponse::Ok();
+    crate::reports::provenance_headers(&mut res, &body.provenance);
+    let mut res = res
         .insert_header((header::CONTENT_TYPE, TEXT_CSV))
         .insert_header((header::VARY, "Accept, Accept-Language"))
         .insert_header(content_disposition(req, "csv"))
@@ -763,6 +780,14 @@ async fn respond(
         .body(bytes);
     res.extensions_mut().insert(Honored);
     Ok(res)
+}
+
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    r.handler_decides()
+        .service(office_reconciliation)
+        .service(reconciliation);
 }
 
 #[cfg(test)]

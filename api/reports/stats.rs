@@ -1256,6 +1256,15 @@ pub async fn project_counts(
     respond(&req, &mut conn, &body.rows, &body).await
 }
 
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    r.handler_decides()
+        .service(spending)
+        .service(budget_execution)
+        .service(project_counts);
+}
+
 #[cfg(test)]
 mod tests {
     use super::percent;

@@ -339,3 +339,151 @@ async fn member_states_take_updated_since() {
         .await
         .problem(400, "invalid-parameter");
 }
+
+/// Every finance report and export says what it is as of: JSON reports a `provenance`
+/// (the balance's shape), CSV and streamed exports the `OGSMS-*` headers.
+#[actix_web::test]
+async fn reports_and_exports_carry_their_provenance() {
+    let app = TestApp::demo().await;
+    let started = chrono::Utc::now() - chrono::Duration::seconds(5);
+    let office = crate::projects::office("PE");
+    let project = app
+        .post("/v1/projects", &crate::projects::new_project("PV-PROV"))
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mandate = crate::projects::insert_mandate(&app, "AG/RES. 1 (PROV)");
+    app.db
+        .execute(&format!(
+            "INSERT INTO project_mandates (project_id, mandate_id) VALUES ('{project}', '{mandate}')"
+        ))
+        .unwrap();
+    let ledger = app
+        .post(
+            "/v1/ledgers",
+            &json!({"office_id": office, "fiscal_year": 2026, "fund": "regular_fund"}),
+        )
+        .await;
+    assert_eq!(ledger.status, 201, "{}", ledger.text());
+    let ledger = ledger.json()["id"].as_str().unwrap().to_owned();
+    app.post(
+        "/v1/exchange-rates",
+        &json!({"currency": "PEN", "effective_on": "2026-01-01", "rate": "0.2671"}),
+    )
+    .await;
+    for body in [
+        json!({"kind": "allocation", "entry_date": "2026-01-10", "description": "Allotment",
+               "amount": {"amount": "1000.00", "currency": "USD"}}),
+        json!({"kind": "expense", "category": "rent", "entry_date": "2026-02-10", "description": "Rent",
+               "project_id": project, "amount": {"amount": "100.00", "currency": "PEN"}}),
+    ] {
+        let res = app
+            .post(&format!("/v1/ledgers/{ledger}/entries"), &body)
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text());
+    }
+    let res = app
+        .post(
+            &format!("/v1/ledgers/{ledger}/closings"),
+            &json!({"closed_through": "2026-01-31"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    let v = app
+        .get(&format!("/v1/ledgers/{ledger}/verification"))
+        .await
+        .json();
+    assert_eq!(v["ok"], true, "{v}");
+    let pen = json!([{"currency": "PEN", "rate": "0.2671", "entries": 1,
+                      "first_entry_date": "2026-02-10", "last_entry_date": "2026-02-10"}]);
+    let check = |what: &str, p: &serde_json::Value| {
+        let data_as_of: chrono::DateTime<chrono::Utc> = p["data_as_of"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{what}: {p}"))
+            .parse()
+            .unwrap();
+        assert!(
+            data_as_of >= started && data_as_of <= chrono::Utc::now(),
+            "{what}"
+        );
+        assert_eq!(p["exchange_rates"], pen, "{what}: {p}");
+        assert_eq!(p["closed_through"], "2026-01-31", "{what}: {p}");
+        assert_eq!(
+            p["last_verification"]["head_hash"], v["head_hash"],
+            "{what}: {p}"
+        );
+        assert_eq!(
+            p["last_verification"]["ledger_id"],
+            ledger.as_str(),
+            "{what}: {p}"
+        );
+    };
+    let body = app
+        .get(&format!("/v1/projects/{project}/budget-execution"))
+        .await
+        .json();
+    check("budget execution", &body["provenance"]);
+    let body = app
+        .get(&format!("/v1/mandates/{mandate}/expenditures"))
+        .await
+        .json();
+    check("mandate expenditures", &body["provenance"]);
+    let path = format!("/v1/offices/{office}/reconciliation?fiscal_year=2026");
+    let body = app.get(&path).await.json();
+    let p = &body["provenance"];
+    check("reconciliation", p);
+    // The ledger balance has the same shape.
+    let balance = app
+        .get(&format!("/v1/ledgers/{ledger}/balance"))
+        .await
+        .json();
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&balance["provenance"]), keys(p));
+    // In CSV, the headers.
+    let res = app.get(&format!("{path}&format=csv")).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert!(res.header("ogsms-as-of").is_some());
+    assert_eq!(
+        res.header("ogsms-closed-through").as_deref(),
+        Some("2026-01-31")
+    );
+    assert_eq!(
+        res.header("ogsms-exchange-rates").as_deref(),
+        Some("PEN=0.2671;2026-02-10/2026-02-10;1")
+    );
+    // A ledger never closed nor verified: no bound for the reconciliation of all offices.
+    let other = crate::projects::office("AR");
+    app.post(
+        "/v1/ledgers",
+        &json!({"office_id": other, "fiscal_year": 2026, "fund": "regular_fund"}),
+    )
+    .await;
+    let body = app.get("/v1/reconciliation?fiscal_year=2026").await.json();
+    assert_eq!(body["provenance"]["closed_through"], json!(null), "{body}");
+    assert_eq!(
+        body["provenance"]["last_verification"],
+        json!(null),
+        "{body}"
+    );
+    // Streamed exports and IATI: the watermark in `OGSMS-As-Of`.
+    for path in [
+        "/v1/exports/projects?format=csv",
+        "/v1/exports/ledger-entries",
+        "/v1/exports/iati-activities.xml",
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status, 200, "{path}: {}", res.text());
+        let as_of: chrono::DateTime<chrono::Utc> = res
+            .header("ogsms-as-of")
+            .unwrap_or_else(|| panic!("{path}"))
+            .parse()
+            .unwrap();
+        assert!(as_of >= started && as_of <= chrono::Utc::now(), "{path}");
+    }
+}

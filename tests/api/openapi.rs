@@ -67,3 +67,73 @@ fn every_operation_documents_its_errors_as_problems() {
     }
     assert!(operations >= 13, "only {operations} operations");
 }
+
+/// Every `/v1` operation of the document declared, where its folder registers it, what it
+/// writes (the body gate reads only that), and the declarations are the role table's:
+/// a write route of a resource names the resource some role may write.
+#[test]
+fn every_route_declares_what_it_writes() {
+    use ogsms::auth::routes::Writes;
+    let table = ogsms::app::openapi::route_resources();
+    let doc: serde_json::Value =
+        serde_json::from_str(&ogsms::app::openapi::document_json()).unwrap();
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/v1/") {
+            continue;
+        }
+        for method in item.as_object().unwrap().keys() {
+            if !["get", "post", "patch", "put", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            operations += 1;
+            assert!(
+                table.of(method, path).is_some(),
+                "{method} {path} was registered without saying what it writes"
+            );
+        }
+    }
+    assert_eq!(
+        table.iter().count(),
+        operations,
+        "a declared route is not in the document"
+    );
+    let res = |r| Some(Writes::Resource(r));
+    for (method, path, expected) in [
+        ("POST", "/v1/offices/{id}/close", res("offices")),
+        ("POST", "/v1/offices", res("offices")),
+        ("POST", "/v1/departments", res("departments")),
+        ("POST", "/v1/exchange-rates", res("exchange_rates")),
+        ("POST", "/v1/projects", res("projects")),
+        ("POST", "/v1/ledgers", res("ledgers")),
+        ("POST", "/v1/auth/revocations", res("tokens")),
+        (
+            "POST",
+            "/v1/ledgers/{id}/entries",
+            Some(Writes::HandlerDecides),
+        ),
+        ("POST", "/v1/auth/token", Some(Writes::HandlerDecides)),
+        ("POST", "/v1/webhooks", Some(Writes::HandlerDecides)),
+        ("DELETE", "/v1/nowhere", None),
+    ] {
+        assert_eq!(table.of(method, path), expected, "{method} {path}");
+    }
+    // Every child resource's writes are its own, not its parent's.
+    for (method, path, writes) in table.iter() {
+        let expected = if path.contains("/appointments") {
+            "appointments"
+        } else if path.contains("/assignments") {
+            "mandate_assignments"
+        } else if path.contains("/monitoring-reports") {
+            "monitoring_reports"
+        } else if path.ends_with("/acknowledgement")
+            || path.ends_with("/compliance")
+            || path.ends_with("/review")
+        {
+            "memorandum_compliance"
+        } else {
+            continue;
+        };
+        assert_eq!(writes, Writes::Resource(expected), "{method} {path}");
+    }
+}

@@ -289,3 +289,143 @@ async fn long_queries_and_thousands_of_filter_values_are_400() {
     let res = app.get(&format!("/v1/projects?office_id={ids}")).await;
     assert_eq!(res.status, 200, "{}", res.text());
 }
+
+/// Sends `request` on a new connection and reads the answer to the end: its status, its
+/// head and its body.
+async fn exchange(app: &TestApp, request: &[u8]) -> (u16, String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    // The service closes after a refused head; for the others read one response.
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut chunk))
+            .await
+            .expect("an answer within 20 s")
+            .unwrap();
+        answer.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&answer);
+        if n == 0 {
+            break;
+        }
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head.lines().find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse::<usize>().unwrap())
+            });
+            if length.is_some_and(|l| body.len() >= l) {
+                break;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head: {text}"));
+    let status = head[9..12].parse().unwrap();
+    (status, head.to_owned(), body.as_bytes().to_vec())
+}
+
+/// actix-http answers a request line it cannot parse (over 64 KiB) with a bare 400 and an
+/// oversized head with a bare 431, below every middleware: the service's guard of
+/// request heads answers them with problems instead.
+#[actix_web::test]
+async fn oversized_request_lines_and_headers_are_problems() {
+    let app = TestApp::new().await;
+    let token = app.token(ogsms::auth::policy::Role::Coordinator, None, None);
+    let target = |len: usize| format!("/v1/offices?q={}", "a".repeat(len));
+    let kib = 1024;
+
+    // A 70 KiB request line: 414, in the caller's language.
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: x\r\nAccept-Language: es\r\nAuthorization: Bearer {token}\r\n\r\n",
+        target(70 * kib)
+    );
+    let (status, head, body) = exchange(&app, request.as_bytes()).await;
+    assert_eq!(status, 414, "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/problem+json"),
+        "{head}"
+    );
+    let p: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(p["type"], "/problems/uri-too-long", "{p}");
+    assert_eq!(p["status"], 414);
+    assert!(p["detail"].as_str().unwrap().contains("65536"), "{p}");
+    // Without the header section's end yet (the line alone is over the limit).
+    let request = format!("GET {}", target(70 * kib));
+    let (status, _, body) = exchange(&app, request.as_bytes()).await;
+    assert_eq!(status, 414);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()["status"],
+        414
+    );
+
+    // A 70 KiB header: 431.
+    let request = format!(
+        "GET /v1/offices HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nX-Padding: {}\r\n\r\n",
+        "p".repeat(70 * kib)
+    );
+    let (status, head, body) = exchange(&app, request.as_bytes()).await;
+    assert_eq!(status, 431, "{head}");
+    let p: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(p["type"], "/problems/header-fields-too-large", "{p}");
+    assert_eq!(p["title"], "Request header fields too large");
+    // 97 fields: 431 too (actix's limit of 96 fields, answered as a problem).
+    let mut request = String::from("GET /v1/offices HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..96 {
+        request.push_str(&format!("X-{i}: 1\r\n"));
+    }
+    request.push_str("\r\n");
+    let (status, _, _) = exchange(&app, request.as_bytes()).await;
+    assert_eq!(status, 431);
+
+    // 60 KiB of each: the ordinary answers. A 60 KiB query string is over the service's
+    // 16 KiB limit for query strings (a 400 problem of the router, not of the guard); a
+    // 60 KiB header does not matter.
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n",
+        target(60 * kib)
+    );
+    let (status, head, body) = exchange(&app, request.as_bytes()).await;
+    assert_eq!(status, 400, "{head}");
+    let p: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(p["type"], "/problems/invalid-parameter", "{p}");
+    let request = format!(
+        "GET /v1/offices HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nX-Padding: {}\r\nConnection: close\r\n\r\n",
+        "p".repeat(60 * kib)
+    );
+    let (status, head, body) = exchange(&app, request.as_bytes()).await;
+    assert_eq!(status, 200, "{head}");
+    assert!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["items"].is_array());
+
+    // On a persistent connection, the guard finds the next head after a body.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = b"{not json";
+    let first = format!(
+        "POST /v1/offices HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let second = format!(
+        "GET /v1/offices HTTP/1.1\r\nHost: x\r\nX-Padding: {}\r\n\r\n",
+        "p".repeat(70 * kib)
+    );
+    let mut both = first.into_bytes();
+    both.extend_from_slice(body);
+    stream.write_all(&both).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = stream.read(&mut answer).await.unwrap();
+    let text = String::from_utf8_lossy(&answer[..n]).into_owned();
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    stream.write_all(second.as_bytes()).await.unwrap();
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).await.unwrap();
+    let text = String::from_utf8_lossy(&rest).into_owned();
+    assert!(text.starts_with("HTTP/1.1 431"), "{text}");
+    assert!(text.contains("header-fields-too-large"), "{text}");
+}

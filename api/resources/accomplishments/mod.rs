@@ -1167,3 +1167,18 @@ pub async fn return_accomplishment(
     let reason = Some(body.0.reason.trim().to_owned()).filter(|r| !r.is_empty());
     transition(&state, &caller, id.into_inner(), Step::Return, reason, &req).await
 }
+
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    r.writes("accomplishments")
+        .service(feed::feed)
+        .service(feed::feed_atom)
+        .service(list_accomplishments)
+        .service(create_accomplishment)
+        .service(get_accomplishment)
+        .service(update_accomplishment)
+        .service(submit_accomplishment)
+        .service(publish_accomplishment)
+        .service(return_accomplishment);
+}

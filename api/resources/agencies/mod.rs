@@ -827,3 +827,16 @@ pub async fn delete_agency(
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    r.writes("executing_agencies")
+        .service(list_agencies)
+        .service(create_agency)
+        .service(get_agency)
+        .service(update_agency)
+        .service(delete_agency)
+        .service(suspend_agency)
+        .service(reactivate_agency);
+}

@@ -1123,3 +1123,23 @@ pub async fn dispose_asset(
         .await?;
     Ok(Tagged::new(&disposed).ok(&req))
 }
+
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    r.writes("assets")
+        .service(list_assets)
+        .service(create_asset)
+        .service(get_asset)
+        .service(update_asset)
+        .service(dispose_asset)
+        .service(transfers::transfer_asset)
+        .service(transfers::list_transfers)
+        .service(transfers::get_transfer)
+        .service(depreciation::asset_depreciation)
+        .service(counts::list_counts)
+        .service(counts::open_count)
+        .service(counts::get_count)
+        .service(counts::record_count_item)
+        .service(counts::close_count);
+}

@@ -267,3 +267,9 @@ pub async fn list_audit_events(
     .map(AuditEvent::from);
     Ok(AuditEventPage::respond(page, &req))
 }
+
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    r.handler_decides().service(list_audit_events);
+}

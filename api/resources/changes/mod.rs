@@ -111,3 +111,9 @@ pub async fn list_changes(
     }
     Ok(res.json(page))
 }
+
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    r.handler_decides().service(list_changes);
+}

@@ -535,3 +535,13 @@ pub async fn update_department(
         .await?;
     Ok(Tagged::new(&updated).ok(&req))
 }
+
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    r.writes("departments")
+        .service(list_departments)
+        .service(create_department)
+        .service(get_department)
+        .service(update_department);
+}

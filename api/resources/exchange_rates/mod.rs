@@ -306,3 +306,12 @@ pub async fn create_rate(
     let location = format!("/v1/exchange-rates/{}", created.id);
     Ok(Tagged::new(&created).created(&location))
 }
+
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    r.writes("exchange_rates")
+        .service(list_rates)
+        .service(create_rate)
+        .service(get_rate);
+}

@@ -141,6 +141,7 @@ pub async fn get_balance(
     ) {
         (Some(verified_at), Some(entry_count), Some(head_hash)) => {
             Some(super::provenance::VerificationRecord {
+                ledger_id: id,
                 verified_at,
                 entry_count,
                 head_hash,

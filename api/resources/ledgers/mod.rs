@@ -692,3 +692,22 @@ impl From<EntryRow> for Entry {
         }
     }
 }
+
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    r.writes("ledgers")
+        .service(list_ledgers)
+        .service(create_ledger)
+        .service(get_ledger);
+    // Below a ledger, finance a caller may not see is a 404: the handlers decide.
+    r.handler_decides()
+        .service(entries::list_entries)
+        .service(entries::post_entry)
+        .service(entries::get_entry)
+        .service(entries::reverse_entry)
+        .service(balances::get_balance)
+        .service(closings::close_period)
+        .service(closings::close_ledger)
+        .service(verification::verify_ledger);
+}

@@ -758,3 +758,20 @@ pub async fn delete_mandate(
 // ---------------------------------------------------------------------------------------
 // Assignments
 // ---------------------------------------------------------------------------------------
+
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    r.writes("mandates")
+        .service(assignments::list_office_mandates)
+        .service(list_mandates)
+        .service(create_mandate)
+        .service(get_mandate)
+        .service(update_mandate)
+        .service(delete_mandate);
+    r.writes("mandate_assignments")
+        .service(assignments::list_assignments)
+        .service(assignments::create_assignment)
+        .service(assignments::get_assignment)
+        .service(assignments::update_assignment);
+}

@@ -214,3 +214,12 @@ pub async fn get_member_state(
     })?;
     Ok(Tagged::new(&MemberState::from(row)).ok(&req))
 }
+
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    // Reference data no role writes through the API.
+    r.handler_decides()
+        .service(list_member_states)
+        .service(get_member_state);
+}

@@ -796,3 +796,21 @@ pub async fn update_memorandum(
         .await?;
     Ok(Tagged::new(&updated).ok(&req))
 }
+
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    r.writes("memorandum_compliance")
+        .service(compliance::list_compliance);
+    r.writes("memoranda")
+        .service(list_memoranda)
+        .service(create_memorandum)
+        .service(get_memorandum)
+        .service(update_memorandum)
+        .service(compliance::list_memorandum_offices)
+        .service(compliance::get_office_compliance);
+    r.writes("memorandum_compliance")
+        .service(compliance::acknowledge)
+        .service(compliance::submit_compliance)
+        .service(compliance::review_compliance);
+}

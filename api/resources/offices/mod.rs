@@ -892,3 +892,20 @@ pub async fn close_office(
         .await?;
     Ok(Tagged::new(&closed).ok(&req))
 }
+
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    r.writes("offices")
+        .service(list_offices)
+        .service(create_office)
+        .service(get_office)
+        .service(update_office)
+        .service(close_office);
+    r.writes("appointments")
+        .service(appointments::list_appointments)
+        .service(appointments::create_appointment)
+        .service(appointments::get_appointment)
+        .service(appointments::update_appointment)
+        .service(appointments::end_appointment);
+}

@@ -814,3 +814,19 @@ async fn insert_links(conn: &mut AsyncPgConnection, p: &Project) -> Result<(), A
     }
     Ok(())
 }
+
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    r.writes("projects")
+        .service(list::list_projects)
+        .service(writes::create_project)
+        .service(list::get_project)
+        .service(writes::update_project)
+        .service(writes::delete_project);
+    r.writes("monitoring_reports")
+        .service(monitoring_reports::list_monitoring_reports)
+        .service(monitoring_reports::create_monitoring_report)
+        .service(monitoring_reports::get_monitoring_report)
+        .service(monitoring_reports::update_monitoring_report);
+}

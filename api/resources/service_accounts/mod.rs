@@ -595,3 +595,11 @@ pub async fn revoke_token(
     }
     Ok(HttpResponse::Created().json(revocation))
 }
+
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    // The token endpoint is public (client credentials in a form body).
+    r.handler_decides().service(issue_token);
+    r.writes("tokens").service(revoke_token);
+}

@@ -750,3 +750,17 @@ pub async fn list_deliveries(
     });
     Ok(WebhookDeliveryPage::respond(page, &req))
 }
+
+/// This folder's routes, in the order they are matched, each with what it writes (read
+/// by the body gate: `auth::routes`).
+pub fn routes(r: &mut crate::auth::routes::Routes) {
+    // The Coordinating Office and service accounts, which no role table row describes.
+    r.handler_decides()
+        .service(list_webhooks)
+        .service(create_webhook)
+        .service(get_webhook)
+        .service(delete_webhook)
+        .service(rotate_secret)
+        .service(reactivate_webhook)
+        .service(list_deliveries);
+}

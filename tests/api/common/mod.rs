@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{HttpServer, web};
+use actix_web::web;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_async::AsyncPgConnection;
@@ -431,14 +431,18 @@ impl TestApp {
         }
         let state = web::Data::new(state);
         let s = state.clone();
-        let server = HttpServer::new(move || ogsms::app::app(s.clone()))
-            .workers(1)
-            .disable_signals()
-            .shutdown_timeout(1)
-            .bind(("127.0.0.1", 0))
-            .expect("binding a test port");
-        let addr = server.addrs()[0];
-        let server = server.run();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a test port");
+        let addr = listener.local_addr().expect("the test port");
+        let server = ogsms::app::server::server(
+            ogsms::app::server::Listen::Listener(listener),
+            ogsms::app::server::ServerOptions {
+                workers: 1,
+                shutdown_timeout: 1,
+                os_signals: false,
+            },
+            move || s.clone(),
+        )
+        .expect("starting the test server");
         let handle = server.handle();
         actix_rt::spawn(server);
         let client = awc::Client::builder()
