@@ -13,7 +13,6 @@ pub mod policy;
 pub mod role;
 
 use std::collections::{HashMap, HashSet};
-use std::future::{Ready, ready};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -21,6 +20,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use chrono::{DateTime, Utc};
+use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -490,6 +490,8 @@ pub struct Gate {
     pub auth: Arc<AuthConfig>,
     pub revocations: Revocations,
     pub limits: Arc<crate::ops::Limits>,
+    /// Where shared budgets are spent (the worker's pool).
+    pub pool: crate::db::DbPool,
 }
 
 /// The authenticated caller of a request.
@@ -506,10 +508,11 @@ pub struct Caller {
 }
 
 impl Caller {
-    fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+    async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
         let state = req
             .app_data::<web::Data<Gate>>()
-            .expect("the gate is registered beside the state");
+            .expect("the gate is registered beside the state")
+            .clone();
         let value = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -524,7 +527,7 @@ impl Caller {
             return Err(AuthError.into());
         }
         req.extensions_mut().insert(CallerSub(claims.sub.clone()));
-        let remaining = state.limits.check(&claims.sub)?;
+        let remaining = crate::db::limits::spend(&state.limits, &state.pool, &claims.sub).await?;
         req.extensions_mut().insert(remaining);
         Ok(Caller {
             sub: claims.sub,
@@ -533,7 +536,7 @@ impl Caller {
             department_id: claims.department_id,
             jti: claims.jti,
             expires_at: claims.exp,
-            request_id: crate::core::http::RequestId::of(req),
+            request_id: crate::core::http::RequestId::of(&req),
         })
     }
 
@@ -548,37 +551,48 @@ impl Caller {
 }
 
 /// A request's authentication, made once (the body gate and the extractor share it, so
-/// the rate limit counts the request once).
+/// the rate limit counts the request once, even while both wait for it at the same time).
 #[derive(Clone)]
-struct Authenticated(Result<Caller, ApiError>);
+struct Authenticated(Shared<LocalBoxFuture<'static, Result<Caller, ApiError>>>);
 
 impl Caller {
     /// The request's caller, authenticated at the first ask.
-    pub fn of(req: &HttpRequest) -> Result<Caller, ApiError> {
-        if let Some(done) = req.extensions().get::<Authenticated>() {
-            return done.0.clone();
-        }
-        let outcome = Caller::authenticate(req);
-        req.extensions_mut().insert(Authenticated(outcome.clone()));
-        outcome
+    pub async fn of(req: &HttpRequest) -> Result<Caller, ApiError> {
+        let pending = req.extensions().get::<Authenticated>().cloned();
+        let pending = match pending {
+            Some(p) => p,
+            None => {
+                let p = Authenticated(Caller::authenticate(req.clone()).boxed_local().shared());
+                req.extensions_mut().insert(p.clone());
+                p
+            }
+        };
+        pending.0.await
     }
 }
 
 /// The check a JSON body waits for (`core::http::BodyGate`): a caller whose role may
 /// not write what the route changes is refused before the body is read. An
 /// unauthenticated request passes here; its `Caller` extractor answers 401.
-pub fn may_send_body(req: &HttpRequest) -> Result<(), ApiError> {
-    let (Some(pattern), Ok(caller)) = (req.match_pattern(), Caller::of(req)) else {
-        return Ok(());
-    };
-    caller.may_write_route(&pattern)
+pub fn may_send_body(req: HttpRequest) -> LocalBoxFuture<'static, Result<(), ApiError>> {
+    async move {
+        let Some(pattern) = req.match_pattern() else {
+            return Ok(());
+        };
+        let Ok(caller) = Caller::of(&req).await else {
+            return Ok(());
+        };
+        caller.may_write_route(&pattern)
+    }
+    .boxed_local()
 }
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Ready<Result<Caller, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Caller, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Caller::of(req))
+        let req = req.clone();
+        async move { Caller::of(&req).await }.boxed_local()
     }
 }

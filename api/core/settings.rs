@@ -32,6 +32,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "OGSMS_DB_STATEMENT_TIMEOUT_MS",
     "OGSMS_RATE_LIMIT_PER_MINUTE",
     "OGSMS_RATE_LIMIT_BURST",
+    "OGSMS_RATE_LIMIT_STORE",
     "OGSMS_CORS_ORIGINS",
     "OGSMS_IATI_REPORTING_ORG_REF",
     "OGSMS_JWT_ALG",
@@ -101,6 +102,15 @@ pub const ENV_ONLY: &[EnvSetting] = &[
         secret: false,
         check: |v| {
             whole::<u32>(v, 1, 1_000_000_000, "requests a caller may send at once").map(drop)
+        },
+    },
+    EnvSetting {
+        name: "OGSMS_RATE_LIMIT_STORE",
+        secret: false,
+        check: |v| match v {
+            "postgres" | "memory" => Ok(()),
+            _ => Err("expected postgres (shared by every instance) or memory (this process)"
+                .to_owned()),
         },
     },
     EnvSetting {

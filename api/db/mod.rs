@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod connect;
 pub mod dry_run;
+pub mod limits;
 pub mod pg_cluster;
 pub mod schema;
 
