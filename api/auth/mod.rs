@@ -123,6 +123,20 @@ pub struct AuthConfig {
     pub leeway_secs: u64,
     /// Lifetime of the tokens this service issues.
     pub token_ttl: Duration,
+    /// SHA-256 (hex) of the key material: the HS256 secret's hash, or the JWKS's public
+    /// keys (sorted by kid), with the algorithm. Never the secret itself: recorded in the
+    /// database so that instances with different keys are not run side by side.
+    pub fingerprint: String,
+}
+
+/// SHA-256 of the algorithm's name and the key material, in hex.
+fn fingerprint(algorithm: &str, material: &[u8]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(algorithm.as_bytes());
+    h.update([0]);
+    h.update(material);
+    hex::encode(h.finalize())
 }
 
 impl AuthConfig {
@@ -141,6 +155,7 @@ impl AuthConfig {
             signing: Some((None, EncodingKey::from_secret(secret))),
             leeway_secs: MAX_LEEWAY_SECS,
             token_ttl: Duration::from_secs(15 * 60),
+            fingerprint: fingerprint("HS256", secret),
         })
     }
 
@@ -160,7 +175,12 @@ impl AuthConfig {
         );
         let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(jwks_json)?;
         let mut verify_keys = HashMap::new();
+        let mut public: Vec<(String, String)> = Vec::new();
         for jwk in &set.keys {
+            public.push((
+                jwk.common.key_id.clone().unwrap_or_default(),
+                serde_json::to_string(&jwk.algorithm)?,
+            ));
             let kid = jwk
                 .common
                 .key_id
@@ -187,6 +207,13 @@ impl AuthConfig {
             signing,
             leeway_secs: MAX_LEEWAY_SECS,
             token_ttl: Duration::from_secs(15 * 60),
+            fingerprint: {
+                public.sort();
+                fingerprint(
+                    &format!("{algorithm:?}"),
+                    serde_json::to_string(&public)?.as_bytes(),
+                )
+            },
         })
     }
 

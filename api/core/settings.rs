@@ -33,6 +33,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "OGSMS_RATE_LIMIT_PER_MINUTE",
     "OGSMS_RATE_LIMIT_BURST",
     "OGSMS_RATE_LIMIT_STORE",
+    "OGSMS_LEADER_POLL_SECS",
     "OGSMS_CORS_ORIGINS",
     "OGSMS_IATI_REPORTING_ORG_REF",
     "OGSMS_JWT_ALG",
@@ -111,6 +112,14 @@ pub const ENV_ONLY: &[EnvSetting] = &[
             "postgres" | "memory" => Ok(()),
             _ => Err("expected postgres (shared by every instance) or memory (this process)"
                 .to_owned()),
+        },
+    },
+    EnvSetting {
+        name: "OGSMS_LEADER_POLL_SECS",
+        secret: false,
+        check: |v| {
+            whole::<u64>(v, 1, 300, "seconds between tries of the background jobs' leader lock")
+                .map(drop)
         },
     },
     EnvSetting {
