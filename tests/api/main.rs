@@ -38,5 +38,6 @@ mod sector_spending;
 mod seed;
 mod service;
 mod stats;
+mod scale_out;
 mod sync;
 mod webhooks;
