@@ -215,10 +215,7 @@ fn backticked(message: &str) -> Option<&str> {
 /// its 403 rather than a 400/422 about a body it may not send anyway.
 #[derive(Clone, Copy)]
 pub struct BodyGate(
-    pub  fn(
-        HttpRequest,
-    )
-        -> futures_util::future::LocalBoxFuture<'static, Result<(), ApiError>>,
+    pub fn(HttpRequest) -> futures_util::future::LocalBoxFuture<'static, Result<(), ApiError>>,
 );
 
 /// A JSON request body of type `T`.

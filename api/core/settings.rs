@@ -110,16 +110,22 @@ pub const ENV_ONLY: &[EnvSetting] = &[
         secret: false,
         check: |v| match v {
             "postgres" | "memory" => Ok(()),
-            _ => Err("expected postgres (shared by every instance) or memory (this process)"
-                .to_owned()),
+            _ => Err(
+                "expected postgres (shared by every instance) or memory (this process)".to_owned(),
+            ),
         },
     },
     EnvSetting {
         name: "OGSMS_LEADER_POLL_SECS",
         secret: false,
         check: |v| {
-            whole::<u64>(v, 1, 300, "seconds between tries of the background jobs' leader lock")
-                .map(drop)
+            whole::<u64>(
+                v,
+                1,
+                300,
+                "seconds between tries of the background jobs' leader lock",
+            )
+            .map(drop)
         },
     },
     EnvSetting {

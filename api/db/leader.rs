@@ -93,23 +93,33 @@ pub fn spawn(url: String, instance: String, poll: Duration) -> Leader {
         loop {
             let step = async {
                 if conn.is_none() {
-                    conn = Some(AsyncPgConnection::establish(&url).await.map_err(|e| e.to_string())?);
+                    conn = Some(
+                        AsyncPgConnection::establish(&url)
+                            .await
+                            .map_err(|e| e.to_string())?,
+                    );
                 }
                 let c = conn.as_mut().expect("connected above");
                 if !this.is_leader() {
-                    let got: Locked = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
-                        .bind::<diesel::sql_types::BigInt, _>(LOCK_KEY)
-                        .get_result(c)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    let got: Locked =
+                        diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
+                            .bind::<diesel::sql_types::BigInt, _>(LOCK_KEY)
+                            .get_result(c)
+                            .await
+                            .map_err(|e| e.to_string())?;
                     if got.locked {
-                        log::info!("this instance ({}) leads the background jobs", this.instance);
+                        log::info!(
+                            "this instance ({}) leads the background jobs",
+                            this.instance
+                        );
                         this.leading.store(true, Ordering::Release);
                     }
                 }
                 if this.is_leader() {
                     // The heartbeat: proves the lock's connection is alive.
-                    record(c, "leader", &this.instance).await.map_err(|e| e.to_string())?;
+                    record(c, "leader", &this.instance)
+                        .await
+                        .map_err(|e| e.to_string())?;
                 }
                 Ok::<_, String>(())
             }

@@ -33,7 +33,10 @@ pub async fn spend(limits: &Limits, pool: &DbPool, key: &str) -> Result<Remainin
 
 /// Forgets the buckets that have been full for a while (a full bucket and no row are the
 /// same budget): run by the leader of the purge jobs.
-pub async fn purge(limits: &Limits, conn: &mut diesel_async::AsyncPgConnection) -> Result<usize, diesel::result::Error> {
+pub async fn purge(
+    limits: &Limits,
+    conn: &mut diesel_async::AsyncPgConnection,
+) -> Result<usize, diesel::result::Error> {
     let full_after = f64::from(limits.burst) / limits.per_second();
     diesel::sql_query(
         "DELETE FROM rate_buckets WHERE updated_at < now() - make_interval(secs => $1 + 60)",

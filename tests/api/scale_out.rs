@@ -75,7 +75,10 @@ async fn a_second_instance_with_another_key_refuses_to_start() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "the second instance kept running");
+        assert!(
+            Instant::now() < deadline,
+            "the second instance kept running"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(!status.success());
@@ -102,7 +105,11 @@ async fn each_leader_job_runs_once_and_another_instance_takes_over_when_the_lead
     let env = [("OGSMS_LEADER_POLL_SECS", "1")];
     let a = Service::start(&db, &env).await;
     let b = Service::start(&db, &env).await;
-    let jobs = ["idempotency-purge", "change-feed-purge", "rate-bucket-purge"];
+    let jobs = [
+        "idempotency-purge",
+        "change-feed-purge",
+        "rate-bucket-purge",
+    ];
     let row = |job: &str| {
         db.scalar(&format!(
             "SELECT coalesce((SELECT instance || ' ' || runs FROM background_job_runs \
@@ -122,7 +129,11 @@ async fn each_leader_job_runs_once_and_another_instance_takes_over_when_the_lead
     for job in jobs {
         assert_eq!(row(job), format!("{leader} 1"), "{job}");
     }
-    let (dead, survivor) = if leader_pid == a.pid() { (a, b) } else { (b, a) };
+    let (dead, survivor) = if leader_pid == a.pid() {
+        (a, b)
+    } else {
+        (b, a)
+    };
     // SAFETY: our own child.
     unsafe { libc::kill(dead.pid() as i32, libc::SIGKILL) };
     let killed = Instant::now();
@@ -145,7 +156,10 @@ async fn each_leader_job_runs_once_and_another_instance_takes_over_when_the_lead
         .iter()
         .any(|j| pid_of(row(j).split(' ').next().unwrap()) != survivor.pid())
     {
-        assert!(Instant::now() < deadline, "the new leader did not run the jobs");
+        assert!(
+            Instant::now() < deadline,
+            "the new leader did not run the jobs"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     eprintln!("takeover after SIGKILL of the leader: {took:?}");

@@ -408,14 +408,15 @@ pub async fn issue_token(
     )
     .await?;
     let by_peer =
-        crate::db::limits::spend(&state.limits, &state.pool, &format!("token-peer:{peer}"))
-            .await?;
+        crate::db::limits::spend(&state.limits, &state.pool, &format!("token-peer:{peer}")).await?;
     // The headers tell the tighter of the two budgets.
-    actix_web::HttpMessage::extensions_mut(&req).insert(if by_peer.remaining < by_client.remaining {
-        by_peer
-    } else {
-        by_client
-    });
+    actix_web::HttpMessage::extensions_mut(&req).insert(
+        if by_peer.remaining < by_client.remaining {
+            by_peer
+        } else {
+            by_client
+        },
+    );
 
     let mut conn = state.pool.get().await?;
     let row: Option<AccountRow> = service_accounts::table
