@@ -104,6 +104,10 @@ enum Command {
         #[command(subcommand)]
         action: AccountAction,
     },
+    /// Record the signing key now configured (OGSMS_JWT_SECRET, OGSMS_JWKS_FILE…) as the
+    /// one of this database, replacing the recorded one: a rotation on purpose. Stop
+    /// the instances with the old key first; `serve` refuses to start with another key.
+    RotateKey,
     /// Revoke a token by its jti, at once and until it expires.
     Revoke {
         #[arg(long)]
@@ -193,6 +197,21 @@ fn with_db<T>(
     rt.block_on(async {
         use diesel_async::AsyncConnection;
         let mut conn = diesel_async::AsyncPgConnection::establish(&url).await?;
+        f(&mut conn).await
+    })
+}
+
+/// Runs `f` with a connection to `url` (already migrated).
+fn with_db_url<T>(
+    url: &str,
+    f: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        use diesel_async::AsyncConnection;
+        let mut conn = diesel_async::AsyncPgConnection::establish(url).await?;
         f(&mut conn).await
     })
 }
@@ -378,6 +397,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("revoked {} until {}", r.jti, r.expires_at);
             Ok(())
         }),
+        Command::RotateKey => {
+            let auth = AuthConfig::from_env(&cli.data_dir)?;
+            with_db(&cli, async |conn| {
+                db::keys::check_or_record(
+                    conn,
+                    &auth.fingerprint,
+                    &format!("{:?}", auth.algorithm),
+                    true,
+                )
+                .await?;
+                println!(
+                    "recorded the signing key {}… as this database's",
+                    &auth.fingerprint[..12]
+                );
+                Ok(())
+            })
+        }
         Command::Openapi => {
             print!("{}", openapi::document_json());
             Ok(())
@@ -454,6 +490,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 statement_timeout: std::time::Duration::from_millis(*statement_timeout_ms),
                 ..PoolSettings::default()
             };
+            with_db_url(&url, async |conn| {
+                db::keys::check_or_record(
+                    conn,
+                    &auth.fingerprint,
+                    &format!("{:?}", auth.algorithm),
+                    false,
+                )
+                .await
+            })?;
             let result = serve(&url, auth, *bind, *workers, settings, !no_demo);
             drop(cluster);
             result
@@ -492,8 +537,33 @@ fn serve(
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         state.revocations.spawn_refresher(state.pool.clone());
-        ogsms::resources::ledgers::idempotency::spawn_idempotency_purge(state.pool.clone());
-        ogsms::resources::changes::spawn_purge(state.pool.clone());
+        // The jobs that must run once run on the leader only (see `db::leader`).
+        let leader = db::leader::spawn(
+            url.to_owned(),
+            format!("pid-{}@{bind}", std::process::id()),
+            db::leader::Leader::poll_from_env(),
+        );
+        ogsms::resources::ledgers::idempotency::spawn_idempotency_purge(
+            state.pool.clone(),
+            &leader,
+        );
+        ogsms::resources::changes::spawn_purge(state.pool.clone(), &leader);
+        let limits = state.limits.clone();
+        db::leader::spawn_led(
+            &leader,
+            state.pool.clone(),
+            "rate-bucket-purge",
+            std::time::Duration::from_secs(600),
+            move |pool| {
+                let limits = limits.clone();
+                Box::pin(async move {
+                    let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+                    db::limits::purge(&limits, &mut conn)
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            },
+        );
         if let Some(config) = ogsms::resources::webhooks::deliverer::DeliveryConfig::from_env() {
             ogsms::resources::webhooks::deliverer::spawn_deliverer(state.pool.clone(), config);
         }

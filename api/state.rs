@@ -61,6 +61,7 @@ impl AppState {
             auth: self.auth.clone(),
             revocations: self.revocations.clone(),
             limits: self.limits.clone(),
+            pool: self.pool.clone(),
         }
     }
 

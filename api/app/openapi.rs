@@ -626,7 +626,9 @@ fn document_limits_and_headers(doc: &mut serde_json::Value) {
     }
     if let Some(Value::Object(paths)) = doc.get_mut("paths") {
         for (path, item) in paths.iter_mut() {
-            let limited = !PUBLIC.contains(&path.as_str());
+            // The public feed is limited per client address, with the same headers.
+            let limited =
+                !PUBLIC.contains(&path.as_str()) || path.starts_with("/v1/feeds/accomplishments");
             let Some(item) = item.as_object_mut() else {
                 continue;
             };

@@ -14,7 +14,6 @@ pub mod role;
 pub mod routes;
 
 use std::collections::{HashMap, HashSet};
-use std::future::{Ready, ready};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -22,6 +21,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use chrono::{DateTime, Utc};
+use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -126,6 +126,20 @@ pub struct AuthConfig {
     pub token_ttl: Duration,
     /// Tokens this configuration verified, with their claims (see [`AuthConfig::verify`]).
     verified: VerifiedTokens,
+    /// SHA-256 (hex) of the key material: the HS256 secret's hash, or the JWKS's public
+    /// keys (sorted by kid), with the algorithm. Never the secret itself: recorded in the
+    /// database so that instances with different keys are not run side by side.
+    pub fingerprint: String,
+}
+
+/// SHA-256 of the algorithm's name and the key material, in hex.
+fn fingerprint(algorithm: &str, material: &[u8]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(algorithm.as_bytes());
+    h.update([0]);
+    h.update(material);
+    hex::encode(h.finalize())
 }
 
 /// Tokens already verified, by their text: a client sends the same token with every
@@ -156,6 +170,7 @@ impl AuthConfig {
             leeway_secs: MAX_LEEWAY_SECS,
             token_ttl: Duration::from_secs(15 * 60),
             verified: VerifiedTokens::default(),
+            fingerprint: fingerprint("HS256", secret),
         })
     }
 
@@ -175,7 +190,12 @@ impl AuthConfig {
         );
         let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(jwks_json)?;
         let mut verify_keys = HashMap::new();
+        let mut public: Vec<(String, String)> = Vec::new();
         for jwk in &set.keys {
+            public.push((
+                jwk.common.key_id.clone().unwrap_or_default(),
+                serde_json::to_string(&jwk.algorithm)?,
+            ));
             let kid = jwk
                 .common
                 .key_id
@@ -203,6 +223,13 @@ impl AuthConfig {
             leeway_secs: MAX_LEEWAY_SECS,
             token_ttl: Duration::from_secs(15 * 60),
             verified: VerifiedTokens::default(),
+            fingerprint: {
+                public.sort();
+                fingerprint(
+                    &format!("{algorithm:?}"),
+                    serde_json::to_string(&public)?.as_bytes(),
+                )
+            },
         })
     }
 
@@ -530,6 +557,8 @@ pub struct Gate {
     pub auth: Arc<AuthConfig>,
     pub revocations: Revocations,
     pub limits: Arc<crate::ops::Limits>,
+    /// Where shared budgets are spent (the worker's pool).
+    pub pool: crate::db::DbPool,
 }
 
 /// The authenticated caller of a request.
@@ -546,10 +575,11 @@ pub struct Caller {
 }
 
 impl Caller {
-    fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+    async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
         let state = req
             .app_data::<web::Data<Gate>>()
-            .expect("the gate is registered beside the state");
+            .expect("the gate is registered beside the state")
+            .clone();
         let value = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -564,7 +594,7 @@ impl Caller {
             return Err(AuthError.into());
         }
         req.extensions_mut().insert(CallerSub(claims.sub.clone()));
-        let remaining = state.limits.check(&claims.sub)?;
+        let remaining = crate::db::limits::spend(&state.limits, &state.pool, &claims.sub).await?;
         req.extensions_mut().insert(remaining);
         Ok(Caller {
             sub: claims.sub,
@@ -573,7 +603,7 @@ impl Caller {
             department_id: claims.department_id,
             jti: claims.jti,
             expires_at: claims.exp,
-            request_id: crate::core::http::RequestId::of(req),
+            request_id: crate::core::http::RequestId::of(&req),
         })
     }
 
@@ -588,19 +618,23 @@ impl Caller {
 }
 
 /// A request's authentication, made once (the body gate and the extractor share it, so
-/// the rate limit counts the request once).
+/// the rate limit counts the request once, even while both wait for it at the same time).
 #[derive(Clone)]
-struct Authenticated(Result<Caller, ApiError>);
+struct Authenticated(Shared<LocalBoxFuture<'static, Result<Caller, ApiError>>>);
 
 impl Caller {
     /// The request's caller, authenticated at the first ask.
-    pub fn of(req: &HttpRequest) -> Result<Caller, ApiError> {
-        if let Some(done) = req.extensions().get::<Authenticated>() {
-            return done.0.clone();
-        }
-        let outcome = Caller::authenticate(req);
-        req.extensions_mut().insert(Authenticated(outcome.clone()));
-        outcome
+    pub async fn of(req: &HttpRequest) -> Result<Caller, ApiError> {
+        let pending = req.extensions().get::<Authenticated>().cloned();
+        let pending = match pending {
+            Some(p) => p,
+            None => {
+                let p = Authenticated(Caller::authenticate(req.clone()).boxed_local().shared());
+                req.extensions_mut().insert(p.clone());
+                p
+            }
+        };
+        pending.0.await
     }
 }
 
@@ -608,27 +642,31 @@ impl Caller {
 /// not write the resource the route declared (`routes::Routes::writes`) is refused
 /// before the body is read. An unauthenticated request passes here; its `Caller`
 /// extractor answers 401. A route whose handler decides passes too.
-pub fn may_send_body(req: &HttpRequest) -> Result<(), ApiError> {
-    let Some(pattern) = req.match_pattern() else {
-        return Ok(());
-    };
-    let declared = req
-        .app_data::<routes::RouteResources>()
-        .and_then(|table| table.of(req.method().as_str(), &pattern));
-    let Some(routes::Writes::Resource(resource)) = declared else {
-        return Ok(());
-    };
-    match Caller::of(req) {
-        Ok(caller) => caller.may_write_resource(resource),
-        Err(_) => Ok(()),
+pub fn may_send_body(req: HttpRequest) -> LocalBoxFuture<'static, Result<(), ApiError>> {
+    async move {
+        let Some(pattern) = req.match_pattern() else {
+            return Ok(());
+        };
+        let declared = req
+            .app_data::<routes::RouteResources>()
+            .and_then(|table| table.of(req.method().as_str(), &pattern));
+        let Some(routes::Writes::Resource(resource)) = declared else {
+            return Ok(());
+        };
+        match Caller::of(&req).await {
+            Ok(caller) => caller.may_write_resource(resource),
+            Err(_) => Ok(()),
+        }
     }
+    .boxed_local()
 }
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Ready<Result<Caller, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Caller, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Caller::of(req))
+        let req = req.clone();
+        async move { Caller::of(&req).await }.boxed_local()
     }
 }

@@ -214,7 +214,9 @@ fn backticked(message: &str) -> Option<&str> {
 /// layer's role check (`auth::may_send_body`), so a caller who may not write here gets
 /// its 403 rather than a 400/422 about a body it may not send anyway.
 #[derive(Clone, Copy)]
-pub struct BodyGate(pub fn(&HttpRequest) -> Result<(), ApiError>);
+pub struct BodyGate(
+    pub fn(HttpRequest) -> futures_util::future::LocalBoxFuture<'static, Result<(), ApiError>>,
+);
 
 /// A JSON request body of type `T`.
 ///
@@ -232,7 +234,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         let mut payload = payload.take();
         Box::pin(async move {
             if let Some(gate) = req.app_data::<BodyGate>() {
-                (gate.0)(&req)?;
+                (gate.0)(req.clone()).await?;
             }
             let is_json = req
                 .headers()

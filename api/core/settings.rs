@@ -32,6 +32,8 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "OGSMS_DB_STATEMENT_TIMEOUT_MS",
     "OGSMS_RATE_LIMIT_PER_MINUTE",
     "OGSMS_RATE_LIMIT_BURST",
+    "OGSMS_RATE_LIMIT_STORE",
+    "OGSMS_LEADER_POLL_SECS",
     "OGSMS_CORS_ORIGINS",
     "OGSMS_IATI_REPORTING_ORG_REF",
     "OGSMS_JWT_ALG",
@@ -101,6 +103,29 @@ pub const ENV_ONLY: &[EnvSetting] = &[
         secret: false,
         check: |v| {
             whole::<u32>(v, 1, 1_000_000_000, "requests a caller may send at once").map(drop)
+        },
+    },
+    EnvSetting {
+        name: "OGSMS_RATE_LIMIT_STORE",
+        secret: false,
+        check: |v| match v {
+            "postgres" | "memory" => Ok(()),
+            _ => Err(
+                "expected postgres (shared by every instance) or memory (this process)".to_owned(),
+            ),
+        },
+    },
+    EnvSetting {
+        name: "OGSMS_LEADER_POLL_SECS",
+        secret: false,
+        check: |v| {
+            whole::<u64>(
+                v,
+                1,
+                300,
+                "seconds between tries of the background jobs' leader lock",
+            )
+            .map(drop)
         },
     },
     EnvSetting {

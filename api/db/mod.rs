@@ -4,6 +4,9 @@
 pub mod audit;
 pub mod connect;
 pub mod dry_run;
+pub mod keys;
+pub mod leader;
+pub mod limits;
 pub mod pg_cluster;
 pub mod schema;
 

@@ -660,3 +660,31 @@ diesel::allow_tables_to_appear_in_same_query!(
     asset_counts,
     asset_count_items,
 );
+
+diesel::table! {
+    rate_buckets (key) {
+        key -> Text,
+        tokens -> Float8,
+        updated_at -> Timestamptz,
+        accepted -> Bool,
+    }
+}
+
+diesel::table! {
+    signing_key_fingerprint (id) {
+        id -> Bool,
+        fingerprint -> Text,
+        algorithm -> Text,
+        recorded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    background_job_runs (job) {
+        job -> Text,
+        instance -> Text,
+        runs -> Int8,
+        leader_since -> Timestamptz,
+        last_run_at -> Timestamptz,
+    }
+}

@@ -228,9 +228,19 @@ pub fn init_logging() {
 type KeyedLimiter =
     RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
 
-/// Per-caller request budget: a sustained rate per minute with a burst allowance.
+/// Where the budgets are counted.
+pub enum Store {
+    /// In this process only: N instances on one database allow N times the limit.
+    InProcess(KeyedLimiter),
+    /// In PostgreSQL (`rate_buckets`), shared by every instance on the database: one
+    /// statement per request ([`SPEND_SQL`]), run by `db::limits::spend`.
+    Shared,
+}
+
+/// Per-caller request budget: a sustained rate per minute with a burst allowance, a
+/// token bucket per caller.
 pub struct Limits {
-    limiter: KeyedLimiter,
+    pub store: Store,
     pub per_minute: u32,
     pub burst: u32,
 }
@@ -244,20 +254,57 @@ pub struct Remaining {
     pub reset: u64,
 }
 
+/// One spend from a shared bucket, in one statement: the bucket of `$1` is refilled by
+/// the time since its last spend at `$3` tokens a second, capped at the burst `$2`, and
+/// one token taken if one is there. The row lock of the upsert serializes the spends of
+/// a caller across every instance, and time only moves forward (`greatest` with the
+/// stored time: a statement that waited for the lock behind a later one refills
+/// nothing), so in any interval [s, e] a caller's accepted requests, summed over every
+/// instance, are at most burst + rate × (e − s): the bound of one token bucket.
+pub const SPEND_SQL: [&str; 4] = [
+    "WITH p(key, burst, per_second, at) AS (SELECT ",
+    "::text, ",
+    "::float8, ",
+    "::float8, statement_timestamp()) \
+     INSERT INTO rate_buckets AS b (key, tokens, updated_at, accepted) \
+     SELECT key, burst - 1, at, true FROM p \
+     ON CONFLICT (key) DO UPDATE SET \
+       tokens = (SELECT CASE WHEN r >= 1 THEN r - 1 ELSE r END FROM \
+         (SELECT least(p.burst, b.tokens + greatest(0, extract(epoch FROM p.at - b.updated_at)) \
+            * p.per_second)::float8 AS r FROM p) x), \
+       accepted = (SELECT least(p.burst, b.tokens + greatest(0, extract(epoch FROM p.at - b.updated_at)) \
+            * p.per_second) >= 1 FROM p), \
+       updated_at = greatest(b.updated_at, (SELECT at FROM p)) \
+     RETURNING tokens, accepted",
+];
+
 impl Limits {
+    /// Budgets counted in PostgreSQL, shared by every instance (the default).
     pub fn new(per_minute: u32, burst: u32) -> Limits {
-        let per_minute_nz = NonZeroU32::new(per_minute.max(1)).expect("positive");
-        let burst_nz = NonZeroU32::new(burst.max(1)).expect("positive");
         Limits {
-            limiter: RateLimiter::keyed(Quota::per_minute(per_minute_nz).allow_burst(burst_nz))
-                .with_middleware::<StateInformationMiddleware>(),
-            per_minute,
-            burst,
+            store: Store::Shared,
+            per_minute: per_minute.max(1),
+            burst: burst.max(1),
         }
     }
 
-    /// From `OGSMS_RATE_LIMIT_PER_MINUTE` (default 6000) and `OGSMS_RATE_LIMIT_BURST`
-    /// (default 600).
+    /// Budgets counted in this process only (`OGSMS_RATE_LIMIT_STORE=memory`): one
+    /// instance, or a comparison of the costs.
+    pub fn in_process(per_minute: u32, burst: u32) -> Limits {
+        let per_minute_nz = NonZeroU32::new(per_minute.max(1)).expect("positive");
+        let burst_nz = NonZeroU32::new(burst.max(1)).expect("positive");
+        Limits {
+            store: Store::InProcess(
+                RateLimiter::keyed(Quota::per_minute(per_minute_nz).allow_burst(burst_nz))
+                    .with_middleware::<StateInformationMiddleware>(),
+            ),
+            per_minute: per_minute.max(1),
+            burst: burst.max(1),
+        }
+    }
+
+    /// From `OGSMS_RATE_LIMIT_PER_MINUTE` (default 6000), `OGSMS_RATE_LIMIT_BURST`
+    /// (default 600) and `OGSMS_RATE_LIMIT_STORE` (`postgres`, the default, or `memory`).
     pub fn from_env() -> Limits {
         let get = |k: &str, d: u32| {
             std::env::var(k)
@@ -265,53 +312,83 @@ impl Limits {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(d)
         };
-        Limits::new(
+        let (per_minute, burst) = (
             get("OGSMS_RATE_LIMIT_PER_MINUTE", 6000),
             get("OGSMS_RATE_LIMIT_BURST", 600),
-        )
+        );
+        match std::env::var("OGSMS_RATE_LIMIT_STORE").as_deref() {
+            Ok("memory") => Limits::in_process(per_minute, burst),
+            _ => Limits::new(per_minute, burst),
+        }
     }
 
-    /// Spends one request of `key`'s budget: what is left, or a 429 saying when to retry.
-    pub fn check(&self, key: &str) -> Result<Remaining, ApiError> {
-        match self.limiter.check_key(&key.to_owned()) {
-            Ok(snapshot) => {
-                let remaining = snapshot.remaining_burst_capacity();
-                // One request comes back every 60/per_minute seconds.
-                let spent = u64::from(self.burst.saturating_sub(remaining));
-                Ok(Remaining {
-                    limit: self.burst,
-                    remaining,
-                    reset: (spent * 60).div_ceil(u64::from(self.per_minute.max(1))),
-                })
-            }
+    /// Tokens a second.
+    pub fn per_second(&self) -> f64 {
+        f64::from(self.per_minute) / 60.0
+    }
+
+    /// Spends one request of `key`'s in-process budget; `None` when the budgets are
+    /// shared (spend them with `db::limits::spend`).
+    pub fn check_in_process(&self, key: &str) -> Option<Result<Remaining, ApiError>> {
+        let Store::InProcess(limiter) = &self.store else {
+            return None;
+        };
+        Some(match limiter.check_key(&key.to_owned()) {
+            Ok(snapshot) => Ok(self.remaining(f64::from(snapshot.remaining_burst_capacity()))),
             Err(not_until) => {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
-                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                let mut e = ApiError::new(
-                    ProblemType::RateLimited,
-                    text!(
-                        "Too many requests from this caller; retry after {secs} s.",
-                        "Demasiadas solicitudes de este cliente; reintente en {secs} s."
-                    ),
-                );
-                e.retry_after = Some(secs.max(1));
-                let limit = self.burst.to_string();
-                e = e
-                    .with_header(
-                        actix_web::http::header::HeaderName::from_static("ratelimit-limit"),
-                        actix_web::http::header::HeaderValue::from_str(&limit).expect("digits"),
-                    )
-                    .with_header(
-                        actix_web::http::header::HeaderName::from_static("ratelimit-remaining"),
-                        actix_web::http::header::HeaderValue::from_static("0"),
-                    )
-                    .with_header(
-                        actix_web::http::header::HeaderName::from_static("ratelimit-reset"),
-                        actix_web::http::header::HeaderValue::from(secs.max(1)),
-                    );
-                Err(e)
+                Err(self.refusal(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)))
             }
+        })
+    }
+
+    /// The answer to a spend from a shared bucket that left `tokens` (`accepted` or not).
+    pub fn outcome(&self, tokens: f64, accepted: bool) -> Result<Remaining, ApiError> {
+        if accepted {
+            Ok(self.remaining(tokens))
+        } else {
+            // The next token is whole after (1 − tokens) / rate seconds.
+            let secs = ((1.0 - tokens).max(0.0) / self.per_second()).ceil();
+            Err(self.refusal(secs as u64))
         }
+    }
+
+    /// The headers' figures with `tokens` left in the bucket.
+    fn remaining(&self, tokens: f64) -> Remaining {
+        let tokens = tokens.clamp(0.0, f64::from(self.burst));
+        let remaining = tokens.floor() as u32;
+        // One request comes back every 60/per_minute seconds.
+        let spent = f64::from(self.burst) - tokens;
+        Remaining {
+            limit: self.burst,
+            remaining,
+            reset: ((spent / self.per_second()) - 1e-9).ceil().max(0.0) as u64,
+        }
+    }
+
+    /// The 429 problem, with its `Retry-After` and `RateLimit-*` headers.
+    fn refusal(&self, secs: u64) -> ApiError {
+        let mut e = ApiError::new(
+            ProblemType::RateLimited,
+            text!(
+                "Too many requests from this caller; retry after {secs} s.",
+                "Demasiadas solicitudes de este cliente; reintente en {secs} s."
+            ),
+        );
+        e.retry_after = Some(secs.max(1));
+        let limit = self.burst.to_string();
+        e.with_header(
+            actix_web::http::header::HeaderName::from_static("ratelimit-limit"),
+            actix_web::http::header::HeaderValue::from_str(&limit).expect("digits"),
+        )
+        .with_header(
+            actix_web::http::header::HeaderName::from_static("ratelimit-remaining"),
+            actix_web::http::header::HeaderValue::from_static("0"),
+        )
+        .with_header(
+            actix_web::http::header::HeaderName::from_static("ratelimit-reset"),
+            actix_web::http::header::HeaderValue::from(secs.max(1)),
+        )
     }
 }
 

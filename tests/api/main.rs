@@ -34,6 +34,7 @@ mod projects;
 mod protocol;
 mod reconciliation;
 mod reporting;
+mod scale_out;
 mod sector_spending;
 mod seed;
 mod service;

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -116,7 +116,9 @@ async fn read(
         .realip_remote_addr()
         .unwrap_or("unknown")
         .to_owned();
-    state.limits.check(&format!("feed-peer:{peer}"))?;
+    let remaining =
+        crate::db::limits::spend(&state.limits, &state.pool, &format!("feed-peer:{peer}")).await?;
+    req.extensions_mut().insert(remaining);
     let limit = pagination::limit(validate::param_i64("limit", query.limit.as_deref())?)?;
     let after = query
         .cursor

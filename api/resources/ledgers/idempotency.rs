@@ -8,29 +8,25 @@ pub const IDEMPOTENCY_RETENTION: chrono::TimeDelta = chrono::TimeDelta::hours(48
 
 /// Removes idempotency keys older than [`IDEMPOTENCY_RETENTION`], every hour, until the
 /// process ends.
-pub fn spawn_idempotency_purge(pool: crate::db::DbPool) {
-    actix_web::rt::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            let result = async {
+pub fn spawn_idempotency_purge(pool: crate::db::DbPool, leader: &crate::db::leader::Leader) {
+    crate::db::leader::spawn_led(
+        leader,
+        pool,
+        "idempotency-purge",
+        std::time::Duration::from_secs(3600),
+        |pool| {
+            Box::pin(async move {
                 use crate::db::schema::idempotency_keys as k;
-                let mut conn = pool.get().await?;
-                let n = diesel::delete(
+                let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+                diesel::delete(
                     k::table.filter(k::created_at.lt(Utc::now() - IDEMPOTENCY_RETENTION)),
                 )
                 .execute(&mut conn)
-                .await?;
-                Ok::<_, ApiError>(n)
-            }
-            .await;
-            match result {
-                Ok(n) if n > 0 => log::info!("purged {n} idempotency keys"),
-                Ok(_) => {}
-                Err(e) => log::warn!("purging idempotency keys: {e}"),
-            }
-        }
-    });
+                .await
+                .map_err(|e| e.to_string())
+            })
+        },
+    );
 }
 
 /// A stored response to replay for an Idempotency-Key.

@@ -401,8 +401,22 @@ pub async fn issue_token(
         .realip_remote_addr()
         .unwrap_or("unknown")
         .to_owned();
-    state.limits.check(&format!("token-client:{client_id}"))?;
-    state.limits.check(&format!("token-peer:{peer}"))?;
+    let by_client = crate::db::limits::spend(
+        &state.limits,
+        &state.pool,
+        &format!("token-client:{client_id}"),
+    )
+    .await?;
+    let by_peer =
+        crate::db::limits::spend(&state.limits, &state.pool, &format!("token-peer:{peer}")).await?;
+    // The headers tell the tighter of the two budgets.
+    actix_web::HttpMessage::extensions_mut(&req).insert(
+        if by_peer.remaining < by_client.remaining {
+            by_peer
+        } else {
+            by_client
+        },
+    );
 
     let mut conn = state.pool.get().await?;
     let row: Option<AccountRow> = service_accounts::table

@@ -459,23 +459,21 @@ pub async fn purge(
 }
 
 /// Purges change events older than [`retention`], every hour, until the process ends.
-pub fn spawn_purge(pool: crate::db::DbPool) {
-    actix_web::rt::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            let result = async {
-                let mut conn = pool.get().await?;
-                purge(&mut conn, retention()).await
-            }
-            .await;
-            match result {
-                Ok(n) if n > 0 => log::info!("purged {n} change events"),
-                Ok(_) => {}
-                Err(e) => log::warn!("purging change events: {e}"),
-            }
-        }
-    });
+pub fn spawn_purge(pool: crate::db::DbPool, leader: &crate::db::leader::Leader) {
+    crate::db::leader::spawn_led(
+        leader,
+        pool,
+        "change-feed-purge",
+        std::time::Duration::from_secs(3600),
+        |pool| {
+            Box::pin(async move {
+                let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+                purge(&mut conn, retention())
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        },
+    );
 }
 
 /// Checks the filters of a read (each a 400 naming the parameter).
