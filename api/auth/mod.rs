@@ -524,6 +524,7 @@ impl Caller {
             return Err(AuthError.into());
         }
         req.extensions_mut().insert(CallerSub(claims.sub.clone()));
+        crate::db::replica::set_caller(&claims.sub);
         let remaining = state.limits.check(&claims.sub)?;
         req.extensions_mut().insert(remaining);
         Ok(Caller {

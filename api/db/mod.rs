@@ -5,6 +5,7 @@ pub mod audit;
 pub mod connect;
 pub mod dry_run;
 pub mod pg_cluster;
+pub mod replica;
 pub mod schema;
 
 use std::time::Duration;
@@ -80,6 +81,15 @@ impl std::ops::Deref for DbConn {
 impl std::ops::DerefMut for DbConn {
     fn deref_mut(&mut self) -> &mut AsyncPgConnection {
         self.conn.as_mut().expect("held until dropped")
+    }
+}
+
+impl DbConn {
+    /// Closes the connection instead of returning it to the pool (it failed).
+    pub fn discard(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let _ = Object::take(conn);
+        }
     }
 }
 

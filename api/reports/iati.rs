@@ -813,7 +813,7 @@ pub async fn iati_activities(
             .map(|s| ProjectStatus::parse_filter("status", s))
             .transpose()?,
     };
-    let conn = state.pool.get().await?;
+    let conn = state.read_pool().get().await?;
     let mut exporter = Exporter::new(conn, filters, caller.finance_scope()).await?;
     // The first batch before the status line, so that a failure there is a problem.
     let first = exporter.chunk().await?;
