@@ -85,6 +85,13 @@ impl std::ops::DerefMut for DbConn {
 }
 
 impl DbConn {
+    /// Whether the pool opened this connection for this checkout (it was never used).
+    pub fn is_fresh(&self) -> bool {
+        self.conn
+            .as_ref()
+            .is_some_and(|c| Object::metrics(c).recycled.is_none())
+    }
+
     /// Closes the connection instead of returning it to the pool (it failed).
     pub fn discard(&mut self) {
         if let Some(conn) = self.conn.take() {

@@ -254,6 +254,46 @@ impl LocalCluster {
         self.port
     }
 
+    /// A streaming replica of this cluster in `dir` (its data in `dir/pgdata`): a
+    /// `pg_basebackup -R` of this one, started on a port of its own. For tests and
+    /// local trials (`extra_options` are the replica's server options beyond the
+    /// primary's); the primary needs a replication entry in `pg_hba.conf` (initdb's
+    /// defaults have one for local connections) and a free WAL sender.
+    pub fn start_replica(&self, dir: &Path, extra_options: &str) -> anyhow::Result<LocalCluster> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let dir = dir.canonicalize()?;
+        if let Some(user) = &self.run_as {
+            std::os::unix::fs::chown(&dir, Some(user.uid), Some(user.gid))
+                .with_context(|| format!("handing {} to user {}", dir.display(), user.name))?;
+        }
+        let replica = LocalCluster {
+            bin: self.bin.clone(),
+            pgdata: dir.join("pgdata"),
+            log: dir.join("postgres.log"),
+            port: free_port()?,
+            run_as: self.run_as.clone(),
+            stopped: false,
+            borrowed: false,
+            extra_options: format!("{} {extra_options}", self.extra_options),
+        };
+        let mut cmd = self.command("pg_basebackup");
+        cmd.arg("-D")
+            .arg(&replica.pgdata)
+            .args(["-R", "-X", "stream", "-c", "fast", "-h", "127.0.0.1", "-U", "postgres"])
+            .arg("-p")
+            .arg(self.port.to_string());
+        self.run(cmd, "pg_basebackup")?;
+        replica.pg_ctl_start()?;
+        Ok(replica)
+    }
+
+    /// Starts again a cluster that [`LocalCluster::stop`] stopped, on the same port.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.pg_ctl_start()?;
+        self.stopped = false;
+        Ok(())
+    }
+
     /// The URL of database `db` in this cluster.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)

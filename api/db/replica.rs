@@ -235,19 +235,45 @@ impl ReadPool<'_> {
             if !replica.is_up() {
                 continue;
             }
-            let mut conn = match self.replicas[k].get().await {
-                Ok(conn) => conn,
-                Err(e) => {
-                    log::warn!("read replica {}: {e}", replica.name);
-                    replica.set_up(false);
-                    continue;
+            // A connection the pool kept across a restart of the replica fails its first
+            // statement: it is closed and the next one tried. A new connection that
+            // fails, or no connection at all, takes the replica out.
+            const REPLAYED: &str = "SELECT pg_last_wal_replay_lsn()::text AS lsn";
+            let mut tries = self.replicas[k].status().max_size + 1;
+            let mut first = None;
+            let conn = loop {
+                tries -= 1;
+                let mut conn = match self.replicas[k].get().await {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        log::warn!("read replica {}: {e}", replica.name);
+                        replica.set_up(false);
+                        break None;
+                    }
+                };
+                match lsn_of(&mut conn, REPLAYED).await {
+                    Ok(lsn) => {
+                        first = Some(lsn);
+                        break Some(conn);
+                    }
+                    Err(e) => {
+                        let fresh = conn.is_fresh();
+                        conn.discard();
+                        if fresh || tries == 0 {
+                            log::warn!("read replica {}: {e}", replica.name);
+                            replica.set_up(false);
+                            break None;
+                        }
+                    }
                 }
             };
+            let Some(mut conn) = conn else { continue };
             let deadline = Instant::now() + set.wait;
             let mut waited = false;
             loop {
-                let replayed =
-                    match lsn_of(&mut conn, "SELECT pg_last_wal_replay_lsn()::text AS lsn").await {
+                let replayed = match first.take() {
+                    Some(lsn) => lsn,
+                    None => match lsn_of(&mut conn, REPLAYED).await {
                         Ok(lsn) => lsn,
                         Err(e) => {
                             log::warn!("read replica {}: {e}", replica.name);
@@ -255,7 +281,8 @@ impl ReadPool<'_> {
                             conn.discard();
                             break;
                         }
-                    };
+                    },
+                };
                 // No replay position: the server is not in recovery (promoted).
                 let caught_up = match (fence, replayed) {
                     (None, _) | (_, None) => true,
