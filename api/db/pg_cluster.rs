@@ -182,7 +182,10 @@ impl LocalCluster {
     }
 
     fn command(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
+        self.command_at(self.bin.join(program))
+    }
+
+    fn command_at(&self, path: PathBuf) -> Command {
         match &self.run_as {
             Some(user) => {
                 let mut c = Command::new("runuser");
@@ -276,10 +279,33 @@ impl LocalCluster {
             borrowed: false,
             extra_options: format!("{} {extra_options}", self.extra_options),
         };
-        let mut cmd = self.command("pg_basebackup");
+        // Beside the server binaries (through a link to them, if that is what was found).
+        let tool = [self.bin.clone()]
+            .into_iter()
+            .chain(
+                self.bin
+                    .join("initdb")
+                    .canonicalize()
+                    .ok()
+                    .and_then(|p| p.parent().map(Path::to_path_buf)),
+            )
+            .map(|d| d.join("pg_basebackup"))
+            .find(|p| p.is_file())
+            .context("pg_basebackup is not beside initdb")?;
+        let mut cmd = self.command_at(tool);
         cmd.arg("-D")
             .arg(&replica.pgdata)
-            .args(["-R", "-X", "stream", "-c", "fast", "-h", "127.0.0.1", "-U", "postgres"])
+            .args([
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+            ])
             .arg("-p")
             .arg(self.port.to_string());
         self.run(cmd, "pg_basebackup")?;

@@ -109,7 +109,13 @@ async fn start(setup: &Setup) -> Service {
     .await
 }
 
-async fn call(s: &Service, method: Method, path: &str, sub: &str, body: Option<&Value>) -> (u16, Value) {
+async fn call(
+    s: &Service,
+    method: Method,
+    path: &str,
+    sub: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
     let req = s
         .client()
         .request(method, format!("{}{path}", s.base))
@@ -121,7 +127,10 @@ async fn call(s: &Service, method: Method, path: &str, sub: &str, body: Option<&
     .expect("the service answers");
     let status = res.status().as_u16();
     let bytes = res.body().limit(10 << 20).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 /// The value of a metric line (`name{labels} value`) of the service, 0 when absent.
@@ -152,11 +161,32 @@ fn department_reads(log: &PathBuf, from: usize) -> (usize, usize) {
 }
 
 fn log_len(log: &PathBuf) -> usize {
-    std::fs::metadata(log).map(|m| m.len() as usize).unwrap_or(0)
+    std::fs::metadata(log)
+        .map(|m| m.len() as usize)
+        .unwrap_or(0)
+}
+
+/// Whether the replica, asked directly, has the department `code` yet.
+async fn on_replica(setup: &Setup, code: &str) -> bool {
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = diesel_async::AsyncPgConnection::establish(&setup.replica.url("ogsms"))
+        .await
+        .unwrap();
+    let row: N = diesel::sql_query("SELECT count(*) AS n FROM departments WHERE code = $1")
+        .bind::<diesel::sql_types::Text, _>(code)
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    row.n > 0
 }
 
 fn codes(page: &Value) -> Vec<String> {
-    page["data"]
+    page["items"]
         .as_array()
         .unwrap_or(&Vec::new())
         .iter()
@@ -174,13 +204,18 @@ async fn a_write_through_one_instance_is_seen_by_the_next_read_through_another()
     let before = metric(&b, "ogsms_db_replica_reads_total").await;
     let waits_before = metric(&b, "ogsms_db_read_fence_waits_total{outcome=\"caught_up\"}").await;
     const N: usize = 8;
+    let mut stale = 0;
     let sub = format!("writer-{}", uuid::Uuid::new_v4().simple());
     for i in 0..N {
         let code = format!("RY{}{i}", &sub[7..11].to_uppercase());
-        let body = json!({"code": code, "kind": "secretariat", "name": {"en": format!("S {code}")}});
+        let body =
+            json!({"code": code, "kind": "secretariat", "name": {"en": format!("S {code}")}});
         let (w, r) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
         let (status, created) = call(w, Method::POST, "/v1/departments", &sub, Some(&body)).await;
         assert_eq!(status, 201, "{created}");
+        if !on_replica(&setup, &code).await {
+            stale += 1;
+        }
         let (status, page) = call(r, Method::GET, "/v1/departments?limit=200", &sub, None).await;
         assert_eq!(status, 200, "{page}");
         assert!(
@@ -188,9 +223,15 @@ async fn a_write_through_one_instance_is_seen_by_the_next_read_through_another()
             "write {i} ({code}) through one instance is missing from the list through the other"
         );
     }
+    // Without the wait, reads on the replica right after the write would have missed it.
+    assert!(
+        stale >= 1,
+        "the replica had every write at once: the test proves nothing"
+    );
     // Half the lists went through b; they read the replica after waiting for it.
     let reads = metric(&b, "ogsms_db_replica_reads_total").await - before;
-    let waits = metric(&b, "ogsms_db_read_fence_waits_total{outcome=\"caught_up\"}").await - waits_before;
+    let waits =
+        metric(&b, "ogsms_db_read_fence_waits_total{outcome=\"caught_up\"}").await - waits_before;
     assert!(reads >= (N / 2) as f64, "replica reads through b: {reads}");
     assert!(waits >= 1.0, "no read waited for the replica: {waits}");
 }
@@ -212,7 +253,10 @@ async fn lists_read_from_the_replica() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (on_replica, _) = department_reads(&setup.replica_log, replica_from);
     let (on_primary, _) = department_reads(&setup.primary_log, primary_from);
-    assert!(on_replica >= N, "department reads on the replica: {on_replica}");
+    assert!(
+        on_replica >= N,
+        "department reads on the replica: {on_replica}"
+    );
     assert_eq!(on_primary, 0, "department reads on the primary");
 }
 
@@ -235,14 +279,18 @@ async fn a_stopped_replica_is_taken_out_and_put_back() {
         let (status, _) = call(&a, Method::GET, "/readyz", &reader, None).await;
         assert_eq!(status, 200, "/readyz with the replica down");
     }
-    let fallbacks = metric(&a, "ogsms_db_read_fallbacks_total{reason=\"no_replica\"}").await - fallbacks_before;
+    let fallbacks =
+        metric(&a, "ogsms_db_read_fallbacks_total{reason=\"no_replica\"}").await - fallbacks_before;
     assert!(fallbacks >= 10.0, "fallbacks: {fallbacks}");
     assert_eq!(metric(&a, "ogsms_db_replica_up{").await, 0.0);
 
     setup.replica.restart().expect("starting the replica again");
     let deadline = Instant::now() + Duration::from_secs(20);
     while metric(&a, "ogsms_db_replica_up{").await != 1.0 {
-        assert!(Instant::now() < deadline, "the replica was not put back within 20 s");
+        assert!(
+            Instant::now() < deadline,
+            "the replica was not put back within 20 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let before = metric(&a, "ogsms_db_replica_reads_total").await;
