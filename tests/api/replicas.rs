@@ -71,6 +71,11 @@ fn setup() -> &'static tokio::sync::Mutex<Setup> {
                 {
                     s.replica.stop_immediately();
                     s.primary.stop_immediately();
+                    let _ = std::process::Command::new("rm")
+                        .arg("-rf")
+                        .arg(s._dir.path())
+                        .stdin(std::process::Stdio::null())
+                        .spawn();
                 }
             }
             // SAFETY: registering a plain extern "C" function.
