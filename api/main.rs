@@ -57,6 +57,14 @@ enum Command {
         /// request answered with a 504 problem (0: no limit).
         #[arg(long, env = "OGSMS_DB_STATEMENT_TIMEOUT_MS", default_value_t = 30_000, value_parser = settings::statement_timeout_ms)]
         statement_timeout_ms: u64,
+        /// Read replicas of the database (streaming standbys), separated by commas:
+        /// lists, reports, exports and statistics read from them (see README).
+        #[arg(long, env = "DATABASE_REPLICA_URLS", hide_env_values = true, value_parser = settings::database_replica_urls)]
+        database_replica_urls: Option<settings::ReplicaUrls>,
+        /// How long, in milliseconds, a read waits for a replica to replay the caller's
+        /// last write before it reads the primary instead (0 to 10000).
+        #[arg(long, env = "OGSMS_DB_REPLICA_WAIT_MS", default_value_t = 200, value_parser = settings::replica_wait_ms)]
+        replica_wait_ms: u64,
         /// Do not load the demo data into an empty database.
         #[arg(long)]
         no_demo: bool,
@@ -477,6 +485,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             workers,
             pool_size,
             statement_timeout_ms,
+            database_replica_urls,
+            replica_wait_ms,
             no_demo,
         } => {
             // The signing key first: a local mistake is reported before any wait for
@@ -499,7 +509,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 )
                 .await
             })?;
-            let result = serve(&url, auth, *bind, *workers, settings, !no_demo);
+            let replicas = database_replica_urls.as_ref().map(|r| {
+                db::replica::Replicas::new(&r.0, std::time::Duration::from_millis(*replica_wait_ms))
+            });
+            let result = serve(&url, auth, *bind, *workers, settings, replicas, !no_demo);
             drop(cluster);
             result
         }
@@ -512,6 +525,7 @@ fn serve(
     bind: SocketAddr,
     workers: Option<usize>,
     settings: PoolSettings,
+    replicas: Option<std::sync::Arc<db::replica::Replicas>>,
     demo: bool,
 ) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
@@ -530,7 +544,21 @@ fn serve(
             }
         }
         let export_pool = ogsms::reports::exports::pool(url, &settings)?;
-        let state = AppState::new(pool, auth).with_export_pool(export_pool);
+        let mut state = AppState::new(pool, auth).with_export_pool(export_pool);
+        if let Some(replicas) = replicas {
+            log::info!(
+                "reading lists, reports, exports and statistics from {} replica(s): {}",
+                replicas.list.len(),
+                replicas
+                    .list
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            db::replica::spawn_health_checks(state.pool.clone(), replicas.clone(), &settings);
+            state = state.with_replicas(replicas);
+        }
         state
             .revocations
             .refresh(&state.pool)
@@ -589,7 +617,16 @@ fn serve(
             move || {
                 let pool =
                     db::pool(&url, &worker_settings).expect("pool settings were accepted at start");
-                web::Data::new(state.with_pool(pool))
+                let replica_pools = state
+                    .replicas
+                    .iter()
+                    .flat_map(|r| r.list.iter())
+                    .map(|r| {
+                        db::pool(&r.url, &worker_settings)
+                            .expect("replica URLs were accepted at start")
+                    })
+                    .collect();
+                web::Data::new(state.with_pool(pool).with_replica_pools(replica_pools))
             },
         )
         .with_context(|| format!("listening on {bind}"))?;

@@ -23,6 +23,11 @@ pub struct AppState {
     pub export_pool: db::DbPool,
     /// Every pool of the process (one per worker), for `/metrics`.
     pub pools: std::sync::Arc<std::sync::Mutex<Vec<db::DbPool>>>,
+    /// The read replicas (`DATABASE_REPLICA_URLS`), shared by the workers; `None`
+    /// without any.
+    pub replicas: Option<std::sync::Arc<db::replica::Replicas>>,
+    /// This worker's pool per replica, in the order of `replicas.list`.
+    pub replica_pools: Vec<db::DbPool>,
 }
 
 impl AppState {
@@ -35,6 +40,33 @@ impl AppState {
             revocations: auth::Revocations::default(),
             limits: std::sync::Arc::new(ops::Limits::from_env()),
             exports: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_EXPORTS)),
+            replicas: None,
+            replica_pools: Vec::new(),
+        }
+    }
+
+    /// The same state reading from `replicas` (see `db::replica`); the pools are built
+    /// per worker by [`AppState::with_replica_pools`].
+    pub fn with_replicas(mut self, replicas: std::sync::Arc<db::replica::Replicas>) -> AppState {
+        self.replicas = Some(replicas);
+        self
+    }
+
+    /// The same state with this worker's pool per replica.
+    pub fn with_replica_pools(mut self, pools: Vec<db::DbPool>) -> AppState {
+        self.replica_pools = pools;
+        self
+    }
+
+    /// Where a read-only handler (a list, a report, an export, statistics) takes its
+    /// connection: a replica when one is configured, healthy and has replayed the
+    /// caller's last write, the primary otherwise (see `db::replica`). Without replicas,
+    /// exactly `self.pool`.
+    pub fn read_pool(&self) -> db::replica::ReadPool<'_> {
+        db::replica::ReadPool {
+            primary: &self.pool,
+            replicas: &self.replica_pools,
+            set: self.replicas.as_ref(),
         }
     }
 

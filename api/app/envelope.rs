@@ -60,6 +60,29 @@ pub async fn envelope(
             | actix_web::http::Method::HEAD
             | actix_web::http::Method::OPTIONS
     ) && crate::core::http::prefers_dry_run(req.head());
+    // With read replicas: what the handler's reads may use (`db::replica`), and the
+    // primary on which a write leaves its caller's fence.
+    let replicas = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .filter(|s| s.replicas.is_some())
+        .map(|s| s.pool.clone());
+    let read_context = replicas.as_ref().map(|_| {
+        let h = req.headers();
+        let safe = matches!(
+            *req.method(),
+            actix_web::http::Method::GET | actix_web::http::Method::HEAD
+        );
+        crate::db::replica::Context::new(
+            !safe
+                || h.contains_key(header::IF_MATCH)
+                || h.contains_key(header::IF_NONE_MATCH)
+                || h.contains_key(header::IF_MODIFIED_SINCE)
+                || h.contains_key(header::IF_UNMODIFIED_SINCE)
+                || h.contains_key("idempotency-key")
+                // Incremental sync's watermark is the primary's (`core::sync`).
+                || req.query_string().contains("updated_since"),
+        )
+    });
     let res = match prepared {
         Err(e) => Ok(req.error_response(e)),
         Ok(()) if dry_run && path == TOKEN_PATH => {
@@ -91,7 +114,11 @@ pub async fn envelope(
             );
             res
         }),
-        Ok(()) => next.call(req).await.map(|res| res.map_into_boxed_body()),
+        Ok(()) => match read_context {
+            Some(context) => crate::db::replica::scope(context, next.call(req)).await,
+            None => next.call(req).await,
+        }
+        .map(|res| res.map_into_boxed_body()),
     };
     let res = match res {
         Ok(res) => crate::formats::finish(res).await,
@@ -147,6 +174,15 @@ pub async fn envelope(
         .extensions()
         .get::<crate::auth::CallerSub>()
         .map(|s| s.0.clone());
+    // Read-your-writes: the caller's next reads, on any instance, wait for a replica
+    // to replay this write or read the primary (`db::replica`).
+    if let (Some(primary), Some(sub)) = (&replicas, &sub)
+        && !dry_run
+        && status.is_success()
+        && !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS")
+    {
+        crate::db::replica::record_fence(primary, sub).await;
+    }
     let remaining = res
         .request()
         .extensions()

@@ -594,6 +594,7 @@ impl Caller {
             return Err(AuthError.into());
         }
         req.extensions_mut().insert(CallerSub(claims.sub.clone()));
+        crate::db::replica::set_caller(&claims.sub);
         let remaining = crate::db::limits::spend(&state.limits, &state.pool, &claims.sub).await?;
         req.extensions_mut().insert(remaining);
         Ok(Caller {

@@ -24,6 +24,8 @@ pub const EXIT_BAD_SETTING: u8 = 2;
 /// (`tests/api/deploy.rs` checks it against `ogsms --help` and the compose file.)
 pub const KNOWN_VARIABLES: &[&str] = &[
     "DATABASE_URL",
+    "DATABASE_REPLICA_URLS",
+    "OGSMS_DB_REPLICA_WAIT_MS",
     "OGSMS_DATA_DIR",
     "OGSMS_DB_WAIT_SECS",
     "OGSMS_BIND",
@@ -433,6 +435,41 @@ pub fn database_url(v: &str) -> Result<String, String> {
     }
 }
 
+/// The read replicas' URLs (`--database-replica-urls`, `DATABASE_REPLICA_URLS`).
+#[derive(Clone, Debug, Default)]
+pub struct ReplicaUrls(pub Vec<String>);
+
+/// `--database-replica-urls`, `DATABASE_REPLICA_URLS`: PostgreSQL URLs of streaming
+/// replicas of `DATABASE_URL`, separated by commas.
+pub fn database_replica_urls(v: &str) -> Result<ReplicaUrls, String> {
+    let urls: Vec<String> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(|u| {
+            database_url(u).map_err(|_| {
+                "expected PostgreSQL URLs of read replicas separated by commas, such as \
+                 postgres://user:password@replica1:5432/ogsms,postgres://user:password@replica2:5432/ogsms"
+                    .to_owned()
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    if urls.is_empty() {
+        return Err("expected at least one PostgreSQL URL (unset it for no replica)".to_owned());
+    }
+    Ok(ReplicaUrls(urls))
+}
+
+/// `--replica-wait-ms`, `OGSMS_DB_REPLICA_WAIT_MS`.
+pub fn replica_wait_ms(v: &str) -> Result<u64, String> {
+    whole(
+        v,
+        0,
+        10_000,
+        "milliseconds a read waits for a replica to replay the caller's last write",
+    )
+}
+
 /// `url` with its password (in the URL or as `password=`) replaced by `***`.
 pub fn redact_url(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
@@ -493,6 +530,12 @@ fn setting_error(e: &clap::Error, cmd: &clap::Command, args: &[OsString]) -> Opt
     };
     let value = if found.get_id() == "database_url" {
         redact_url(&value)
+    } else if found.get_id() == "database_replica_urls" {
+        value
+            .split(',')
+            .map(redact_url)
+            .collect::<Vec<_>>()
+            .join(",")
     } else {
         value
     };

@@ -35,8 +35,13 @@ struct Watermark {
 /// The current watermark. Call it before (and outside) the transaction or statement that
 /// reads the data: its snapshot must be taken after.
 pub async fn watermark(conn: &mut AsyncPgConnection) -> Result<DateTime<Utc>, ApiError> {
+    // On a read replica (in recovery) the primary's running transactions are not in
+    // sight: the commit time of the last transaction replayed stands in (every change
+    // committed before it has been replayed).
     let row: Watermark = diesel::sql_query(format!(
-        "SELECT least(statement_timestamp(), min(xact_start)) AS watermark \
+        "SELECT CASE WHEN pg_is_in_recovery() \
+           THEN least(statement_timestamp(), coalesce(pg_last_xact_replay_timestamp(), statement_timestamp())) \
+           ELSE least(statement_timestamp(), min(xact_start)) END AS watermark \
          FROM pg_stat_activity \
          WHERE datid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
            AND backend_type = 'client backend' \

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod leader;
 pub mod limits;
 pub mod pg_cluster;
+pub mod replica;
 pub mod schema;
 
 use std::time::Duration;
@@ -83,6 +84,22 @@ impl std::ops::Deref for DbConn {
 impl std::ops::DerefMut for DbConn {
     fn deref_mut(&mut self) -> &mut AsyncPgConnection {
         self.conn.as_mut().expect("held until dropped")
+    }
+}
+
+impl DbConn {
+    /// Whether the pool opened this connection for this checkout (it was never used).
+    pub fn is_fresh(&self) -> bool {
+        self.conn
+            .as_ref()
+            .is_some_and(|c| Object::metrics(c).recycled.is_none())
+    }
+
+    /// Closes the connection instead of returning it to the pool (it failed).
+    pub fn discard(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let _ = Object::take(conn);
+        }
     }
 }
 

@@ -182,7 +182,10 @@ impl LocalCluster {
     }
 
     fn command(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
+        self.command_at(self.bin.join(program))
+    }
+
+    fn command_at(&self, path: PathBuf) -> Command {
         match &self.run_as {
             Some(user) => {
                 let mut c = Command::new("runuser");
@@ -252,6 +255,69 @@ impl LocalCluster {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// A streaming replica of this cluster in `dir` (its data in `dir/pgdata`): a
+    /// `pg_basebackup -R` of this one, started on a port of its own. For tests and
+    /// local trials (`extra_options` are the replica's server options beyond the
+    /// primary's); the primary needs a replication entry in `pg_hba.conf` (initdb's
+    /// defaults have one for local connections) and a free WAL sender.
+    pub fn start_replica(&self, dir: &Path, extra_options: &str) -> anyhow::Result<LocalCluster> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let dir = dir.canonicalize()?;
+        if let Some(user) = &self.run_as {
+            std::os::unix::fs::chown(&dir, Some(user.uid), Some(user.gid))
+                .with_context(|| format!("handing {} to user {}", dir.display(), user.name))?;
+        }
+        let replica = LocalCluster {
+            bin: self.bin.clone(),
+            pgdata: dir.join("pgdata"),
+            log: dir.join("postgres.log"),
+            port: free_port()?,
+            run_as: self.run_as.clone(),
+            stopped: false,
+            borrowed: false,
+            extra_options: format!("{} {extra_options}", self.extra_options),
+        };
+        // Beside the server binaries (through a link to them, if that is what was found).
+        let tool = [self.bin.clone()]
+            .into_iter()
+            .chain(
+                self.bin
+                    .join("initdb")
+                    .canonicalize()
+                    .ok()
+                    .and_then(|p| p.parent().map(Path::to_path_buf)),
+            )
+            .map(|d| d.join("pg_basebackup"))
+            .find(|p| p.is_file())
+            .context("pg_basebackup is not beside initdb")?;
+        let mut cmd = self.command_at(tool);
+        cmd.arg("-D")
+            .arg(&replica.pgdata)
+            .args([
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+            ])
+            .arg("-p")
+            .arg(self.port.to_string());
+        self.run(cmd, "pg_basebackup")?;
+        replica.pg_ctl_start()?;
+        Ok(replica)
+    }
+
+    /// Starts again a cluster that [`LocalCluster::stop`] stopped, on the same port.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.pg_ctl_start()?;
+        self.stopped = false;
+        Ok(())
     }
 
     /// The URL of database `db` in this cluster.

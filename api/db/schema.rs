@@ -648,6 +648,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    read_fences (caller) {
+        caller -> Text,
+        lsn -> PgLsn,
+        at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(asset_count_items -> assets (asset_id));
 diesel::joinable!(asset_transfers -> assets (asset_id));
 

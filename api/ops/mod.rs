@@ -10,7 +10,8 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::core::error::{ApiError, ProblemType};
@@ -25,6 +26,16 @@ pub struct Metrics {
     pool_size: IntGauge,
     pool_available: IntGauge,
     pool_waiting: IntGauge,
+    /// 1 while a read replica is in use, 0 while it is out.
+    pub replica_up: IntGaugeVec,
+    /// How far a replica's replay is behind the primary's WAL, in bytes.
+    pub replica_lag_bytes: IntGaugeVec,
+    /// Reads served by a replica.
+    pub replica_reads: IntCounterVec,
+    /// Replica-eligible reads served by the primary, by why.
+    pub read_fallbacks: IntCounterVec,
+    /// Reads that waited for a replica to replay the caller's last write, by outcome.
+    pub read_fence_waits: IntCounterVec,
 }
 
 pub fn metrics() -> &'static Metrics {
@@ -67,6 +78,48 @@ pub fn metrics() -> &'static Metrics {
         let pool_waiting =
             IntGauge::new("ogsms_db_pool_waiting", "Requests waiting for a connection")
                 .expect("valid metric");
+        let replica_up = IntGaugeVec::new(
+            Opts::new(
+                "ogsms_db_replica_up",
+                "1 while a read replica is in use, 0 while it is taken out",
+            ),
+            &["replica"],
+        )
+        .expect("valid metric");
+        let replica_lag_bytes = IntGaugeVec::new(
+            Opts::new(
+                "ogsms_db_replica_lag_bytes",
+                "How far a read replica's replay is behind the primary's WAL, in bytes",
+            ),
+            &["replica"],
+        )
+        .expect("valid metric");
+        let replica_reads = IntCounterVec::new(
+            Opts::new(
+                "ogsms_db_replica_reads_total",
+                "Reads (lists, reports, exports, statistics) served by a replica",
+            ),
+            &["replica"],
+        )
+        .expect("valid metric");
+        let read_fallbacks = IntCounterVec::new(
+            Opts::new(
+                "ogsms_db_read_fallbacks_total",
+                "Replica-eligible reads served by the primary, by reason \
+                 (primary_only, lag, no_replica)",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let read_fence_waits = IntCounterVec::new(
+            Opts::new(
+                "ogsms_db_read_fence_waits_total",
+                "Reads that waited for a replica to replay the caller's last write, by \
+                 outcome (caught_up, timeout)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -74,6 +127,11 @@ pub fn metrics() -> &'static Metrics {
             Box::new(pool_size.clone()),
             Box::new(pool_available.clone()),
             Box::new(pool_waiting.clone()),
+            Box::new(replica_up.clone()),
+            Box::new(replica_lag_bytes.clone()),
+            Box::new(replica_reads.clone()),
+            Box::new(read_fallbacks.clone()),
+            Box::new(read_fence_waits.clone()),
         ] {
             registry.register(c).expect("metrics register once");
         }
@@ -85,6 +143,11 @@ pub fn metrics() -> &'static Metrics {
             pool_size,
             pool_available,
             pool_waiting,
+            replica_up,
+            replica_lag_bytes,
+            replica_reads,
+            read_fallbacks,
+            read_fence_waits,
         }
     })
 }

@@ -142,7 +142,7 @@ pub async fn project_budget_execution(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let (from, to) = date_range(query.from.as_deref(), query.to.as_deref())?;
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     // Before the figures: every change committed before it is in them.
     let as_of = crate::core::sync::watermark(&mut conn).await?;
     let project: Option<(String, Uuid, Uuid, i64, String)> = projects::table
@@ -311,7 +311,7 @@ pub async fn mandate_expenditures(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let (from, to) = date_range(query.from.as_deref(), query.to.as_deref())?;
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     // Before the figures: every change committed before it is in them.
     let as_of = crate::core::sync::watermark(&mut conn).await?;
     let reference: String = mandates::table

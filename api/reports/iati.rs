@@ -814,7 +814,7 @@ pub async fn iati_activities(
             .map(|s| ProjectStatus::parse_filter("status", s))
             .transpose()?,
     };
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     // Before the first batch: every change committed before it is in the document.
     let as_of = crate::core::sync::watermark(&mut conn).await?;
     let mut exporter = Exporter::new(conn, filters, caller.finance_scope()).await?;

@@ -280,7 +280,7 @@ pub async fn office_reconciliation(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let (year, period) = year_and_period(query.fiscal_year.as_deref(), query.period.as_deref())?;
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     let as_of = crate::core::sync::watermark(&mut conn).await?;
     let exists: Option<Uuid> = offices::table
         .find(id)
@@ -337,7 +337,7 @@ pub async fn reconciliation(
             })
         })
         .transpose()?;
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     let as_of = crate::core::sync::watermark(&mut conn).await?;
     let body = reconcile(&mut conn, year, period, office, as_of).await?;
     respond(&req, &mut conn, body).await

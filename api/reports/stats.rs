@@ -641,7 +641,7 @@ pub async fn spending(
             },
         )
     };
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     // Before the figures: every change committed before it is in them.
     let as_of = crate::core::sync::watermark(&mut conn).await?;
     let mut query = diesel::sql_query(sql)
@@ -917,7 +917,7 @@ pub async fn budget_execution(
             format!("ORDER BY {}", order.join(", "))
         },
     );
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     // Before the figures: every change committed before it is in them.
     let as_of = crate::core::sync::watermark(&mut conn).await?;
     let mut rows: Vec<ExecutionSqlRow> = diesel::sql_query(sql)
@@ -1187,7 +1187,7 @@ pub async fn project_counts(
             format!("ORDER BY {}", order.join(", "))
         },
     );
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     // Before the figures: every change committed before it is in them.
     let as_of = crate::core::sync::watermark(&mut conn).await?;
     let (office_ids_again, department_ids_again, member_states_again, pillars_again) = (

@@ -33,6 +33,7 @@ mod operations;
 mod projects;
 mod protocol;
 mod reconciliation;
+mod replicas;
 mod reporting;
 mod scale_out;
 mod sector_spending;

@@ -574,7 +574,7 @@ pub async fn list_accomplishments(
     let from = validate::param_date("from", query.from.as_deref())?;
     let to = validate::param_date("to", query.to.as_deref())?;
     let updated_since = validate::param_datetime("updated_since", query.updated_since.as_deref())?;
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     let mut q = accomplishments::table
         .select(AccomplishmentRow::as_select())
         .into_boxed();

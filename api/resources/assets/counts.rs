@@ -436,7 +436,7 @@ pub async fn list_counts(
         sort.desc,
         after
     );
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     office_status(&mut conn, office_id, false).await?;
     let rows: Vec<CountRow> = q.limit(limit + 1).load(&mut conn).await?;
     let page = Page::from_rows(rows, limit, |r| Cursor {

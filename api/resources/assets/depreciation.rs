@@ -144,7 +144,7 @@ pub async fn asset_depreciation(
     caller.may_read_assets(office_id)?;
     let as_of = validate::param_date("as_of", query.as_of.as_deref())?
         .unwrap_or_else(|| Utc::now().date_naive());
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     office_status(&mut conn, office_id, false).await?;
     let lives: HashMap<String, i32> = asset_categories::table
         .select((asset_categories::code, asset_categories::useful_life_months))

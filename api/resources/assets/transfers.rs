@@ -409,7 +409,7 @@ pub async fn list_transfers(
         sort.desc,
         after
     );
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     super::office_status(&mut conn, office_id, false).await?;
     let rows: Vec<TransferRow> = q.limit(limit + 1).load(&mut conn).await?;
     let tags = tag_numbers(&mut conn, rows.iter().map(|r| r.asset_id).collect()).await?;

@@ -319,7 +319,7 @@ pub async fn list_departments(
             )
         }
     };
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     let rows: Vec<DepartmentRow> = q.limit(limit + 1).load(&mut conn).await?;
     let page = Page::from_rows(rows, limit, |r| Cursor {
         sort: sort_name.clone(),

@@ -178,7 +178,7 @@ pub async fn list_rates(
         sort.desc,
         after
     );
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     let rows: Vec<RateRow> = q.limit(limit + 1).load(&mut conn).await?;
     let page = Page::from_rows(rows, limit, |r| Cursor {
         sort: sort_name.clone(),

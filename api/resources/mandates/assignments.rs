@@ -266,7 +266,7 @@ pub async fn list_assignments(
 ) -> Result<HttpResponse, ApiError> {
     let mandate_id = id.into_inner();
     let f = AssignmentFilter::parse(&query)?;
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     load(&mut conn, mandate_id, false).await?;
     let q = mandate_assignments::table
         .filter(mandate_assignments::mandate_id.eq(mandate_id))
@@ -620,7 +620,7 @@ pub async fn list_office_mandates(
 ) -> Result<HttpResponse, ApiError> {
     let office_id = id.into_inner();
     let f = AssignmentFilter::parse(&query)?;
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     offices::table
         .find(office_id)
         .select(offices::id)

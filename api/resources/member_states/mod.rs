@@ -125,7 +125,7 @@ pub async fn list_member_states(
         .transpose()?;
     let updated_since =
         crate::core::validate::param_datetime("updated_since", query.updated_since.as_deref())?;
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     let mut q = member_states::table
         .select(MemberStateRow::as_select())
         .into_boxed();

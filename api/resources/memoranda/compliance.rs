@@ -398,7 +398,7 @@ pub async fn list_compliance(
     caller.may_read_compliance()?;
     let f = parse(&query)?;
     let limit = f.limit - 1;
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     let rows = rows(&mut conn, f).await?;
     Ok(OfficeCompliancePage::respond(page(rows, limit), &req))
 }

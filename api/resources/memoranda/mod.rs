@@ -433,7 +433,7 @@ pub async fn list_memoranda(
     let issued_from = validate::param_date("issued_from", query.issued_from.as_deref())?;
     let issued_to = validate::param_date("issued_to", query.issued_to.as_deref())?;
     let updated_since = validate::param_datetime("updated_since", query.updated_since.as_deref())?;
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     let mut q = memoranda::table
         .select(MemorandumRow::as_select())
         .into_boxed();

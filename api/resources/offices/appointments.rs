@@ -417,7 +417,7 @@ pub async fn list_appointments(
             )
         }
     };
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     office_status(&mut conn, office_id, false).await?;
     let rows: Vec<AppointmentRow> = q.limit(limit + 1).load(&mut conn).await?;
     let page = Page::from_rows(rows, limit, |r| Cursor {

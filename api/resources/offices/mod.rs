@@ -388,7 +388,7 @@ pub async fn list_offices(
             keyset!(q, offices::updated_at, offices::id, sort.desc, after)
         }
     };
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     let rows: Vec<OfficeRow> = q.limit(limit + 1).load(&mut conn).await?;
     let mut page = Page::from_rows(rows, limit, |r| Cursor {
         sort: sort_name.clone(),

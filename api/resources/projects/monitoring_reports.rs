@@ -420,7 +420,7 @@ pub async fn list_monitoring_reports(
             )
         }
     };
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.read_pool().get().await?;
     projects::load_scope(&mut conn, project_id, Lock::None).await?;
     let rows: Vec<ReportRow> = q.limit(limit + 1).load(&mut conn).await?;
     let page = Page::from_rows(rows, limit, |r| Cursor {

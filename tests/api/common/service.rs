@@ -25,18 +25,25 @@ const SETTINGS: &[&str] = &[
     "OGSMS_JWKS_FILE",
     "OGSMS_JWT_SIGNING_KEY",
     "OGSMS_JWT_SIGNING_KID",
+    "DATABASE_REPLICA_URLS",
+    "OGSMS_DB_REPLICA_WAIT_MS",
 ];
 
 /// `ogsms serve` on `db`, with the test's key, one worker, no demo data and the given
 /// extra environment; its output goes to files in `dir`.
 pub fn command(db: &TestDb, dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Command {
+    command_on(&db.url, dir, port, env)
+}
+
+/// [`command`] on the database at `url`.
+pub fn command_on(url: &str, dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ogsms"));
     for k in SETTINGS {
         cmd.env_remove(k);
     }
     cmd.arg("serve")
         .arg("--no-demo")
-        .env("DATABASE_URL", &db.url)
+        .env("DATABASE_URL", url)
         .env("OGSMS_DATA_DIR", dir)
         .env("OGSMS_BIND", format!("127.0.0.1:{port}"))
         .env("OGSMS_WORKERS", "1")
@@ -81,12 +88,17 @@ pub struct Service {
 impl Service {
     /// Starts the service on `db` and waits until `/livez` answers.
     pub async fn start(db: &TestDb, env: &[(&str, &str)]) -> Service {
+        Service::start_on(&db.url, env).await
+    }
+
+    /// [`Service::start`] on the database at `url`.
+    pub async fn start_on(url: &str, env: &[(&str, &str)]) -> Service {
         let dir = tempfile::Builder::new()
             .prefix("ogsms-service-")
             .tempdir()
             .unwrap();
         let port = free_port();
-        let child = command(db, dir.path(), port, env)
+        let child = command_on(url, dir.path(), port, env)
             .spawn()
             .expect("starting the ogsms binary");
         let mut service = Service {
