@@ -457,7 +457,7 @@ mod tests {
             classify(long.as_bytes()),
             Head::TooLarge(ProblemType::UriTooLong)
         );
-        let fits = format!("GET /{} HTTP/1.1", &target[..MAX_REQUEST_LINE - 15]);
+        let fits = format!("GET /{} HTTP/1.1", &target[..MAX_REQUEST_LINE - 14]);
         assert_eq!(fits.len(), MAX_REQUEST_LINE);
         let h = head(&fits, &[]);
         assert_eq!(classify(&h), Head::Complete(h.len(), Framing::Length(0)));

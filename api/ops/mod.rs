@@ -171,8 +171,10 @@ impl Metrics {
     /// registry hashes the labels and takes its lock at every request.
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         type Series = (prometheus::IntCounter, prometheus::Histogram);
+        /// A route's series, by method and status.
+        type ByRoute = std::collections::HashMap<String, Vec<(String, u16, Series)>>;
         thread_local! {
-            static SERIES: std::cell::RefCell<std::collections::HashMap<String, Vec<(String, u16, Series)>>> =
+            static SERIES: std::cell::RefCell<ByRoute> =
                 std::cell::RefCell::new(std::collections::HashMap::new());
         }
         SERIES.with_borrow_mut(|series| {

@@ -156,7 +156,8 @@ async fn hot_statements_stay_prepared_on_their_connection() {
         // A posting's two statements (migration 2026-12-08-601).
         "ledger_post_open",
         "ledger_post_write",
-        "FROM \"ledger_totals\"",
+        // The balance's one statement.
+        "FROM ledger_totals lt",
         // The links' copy on the project row (migration 2026-12-08-602).
         "\"projects\".\"mandate_ids\"",
     ] {

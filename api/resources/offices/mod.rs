@@ -481,7 +481,9 @@ async fn load_with_representative(
     use crate::db::schema::appointments as a;
     use crate::resources::offices::appointments::Position;
     let day = Utc::now().date_naive();
-    let rows: Vec<(OfficeRow, Option<(Uuid, String, Option<String>, NaiveDate)>)> = offices::table
+    /// The representative in force: appointment id, name, email, since.
+    type Representative = (Uuid, String, Option<String>, NaiveDate);
+    let rows: Vec<(OfficeRow, Option<Representative>)> = offices::table
         .left_join(
             a::table.on(a::office_id
                 .eq(offices::id)
