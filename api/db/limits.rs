@@ -9,6 +9,9 @@ use crate::ops::{Limits, Remaining, SPEND_SQL};
 
 use super::{DbPool, Prepared};
 
+/// How long a spend waits for a connection of the pool.
+const SPEND_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Spends one request of `key`'s budget: in the process, or in the shared bucket (on a
 /// connection of its own, outside any dry-run's transaction: a spend is never rolled
 /// back). What is left, or the 429 saying when to retry.
@@ -16,7 +19,14 @@ pub async fn spend(limits: &Limits, pool: &DbPool, key: &str) -> Result<Remainin
     if let Some(outcome) = limits.check_in_process(key) {
         return outcome;
     }
-    let mut conn = diesel_async::pooled_connection::deadpool::Pool::get(pool).await?;
+    // A request waits for a connection twice, here and in its handler; the spend's wait
+    // is short, so that the two together stay near the pool's own bound (a stuck pool
+    // answers 503 in time instead of serving a request that waited through both).
+    let timeouts = deadpool::managed::Timeouts {
+        wait: Some(SPEND_WAIT),
+        ..pool.timeouts()
+    };
+    let mut conn = pool.timeout_get(&timeouts).await?;
     let (tokens, accepted): (f64, bool) = Prepared(
         diesel::dsl::sql::<(Float8, Bool)>(SPEND_SQL[0])
             .bind::<Text, _>(key)
