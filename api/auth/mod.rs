@@ -22,6 +22,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use chrono::{DateTime, Utc};
 use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
+
+use crate::ops::Remaining;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -575,16 +577,16 @@ pub struct Caller {
 }
 
 impl Caller {
-    async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
-        let state = req
-            .app_data::<web::Data<Gate>>()
-            .expect("the gate is registered beside the state")
-            .clone();
-        let value = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(AuthError)?;
+    /// Authenticates the request's token. Owns what it needs and never the request: the
+    /// future is kept in the request's extensions (see [`Caller::of`]), and a future that
+    /// held the request would keep both alive, with the pool connection of a spend that an
+    /// early answer (a refused body) left pending, for ever.
+    async fn authenticate(
+        state: web::Data<Gate>,
+        authorization: Option<String>,
+        request_id: Option<String>,
+    ) -> Result<(Caller, Remaining), ApiError> {
+        let value = authorization.ok_or(AuthError)?;
         let (scheme, token) = value.trim().split_once(' ').ok_or(AuthError)?;
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(AuthError.into());
@@ -593,19 +595,20 @@ impl Caller {
         if state.revocations.contains(&claims.jti) {
             return Err(AuthError.into());
         }
-        req.extensions_mut().insert(CallerSub(claims.sub.clone()));
         crate::db::replica::set_caller(&claims.sub);
         let remaining = crate::db::limits::spend(&state.limits, &state.pool, &claims.sub).await?;
-        req.extensions_mut().insert(remaining);
-        Ok(Caller {
-            sub: claims.sub,
-            role: claims.role,
-            office_id: claims.office_id,
-            department_id: claims.department_id,
-            jti: claims.jti,
-            expires_at: claims.exp,
-            request_id: crate::core::http::RequestId::of(&req),
-        })
+        Ok((
+            Caller {
+                sub: claims.sub,
+                role: claims.role,
+                office_id: claims.office_id,
+                department_id: claims.department_id,
+                jti: claims.jti,
+                expires_at: claims.exp,
+                request_id,
+            },
+            remaining,
+        ))
     }
 
     /// The identity written into audit events.
@@ -621,7 +624,7 @@ impl Caller {
 /// A request's authentication, made once (the body gate and the extractor share it, so
 /// the rate limit counts the request once, even while both wait for it at the same time).
 #[derive(Clone)]
-struct Authenticated(Shared<LocalBoxFuture<'static, Result<Caller, ApiError>>>);
+struct Authenticated(Shared<LocalBoxFuture<'static, Result<(Caller, Remaining), ApiError>>>);
 
 impl Caller {
     /// The request's caller, authenticated at the first ask.
@@ -630,12 +633,30 @@ impl Caller {
         let pending = match pending {
             Some(p) => p,
             None => {
-                let p = Authenticated(Caller::authenticate(req.clone()).boxed_local().shared());
+                let state = req
+                    .app_data::<web::Data<Gate>>()
+                    .expect("the gate is registered beside the state")
+                    .clone();
+                let authorization = req
+                    .headers()
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let request_id = crate::core::http::RequestId::of(req);
+                let p = Authenticated(
+                    Caller::authenticate(state, authorization, request_id)
+                        .boxed_local()
+                        .shared(),
+                );
                 req.extensions_mut().insert(p.clone());
                 p
             }
         };
-        pending.0.await
+        let (caller, remaining) = pending.0.await?;
+        let mut extensions = req.extensions_mut();
+        extensions.insert(CallerSub(caller.sub.clone()));
+        extensions.insert(remaining);
+        Ok(caller)
     }
 }
 
