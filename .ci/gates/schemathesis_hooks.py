@@ -177,14 +177,21 @@ def member_states() -> list[str]:
     return codes
 
 
-def possible_office(case) -> None:
-    if label(case) != "POST /v1/offices" or not isinstance(case.body, dict):
-        return
+def chosen_third(case, *operations: str) -> int | None:
+    """The hash of a schema-valid body of one of `operations` that falls in the third of
+    such bodies a `possible_*` hook rewrites (None for every other case)."""
+    if label(case) not in operations or not isinstance(case.body, dict):
+        return None
     if is_negative(case, ParameterLocation.BODY):
-        return
+        return None
     h = value_hash(case.body)
-    states = member_states()
-    if h % 3 != 0 or not states:
+    return h if h % 3 == 0 else None
+
+
+def possible_office(case) -> None:
+    h = chosen_third(case, "POST /v1/offices")
+    states = member_states() if h is not None else []
+    if not states:
         return
     case.body = {
         **case.body,
@@ -197,12 +204,8 @@ def possible_office(case) -> None:
 def possible_revocation(case) -> None:
     """A third of the valid revocations name a plain jti (generated strings mostly carry
     control characters, which the service refuses), so the operation is reached."""
-    if label(case) != "POST /v1/auth/revocations" or not isinstance(case.body, dict):
-        return
-    if is_negative(case, ParameterLocation.BODY):
-        return
-    h = value_hash(case.body)
-    if h % 3 == 0:
+    h = chosen_third(case, "POST /v1/auth/revocations")
+    if h is not None:
         case.body = {**case.body, "jti": f"gate-{h:016x}", "reason": None}
 
 
@@ -211,12 +214,8 @@ def possible_asset(case) -> None:
     cost in USD and no funding or custodian: the document leaves the cross-checks (a
     custodian appointed in this office, a ledger of this office, no date after today) to
     the descriptions, so a generated asset would otherwise almost never exist."""
-    if label(case) != "POST /v1/offices/{id}/assets" or not isinstance(case.body, dict):
-        return
-    if is_negative(case, ParameterLocation.BODY):
-        return
-    h = value_hash(case.body)
-    if h % 3 != 0:
+    h = chosen_third(case, "POST /v1/offices/{id}/assets")
+    if h is None:
         return
     body = {k: v for k, v in case.body.items() if k not in ("ledger_id", "entry_id", "custodian_id", "status")}
     case.body = {**body, "tag_number": f"GATE-{h:016X}", "description": "Gate asset",
@@ -231,14 +230,10 @@ def possible_answer(case) -> None:
     between the memorandum's issue and today (stored and the clock, not in any schema),
     and generated strings mostly carry control characters, which the service refuses;
     without this, the CI run of stop 29 saw no compliance accepted in 910 calls."""
+    h = chosen_third(case, COMPLIANCE, RETURN, TRANSFER)
+    if h is None:
+        return
     op = label(case)
-    if op not in (COMPLIANCE, RETURN, TRANSFER) or not isinstance(case.body, dict):
-        return
-    if is_negative(case, ParameterLocation.BODY):
-        return
-    h = value_hash(case.body)
-    if h % 3 != 0:
-        return
     if op == COMPLIANCE:
         today = datetime.datetime.now(datetime.timezone.utc).date()
         case.body = {"text": f"Done ({h:08x}).", "attachments": [f"ref-{h % 1000}"],
