@@ -1,11 +1,12 @@
 //! The per-caller budgets counted in PostgreSQL (`rate_buckets`), shared by every
-//! instance on the database: one statement per request (`ops::SPEND_SQL`).
+//! instance on the database: one statement per lease of tokens (`ops::SPEND_SQL`), the
+//! lease spent in memory by the instance that took it.
 
-use diesel::sql_types::{Bool, Float8, Text};
+use diesel::sql_types::{Float8, Int4, Text};
 use diesel_async::RunQueryDsl;
 
 use crate::core::error::ApiError;
-use crate::ops::{Limits, Remaining, SPEND_SQL};
+use crate::ops::{LEASE_MAX, Limits, Remaining, SPEND_SQL};
 
 use super::{DbPool, Prepared};
 
@@ -19,6 +20,16 @@ pub async fn spend(limits: &Limits, pool: &DbPool, key: &str) -> Result<Remainin
     if let Some(outcome) = limits.check_in_process(key) {
         return outcome;
     }
+    let Some(leases) = limits.leases() else {
+        unreachable!("a store counted in the process answered above");
+    };
+    // One spend per caller at a time in this process: its other requests wait here and
+    // spend from the lease the first one takes.
+    let slot = leases.slot(key);
+    let mut lease = slot.lock().await;
+    if let Some(outcome) = limits.spend_leased(&mut lease) {
+        return outcome;
+    }
     // A request waits for a connection twice, here and in its handler; the spend's wait
     // is short, so that the two together stay near the pool's own bound (a stuck pool
     // answers 503 in time instead of serving a request that waited through both).
@@ -27,18 +38,20 @@ pub async fn spend(limits: &Limits, pool: &DbPool, key: &str) -> Result<Remainin
         ..pool.timeouts()
     };
     let mut conn = pool.timeout_get(&timeouts).await?;
-    let (tokens, accepted): (f64, bool) = Prepared(
-        diesel::dsl::sql::<(Float8, Bool)>(SPEND_SQL[0])
+    let (tokens, taken): (f64, i32) = Prepared(
+        diesel::dsl::sql::<(Float8, Int4)>(SPEND_SQL[0])
             .bind::<Text, _>(key)
             .sql(SPEND_SQL[1])
             .bind::<Float8, _>(f64::from(limits.burst))
             .sql(SPEND_SQL[2])
             .bind::<Float8, _>(limits.per_second())
-            .sql(SPEND_SQL[3]),
+            .sql(SPEND_SQL[3])
+            .bind::<Float8, _>(f64::from(LEASE_MAX))
+            .sql(SPEND_SQL[4]),
     )
     .get_result(&mut *conn)
     .await?;
-    limits.outcome(tokens, accepted)
+    limits.settle(&mut lease, tokens, taken)
 }
 
 /// Forgets the buckets that have been full for a while (a full bucket and no row are the

@@ -675,6 +675,7 @@ diesel::table! {
         tokens -> Float8,
         updated_at -> Timestamptz,
         accepted -> Bool,
+        taken -> Int4,
     }
 }
 

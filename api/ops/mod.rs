@@ -298,8 +298,8 @@ pub enum Store {
     /// In this process only: N instances on one database allow N times the limit.
     InProcess(KeyedLimiter),
     /// In PostgreSQL (`rate_buckets`), shared by every instance on the database: one
-    /// statement per request ([`SPEND_SQL`]), run by `db::limits::spend`.
-    Shared,
+    /// statement per lease of tokens ([`SPEND_SQL`]), run by `db::limits::spend`.
+    Shared(Leases),
 }
 
 /// Per-caller request budget: a sustained rate per minute with a burst allowance, a
@@ -321,33 +321,86 @@ pub struct Remaining {
 
 /// One spend from a shared bucket, in one statement: the bucket of `$1` is refilled by
 /// the time since its last spend at `$3` tokens a second, capped at the burst `$2`, and
-/// one token taken if one is there. The row lock of the upsert serializes the spends of
-/// a caller across every instance, and time only moves forward (`greatest` with the
-/// stored time: a statement that waited for the lock behind a later one refills
-/// nothing), so in any interval [s, e] a caller's accepted requests, summed over every
-/// instance, are at most burst + rate × (e − s): the bound of one token bucket.
-pub const SPEND_SQL: [&str; 4] = [
-    "WITH p(key, burst, per_second, at) AS (SELECT ",
+/// a lease taken if a whole token is there: an eighth of what the bucket holds, at least
+/// one token and at most `$4` (so a caller near its limit gets single tokens, exactly as
+/// one bucket would count). The row lock of the upsert serializes the spends of a caller
+/// across every instance, and time only moves forward (`greatest` with the stored time:
+/// a statement that waited for the lock behind a later one refills nothing), so in any
+/// interval [s, e] the tokens taken by every instance together are at most
+/// burst + rate × (e − s): the bound of one token bucket. An instance spends a lease in
+/// memory for at most [`LEASE_TTL`] and forgets what is left of it, so the requests it
+/// accepts in [s, e] are at most what it took in [s − TTL, e]: from a full bucket, never
+/// more than one bucket allows; a busy caller costs one statement per lease.
+pub const SPEND_SQL: [&str; 5] = [
+    "WITH p(key, burst, per_second, cap, at) AS (SELECT ",
     "::text, ",
     "::float8, ",
+    "::float8, ",
     "::float8, statement_timestamp()) \
-     INSERT INTO rate_buckets AS b (key, tokens, updated_at, accepted) \
-     SELECT key, burst - 1, at, true FROM p \
+     INSERT INTO rate_buckets AS b (key, tokens, updated_at, accepted, taken) \
+     SELECT key, burst - rate_bucket_lease(burst, cap), at, true, rate_bucket_lease(burst, cap) FROM p \
      ON CONFLICT (key) DO UPDATE SET \
-       tokens = (SELECT CASE WHEN r >= 1 THEN r - 1 ELSE r END FROM \
-         (SELECT least(p.burst, b.tokens + greatest(0, extract(epoch FROM p.at - b.updated_at)) \
-            * p.per_second)::float8 AS r FROM p) x), \
-       accepted = (SELECT least(p.burst, b.tokens + greatest(0, extract(epoch FROM p.at - b.updated_at)) \
-            * p.per_second) >= 1 FROM p), \
+       tokens = (SELECT l.level - rate_bucket_lease(l.level, p.cap) FROM p, LATERAL \
+         (SELECT rate_bucket_level(b.tokens, b.updated_at, p.at, p.burst, p.per_second) AS level) l), \
+       taken = (SELECT rate_bucket_lease(rate_bucket_level(b.tokens, b.updated_at, p.at, p.burst, \
+         p.per_second), p.cap) FROM p), \
+       accepted = (SELECT rate_bucket_level(b.tokens, b.updated_at, p.at, p.burst, p.per_second) >= 1 \
+         FROM p), \
        updated_at = greatest(b.updated_at, (SELECT at FROM p)) \
-     RETURNING tokens, accepted",
+     RETURNING tokens, taken",
 ];
+
+/// How long an instance may spend a lease of tokens taken from a shared bucket.
+pub const LEASE_TTL: Duration = Duration::from_secs(1);
+
+/// The most tokens one spend takes from a shared bucket.
+pub const LEASE_MAX: u32 = 64;
+
+/// What this process holds of a caller's shared bucket: tokens taken and not yet spent,
+/// or the instant before which the bucket cannot have a whole token again.
+#[derive(Default)]
+pub struct Lease {
+    held: u32,
+    /// What the bucket held after the lease was taken.
+    bucket_left: f64,
+    taken_at: Option<Instant>,
+    refused_until: Option<Instant>,
+}
+
+/// A caller's lease, locked while its holder spends from it or asks the bucket for more:
+/// one spend per caller at a time in a process, so that a caller's concurrent requests
+/// wait for one lease instead of each taking its own.
+pub type LeaseSlot = std::sync::Arc<tokio::sync::Mutex<Lease>>;
+
+/// The leases of this process, by caller key.
+#[derive(Default)]
+pub struct Leases(std::sync::Mutex<std::collections::HashMap<String, LeaseSlot>>);
+
+impl Leases {
+    /// The slot of `key` (made when it has none; slots nobody holds and whose lease is
+    /// spent or expired are forgotten now and then).
+    pub fn slot(&self, key: &str) -> LeaseSlot {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = map.get(key) {
+            return slot.clone();
+        }
+        if map.len() >= 4096 {
+            map.retain(|_, slot| {
+                std::sync::Arc::strong_count(slot) > 1
+                    || slot.try_lock().map_or(true, |l| {
+                        l.held > 0 && l.taken_at.is_some_and(|t| t.elapsed() < LEASE_TTL)
+                    })
+            });
+        }
+        map.entry(key.to_owned()).or_default().clone()
+    }
+}
 
 impl Limits {
     /// Budgets counted in PostgreSQL, shared by every instance (the default).
     pub fn new(per_minute: u32, burst: u32) -> Limits {
         Limits {
-            store: Store::Shared,
+            store: Store::Shared(Leases::default()),
             per_minute: per_minute.max(1),
             burst: burst.max(1),
         }
@@ -407,15 +460,61 @@ impl Limits {
         })
     }
 
-    /// The answer to a spend from a shared bucket that left `tokens` (`accepted` or not).
-    pub fn outcome(&self, tokens: f64, accepted: bool) -> Result<Remaining, ApiError> {
-        if accepted {
-            Ok(self.remaining(tokens))
-        } else {
-            // The next token is whole after (1 − tokens) / rate seconds.
-            let secs = ((1.0 - tokens).max(0.0) / self.per_second()).ceil();
-            Err(self.refusal(secs as u64))
+    /// The leases of a shared store (`None` when budgets are counted in the process).
+    pub fn leases(&self) -> Option<&Leases> {
+        match &self.store {
+            Store::Shared(leases) => Some(leases),
+            Store::InProcess(_) => None,
         }
+    }
+
+    /// Spends one token of `lease` if it holds a valid one, or refuses while the bucket
+    /// cannot have a token (no statement either way); `None` when the bucket must be
+    /// asked.
+    pub fn spend_leased(&self, lease: &mut Lease) -> Option<Result<Remaining, ApiError>> {
+        let now = Instant::now();
+        if let Some(until) = lease.refused_until {
+            if now < until {
+                let wait = until - now;
+                return Some(Err(
+                    self.refusal(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+                ));
+            }
+            lease.refused_until = None;
+        }
+        let valid = lease.taken_at.is_some_and(|t| now - t < LEASE_TTL);
+        if lease.held == 0 || !valid {
+            return None;
+        }
+        lease.held -= 1;
+        Some(Ok(self.remaining(lease.bucket_left + f64::from(lease.held))))
+    }
+
+    /// The answer to a spend from a shared bucket that left `tokens` and took `taken`
+    /// (0: refused): what is taken beyond this request becomes `lease`; a refusal is
+    /// remembered until the bucket can hold a whole token again (other instances only
+    /// take from it, so it cannot have one sooner).
+    pub fn settle(
+        &self,
+        lease: &mut Lease,
+        tokens: f64,
+        taken: i32,
+    ) -> Result<Remaining, ApiError> {
+        if taken <= 0 {
+            // The next token is whole after (1 − tokens) / rate seconds.
+            let wait = Duration::from_secs_f64((1.0 - tokens).max(0.0) / self.per_second());
+            lease.held = 0;
+            lease.refused_until = Some(Instant::now() + wait);
+            return Err(self.refusal(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)));
+        }
+        let extra = u32::try_from(taken - 1).unwrap_or(0);
+        *lease = Lease {
+            held: extra,
+            bucket_left: tokens,
+            taken_at: Some(Instant::now()),
+            refused_until: None,
+        };
+        Ok(self.remaining(tokens + f64::from(extra)))
     }
 
     /// The headers' figures with `tokens` left in the bucket.

@@ -64,6 +64,15 @@ async fn each_caller_has_a_budget_and_hears_when_to_retry() {
     assert!((1..=2).contains(&retry), "{retry}");
     assert_eq!(res.header("ratelimit-remaining").as_deref(), Some("0"));
     assert_eq!(res.header("ratelimit-reset"), Some(retry.to_string()));
+    // Until a token can be there again, the process refuses without asking the bucket.
+    let spent_at = app.db.scalar("SELECT updated_at FROM rate_buckets");
+    app.get("/v1/member-states/PE")
+        .await
+        .problem(429, "rate-limited");
+    assert_eq!(
+        app.db.scalar("SELECT updated_at FROM rate_buckets"),
+        spent_at
+    );
     // Another caller has a budget of its own.
     let viewer = app.token(ogsms::auth::policy::Role::Viewer, None, None);
     let res = app
@@ -84,6 +93,33 @@ async fn each_caller_has_a_budget_and_hears_when_to_retry() {
     }
 }
 
+/// A busy caller takes its tokens from the shared bucket in leases (an eighth of what is
+/// there, at most `LEASE_MAX`) and spends them in memory: one statement per lease, not
+/// per request, with the headers counting what the caller can still spend.
+#[actix_web::test]
+async fn a_busy_caller_spends_its_budget_in_leases() {
+    let app = TestApp::with(Options {
+        limits: Some(ogsms::ops::Limits::new(60, 1000)),
+        ..Options::default()
+    })
+    .await;
+    for i in 0..20u32 {
+        let res = app.get("/v1/member-states/PE").await;
+        assert_eq!(res.status, 200, "request {i}");
+        assert_eq!(
+            res.header("ratelimit-remaining").unwrap(),
+            (999 - i).to_string()
+        );
+    }
+    // One spend took 1000 / 8 capped at 64 tokens; the 19 requests after it asked nobody.
+    let left: f64 = app
+        .db
+        .scalar("SELECT round(tokens)::text FROM rate_buckets")
+        .parse()
+        .unwrap();
+    assert_eq!(left, f64::from(1000 - ogsms::ops::LEASE_MAX));
+    assert_eq!(app.db.scalar("SELECT taken::text FROM rate_buckets"), "64");
+}
 /// The statements of a posting, a balance and a project page stay prepared on their
 /// connection between requests (`ogsms::db::Prepared`): diesel would otherwise parse and
 /// plan them again at every run, a round trip each.

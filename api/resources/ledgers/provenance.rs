@@ -36,8 +36,10 @@ pub struct RateUsed {
 /// one of them has none), and `exchange_rates` those of all their counted entries.
 #[derive(Serialize, ToSchema, Debug)]
 pub struct LedgerProvenance {
-    /// The data's watermark (as `X-Sync-Watermark`): every change committed before
-    /// this instant is counted; one made at or after it may not be.
+    /// The data's watermark: every change committed before this instant is counted; one
+    /// made at or after it may not be. Reports over many ledgers give the sync watermark
+    /// (as `X-Sync-Watermark`: every row stamped before it is counted too); one ledger's
+    /// balance, read in one snapshot, gives the instant its statement started.
     pub data_as_of: DateTime<Utc>,
     /// The last closed period: entries dated on or before it are frozen (null when no
     /// period is closed).
