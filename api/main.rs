@@ -557,7 +557,14 @@ fn serve(
                     .join(", ")
             );
             db::replica::spawn_health_checks(state.pool.clone(), replicas.clone(), &settings);
-            state = state.with_replicas(replicas);
+            let export_replica_pools = replicas
+                .list
+                .iter()
+                .map(|r| ogsms::reports::exports::pool(&r.url, &settings))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            state = state
+                .with_replicas(replicas)
+                .with_export_replica_pools(export_replica_pools);
         }
         state
             .revocations

@@ -28,6 +28,10 @@ pub struct AppState {
     pub replicas: Option<std::sync::Arc<db::replica::Replicas>>,
     /// This worker's pool per replica, in the order of `replicas.list`.
     pub replica_pools: Vec<db::DbPool>,
+    /// The exports' pool per replica, in the order of `replicas.list`: like
+    /// `export_pool`, one for the process, its connections checked out (and opened) on
+    /// the export runtime. Set by [`AppState::with_export_replica_pools`].
+    pub export_replica_pools: Vec<db::DbPool>,
 }
 
 impl AppState {
@@ -42,6 +46,7 @@ impl AppState {
             exports: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_EXPORTS)),
             replicas: None,
             replica_pools: Vec::new(),
+            export_replica_pools: Vec::new(),
         }
     }
 
@@ -50,6 +55,26 @@ impl AppState {
     pub fn with_replicas(mut self, replicas: std::sync::Arc<db::replica::Replicas>) -> AppState {
         self.replicas = Some(replicas);
         self
+    }
+
+    /// The same state with the exports' pool per replica (build each with
+    /// `reports::exports::pool`).
+    pub fn with_export_replica_pools(mut self, pools: Vec<db::DbPool>) -> AppState {
+        self.export_replica_pools = pools;
+        self
+    }
+
+    /// Where an export's task takes its connection: [`AppState::read_pool`]'s rules over
+    /// the exports' pools (the primary's and one per replica). The task runs on the
+    /// export runtime, outside the request: it takes the request's read context along
+    /// (`db::replica::current`) and runs the `get` in it (`db::replica::scope`).
+    pub fn export_read_pools(&self) -> db::replica::OwnedReadPool {
+        db::replica::OwnedReadPool {
+            primary: self.export_pool.clone(),
+            replicas: self.export_replica_pools.clone(),
+            set: self.replicas.clone(),
+            context: db::replica::current(),
+        }
     }
 
     /// The same state with this worker's pool per replica.

@@ -16,6 +16,13 @@ its own Idempotency-Key and retried with that same key until it gets an answer:
 4. The pool exhausted by requests stuck behind a lock held outside the service: /livez
    keeps answering within LIVEZ_S, and the statement timeout turns the stuck reads into
    503/504 problems within STATEMENT_TIMEOUT_S + OUTAGE_ANSWER_S.
+5. Abusive requests (huge bodies, deep JSON, long query strings): 4xx problems, no
+   memory blow-up.
+6. Two instances on the same database, with the same signing key, behind nginx with
+   deploy/nginx-scale.conf (the compose profile `scale`'s balancer; the instances on
+   127.0.0.2 and 127.0.0.3, the balancer on 127.0.0.1, all on OGSMS_FAULTS_PORT): one
+   killed with SIGKILL under keyed writes through the balancer, each retried with its
+   key after a 502 or no answer; the survivor answers every write after the kill.
 
 After each phase: every entry acknowledged with 201 is in the database once, every key
 has at most one entry (exactly one when acknowledged), and the ledger's hash chain
@@ -23,7 +30,8 @@ verifies (GET /v1/ledgers/{id}/verification). In every phase, a write that hangs
 the client's timeout (WRITE_TIMEOUT_S) is a failure, not a retry: the service answers,
 even under faults, within its own limits.
 
-Python 3 standard library only. Usage: .ci/gates/faults.py  (from the repository root
+Python 3 standard library only, and nginx for phase 6 (.ci/run installs Debian's
+package). Usage: .ci/gates/faults.py  (from the repository root
 or anywhere; set OGSMS_FAULTS_PORT / OGSMS_FAULTS_PG_PORT to move its ports).
 """
 
@@ -114,11 +122,17 @@ def psql(sql: str) -> str:
 
 
 class Service:
-    def __init__(self) -> None:
-        self.proc: subprocess.Popen | None = None
-        self.log = open(os.path.join(WORK, "service.log"), "a")
+    """One `ogsms serve` on `host`:PORT (phase 6 runs two, on 127.0.0.2 and 127.0.0.3,
+    behind a balancer on 127.0.0.1: loopback addresses, so the gate needs no other port)."""
 
-    def start(self, pool_size: int = 8, statement_timeout_ms: int = 30000) -> None:
+    def __init__(self, host: str = "127.0.0.1", name: str = "service") -> None:
+        self.proc: subprocess.Popen | None = None
+        self.host = host
+        self.name = name
+        self.base = f"http://{host}:{PORT}"
+        self.log = open(os.path.join(WORK, f"{name}.log"), "a")
+
+    def start(self, pool_size: int = 8, statement_timeout_ms: int = 30000, wait: bool = True) -> None:
         env = dict(os.environ)
         env.update({
             "DATABASE_URL": f"postgres://postgres@127.0.0.1:{PG_PORT}/ogsms",
@@ -127,22 +141,28 @@ class Service:
             "OGSMS_RATE_LIMIT_BURST": "100000",
             "RUST_LOG": "warn",
         })
+        data = "data" if self.name == "service" else f"data-{self.name}"
         self.proc = subprocess.Popen(
-            [BIN, "--data-dir", os.path.join(WORK, "data"), "serve",
-             "--bind", f"127.0.0.1:{PORT}", "--workers", "2",
+            [BIN, "--data-dir", os.path.join(WORK, data), "serve",
+             "--bind", f"{self.host}:{PORT}", "--workers", "2",
              "--pool-size", str(pool_size),
              "--statement-timeout-ms", str(statement_timeout_ms)],
             env=env, stdout=self.log, stderr=self.log,
         )
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        assert self.proc is not None
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 sys.exit(f"the service exited with {self.proc.returncode}; see {self.log.name}")
-            status, _, _ = request("GET", "/readyz", timeout=2)
+            status, _, _ = request("GET", "/readyz", timeout=2, base=self.base)
             if status == 200:
                 return
             time.sleep(0.3)
-        sys.exit("the service did not become ready")
+        sys.exit(f"the service on {self.host} did not become ready")
 
     def signal(self, sig: int) -> None:
         assert self.proc is not None
@@ -159,11 +179,11 @@ class Service:
 TOKEN = ""
 
 
-def request(method: str, path: str, body=None, headers=None, timeout: float = 30):
+def request(method: str, path: str, body=None, headers=None, timeout: float = 30, base: str | None = None):
     """(status, parsed JSON body or None, seconds); status 0 when the connection was
     refused, -1 when it was cut, TIMED_OUT when no answer came within `timeout`."""
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(BASE + path, data=data, method=method)
+    req = urllib.request.Request((base or BASE) + path, data=data, method=method)
     if TOKEN:
         req.add_header("Authorization", f"Bearer {TOKEN}")
     if data is not None:
@@ -202,9 +222,11 @@ def request(method: str, path: str, body=None, headers=None, timeout: float = 30
 class Writer:
     """Posts small expenses against one ledger, each key retried until it is answered."""
 
-    def __init__(self, ledger_id: str, threads: int = 4) -> None:
+    def __init__(self, ledger_id: str, threads: int = 4, balanced: bool = False) -> None:
         self.ledger_id = ledger_id
         self.threads = threads
+        # Behind the balancer a request cut by a killed instance is the balancer's 502.
+        self.retry_on = (0, -1, TIMED_OUT, 503, 504) + ((502,) if balanced else ())
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.acked: dict[str, str] = {}  # key -> entry id (201 or replay)
@@ -243,7 +265,7 @@ class Writer:
                 if status == 409:  # the same key still in flight (after a kill): retry
                     time.sleep(0.2)
                     continue
-                if status not in (0, -1, TIMED_OUT, 503, 504):
+                if status not in self.retry_on:
                     failures.append(f"unexpected answer {status} {body}")
                     break
                 time.sleep(0.3)
@@ -280,6 +302,82 @@ def verify_ledger(writer: Writer, what: str) -> None:
     check(status == 200 and v and v.get("ok") is True, f"{what}: the hash chain verifies ({v})")
 
 
+class Balancer:
+    """nginx from the distribution's package with deploy/nginx-scale.conf, the compose
+    profile `scale`'s balancer, as it is: only its upstreams' and its own address moved
+    to the gate's, and an access log that names the instance each answer came from."""
+
+    def __init__(self, upstreams: list[str]) -> None:
+        self.dir = os.path.join(WORK, "nginx")
+        self.proc: subprocess.Popen | None = None
+        self.upstreams = upstreams
+        os.makedirs(self.dir, exist_ok=True)
+        with open(os.path.join(ROOT, "deploy", "nginx-scale.conf")) as f:
+            site = f.read()
+        for i, up in enumerate(upstreams, 1):
+            site = site.replace(f"server api-{i}:8080 ", f"server {up} ")
+        site = site.replace("listen 8080;", f"listen 127.0.0.1:{PORT};")
+        assert all(f"server {up} " in site for up in upstreams) and f"127.0.0.1:{PORT}" in site, \
+            "deploy/nginx-scale.conf no longer has the upstreams api-1:8080, api-2:8080 and `listen 8080;`"
+        with open(os.path.join(self.dir, "site.conf"), "w") as f:
+            f.write(site)
+        self.access_log = os.path.join(self.dir, "access.log")
+        # Temporary files under the gate's folder (the package's own need root).
+        version = subprocess.run([self.binary(), "-V"], capture_output=True, text=True).stderr
+        temps = "".join(
+            f"    {m}_temp_path {self.dir}/{m};\n" for m in ("fastcgi", "uwsgi", "scgi")
+            if f"--without-http_{m}_module" not in version
+        )
+        with open(os.path.join(self.dir, "nginx.conf"), "w") as f:
+            f.write(
+                "daemon off;\nworker_processes 1;\n"
+                f"pid {self.dir}/nginx.pid;\nerror_log {self.dir}/error.log warn;\n"
+                "events { worker_connections 512; }\nhttp {\n"
+                "    log_format gate '$msec $request_time $request_method $status $upstream_addr|$upstream_status';\n"
+                f"    access_log {self.access_log} gate;\n"
+                f"    client_body_temp_path {self.dir}/body;\n    proxy_temp_path {self.dir}/proxy;\n{temps}"
+                f"    include {self.dir}/site.conf;\n}}\n"
+            )
+
+    @staticmethod
+    def binary() -> str:
+        return shutil.which("nginx") or "/usr/sbin/nginx"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary(), "-e", os.path.join(self.dir, "error.log"), "-p", self.dir,
+             "-c", os.path.join(self.dir, "nginx.conf")],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "stderr.log"), "a"),
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                sys.exit(f"nginx exited with {self.proc.returncode}; see {self.dir}/error.log")
+            if request("GET", "/livez", timeout=2)[0] == 200:
+                return
+            time.sleep(0.1)
+        sys.exit("nginx did not answer")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)  # graceful
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def answers(self) -> list[tuple[float, str, int, str]]:
+        """(when the request started, method, status, the instance that answered last)."""
+        out = []
+        with open(self.access_log) as f:
+            for line in f:
+                msec, took, method, status, upstream = line.split()
+                last = upstream.split("|")[0].split(",")[-1].strip()
+                out.append((float(msec) - float(took), method, int(status), last))
+        return out
+
+
 def vm_hwm_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -313,6 +411,60 @@ def raw_request(method: str, path: str, raw: bytes | None):
 
 def is_problem(body) -> bool:
     return bool(body) and "application/problem+json" in body.get("_ctype", "") and "type" in body
+
+
+# Processes of phase 6 left running by a failure, killed at the end.
+EXTRA: list[subprocess.Popen] = []
+
+
+def two_instances(svc: Service, lid: str) -> None:
+    """Two `ogsms serve` on the gate's database, with the same signing key, behind
+    nginx with deploy/'s configuration; writers retry with the same key through the
+    balancer; one instance is killed with SIGKILL mid-run. Every acknowledged entry is
+    in the database once, the chain verifies, and the survivor answered the rest."""
+    if not (shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")):
+        check(False, "nginx is installed (phase 6's balancer; .ci/run installs Debian's `nginx`)")
+        return
+    # The single instance leaves the balancer its address.
+    svc.signal(signal.SIGTERM)
+    code = svc.wait(SHUTDOWN_S)
+    check(code == 0, f"the single instance exited with status 0 after SIGTERM (status {code})")
+    a, b = Service("127.0.0.2", "instance-a"), Service("127.0.0.3", "instance-b")
+    for s in (a, b):
+        s.start(wait=False)
+        EXTRA.append(s.proc)
+    for s in (a, b):
+        s.wait_ready()
+    lb = Balancer([f"{a.host}:{PORT}", f"{b.host}:{PORT}"])
+    lb.start()
+    EXTRA.append(lb.proc)
+    w = Writer(lid, balanced=True)
+    w.start()
+    time.sleep(2)
+    kill_sent = time.time()
+    a.signal(signal.SIGKILL)
+    code = a.wait(10)
+    killed_at = time.time()  # dead: nothing it answers can start after this
+    check(code == -signal.SIGKILL, f"instance a was killed by SIGKILL (status {code})")
+    acked_at_kill = len(w.acked)
+    time.sleep(3)
+    w.finish()
+    check(len(w.acked) == len(w.keys), f"every key was answered in the end ({len(w.acked)}/{len(w.keys)})")
+    check(len(w.acked) > acked_at_kill, f"writes went on after the kill ({acked_at_kill} before it, {len(w.acked)} in all)")
+    cut = sorted({e[0] for e in w.errors})
+    print(f"  ..   answers retried with the same key: {len(w.errors)} {cut}", flush=True)
+    verify_ledger(w, "after SIGKILL of one instance")
+    answers = [x for x in lb.answers() if x[1] == "POST" and x[2] in (200, 201)]
+    before = {up for t, _, _, up in answers if t < kill_sent}
+    after = [up for t, _, _, up in answers if t > killed_at]
+    check(before == {a.host + f":{PORT}", b.host + f":{PORT}"},
+          f"before the kill both instances answered writes ({sorted(before)})")
+    check(bool(after) and set(after) == {b.host + f":{PORT}"},
+          f"after it the surviving instance answered every write ({len(after)}, from {sorted(set(after))})")
+    lb.stop()
+    b.signal(signal.SIGTERM)
+    code = b.wait(SHUTDOWN_S)
+    check(code == 0, f"the surviving instance exited with status 0 after SIGTERM (status {code})")
 
 
 def main() -> None:
@@ -485,7 +637,14 @@ def main() -> None:
         hwm_after = vm_hwm_kib(svc.proc.pid)
         growth = (hwm_after - hwm_before) / 1024
         check(growth < 64, f"peak RSS grew {growth:.1f} MiB (from {hwm_before / 1024:.1f} MiB) under 120 abusive requests (limit 64 MiB)")
+
+        print("\n-- 6. Two instances behind the balancer: SIGKILL one under keyed writes", flush=True)
+        two_instances(svc, lid)
     finally:
+        for proc in EXTRA:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         if svc.proc and svc.proc.poll() is None:
             svc.signal(signal.SIGTERM)
             code = svc.wait(SHUTDOWN_S)

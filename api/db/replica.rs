@@ -39,11 +39,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
 use diesel::sql_types::{Nullable, Text};
 use diesel_async::RunQueryDsl;
 
 use super::{DbConn, DbPool, PoolError};
+use crate::core::error::ApiError;
 
 /// How long a read waits, by default, for a replica to replay the caller's last write.
 pub const DEFAULT_WAIT: Duration = Duration::from_millis(200);
@@ -147,6 +149,12 @@ pub async fn scope<F: std::future::Future>(context: Arc<Context>, f: F) -> F::Ou
     CONTEXT.scope(context, f).await
 }
 
+/// The running request's context (`None` outside a [`scope`]), for work the request
+/// hands to another task: an export reads on a runtime of its own.
+pub fn current() -> Option<Arc<Context>> {
+    CONTEXT.try_with(Arc::clone).ok()
+}
+
 /// Notes the request's caller (called by the `Caller` extractor; nothing without a
 /// [`scope`]).
 pub fn set_caller(sub: &str) {
@@ -158,6 +166,78 @@ pub struct ReadPool<'a> {
     pub primary: &'a DbPool,
     pub replicas: &'a [DbPool],
     pub set: Option<&'a Arc<Replicas>>,
+}
+
+/// A [`ReadPool`] that owns its pools and the request's [`Context`], for a task that
+/// outlives the handler and runs on another runtime (an export's): its [`get`] makes
+/// the same choice, with the same fence, wait, fallback and metrics, as the request
+/// would have.
+///
+/// [`get`]: OwnedReadPool::get
+pub struct OwnedReadPool {
+    pub primary: DbPool,
+    pub replicas: Vec<DbPool>,
+    pub set: Option<Arc<Replicas>>,
+    /// The request's context (`None` without replicas: the primary).
+    pub context: Option<Arc<Context>>,
+}
+
+impl OwnedReadPool {
+    /// A connection, as [`ReadPool::get`] would choose it in the request.
+    pub async fn get(&self) -> Result<DbConn, PoolError> {
+        let reads = ReadPool {
+            primary: &self.primary,
+            replicas: &self.replicas,
+            set: self.set.as_ref(),
+        };
+        match &self.context {
+            Some(context) => scope(context.clone(), reads.get()).await,
+            None => self.primary.get().await,
+        }
+    }
+
+    /// A connection, as [`ReadPool::get`] would choose it in the request, and the
+    /// incremental-sync watermark (`core::sync`) the data read on it is complete up to.
+    ///
+    /// The watermark is the primary's: on a replica the primary's running transactions
+    /// are not in sight, and a change by one that started before the replica's last
+    /// replayed commit but commits after it would be missed by a client that polls from
+    /// there. So when a replica may serve the read, the primary's watermark is read
+    /// first, then its flushed WAL position, and the replica must have replayed that
+    /// position as well as the caller's fence (the same bounded wait, else the
+    /// primary): every change before the watermark is then in the replica's snapshot.
+    pub async fn get_with_watermark(&self) -> Result<(DbConn, DateTime<Utc>), ApiError> {
+        let reads = ReadPool {
+            primary: &self.primary,
+            replicas: &self.replicas,
+            set: self.set.as_ref(),
+        };
+        let Some(context) = self.context.clone() else {
+            let mut conn = self.primary.get().await?;
+            let watermark = crate::core::sync::watermark(&mut conn).await?;
+            return Ok((conn, watermark));
+        };
+        let replica_possible =
+            self.set.is_some() && !self.replicas.is_empty() && !context.primary_only;
+        let primary_mark = if replica_possible {
+            let mut conn = self.primary.get().await?;
+            let watermark = crate::core::sync::watermark(&mut conn).await?;
+            // Flushed, not inserted: every transaction visible to the watermark's
+            // statement has its commit flushed (synchronous_commit, on by default), and
+            // WAL inserted past it (an on-access page prune by a read) may wait for the
+            // next commit to be flushed and reach a replica at all.
+            let lsn = lsn_of(&mut conn, "SELECT pg_current_wal_flush_lsn()::text AS lsn").await?;
+            Some((watermark, lsn))
+        } else {
+            None
+        };
+        let mut conn = scope(context, reads.get_after(primary_mark.and_then(|m| m.1))).await?;
+        let watermark = match primary_mark {
+            Some((watermark, _)) => watermark,
+            None => crate::core::sync::watermark(&mut conn).await?,
+        };
+        Ok((conn, watermark))
+    }
 }
 
 #[derive(QueryableByName)]
@@ -191,6 +271,12 @@ impl ReadPool<'_> {
     /// A connection for a read-only handler: a healthy replica's that has replayed the
     /// caller's last write (waiting up to the bound), or the primary's.
     pub async fn get(&self) -> Result<DbConn, PoolError> {
+        self.get_after(None).await
+    }
+
+    /// [`ReadPool::get`], the replica also having replayed `at_least` (a WAL position of
+    /// the primary's) besides the caller's fence.
+    async fn get_after(&self, at_least: Option<u64>) -> Result<DbConn, PoolError> {
         let Some(set) = self.set else {
             return self.primary.get().await;
         };
@@ -226,6 +312,7 @@ impl ReadPool<'_> {
             }
             None => None,
         };
+        let fence = fence.max(at_least);
         let n = set.list.len().min(self.replicas.len());
         let start = set.next.fetch_add(1, Ordering::Relaxed);
         let mut lagging = false;

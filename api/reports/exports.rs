@@ -12,6 +12,11 @@
 //! the transaction rolls back. A failure before the first batch is a problem; after it,
 //! the connection is cut (the file then lacks its last line).
 //!
+//! With read replicas the task reads a replica under the rules of lists (the caller's
+//! read fence, the bounded wait, the fallback to the primary: `db::replica`), taking the
+//! request's read context along to the export runtime
+//! ([`crate::state::AppState::export_read_pools`]).
+//!
 //! ## Resuming and incremental pulls
 //! Rows come in that stable order. An interrupted download resumes with `updated_since`
 //! set to the last complete row's timestamp (rows with that same timestamp come again:
@@ -174,7 +179,9 @@ where
     });
     let data_lang = encoder.as_ref().map(|e| e.data_lang);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(2);
-    let pool = state.export_pool.clone();
+    // A replica's connection when the request may read one (`db::replica`), else the
+    // primary's; chosen on the export runtime, with the request's read context.
+    let pool = state.export_read_pools();
     let asked_watermark = negotiated.watermark;
 
     export_runtime().spawn(async move {
@@ -183,11 +190,11 @@ where
         let result = async {
             // Checked out here, on the export runtime: a connection the pool opens now
             // has its socket driven by this runtime's threads, not a request worker's.
-            let mut conn = pool.get().await?;
-            // Read before the export's snapshot is taken (see `crate::core::sync`).
-            let watermark = match asked_watermark {
-                Some(w) => w,
-                None => sync::watermark(&mut conn).await?,
+            // The watermark is read before the export's snapshot is taken (see
+            // `crate::core::sync`; on a replica, the primary's: `db::replica`).
+            let (mut conn, watermark) = match asked_watermark {
+                Some(w) => (pool.get().await?, w),
+                None => pool.get_with_watermark().await?,
             };
             if tx.send(Msg::Watermark(watermark)).await.is_err() {
                 return Err(ApiError::internal());

@@ -308,3 +308,131 @@ async fn a_stopped_replica_is_taken_out_and_put_back() {
     // such read goes to the primary); the rest read the replica again.
     assert!(reads >= 5.0, "replica reads after the restart: {reads}");
 }
+
+/// How many statements of a server's log past `from` contain `needle` (lower case).
+fn statements_with(log: &PathBuf, from: usize, needle: &str) -> usize {
+    let text = std::fs::read(log).unwrap();
+    String::from_utf8_lossy(&text[from.min(text.len())..])
+        .to_lowercase()
+        .lines()
+        .filter(|l| l.contains("statement: ") || l.contains("execute "))
+        .filter(|l| l.contains(needle))
+        .count()
+}
+
+/// `n` times: two exports (NDJSON, and CSV with its parents' context) and a
+/// statistics report, each a 200.
+async fn exports_and_statistics(a: &Service, reader: &str, n: usize) {
+    for _ in 0..n {
+        for path in [
+            "/v1/exports/projects",
+            "/v1/exports/ledger-entries?format=csv",
+            "/v1/stats/projects",
+        ] {
+            let (status, body) = call(a, Method::GET, path, reader, None).await;
+            assert_eq!(status, 200, "{path}: {body}");
+        }
+    }
+    // The server writes its log line as it runs the statement; give it a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
+/// The export's own statement (it opens its transaction with it), and the project
+/// counts' query.
+const EXPORT_SQL: &str = "set local application_name = 'ogsms-export'";
+const STATS_SQL: &str = "count(*)::bigint as projects";
+
+/// A streamed export (read on the export runtime, with connections of its own) and a
+/// statistics report run on the replica for a caller who wrote nothing; with the replica
+/// stopped they run on the primary, answer 200 and count as fallbacks.
+#[actix_web::test]
+async fn exports_and_statistics_read_from_the_replica_and_fall_back_without_it() {
+    let mut setup = setup().lock().await;
+    let a = start(&setup).await;
+    let reader = format!("reader-{}", uuid::Uuid::new_v4().simple());
+    const N: usize = 3;
+    let (primary_from, replica_from) = (log_len(&setup.primary_log), log_len(&setup.replica_log));
+    let reads_before = metric(&a, "ogsms_db_replica_reads_total").await;
+    exports_and_statistics(&a, &reader, N).await;
+    let exports = statements_with(&setup.replica_log, replica_from, EXPORT_SQL);
+    let stats = statements_with(&setup.replica_log, replica_from, STATS_SQL);
+    assert!(exports >= 2 * N, "exports on the replica: {exports}");
+    assert!(stats >= N, "statistics on the replica: {stats}");
+    assert_eq!(
+        statements_with(&setup.primary_log, primary_from, EXPORT_SQL),
+        0,
+        "exports on the primary"
+    );
+    assert_eq!(
+        statements_with(&setup.primary_log, primary_from, STATS_SQL),
+        0,
+        "statistics on the primary"
+    );
+    let reads = metric(&a, "ogsms_db_replica_reads_total").await - reads_before;
+    assert!(reads >= (3 * N) as f64, "replica reads: {reads}");
+
+    setup.replica.stop();
+    let fallbacks_before = metric(&a, "ogsms_db_read_fallbacks_total{reason=\"no_replica\"}").await;
+    let primary_from = log_len(&setup.primary_log);
+    exports_and_statistics(&a, &reader, N).await;
+    let exports = statements_with(&setup.primary_log, primary_from, EXPORT_SQL);
+    let stats = statements_with(&setup.primary_log, primary_from, STATS_SQL);
+    assert!(
+        exports >= 2 * N,
+        "exports on the primary, the replica stopped: {exports}"
+    );
+    assert!(
+        stats >= N,
+        "statistics on the primary, the replica stopped: {stats}"
+    );
+    let fallbacks =
+        metric(&a, "ogsms_db_read_fallbacks_total{reason=\"no_replica\"}").await - fallbacks_before;
+    assert!(fallbacks >= (3 * N) as f64, "fallbacks: {fallbacks}");
+    setup.replica.restart().expect("starting the replica again");
+}
+
+/// A write through one instance, then an export through the other by the same caller:
+/// the export (read on the export runtime, out of the request's task) has the write,
+/// though the replica applies it 300 ms late; it read the replica after waiting.
+#[actix_web::test]
+async fn an_export_after_a_write_through_another_instance_has_the_write() {
+    let setup = setup().lock().await;
+    let (a, b) = (start(&setup).await, start(&setup).await);
+    let sub = format!("exporter-{}", uuid::Uuid::new_v4().simple());
+    let reads_before = metric(&b, "ogsms_db_replica_reads_total").await;
+    const N: usize = 4;
+    let mut stale = 0;
+    for i in 0..N {
+        let code = format!("RX{}{i}", &sub[9..13].to_uppercase());
+        let body =
+            json!({"code": code, "kind": "secretariat", "name": {"en": format!("S {code}")}});
+        let (status, created) = call(&a, Method::POST, "/v1/departments", &sub, Some(&body)).await;
+        assert_eq!(status, 201, "{created}");
+        if !on_replica(&setup, &code).await {
+            stale += 1;
+        }
+        let id = created["id"].as_str().unwrap();
+        let mut res = b
+            .client()
+            .get(format!(
+                "{}/v1/exports/audit-events?resource_id={id}",
+                b.base
+            ))
+            .insert_header(("authorization", token(&sub)))
+            .send()
+            .await
+            .expect("the service answers");
+        assert_eq!(res.status().as_u16(), 200);
+        let text = String::from_utf8(res.body().limit(10 << 20).await.unwrap().to_vec()).unwrap();
+        assert!(
+            text.lines().any(|l| l.contains(id)),
+            "write {i} ({code}) through one instance is missing from the export through the other: {text:?}"
+        );
+    }
+    assert!(
+        stale >= 1,
+        "the replica had every write at once: the test proves nothing"
+    );
+    let reads = metric(&b, "ogsms_db_replica_reads_total").await - reads_before;
+    assert!(reads >= 1.0, "exports through b read the replica: {reads}");
+}
