@@ -6,7 +6,7 @@ use diesel::sql_types::{Float8, Int4, Text};
 use diesel_async::RunQueryDsl;
 
 use crate::core::error::ApiError;
-use crate::ops::{LEASE_MAX, Limits, Remaining, SPEND_SQL};
+use crate::ops::{LEASE_MAX, Lease, Limits, Remaining, SPEND_SQL};
 
 use super::{DbPool, Prepared};
 
@@ -24,17 +24,23 @@ pub async fn spend(limits: &Limits, pool: &DbPool, key: &str) -> Result<Remainin
         unreachable!("a store counted in the process answered above");
     };
     // One spend per caller at a time in this process: its other requests wait here and
-    // spend from the lease the first one takes.
+    // spend from the lease the first one takes. The wait is part of the spend's bound:
+    // behind a spend stuck on the pool, a caller's requests do not queue one after
+    // another; each asks the bucket itself, within what is left of the bound, and the
+    // lease it cannot keep is lost (never spent twice).
+    let started = tokio::time::Instant::now();
     let slot = leases.slot(key);
-    let mut lease = slot.lock().await;
-    if let Some(outcome) = limits.spend_leased(&mut lease) {
+    let mut guard = tokio::time::timeout(SPEND_WAIT, slot.lock()).await.ok();
+    if let Some(lease) = guard.as_deref_mut()
+        && let Some(outcome) = limits.spend_leased(lease)
+    {
         return outcome;
     }
     // A request waits for a connection twice, here and in its handler; the spend's wait
     // is short, so that the two together stay near the pool's own bound (a stuck pool
     // answers 503 in time instead of serving a request that waited through both).
     let timeouts = deadpool::managed::Timeouts {
-        wait: Some(SPEND_WAIT),
+        wait: Some(SPEND_WAIT.saturating_sub(started.elapsed())),
         ..pool.timeouts()
     };
     let mut conn = pool.timeout_get(&timeouts).await?;
@@ -51,7 +57,10 @@ pub async fn spend(limits: &Limits, pool: &DbPool, key: &str) -> Result<Remainin
     )
     .get_result(&mut *conn)
     .await?;
-    limits.settle(&mut lease, tokens, taken)
+    match guard.as_deref_mut() {
+        Some(lease) => limits.settle(lease, tokens, taken),
+        None => limits.settle(&mut Lease::default(), tokens, taken),
+    }
 }
 
 /// Forgets the buckets that have been full for a while (a full bucket and no row are the
