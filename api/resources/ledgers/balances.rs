@@ -77,15 +77,16 @@ pub async fn get_balance(
     // One statement, one snapshot: the ledger, its totals, the day they are as of, the
     // last verification, the rates and the watermark (see `BALANCE_SQL`). The totals are
     // read before the caller is checked but shown only after.
-    let row: Option<BalanceRow> = Prepared(
-        diesel::sql_query(BALANCE_SQL)
-            .bind::<diesel::sql_types::Uuid, _>(id)
-            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Date>, _>(as_of)
-            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(department),
-    )
-    .get_result(&mut conn)
-    .await
-    .optional()?;
+    let mut query = diesel::sql_query(balance_sql(as_of.is_some(), department.is_some()))
+        .into_boxed()
+        .bind::<diesel::sql_types::Uuid, _>(id);
+    if let Some(as_of) = as_of {
+        query = query.bind::<diesel::sql_types::Date, _>(as_of);
+    }
+    if let Some(department) = department {
+        query = query.bind::<diesel::sql_types::Uuid, _>(department);
+    }
+    let row: Option<BalanceRow> = Prepared(query).get_result(&mut conn).await.optional()?;
     drop(conn);
     let row = row.ok_or_else(ApiError::not_found)?;
     let visible = match caller.finance_scope() {
@@ -247,6 +248,35 @@ const BALANCE_SQL: &str = concat!(
     "WHERE l.id = $1",
 );
 
+/// [`BALANCE_SQL`] as sent: an argument not given is a NULL written in the text, not a
+/// parameter, and the parameters are numbered in the order they are bound. With NULL
+/// parameters PostgreSQL planned the statement again at every run (a custom plan: 0.32 ms
+/// of planning for 0.13 ms of execution, `EXPLAIN (ANALYZE) EXECUTE` after six runs;
+/// issue 19); with the ledger its only parameter, it keeps one generic plan.
+fn balance_sql(as_of: bool, department: bool) -> &'static str {
+    static VARIANTS: std::sync::LazyLock<[String; 4]> = std::sync::LazyLock::new(|| {
+        let variant = |as_of: bool, department: bool| {
+            let sql = if as_of {
+                BALANCE_SQL.to_owned()
+            } else {
+                BALANCE_SQL.replace("$2::date", "NULL::date")
+            };
+            match (as_of, department) {
+                (_, false) => sql.replace("$3::uuid", "NULL::uuid"),
+                (false, true) => sql.replace("$3::uuid", "$2::uuid"),
+                (true, true) => sql,
+            }
+        };
+        [
+            variant(false, false),
+            variant(false, true),
+            variant(true, false),
+            variant(true, true),
+        ]
+    });
+    &VARIANTS[usize::from(as_of) * 2 + usize::from(department)]
+}
+
 /// The row of [`BALANCE_SQL`].
 #[derive(QueryableByName)]
 struct BalanceRow {
@@ -293,6 +323,17 @@ mod tests {
     /// One ledger in one snapshot: its `data_as_of` is the statement's start, not the
     /// sync watermark, whose `pg_stat_activity` read cost more than the rest of the
     /// statement (issue 19).
+    #[test]
+    fn a_balance_without_its_options_has_the_ledger_as_its_only_parameter() {
+        let plain = super::balance_sql(false, false);
+        assert!(plain.contains("$1") && !plain.contains("$2") && !plain.contains("$3"));
+        let department = super::balance_sql(false, true);
+        assert!(department.contains("$2::uuid") && !department.contains("$3"));
+        let both = super::balance_sql(true, true);
+        assert!(both.contains("$2::date") && both.contains("$3::uuid"));
+        assert!(!super::balance_sql(true, false).contains("$3"));
+    }
+
     #[test]
     fn the_balance_reads_no_backend_status() {
         assert!(!super::BALANCE_SQL.contains("pg_stat_activity"));
