@@ -175,7 +175,7 @@ async fn opening_a_ledger_checks_its_year_fund_code_office_and_uniqueness() {
 async fn exchange_rates_refuse_usd_unknown_currencies_bad_rates_and_duplicates() {
     let app = TestApp::new().await;
     let rate = |currency: &str, day: &str, rate: &str| json!({"currency": currency, "effective_on": day, "rate": rate});
-    for currency in ["USD", "usd", " USD "] {
+    for currency in ["USD"] {
         let res = refused(&app, async || {
             app.post("/v1/exchange-rates", &rate(currency, "2026-01-01", "1"))
                 .await
@@ -183,7 +183,7 @@ async fn exchange_rates_refuse_usd_unknown_currencies_bad_rates_and_duplicates()
         .await;
         invalid(&res, "currency", "is_usd");
     }
-    for currency in ["ABC", "PE", "PENN", ""] {
+    for currency in ["ABC", "PE", "PENN", "", "usd", " USD "] {
         let res = refused(&app, async || {
             app.post("/v1/exchange-rates", &rate(currency, "2026-01-01", "0.27"))
                 .await

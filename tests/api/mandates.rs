@@ -727,6 +727,14 @@ async fn assigning_a_mandate_to_an_office() {
             &json!({"office_id": office("OGSMS-PE"), "due_on": "2030-06-30", "progress_notes": "  "}),
         )
         .await;
+    // Blank notes are refused (nothing is trimmed): absent or null is how to have none.
+    assert_eq!(res.problem_fields(), ["progress_notes"], "{}", res.text());
+    let res = app
+        .post(
+            &path,
+            &json!({"office_id": office("OGSMS-PE"), "due_on": "2030-06-30", "progress_notes": null}),
+        )
+        .await;
     assert_eq!(res.status, 201, "{}", res.text());
     let a = res.json();
     assert_eq!(res.header("location").unwrap(), assignment_path(&a));
