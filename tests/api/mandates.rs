@@ -18,7 +18,10 @@ fn mandate(reference: &str, adopted_on: &str) -> Value {
         "reference": reference,
         "adopted_on": adopted_on,
         "pillar": "democracy",
-        "title": {"en": format!("Mandate {reference}"), "es": format!("Mandato {reference}")},
+        "title": {
+            "en": format!("Mandate {reference}").trim(),
+            "es": format!("Mandato {reference}").trim()
+        },
         "summary": {"en": "What it asks for."}
     })
 }
@@ -338,14 +341,15 @@ async fn the_reference_is_unique() {
         .await;
     res.problem(409, "duplicate");
     assert_eq!(res.problem_fields(), vec!["reference"]);
-    // Surrounding blanks do not make another reference.
+    // Surrounding blanks make no reference at all (nothing is trimmed).
     let res = app
         .post(
             "/v1/mandates",
             &mandate("  AG/RES. 2976 (LII-O/22) ", "2022-06-01"),
         )
         .await;
-    res.problem(409, "duplicate");
+    res.problem(422, "validation-failed");
+    assert_eq!(res.problem_fields(), vec!["reference"]);
     let other = create(&app, "AG/RES. 2977 (LII-O/22)", "2022-10-07").await;
     let res = patch(
         &app,

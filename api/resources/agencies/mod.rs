@@ -28,7 +28,7 @@ use crate::db::schema::{executing_agencies, project_agencies};
 use crate::db::{Constraint, Meaning};
 use crate::formats::page_type;
 use crate::resources::shared::{
-    Contacts, ContactsPatch, MemberStateCode, delete_error, is_member_state, localized_sql,
+    Contacts, ContactsPatch, MemberStateCode, check_member_state, delete_error, localized_sql,
     param_search, search_condition, still_referenced,
 };
 use crate::state::AppState;
@@ -207,16 +207,7 @@ fn validate_agency(a: &ExecutingAgency) -> Result<(), ApiError> {
     if let Some(v) = &a.acronym {
         validate::line("acronym", v, 30, &mut errors);
     }
-    if !is_member_state(&a.member_state) {
-        errors.push(FieldError::new(
-            "member_state",
-            "invalid_format",
-            text!(
-                "must be the ISO 3166-1 alpha-2 code of an OAS member state",
-                "debe ser el código ISO 3166-1 alfa-2 de un Estado miembro de la OEA"
-            ),
-        ));
-    }
+    check_member_state("member_state", &a.member_state, &mut errors);
     validate::line(
         "registration_number",
         &a.registration_number,

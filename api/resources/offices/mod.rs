@@ -26,7 +26,7 @@ use crate::db::schema::offices;
 use crate::db::{Constraint, Meaning};
 use crate::formats::page_type;
 use crate::resources::offices::appointments::Appointment;
-use crate::resources::shared::{Contacts, ContactsPatch, MemberStateCode, is_member_state};
+use crate::resources::shared::{Contacts, ContactsPatch, MemberStateCode, check_member_state};
 use crate::state::AppState;
 
 string_enum! {
@@ -237,16 +237,7 @@ const READ_ONLY: &[&str] = &[
 fn validate_office(o: &Office) -> Result<(), ApiError> {
     let mut errors = Vec::new();
     validate::code("code", &o.code, 32, &mut errors);
-    if !is_member_state(&o.member_state) {
-        errors.push(crate::core::error::FieldError::new(
-            "member_state",
-            "invalid_format",
-            text!(
-                "must be the ISO 3166-1 alpha-2 code of an OAS member state",
-                "debe ser el código ISO 3166-1 alfa-2 de un Estado miembro de la OEA"
-            ),
-        ));
-    }
+    check_member_state("member_state", &o.member_state, &mut errors);
     o.name
         .validate("name", LocalizedText300::MAX_CHARS, &mut errors);
     validate::line("city", &o.city, 120, &mut errors);

@@ -9,6 +9,9 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
+use crate::core::error::FieldError;
+use crate::core::i18n::text;
+
 /// ISO 3166-1 alpha-2 codes of the member states (migration
 /// `2026-11-28-000002_member_states`).
 pub const MEMBER_STATES: [&str; 35] = [
@@ -20,6 +23,33 @@ pub const MEMBER_STATES: [&str; 35] = [
 /// Whether `code` is a member state's code (exactly as listed: upper case).
 pub fn is_member_state(code: &str) -> bool {
     MEMBER_STATES.contains(&code)
+}
+
+/// Checks a body's member-state field: `invalid_format` for what is not an alpha-2 code,
+/// `unknown` for one of no member state (what the database's reference said before).
+pub fn check_member_state(field: &str, code: &str, errors: &mut Vec<FieldError>) {
+    if is_member_state(code) {
+        return;
+    }
+    errors.push(if crate::core::validate::is_alpha2(code) {
+        FieldError::new(
+            field,
+            "unknown",
+            text!(
+                "is not the code of an OAS member state",
+                "no es el código de un Estado miembro de la OEA"
+            ),
+        )
+    } else {
+        FieldError::new(
+            field,
+            "invalid_format",
+            text!(
+                "must be an ISO 3166-1 alpha-2 code",
+                "debe ser un código ISO 3166-1 alfa-2"
+            ),
+        )
+    });
 }
 
 /// Schema-only type of a member state's code in a request

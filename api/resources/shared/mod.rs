@@ -11,7 +11,7 @@ pub mod references;
 pub mod search;
 
 pub use contacts::{Contacts, ContactsPatch};
-pub use member_state::{MemberStateCode, is_member_state};
+pub use member_state::{MemberStateCode, check_member_state};
 pub use pillar::Pillar;
 pub use references::{delete_error, still_referenced};
 pub use search::{SearchCondition, localized_sql, param_search, search_condition};

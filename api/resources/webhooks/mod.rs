@@ -218,10 +218,12 @@ fn is_resource_type_name(s: &str) -> bool {
 }
 
 /// The grammar of a subscription's URL (the document's `pattern`, checked before the URI
-/// is parsed): `http` or `https`, a host name or IPv4 address, an optional port, a path
+/// is parsed): `http` or `https`, a host name or IPv4 address, an optional port (1 to
+/// 65535), a path
 /// and a query of URI characters; no credentials, no fragment, no white space.
 pub const WEBHOOK_URL_PATTERN: &str = concat!(
-    r"^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[1-9][0-9]{0,3})?",
+    r"^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?",
+    r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?",
     r"(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
 );
 
