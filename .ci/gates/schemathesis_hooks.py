@@ -18,8 +18,9 @@ SCHEMATHESIS_HOOKS.
    document requires neither). Such a failure is dropped only when the body sent is
    valid against the operation's request schema in the document; every other failure
    stands.
-5. Dates in the ledger's year. A valid `closed_through` of a period closing moves into
-   the fiscal year of the ledger in the path (month and day kept), read with the same
+5. Dates in the ledger's year. A valid `closed_through` of a period closing, and the
+   `entry_date` of an entry or a reversal, moves into the fiscal year of the ledger in
+   the path (month and day kept), read with the same
    token: the year is stored in the ledger, so no schema can generate it, and without it
    no generated closing could ever succeed.
 6. A new office that can exist. A third of the valid bodies of `POST /v1/offices` get a
@@ -35,8 +36,7 @@ SCHEMATHESIS_HOOKS.
    and a project of a fund without a donor gets no donor fields.
 9. Answers that can be accepted: a third of the valid compliances, asset transfers and
    returns get a plain text and a date that fits (see possible_answer).
-10. Plausible dates and dependent fields: in two thirds of the valid bodies of the
-   writes, the dates fall in the last year and a half, in order (see plausible_dates),
+10. Plausible dates and dependent fields: in every valid body of the writes, the dates fall in the last year and a half, in order (see plausible_dates),
    and fields that depend on each other agree (see possible_rules).
 11. Reach. Every answer's status is appended to $OGSMS_GATES_STATUSES as
    `METHOD /path/{template} STATUS`; schemathesis_reach.py counts the 2xx per operation.
@@ -139,12 +139,20 @@ def ledger_year(ledger_id: str) -> int | None:
     return year
 
 
+LEDGER_DATES = {
+    "POST /v1/ledgers/{id}/closings": "closed_through",
+    "POST /v1/ledgers/{id}/entries": "entry_date",
+    "POST /v1/ledgers/{id}/entries/{entry_id}/reversal": "entry_date",
+}
+
+
 def in_ledger_year(case) -> None:
-    if label(case) != "POST /v1/ledgers/{id}/closings" or not isinstance(case.body, dict):
+    key = LEDGER_DATES.get(label(case))
+    if key is None or not isinstance(case.body, dict):
         return
     if is_negative(case, ParameterLocation.BODY) or is_negative(case, ParameterLocation.PATH):
         return
-    through = case.body.get("closed_through")
+    through = case.body.get(key)
     ledger_id = (case.path_parameters or {}).get("id")
     if not isinstance(through, str) or len(through) != 10 or not isinstance(ledger_id, str):
         return
@@ -156,7 +164,7 @@ def in_ledger_year(case) -> None:
         datetime.date.fromisoformat(moved)
     except ValueError:
         return
-    case.body = {**case.body, "closed_through": moved}
+    case.body = {**case.body, key: moved}
 
 
 def chosen_third(case, *operations: str) -> int | None:
@@ -226,8 +234,8 @@ DATE_LENGTH = len("2026-01-31")
 
 
 def plausible_dates(case) -> None:
-    """In two thirds of the valid bodies of the writes, the top-level dates fall in the
-    last year and a half, in order: the opening dates (OPENING_DATES) 400 to 370 days ago,
+    """In every valid body of the writes, the top-level dates fall in the last year and a
+    half, in order: the opening dates (OPENING_DATES) 400 to 370 days ago,
     the others today or the day before. Dates are checked against each other, the stored
     resource and the clock (not before `starts_on`, not after today, within a year
     ahead …), which the document says in descriptions but no schema can express; a
@@ -239,8 +247,6 @@ def plausible_dates(case) -> None:
     if is_negative(case, ParameterLocation.BODY):
         return
     h = value_hash(case.body)
-    if h % 3 == 2:
-        return
     today = datetime.datetime.now(datetime.timezone.utc).date()
     body = dict(case.body)
     for key, value in case.body.items():
@@ -281,17 +287,16 @@ def secretariats() -> list[str]:
 
 
 def possible_rules(case) -> None:
-    """Two thirds of the valid bodies of the writes whose fields depend on each other in
-    ways the document states in descriptions and no schema expresses get the dependent
-    field right: a Department names an active Secretariat as its parent (a Secretariat
+    """The valid bodies of the writes whose fields depend on each other in ways the
+    document states in descriptions and no schema expresses get the dependent field
+    right (every one: a phase of Schemathesis may send a single valid body, which must
+    have its chance): a Department names an active Secretariat as its parent (a Secretariat
     none); an expense or refund has a category, an adjustment a direction, the others
     neither; a memorandum for some offices lists some; a project of a specific or trust
     fund names its donor and agreement."""
     if not isinstance(case.body, dict) or is_negative(case, ParameterLocation.BODY):
         return
     h = value_hash(case.body)
-    if h % 3 == 2:
-        return
     op = label(case)
     body = dict(case.body)
     if op == "POST /v1/departments":

@@ -235,6 +235,7 @@ impl From<AssetRow> for Asset {
 
 /// A new asset of the office.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"tag_number": "OAS-PE-0931", "category": "it_equipment", "description": "Laptop Dell Latitude 5440", "acquired_on": "2025-01-02", "cost": {"amount": "1100.00", "currency": "USD"}}))]
 #[serde(deny_unknown_fields)]
 pub struct NewAsset {
     /// Unique across the organisation: 2 to 40 upper-case letters, digits or hyphens.
@@ -273,6 +274,7 @@ pub struct NewAsset {
 /// Changes to an asset (JSON merge patch: an absent field is unchanged, `null` clears an
 /// optional one). The office changes by a transfer, `disposed` by a disposal.
 #[derive(Deserialize, ToSchema, Default)]
+#[schema(example = json!({"location": "Storage room 2"}))]
 #[serde(deny_unknown_fields)]
 pub struct AssetPatch {
     #[schema(nullable = false, pattern = "^[A-Z0-9][A-Z0-9-]{1,39}$")]
@@ -305,6 +307,7 @@ pub struct AssetPatch {
 
 /// Disposing of an asset: it leaves the inventory, its record stays.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"disposed_on": "2026-12-01", "reason": "scrapped", "note": "Beyond repair"}))]
 #[serde(deny_unknown_fields)]
 pub struct NewDisposal {
     /// Not before `acquired_on`, not after today.

@@ -94,6 +94,7 @@ impl TransferRow {
 
 /// Transferring an asset to another office.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"to_office_id": "0b5c7a3e-7d0e-4f6b-9a57-2d1f0e8c9b11", "transferred_on": "2026-12-01", "reason": "Needed for the electoral mission"}))]
 #[serde(deny_unknown_fields)]
 pub struct NewAssetTransfer {
     /// An open office other than the one that holds the asset.

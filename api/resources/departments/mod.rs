@@ -101,6 +101,7 @@ impl From<DepartmentRow> for Department {
 
 /// A new Secretariat or Department.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"code": "SPX", "kind": "secretariat", "name": {"en": "Secretariat for Planning"}}))]
 #[serde(deny_unknown_fields)]
 pub struct NewDepartment {
     /// Unique code: 2–16 upper-case letters, digits or hyphens.

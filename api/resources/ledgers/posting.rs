@@ -8,6 +8,7 @@ use crate::db::schema::executing_agencies;
 
 /// A new entry. (Reversals have their own operation.)
 #[derive(Deserialize, ToSchema, Serialize)]
+#[schema(example = json!({"kind": "allocation", "entry_date": "2026-03-02", "description": "Quarterly allocation", "amount": {"amount": "1250.50", "currency": "USD"}}))]
 #[serde(deny_unknown_fields)]
 pub struct NewEntry {
     /// `allocation`, `expense`, `refund` or `adjustment` (a reversal has an operation of

@@ -48,6 +48,7 @@ impl From<AssignmentRow> for Assignment {
 
 /// Assigning a mandate to an office (created `assigned`).
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"office_id": "0b5c7a3e-7d0e-4f6b-9a57-2d1f0e8c9b11", "progress_notes": "Workshop planned"}))]
 #[serde(deny_unknown_fields)]
 pub struct NewAssignment {
     /// An open office; a mandate is assigned to an office once.

@@ -151,6 +151,7 @@ impl From<MandateRow> for Mandate {
 
 /// A new mandate.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"reference": "AG/RES. 2999 (LII-O/22)", "adopted_on": "2022-10-07", "pillar": "democracy", "title": {"en": "Strengthening democracy"}}))]
 #[serde(deny_unknown_fields)]
 pub struct NewMandate {
     /// The OAS citation: `AG/RES. 2976 (LII-O/22)`, `AG/DEC. 74 (XLIV-O/14)`,
@@ -184,6 +185,7 @@ pub struct NewMandate {
 /// `summary`). `issuing_body` and `document_kind` follow the reference; when given they
 /// must agree with it.
 #[derive(Deserialize, ToSchema, Default)]
+#[schema(example = json!({"title": {"en": "Strengthening democracy in the Americas"}}))]
 #[serde(deny_unknown_fields)]
 pub struct MandatePatch {
     #[schema(nullable = false, pattern = "<mandate_reference>", max_length = 64)]

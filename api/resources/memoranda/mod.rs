@@ -136,6 +136,7 @@ impl MemorandumRow {
 
 /// A new memorandum.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"number": "AM/2026/31", "title": {"en": "Year-end inventory"}, "text": {"en": "Count every asset before 15 December."}, "issued_on": "2026-11-02", "applies_to_all": true, "deadline": "2026-12-15"}))]
 #[serde(deny_unknown_fields)]
 pub struct NewMemorandum {
     /// Unique: letters, digits, `/`, `.`, `-` and spaces, at most 40 characters.
@@ -164,6 +165,7 @@ pub struct NewMemorandum {
 /// issued. An office that has answered cannot be taken off the list, and the evidence
 /// cannot be dropped once an office has submitted some (409).
 #[derive(Deserialize, ToSchema, Default)]
+#[schema(example = json!({"title": {"en": "Year-end inventory (revised)"}}))]
 #[serde(deny_unknown_fields)]
 pub struct MemorandumPatch {
     #[schema(value_type = LocalizedText500, required = false)]

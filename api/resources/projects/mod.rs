@@ -300,6 +300,7 @@ impl ProjectRow {
 
 /// A new project. It starts in `pipeline`.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"code": "PE-DEM-2026-09", "title": {"en": "Electoral observation", "es": "Observación electoral"}, "office_id": "0b5c7a3e-7d0e-4f6b-9a57-2d1f0e8c9b11", "department_id": "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", "pillar": "democracy", "starts_on": "2026-01-05", "ends_on": "2026-12-18", "budget": {"amount": "150000.00", "currency": "USD"}, "funding_source": "regular_fund"}))]
 #[serde(deny_unknown_fields)]
 pub struct NewProject {
     /// Unique code: 2–32 upper-case letters, digits or hyphens.
@@ -368,6 +369,7 @@ pub struct NewProject {
 /// cancelling are reserved to the Coordinating Office and the project's HQ department
 /// (422 naming `status` for other roles). A closed or cancelled project is read-only.
 #[derive(Deserialize, ToSchema, Default)]
+#[schema(example = json!({"title": {"en": "Electoral observation, second round"}}))]
 #[serde(deny_unknown_fields)]
 pub struct ProjectPatch {
     #[schema(nullable = false, pattern = "^[A-Z0-9][A-Z0-9-]{1,31}$")]
