@@ -50,7 +50,7 @@ pub struct LocalizedText {
     pub pt: Option<String>,
 }
 
-crate::object_only!(LocalizedText, serialize);
+crate::core::validate::object_only!(LocalizedText, serialize);
 
 /// A language is absent or a string: `null` is refused (the document's languages are
 /// strings), so that what the service takes is what the schema allows.

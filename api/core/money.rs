@@ -276,7 +276,7 @@ pub struct MonetaryAmount {
     pub currency: String,
 }
 
-crate::object_only!(MonetaryAmount, serialize);
+crate::core::validate::object_only!(MonetaryAmount, serialize);
 
 /// The grammar of an amount whatever its currency (the document's `pattern` of
 /// `amount`): digits, at most 15 of them after the leading zeros, and at most 4 decimals

@@ -397,7 +397,6 @@ pub fn url(field: &str, value: &str, errors: &mut Vec<FieldError>) {
 /// For a type whose derives carry `#[serde(remote = "Self")]`, this gives the
 /// `Deserialize` that takes a JSON object only (and, with `serialize`, the derived
 /// `Serialize` back): anything else is a 422 naming the field.
-#[macro_export]
 macro_rules! object_only {
     ($ty:ty) => {
         impl<'de> serde::Deserialize<'de> for $ty {
@@ -420,7 +419,7 @@ macro_rules! object_only {
         }
     };
     ($ty:ty, serialize) => {
-        $crate::object_only!($ty);
+        $crate::core::validate::object_only!($ty);
         impl serde::Serialize for $ty {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 <$ty>::serialize(self, s)
@@ -428,6 +427,7 @@ macro_rules! object_only {
         }
     };
 }
+pub(crate) use object_only;
 
 /// The error list as a result: 422 when any field is at fault.
 pub fn finish(errors: Vec<FieldError>) -> Result<(), ApiError> {
@@ -436,6 +436,37 @@ pub fn finish(errors: Vec<FieldError>) -> Result<(), ApiError> {
     } else {
         Err(ApiError::validation(errors))
     }
+}
+
+/// An integer as JSON Schema counts them: any number without a fraction (`34.0` is one,
+/// as the document's `integer` allows), read as an `i64`; a fraction or a number beyond
+/// `i64` is refused. Use with `#[serde(deserialize_with = "integer")]`.
+pub fn integer<'de, D: Deserializer<'de>>(de: D) -> Result<i64, D::Error> {
+    whole(serde_json::Number::deserialize(de)?)
+}
+
+/// [`integer`] for an optional field (`null` is `None`); with `#[serde(default)]`.
+pub fn optional_integer<'de, D: Deserializer<'de>>(de: D) -> Result<Option<i64>, D::Error> {
+    Option::<serde_json::Number>::deserialize(de)?
+        .map(whole)
+        .transpose()
+}
+
+fn whole<E: serde::de::Error>(n: serde_json::Number) -> Result<i64, E> {
+    // 2^63 as f64: the first value beyond i64::MAX.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    n.as_i64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= -LIMIT && *f < LIMIT)
+                .map(|f| f as i64)
+        })
+        .ok_or_else(|| {
+            E::invalid_type(
+                serde::de::Unexpected::Other(&format!("number {n}")),
+                &"an integer",
+            )
+        })
 }
 
 /// For PATCH bodies: tells an absent field (`None`) from an explicit `null`

@@ -131,7 +131,7 @@ pub struct Replaces {
     pub ends_on: NaiveDate,
 }
 
-crate::object_only!(Replaces);
+crate::core::validate::object_only!(Replaces);
 
 /// A new appointment.
 #[derive(Deserialize, ToSchema)]

@@ -35,7 +35,7 @@ pub struct ProjectSector {
     pub percentage: String,
 }
 
-crate::object_only!(ProjectSector, serialize);
+crate::core::validate::object_only!(ProjectSector, serialize);
 
 string_enum! {
     /// Whether a budget line is the original budget of its period or a revision of it
@@ -61,7 +61,7 @@ pub struct BudgetLine {
     pub status: BudgetLineStatus,
 }
 
-crate::object_only!(BudgetLine, serialize);
+crate::core::validate::object_only!(BudgetLine, serialize);
 
 /// A budget line as stored (`projects.budget_lines`): the amount in minor units of the
 /// budget's currency.

@@ -197,7 +197,7 @@ pub struct ProjectAgency {
     pub role: AgencyRole,
 }
 
-crate::object_only!(ProjectAgency, serialize);
+crate::core::validate::object_only!(ProjectAgency, serialize);
 
 /// A project monitored by an office.
 #[derive(Clone, Debug, Serialize, ToSchema)]

@@ -188,6 +188,7 @@ pub struct NewMonitoringReport {
     pub period: String,
     /// Percent, an integer from 0 to 100.
     #[schema(minimum = 0, maximum = 100, example = 40)]
+    #[serde(deserialize_with = "crate::core::validate::integer")]
     pub physical_progress: i64,
     pub risk_level: RiskLevel,
     #[schema(value_type = LocalizedText10000)]
@@ -201,6 +202,7 @@ pub struct MonitoringReportPatch {
     #[schema(example = "2026-Q1", nullable = false, pattern = "<period>")]
     pub period: Option<String>,
     #[schema(nullable = false, minimum = 0, maximum = 100)]
+    #[serde(default, deserialize_with = "crate::core::validate::optional_integer")]
     pub physical_progress: Option<i64>,
     #[schema(value_type = RiskLevel, required = false)]
     pub risk_level: Option<RiskLevel>,

@@ -25,7 +25,7 @@ pub struct Contacts {
     pub website: Option<String>,
 }
 
-crate::object_only!(Contacts, serialize);
+crate::core::validate::object_only!(Contacts, serialize);
 
 impl Contacts {
     pub fn validate(&self, errors: &mut Vec<crate::core::error::FieldError>) {
@@ -57,4 +57,4 @@ pub struct ContactsPatch {
     pub website: Option<Option<String>>,
 }
 
-crate::object_only!(ContactsPatch);
+crate::core::validate::object_only!(ContactsPatch);

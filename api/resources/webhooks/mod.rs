@@ -86,7 +86,7 @@ pub struct Webhook {
     pub url: String,
     pub description: Option<String>,
     /// The resource types delivered; null for all.
-    #[schema(max_items = 32)]
+    #[schema(max_items = 50)]
     pub resource_types: Option<Vec<String>>,
     /// The actions delivered (`created`, `updated`, `deleted`); null for all.
     #[schema(max_items = 3)]
@@ -190,6 +190,7 @@ pub struct SecretRotation {
     /// How long the previous secret stays valid (deliveries are signed with both), in
     /// seconds, 0 to 604800 (7 days); default 86400.
     #[schema(minimum = 0, maximum = 604800, default = 86400)]
+    #[serde(default, deserialize_with = "validate::optional_integer")]
     pub overlap_seconds: Option<i64>,
 }
 
