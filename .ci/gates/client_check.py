@@ -27,16 +27,17 @@ from python_client.models import (
     Balance,
     ChangeAction,
     ChangeFeed,
+    CurrencyCode,
     Entry,
-    EntryKind,
     Fund,
     Ledger,
-    MonetaryAmount,
     Me,
     NewEntry,
     NewExecutingAgency,
     NewLedger,
     OfficePage,
+    PositiveMonetaryAmount,
+    PostableEntryKind,
     Problem,
     ProjectPage,
     TokenRequest,
@@ -125,10 +126,10 @@ def main() -> None:
     if not isinstance(ledger, Ledger):
         fail(f"creating a ledger: {ledger!r}")
     allocation = NewEntry(
-        amount=MonetaryAmount(amount="1250.50", currency="USD"),
+        amount=PositiveMonetaryAmount(amount="1250.50", currency=CurrencyCode.USD),
         description="Contract gate allocation",
         entry_date=today,
-        kind=EntryKind.ALLOCATION,
+        kind=PostableEntryKind.ALLOCATION,
     )
     key = f"contract-gate-{ledger.id}"
     first = post_entry.sync(ledger.id, client=client, body=allocation, idempotency_key=key)

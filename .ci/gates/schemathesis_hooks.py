@@ -18,15 +18,14 @@ SCHEMATHESIS_HOOKS.
    document requires neither). Such a failure is dropped only when the body sent is
    valid against the operation's request schema in the document; every other failure
    stands.
-5. Dates in the ledger's year. A valid `closed_through` of a period closing moves into
-   the fiscal year of the ledger in the path (month and day kept), read with the same
+5. Dates in the ledger's year. A valid `closed_through` of a period closing, and the
+   `entry_date` of an entry or a reversal, moves into the fiscal year of the ledger in
+   the path (month and day kept), read with the same
    token: the year is stored in the ledger, so no schema can generate it, and without it
    no generated closing could ever succeed.
 6. A new office that can exist. A third of the valid bodies of `POST /v1/offices` get a
-   fresh code (2-32 of A-Z, 0-9, '-'), a real member state and `country_office`: the
-   document leaves the code's grammar and the member-state list to the descriptions
-   (both are trimmed and upper-cased before they are checked), and the demo data already
-   has the one Coordinating Office, so otherwise a generated office almost never exists.
+   fresh code and `country_office`: the demo data already has the one Coordinating
+   Office, and a generated code often repeats one of the run's earlier offices (409).
 7. A new asset that can exist: a third of the valid bodies of
    `POST /v1/offices/{id}/assets` get a fresh tag, a past date, a USD cost and no
    funding or custodian (see possible_asset).
@@ -37,7 +36,9 @@ SCHEMATHESIS_HOOKS.
    and a project of a fund without a donor gets no donor fields.
 9. Answers that can be accepted: a third of the valid compliances, asset transfers and
    returns get a plain text and a date that fits (see possible_answer).
-10. Reach. Every answer's status is appended to $OGSMS_GATES_STATUSES as
+10. Plausible dates and dependent fields: in every valid body of the writes, the dates fall in the last year and a half, in order (see plausible_dates),
+   and fields that depend on each other agree (see possible_rules).
+11. Reach. Every answer's status is appended to $OGSMS_GATES_STATUSES as
    `METHOD /path/{template} STATUS`; schemathesis_reach.py counts the 2xx per operation.
 """
 
@@ -138,12 +139,20 @@ def ledger_year(ledger_id: str) -> int | None:
     return year
 
 
+LEDGER_DATES = {
+    "POST /v1/ledgers/{id}/closings": "closed_through",
+    "POST /v1/ledgers/{id}/entries": "entry_date",
+    "POST /v1/ledgers/{id}/entries/{entry_id}/reversal": "entry_date",
+}
+
+
 def in_ledger_year(case) -> None:
-    if label(case) != "POST /v1/ledgers/{id}/closings" or not isinstance(case.body, dict):
+    key = LEDGER_DATES.get(label(case))
+    if key is None or not isinstance(case.body, dict):
         return
     if is_negative(case, ParameterLocation.BODY) or is_negative(case, ParameterLocation.PATH):
         return
-    through = case.body.get("closed_through")
+    through = case.body.get(key)
     ledger_id = (case.path_parameters or {}).get("id")
     if not isinstance(through, str) or len(through) != 10 or not isinstance(ledger_id, str):
         return
@@ -155,26 +164,7 @@ def in_ledger_year(case) -> None:
         datetime.date.fromisoformat(moved)
     except ValueError:
         return
-    case.body = {**case.body, "closed_through": moved}
-
-
-_MEMBER_STATES: list[str] = []
-
-
-def member_states() -> list[str]:
-    with LOCK:
-        if _MEMBER_STATES:
-            return _MEMBER_STATES
-    req = urllib.request.Request(f"{BASE_URL}/v1/member-states?limit=500", method="GET")
-    req.add_header("Authorization", f"Bearer {TOKEN}")
-    try:
-        with urllib.request.urlopen(req, timeout=30) as res:
-            codes = [m["code"] for m in json.load(res)["items"]]
-    except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError):
-        codes = []
-    with LOCK:
-        _MEMBER_STATES[:] = codes
-    return codes
+    case.body = {**case.body, key: moved}
 
 
 def chosen_third(case, *operations: str) -> int | None:
@@ -190,23 +180,9 @@ def chosen_third(case, *operations: str) -> int | None:
 
 def possible_office(case) -> None:
     h = chosen_third(case, "POST /v1/offices")
-    states = member_states() if h is not None else []
-    if not states:
+    if h is None:
         return
-    case.body = {
-        **case.body,
-        "code": f"GATE-{h:016X}",
-        "member_state": states[h % len(states)],
-        "kind": "country_office",
-    }
-
-
-def possible_revocation(case) -> None:
-    """A third of the valid revocations name a plain jti (generated strings mostly carry
-    control characters, which the service refuses), so the operation is reached."""
-    h = chosen_third(case, "POST /v1/auth/revocations")
-    if h is not None:
-        case.body = {**case.body, "jti": f"gate-{h:016x}", "reason": None}
+    case.body = {**case.body, "code": f"GATE-{h:016X}", "kind": "country_office"}
 
 
 def possible_asset(case) -> None:
@@ -249,6 +225,115 @@ def possible_answer(case) -> None:
                      "reason": f"Moved ({h:08x}).", "location": "Main office"}
     else:
         case.body = {"reason": f"Add the figures ({h:08x})."}
+
+
+# The dates of a body that open something (the others close it, or are the day of an
+# action: not before them, not after today).
+OPENING_DATES = {"starts_on", "opened_on", "issued_on", "acquired_on", "adopted_on", "period_start"}
+DATE_LENGTH = len("2026-01-31")
+
+
+def plausible_dates(case) -> None:
+    """In every valid body of the writes, the top-level dates fall in the last year and a
+    half, in order: the opening dates (OPENING_DATES) 400 to 370 days ago,
+    the others today or the day before. Dates are checked against each other, the stored
+    resource and the clock (not before `starts_on`, not after today, within a year
+    ahead …), which the document says in descriptions but no schema can express; a
+    generated date is almost never plausible (years 0001 to 9999), so without this few
+    writes with a date would ever succeed. A mandate's reference names its year: it
+    follows `adopted_on`."""
+    if case.operation.method.upper() not in ("POST", "PATCH", "PUT") or not isinstance(case.body, dict):
+        return
+    if is_negative(case, ParameterLocation.BODY):
+        return
+    h = value_hash(case.body)
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    body = dict(case.body)
+    for key, value in case.body.items():
+        if not (isinstance(value, str) and len(value) == DATE_LENGTH and value[4] == "-" and value[7] == "-"):
+            continue
+        try:
+            datetime.date.fromisoformat(value)
+        except ValueError:
+            continue
+        days = 370 + (h % 30) if key in OPENING_DATES else h % 2
+        body[key] = (today - datetime.timedelta(days=days)).isoformat()
+    adopted = body.get("adopted_on")
+    reference = body.get("reference")
+    if isinstance(adopted, str) and isinstance(reference, str) and reference.endswith(")") \
+            and reference[-4:-3] == "/" and reference[-3:-1].isdigit():
+        body["reference"] = f"{reference[:-3]}{adopted[2:4]})"
+    case.body = body
+
+
+_SECRETARIATS: list[str] = []
+
+
+def secretariats() -> list[str]:
+    with LOCK:
+        if _SECRETARIATS:
+            return _SECRETARIATS
+    req = urllib.request.Request(f"{BASE_URL}/v1/departments?kind=secretariat&status=active&limit=500",
+                                 method="GET")
+    req.add_header("Authorization", f"Bearer {TOKEN}")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as res:
+            ids = [d["id"] for d in json.load(res)["items"]]
+    except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError):
+        ids = []
+    with LOCK:
+        _SECRETARIATS[:] = ids
+    return ids
+
+
+def possible_rules(case) -> None:
+    """The valid bodies of the writes whose fields depend on each other in ways the
+    document states in descriptions and no schema expresses get the dependent field
+    right (every one: a phase of Schemathesis may send a single valid body, which must
+    have its chance): a Department names an active Secretariat as its parent (a Secretariat
+    none); an expense or refund has a category, an adjustment a direction, the others
+    neither; a memorandum for some offices lists some; a project of a specific or trust
+    fund names its donor and agreement."""
+    if not isinstance(case.body, dict) or is_negative(case, ParameterLocation.BODY):
+        return
+    h = value_hash(case.body)
+    op = label(case)
+    body = dict(case.body)
+    if op == "POST /v1/departments":
+        parents = secretariats()
+        if body.get("kind") == "department" and parents:
+            body["parent_id"] = pick(parents, h)
+        elif body.get("kind") == "secretariat":
+            body.pop("parent_id", None)
+    elif op == "POST /v1/ledgers/{id}/entries":
+        kind = body.get("kind")
+        if kind in ("expense", "refund") and not body.get("category"):
+            body["category"] = "other"
+        elif kind not in ("expense", "refund"):
+            body.pop("category", None)
+        if kind == "adjustment" and not body.get("direction"):
+            body["direction"] = "increase"
+        elif kind != "adjustment":
+            body.pop("direction", None)
+    elif op == "POST /v1/memoranda":
+        if body.get("applies_to_all") is False and not body.get("office_ids"):
+            offices = REFS.get("office_ids") or REFS.get("office_id") or []
+            if offices:
+                body["office_ids"] = [pick(offices, h)]
+        elif body.get("applies_to_all") is True:
+            body.pop("office_ids", None)
+    elif op == "POST /v1/projects":
+        if body.get("funding_source") in ("specific_fund", "trust_fund"):
+            body["donor"] = body.get("donor") or "Government of Canada"
+            body["donor_agreement"] = body.get("donor_agreement") or f"AGR-{h % 10000}"
+    elif op == "POST /v1/ledgers":
+        if body.get("fund") in ("specific_fund", "trust_fund"):
+            body["fund_code"] = body.get("fund_code") or f"AGR-{h % 10000}"
+        else:
+            body.pop("fund_code", None)
+    else:
+        return
+    case.body = body
 
 
 TRANSFER = "POST /v1/offices/{id}/assets/{asset_id}/transfers"
@@ -329,10 +414,11 @@ def before_call(context, case, **kwargs):
             if h % 3 == 0:
                 key = sorted(case.body)[(h // 3) % len(case.body)]
                 case.body = {key: case.body[key]}
+    plausible_dates(case)
+    possible_rules(case)
     in_ledger_year(case)
     iati_fields(case)
     possible_office(case)
-    possible_revocation(case)
     possible_asset(case)
     possible_answer(case)
     headers = case.headers or {}

@@ -361,8 +361,59 @@ fn build() -> utoipa::openapi::OpenApi {
     link_creations(&mut doc);
     let mut json = serde_json::to_value(&doc).expect("the document serializes");
     document_limits_and_headers(&mut json);
+    document_text_patterns(&mut json);
     document_dry_run(&mut json);
     serde_json::from_value(json).expect("the document reads back")
+}
+
+/// The grammars of the request fields, each ONE constant shared with the check that
+/// applies it, so that the document and the service cannot drift: a field's
+/// `#[schema(pattern = "<name>")]` becomes the constant its placeholder names (below),
+/// with `minLength: 1` (which each implies, said for generators and readers).
+fn document_text_patterns(doc: &mut serde_json::Value) {
+    use crate::core::validate::{
+        EMAIL_PATTERN, LINE_PATTERN, PHONE_PATTERN, TEXT_PATTERN, URL_PATTERN,
+    };
+    use serde_json::{Value, json};
+
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                let pattern = match m.get("pattern").and_then(Value::as_str) {
+                    Some("<line>") => Some(LINE_PATTERN),
+                    Some("<text>") => Some(TEXT_PATTERN),
+                    Some("<email>") => Some(EMAIL_PATTERN),
+                    Some("<phone>") => Some(PHONE_PATTERN),
+                    Some("<url>") => Some(URL_PATTERN),
+                    Some("<mandate_reference>") => {
+                        Some(crate::resources::mandates::reference::REFERENCE_PATTERN)
+                    }
+                    Some("<percentage>") => {
+                        Some(crate::resources::projects::iati_fields::PERCENTAGE_PATTERN)
+                    }
+                    Some("<period>") => {
+                        Some(crate::resources::projects::monitoring_reports::PERIOD_PATTERN)
+                    }
+                    Some("<webhook_url>") => Some(crate::resources::webhooks::WEBHOOK_URL_PATTERN),
+                    Some("<amount>") => Some(crate::core::money::AMOUNT_PATTERN),
+                    Some("<rate>") => Some(crate::core::money::rate_pattern()),
+                    Some("<org_identifier>") => {
+                        Some(crate::resources::shared::iati::org_identifier_pattern())
+                    }
+                    Some(p) if p.starts_with('<') => panic!("unknown pattern placeholder {p}"),
+                    _ => None,
+                };
+                if let Some(p) = pattern {
+                    m.insert("pattern".into(), json!(p));
+                    m.entry("minLength").or_insert(json!(1));
+                }
+                m.values_mut().for_each(walk);
+            }
+            Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(doc);
 }
 
 /// `Prefer: dry-run` on every write (`db::dry_run`), and the `Preference-Applied` that

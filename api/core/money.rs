@@ -259,18 +259,126 @@ impl Serialize for Money {
 
 /// An amount of money: a decimal string (never a JSON number, so that no float ever
 /// touches it) with at most as many decimals as the currency has — 2 for USD or EUR, 0
-/// for JPY, CLP or PYG, 3 for BHD or KWD — and an ISO 4217 currency code. Below 10^15
-/// minor units.
+/// for JPY, CLP or PYG, 3 for BHD or KWD, 4 for CLF and UYW — and an ISO 4217 currency
+/// code. Below 10^15 minor units: at most 15 digits, leading zeros aside, counting the
+/// currency's decimals whether written or not. (The decimals and the 15 digits depend
+/// on the currency, which the schema cannot tie to the amount: an amount the pattern
+/// allows with more decimals or digits than its currency has is a 422 naming it.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"amount": "1234.56", "currency": "USD"}))]
 pub struct MonetaryAmount {
     /// A non-negative decimal string, e.g. `"1234.56"`.
-    #[schema(example = "1234.56", pattern = r"^[0-9]+(\.[0-9]+)?$")]
+    #[schema(example = "1234.56", pattern = "<amount>")]
     pub amount: String,
-    /// An ISO 4217 code, e.g. `USD`.
-    #[schema(example = "USD", pattern = "^[A-Z]{3}$")]
+    #[schema(value_type = CurrencyCode)]
     pub currency: String,
+}
+
+crate::core::validate::object_only!(MonetaryAmount, serialize);
+
+/// The grammar of an amount whatever its currency (the document's `pattern` of
+/// `amount`): digits, at most 15 of them after the leading zeros, and at most 4 decimals
+/// (the most a currency has). [`Money::parse`] takes no amount outside it.
+pub const AMOUNT_PATTERN: &str = r"^0*[0-9]{1,15}(\.[0-9]{1,4})?$";
+
+/// The grammar of an amount greater than zero: [`AMOUNT_PATTERN`] with a digit other than
+/// 0 (an amount the service takes is zero exactly when all its digits are).
+pub const POSITIVE_AMOUNT_PATTERN: &str = concat!(
+    r"^(0*[1-9][0-9]{0,14}(\.[0-9]{1,4})?",
+    r"|0*0(\.([1-9][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9])))$"
+);
+
+/// Schema-only type of an amount that must be greater than zero (a ledger entry's): a
+/// [`MonetaryAmount`] whose `amount` matches [`POSITIVE_AMOUNT_PATTERN`].
+pub struct PositiveMonetaryAmount;
+
+impl utoipa::PartialSchema for PositiveMonetaryAmount {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Ref, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "An amount of money greater than zero: as `MonetaryAmount`, with a digit other \
+                 than 0.",
+            ))
+            .property(
+                "amount",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .pattern(Some(POSITIVE_AMOUNT_PATTERN))
+                    .examples(["1250.50"]),
+            )
+            .required("amount")
+            .property("currency", Ref::from_schema_name("CurrencyCode"))
+            .required("currency")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .into()
+    }
+}
+
+impl ToSchema for PositiveMonetaryAmount {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("PositiveMonetaryAmount")
+    }
+}
+
+/// Schema-only type of a currency code in a request or a response: the ISO 4217 codes
+/// with a minor unit that the service knows (`Currency::lookup`).
+pub struct CurrencyCode;
+
+impl utoipa::PartialSchema for CurrencyCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let mut codes: Vec<&str> = LISTS.iter().flat_map(|(l, _)| l.iter().copied()).collect();
+        codes.sort_unstable();
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "An ISO 4217 currency code with a minor unit (precious metals, SDRs and the \
+                 testing codes are not money here).",
+            ))
+            .enum_values(Some(codes))
+            .examples(["USD"])
+            .into()
+    }
+}
+
+impl ToSchema for CurrencyCode {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("CurrencyCode")
+    }
+}
+
+/// Schema-only type of the currency of an exchange rate: a [`CurrencyCode`] other than
+/// USD (the currency of account has no rate).
+pub struct RateCurrencyCode;
+
+impl utoipa::PartialSchema for RateCurrencyCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let mut codes: Vec<&str> = LISTS
+            .iter()
+            .flat_map(|(l, _)| l.iter().copied())
+            .filter(|c| *c != "USD")
+            .collect();
+        codes.sort_unstable();
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "An ISO 4217 currency code with a minor unit, other than USD (the currency of \
+                 account, which has no rate).",
+            ))
+            .enum_values(Some(codes))
+            .examples(["PEN"])
+            .into()
+    }
+}
+
+impl ToSchema for RateCurrencyCode {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RateCurrencyCode")
+    }
 }
 
 impl Money {
@@ -396,9 +504,31 @@ pub fn format_decimal(minor: i64, decimals: usize) -> String {
 /// The most decimals [`format_decimal`] writes (rates have 12).
 pub const MAX_DECIMALS: usize = 20;
 
-/// An exchange rate (US dollars per unit) from a decimal string with at most 12
-/// decimals, scaled by 10^12.
+/// The grammar of an exchange rate in a request (the document's `pattern` of `rate`
+/// and what [`parse_rate`] takes): a positive decimal below 10^6 US dollars per unit,
+/// without leading zeros, at most 12 decimals (zeros beyond them aside).
+pub fn rate_pattern() -> &'static str {
+    static PATTERN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATTERN.get_or_init(|| {
+        // Below 1: a non-zero digit among the first 12 decimals.
+        let below_one: Vec<String> = (0..RATE_DECIMALS)
+            .map(|z| format!("0{{{z}}}[1-9][0-9]{{0,{}}}", RATE_DECIMALS - 1 - z))
+            .collect();
+        format!(
+            r"^([1-9][0-9]{{0,5}}(\.[0-9]{{1,{RATE_DECIMALS}}}0*)?|0\.({})0*)$",
+            below_one.join("|")
+        )
+    })
+}
+
+/// An exchange rate (US dollars per unit) from a decimal string that matches
+/// [`rate_pattern`], scaled by 10^12.
 pub fn parse_rate(s: &str) -> Option<i64> {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| regex::Regex::new(rate_pattern()).expect("the rate pattern"));
+    if !re.is_match(s) {
+        return None;
+    }
     parse_decimal(s, RATE_DECIMALS).ok().filter(|r| *r > 0)
 }
 
@@ -759,5 +889,83 @@ mod decimal_tests {
         assert_eq!(format_rate(1_000_000_000_000), "1.0");
         assert_eq!(parse_rate("0"), None);
         assert_eq!(parse_rate("0.0000000000001"), None);
+    }
+
+    #[test]
+    fn a_rate_is_what_its_pattern_says() {
+        let pattern = regex::Regex::new(rate_pattern()).unwrap();
+        for good in [
+            "1",
+            "0.5",
+            "0.000000000001",
+            "0.1000000000000",
+            "999999.999999999999",
+            "12.5",
+        ] {
+            assert!(
+                pattern.is_match(good) && parse_rate(good).is_some(),
+                "{good}"
+            );
+        }
+        for bad in [
+            "0",
+            "0.0",
+            "00.5",
+            "01",
+            "1000000",
+            "0.0000000000001",
+            "1.",
+            ".5",
+            "-1",
+            "1e3",
+            "0.2671\n",
+            " 1",
+        ] {
+            assert!(!pattern.is_match(bad) && parse_rate(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_amount_the_service_takes_is_one_its_pattern_allows() {
+        let pattern = regex::Regex::new(AMOUNT_PATTERN).unwrap();
+        let positive = regex::Regex::new(POSITIVE_AMOUNT_PATTERN).unwrap();
+        for currency in ["USD", "JPY", "KWD", "CLF"] {
+            for amount in [
+                "0",
+                "1",
+                "1.5",
+                "1.50",
+                "1.500",
+                "1.5000",
+                "1.00000",
+                "000001",
+                "999999999999999",
+                "9999999999999.99",
+                "1e3",
+                "-1",
+                "1.",
+                ".5",
+                " 1",
+                "1\n",
+                "0000000000000000000001",
+                "0.0",
+                "0.00",
+                "00.0000",
+                "0.01",
+                "0.0001",
+                "0.5",
+                "000",
+                "10",
+            ] {
+                if let Ok(m) = Money::parse(amount, currency) {
+                    assert!(pattern.is_match(amount), "{amount} {currency}");
+                    assert_eq!(
+                        positive.is_match(amount),
+                        m.minor > 0,
+                        "{amount} {currency}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -1,7 +1,10 @@
 //! Parsing of query parameters (each failure a 400 naming the parameter) and checks of
 //! body fields (each failure a [`FieldError`] naming the field).
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, NaiveDate, Utc};
+use regex::Regex;
 use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
@@ -154,26 +157,183 @@ pub fn code(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>) 
     }
 }
 
-/// A single-line text: not empty, at most `max` characters, no control characters.
+// The grammar of free text, ONE definition shared by the document and the checks below:
+// the document's `pattern` of every such field is one of these constants (put there by
+// `app::openapi` in place of the `<line>` / `<text>` placeholders of the fields'
+// `#[schema(pattern)]`), and the checks match the value against the same constant
+// compiled. The escapes (`\uXXXX`) read the same in ECMA-262, Python's `re` and Rust's
+// `regex`. A text is not empty, starts and ends with a character that is neither a control
+// character nor white space (Unicode's White_Space, what `char::is_whitespace` says), and
+// holds no control character; a multi-line text may hold tabs, line feeds and carriage
+// returns inside.
+// Lengths are counted in characters of the value as sent (nothing is trimmed).
+
+/// Control characters (`char::is_control`: Unicode's Cc), for a character class.
+macro_rules! cc {
+    () => {
+        r"\u0000-\u001F\u007F-\u009F"
+    };
+}
+
+/// White space other than control characters (Unicode's White_Space: with `cc!`, what
+/// `char::is_whitespace` says), for a character class.
+macro_rules! ws {
+    () => {
+        r" \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"
+    };
+}
+
+/// Control characters and white space, for a character class of a pattern built at run
+/// time (`[^{BLANK_OR_CONTROL}]`: a character that is neither).
+pub const BLANK_OR_CONTROL: &str = concat!(cc!(), ws!());
+
+/// A single-line text (see above).
+pub const LINE_PATTERN: &str = concat!(
+    "^[^",
+    cc!(),
+    ws!(),
+    "]",
+    "([^",
+    cc!(),
+    "]*",
+    "[^",
+    cc!(),
+    ws!(),
+    "])?$"
+);
+
+/// A multi-line text: as a line, with tabs, line feeds and carriage returns inside (see
+/// above).
+pub const TEXT_PATTERN: &str = concat!(
+    "^[^",
+    cc!(),
+    ws!(),
+    "]",
+    r"([^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*",
+    "[^",
+    cc!(),
+    ws!(),
+    "])?$"
+);
+
+/// An e-mail address of a plausible shape: one `@`, something before it, a domain with a
+/// dot that neither starts nor ends it, no white space or control character; at most
+/// 254 characters ([`email`]).
+pub const EMAIL_PATTERN: &str = concat!(
+    "^[^@",
+    cc!(),
+    ws!(),
+    "]+@",
+    "[^@.",
+    cc!(),
+    ws!(),
+    "][^@",
+    cc!(),
+    ws!(),
+    r"]*\.",
+    "[^@",
+    cc!(),
+    ws!(),
+    "]*[^@.",
+    cc!(),
+    ws!(),
+    "]$"
+);
+
+/// A phone number: 4 to 20 digits among `+`, spaces, hyphens, dots and parentheses; at
+/// most 40 characters ([`phone`]).
+pub const PHONE_PATTERN: &str = r"^[-+ .()]*([0-9][-+ .()]*){4,20}$";
+
+/// An absolute http(s) URL with a host that has a dot, no white space or control
+/// character; at most 500 characters ([`url`]).
+pub const URL_PATTERN: &str = concat!(
+    "^https?://[^/?#",
+    cc!(),
+    ws!(),
+    r"]*\.[^/?#",
+    cc!(),
+    ws!(),
+    "]*",
+    "([/?#][^",
+    cc!(),
+    ws!(),
+    "]*)?$"
+);
+
+static LINE: LazyLock<Regex> = LazyLock::new(|| Regex::new(LINE_PATTERN).expect("LINE_PATTERN"));
+static TEXT: LazyLock<Regex> = LazyLock::new(|| Regex::new(TEXT_PATTERN).expect("TEXT_PATTERN"));
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| Regex::new(EMAIL_PATTERN).expect("EMAIL_PATTERN"));
+static PHONE: LazyLock<Regex> = LazyLock::new(|| Regex::new(PHONE_PATTERN).expect("PHONE_PATTERN"));
+static URL: LazyLock<Regex> = LazyLock::new(|| Regex::new(URL_PATTERN).expect("URL_PATTERN"));
+
+/// Whether `value` is a single-line text of at most `max` characters ([`LINE_PATTERN`]).
+pub fn is_line(value: &str, max: usize) -> bool {
+    value.chars().count() <= max && LINE.is_match(value)
+}
+
+/// Whether `value` is a multi-line text of at most `max` characters ([`TEXT_PATTERN`]).
+pub fn is_text(value: &str, max: usize) -> bool {
+    value.chars().count() <= max && TEXT.is_match(value)
+}
+
+/// A single-line text: what [`LINE_PATTERN`] allows, at most `max` characters.
 pub fn line(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>) {
-    if value.trim().is_empty() {
-        errors.push(FieldError::new(
+    free_text(field, value, max, false, errors);
+}
+
+/// A multi-line text: what [`TEXT_PATTERN`] allows, at most `max` characters.
+pub fn text(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>) {
+    free_text(field, value, max, true, errors);
+}
+
+/// Checks a free text against its pattern and length; the fault named is the first that
+/// applies (the pattern alone decides whether there is one).
+fn free_text(field: &str, value: &str, max: usize, multi_line: bool, errors: &mut Vec<FieldError>) {
+    let fits = if multi_line {
+        is_text(value, max)
+    } else {
+        is_line(value, max)
+    };
+    if fits {
+        return;
+    }
+    errors.push(if value.chars().all(char::is_whitespace) {
+        FieldError::new(
             field,
             "empty",
             text!("must not be empty", "no debe estar vacío"),
-        ));
+        )
     } else if value.chars().count() > max {
-        errors.push(FieldError::new(
+        FieldError::new(
             field,
             "too_long",
             text!(
                 "must be at most {max} characters",
                 "debe tener como máximo {max} caracteres"
             ),
-        ));
+        )
+    } else if value
+        .chars()
+        .any(|c| c.is_control() && !(multi_line && matches!(c, '\t' | '\n' | '\r')))
+    {
+        FieldError::new(
+            field,
+            "control_characters",
+            text!(
+                "must not contain control characters",
+                "no debe contener caracteres de control"
+            ),
+        )
     } else {
-        no_control_characters(field, value, errors);
-    }
+        FieldError::new(
+            field,
+            "surrounding_whitespace",
+            text!(
+                "must not start or end with white space",
+                "no debe empezar ni terminar con espacios en blanco"
+            ),
+        )
+    });
 }
 
 /// A text without control characters (PostgreSQL cannot store a NUL at all).
@@ -190,18 +350,9 @@ pub fn no_control_characters(field: &str, value: &str, errors: &mut Vec<FieldErr
     }
 }
 
-/// An e-mail address of a plausible shape.
+/// An e-mail address of a plausible shape ([`EMAIL_PATTERN`]), at most 254 characters.
 pub fn email(field: &str, value: &str, errors: &mut Vec<FieldError>) {
-    let ok = value.len() <= 254
-        && value.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !value.chars().any(|c| c.is_whitespace() || c.is_control())
-                && !domain.contains('@')
-        });
-    if !ok {
+    if !(value.chars().count() <= 254 && EMAIL.is_match(value)) {
         errors.push(FieldError::new(
             field,
             "invalid_format",
@@ -213,15 +364,9 @@ pub fn email(field: &str, value: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
-/// A phone number: `+`, digits, spaces, hyphens, dots and parentheses.
+/// A phone number ([`PHONE_PATTERN`]), at most 40 characters.
 pub fn phone(field: &str, value: &str, errors: &mut Vec<FieldError>) {
-    let digits = value.bytes().filter(u8::is_ascii_digit).count();
-    let ok = (4..=20).contains(&digits)
-        && value.len() <= 40
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b' ' | b'-' | b'.' | b'(' | b')'));
-    if !ok {
+    if !(value.len() <= 40 && PHONE.is_match(value)) {
         errors.push(FieldError::new(
             field,
             "invalid_format",
@@ -233,18 +378,9 @@ pub fn phone(field: &str, value: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
-/// An absolute http(s) URL.
+/// An absolute http(s) URL ([`URL_PATTERN`]), at most 500 characters.
 pub fn url(field: &str, value: &str, errors: &mut Vec<FieldError>) {
-    let rest = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"));
-    let ok = value.len() <= 500
-        && rest.is_some_and(|r| {
-            let host = r.split(['/', '?', '#']).next().unwrap_or("");
-            !host.is_empty() && host.contains('.')
-        })
-        && !value.chars().any(|c| c.is_whitespace() || c.is_control());
-    if !ok {
+    if !(value.chars().count() <= 500 && URL.is_match(value)) {
         errors.push(FieldError::new(
             field,
             "invalid_format",
@@ -256,6 +392,43 @@ pub fn url(field: &str, value: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
+/// Serde's derives read a struct from a JSON array too (its fields by position), which
+/// no schema of the document allows (`"contacts": [null, null]` was taken as contacts).
+/// For a type whose derives carry `#[serde(remote = "Self")]`, this gives the
+/// `Deserialize` that takes a JSON object only (and, with `serialize`, the derived
+/// `Serialize` back): anything else is a 422 naming the field.
+macro_rules! object_only {
+    ($ty:ty) => {
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+                struct Only;
+                impl<'de> serde::de::Visitor<'de> for Only {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("an object")
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        map: A,
+                    ) -> Result<$ty, A::Error> {
+                        <$ty>::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    }
+                }
+                de.deserialize_map(Only)
+            }
+        }
+    };
+    ($ty:ty, serialize) => {
+        $crate::core::validate::object_only!($ty);
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                <$ty>::serialize(self, s)
+            }
+        }
+    };
+}
+pub(crate) use object_only;
+
 /// The error list as a result: 422 when any field is at fault.
 pub fn finish(errors: Vec<FieldError>) -> Result<(), ApiError> {
     if errors.is_empty() {
@@ -263,6 +436,37 @@ pub fn finish(errors: Vec<FieldError>) -> Result<(), ApiError> {
     } else {
         Err(ApiError::validation(errors))
     }
+}
+
+/// An integer as JSON Schema counts them: any number without a fraction (`34.0` is one,
+/// as the document's `integer` allows), read as an `i64`; a fraction or a number beyond
+/// `i64` is refused. Use with `#[serde(deserialize_with = "integer")]`.
+pub fn integer<'de, D: Deserializer<'de>>(de: D) -> Result<i64, D::Error> {
+    whole(serde_json::Number::deserialize(de)?)
+}
+
+/// [`integer`] for an optional field (`null` is `None`); with `#[serde(default)]`.
+pub fn optional_integer<'de, D: Deserializer<'de>>(de: D) -> Result<Option<i64>, D::Error> {
+    Option::<serde_json::Number>::deserialize(de)?
+        .map(whole)
+        .transpose()
+}
+
+fn whole<E: serde::de::Error>(n: serde_json::Number) -> Result<i64, E> {
+    // 2^63 as f64: the first value beyond i64::MAX.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    n.as_i64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= -LIMIT && *f < LIMIT)
+                .map(|f| f as i64)
+        })
+        .ok_or_else(|| {
+            E::invalid_type(
+                serde::de::Unexpected::Other(&format!("number {n}")),
+                &"an integer",
+            )
+        })
 }
 
 /// For PATCH bodies: tells an absent field (`None`) from an explicit `null`
@@ -328,6 +532,96 @@ mod tests {
 
     const A: &str = "0b5c7a3e-7d0e-4f6b-9a57-2d1f0e8c9b11";
     const B: &str = "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
+
+    #[test]
+    fn free_text_is_what_its_pattern_says() {
+        let ok = |v: &str| {
+            let mut e = Vec::new();
+            line("f", v, 10, &mut e);
+            e.is_empty()
+        };
+        for good in [
+            "a",
+            "Lima",
+            "a b",
+            "São Paulo",
+            "x\u{200B}y",
+            "😀",
+            "0123456789",
+        ] {
+            assert!(ok(good) && is_line(good, 10), "{good:?} was refused");
+        }
+        for bad in [
+            "",
+            " ",
+            " a",
+            "a ",
+            "a\n",
+            "\ta",
+            "a\u{a0}",
+            "\u{3000}a",
+            "a\u{0}b",
+            "a\u{85}b",
+            "a\u{9f}",
+            "01234567890",
+        ] {
+            assert!(!ok(bad) && !is_line(bad, 10), "{bad:?} was taken");
+        }
+        assert!(is_text("a\n\tb\r\nc", 10));
+        for bad in ["a\n", "\na", "a\u{b}b", "a\u{c}b", "a\u{0}b"] {
+            assert!(!is_text(bad, 10), "{bad:?} was taken");
+        }
+        // The white space of the pattern is char::is_whitespace's, no more, no less.
+        for c in (0..=0x3000u32).filter_map(char::from_u32) {
+            let s = format!("{c}a");
+            assert_eq!(
+                is_line(&s, 10),
+                !c.is_whitespace() && !c.is_control(),
+                "U+{:04X}",
+                c as u32
+            );
+        }
+    }
+
+    #[test]
+    fn contacts_are_what_their_patterns_say() {
+        let check = |f: fn(&str, &str, &mut Vec<FieldError>), v: &str| {
+            let mut e = Vec::new();
+            f("f", v, &mut e);
+            e.is_empty()
+        };
+        assert!(check(email, "a@b.org") && check(email, "a.b+c@x.y.z"));
+        for bad in [
+            "a@b",
+            "@b.org",
+            "a@.b",
+            "a@b.",
+            "a b@c.org",
+            "a@b@c.org",
+            "a@b.org\n",
+        ] {
+            assert!(!check(email, bad), "{bad:?}");
+        }
+        assert!(check(phone, "+51 1 611 2000") && check(phone, "(01) 234-5678"));
+        for bad in [
+            "123",
+            "+51 1 611 2000 ext",
+            "1234\n",
+            "123456789012345678901",
+        ] {
+            assert!(!check(phone, bad), "{bad:?}");
+        }
+        assert!(check(url, "https://www.oas.org/en?x=1#y") && check(url, "http://a.b"));
+        for bad in [
+            "ftp://a.b",
+            "https://ab",
+            "https://a .b",
+            "https://a.b/\n",
+            "https://",
+        ] {
+            assert!(!check(url, bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn a_uuid_list_takes_what_its_pattern_allows() {

@@ -335,7 +335,7 @@ async fn patch_needs_if_match_and_rejects_read_only_fields() {
         .patch(
             &path,
             Some(&tag),
-            &json!({"person_name": " Ana María Quispe ", "email": null, "ends_on": "2026-12-31"}),
+            &json!({"person_name": "Ana María Quispe", "email": null, "ends_on": "2026-12-31"}),
         )
         .await;
     assert_eq!(res.status, 200, "{}", res.text());

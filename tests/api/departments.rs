@@ -298,8 +298,16 @@ async fn code_name_and_kind_are_validated() {
         assert_eq!(p["errors"][0]["code"], code, "{case}: {p}");
     }
     assert_eq!(count(&app).await, 0);
-    // At most 16 characters is fine, and the code is trimmed.
-    let d = create(&app, &set("code", json!(format!(" {} ", "A".repeat(16))))).await;
+    // At most 16 characters is fine; white space around the code is not (nothing is
+    // trimmed).
+    let res = app
+        .post(
+            "/v1/departments",
+            &set("code", json!(format!(" {} ", "A".repeat(16)))),
+        )
+        .await;
+    assert_eq!(res.problem_fields(), vec!["code"], "{}", res.text());
+    let d = create(&app, &set("code", json!("A".repeat(16)))).await;
     assert_eq!(d["code"], "A".repeat(16));
 }
 

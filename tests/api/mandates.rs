@@ -18,7 +18,10 @@ fn mandate(reference: &str, adopted_on: &str) -> Value {
         "reference": reference,
         "adopted_on": adopted_on,
         "pillar": "democracy",
-        "title": {"en": format!("Mandate {reference}"), "es": format!("Mandato {reference}")},
+        "title": {
+            "en": format!("Mandate {reference}").trim(),
+            "es": format!("Mandato {reference}").trim()
+        },
         "summary": {"en": "What it asks for."}
     })
 }
@@ -338,14 +341,15 @@ async fn the_reference_is_unique() {
         .await;
     res.problem(409, "duplicate");
     assert_eq!(res.problem_fields(), vec!["reference"]);
-    // Surrounding blanks do not make another reference.
+    // Surrounding blanks make no reference at all (nothing is trimmed).
     let res = app
         .post(
             "/v1/mandates",
             &mandate("  AG/RES. 2976 (LII-O/22) ", "2022-06-01"),
         )
         .await;
-    res.problem(409, "duplicate");
+    res.problem(422, "validation-failed");
+    assert_eq!(res.problem_fields(), vec!["reference"]);
     let other = create(&app, "AG/RES. 2977 (LII-O/22)", "2022-10-07").await;
     let res = patch(
         &app,
@@ -725,6 +729,14 @@ async fn assigning_a_mandate_to_an_office() {
         .post(
             &path,
             &json!({"office_id": office("OGSMS-PE"), "due_on": "2030-06-30", "progress_notes": "  "}),
+        )
+        .await;
+    // Blank notes are refused (nothing is trimmed): absent or null is how to have none.
+    assert_eq!(res.problem_fields(), ["progress_notes"], "{}", res.text());
+    let res = app
+        .post(
+            &path,
+            &json!({"office_id": office("OGSMS-PE"), "due_on": "2030-06-30", "progress_notes": null}),
         )
         .await;
     assert_eq!(res.status, 201, "{}", res.text());

@@ -98,10 +98,13 @@ async fn create_derives_the_period_dates_and_records_the_author() {
         304
     );
 
-    // Quarters, leap years, a lower-case q.
+    // Quarters, leap years (a lower-case q is refused, as the schema's pattern says).
+    post_as(&app, &p, &report("2026-q4"), None)
+        .await
+        .problem(422, "validation-failed");
     for (period, normalized, start, end) in [
         ("2026-Q1", "2026-Q1", "2026-01-01", "2026-03-31"),
-        ("2026-q4", "2026-Q4", "2026-10-01", "2026-12-31"),
+        ("2026-Q4", "2026-Q4", "2026-10-01", "2026-12-31"),
         ("2024-02", "2024-02", "2024-02-01", "2024-02-29"),
         ("2025-12", "2025-12", "2025-12-01", "2025-12-31"),
     ] {

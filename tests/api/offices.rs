@@ -191,8 +191,10 @@ async fn get_of_an_unknown_office_is_404() {
 }
 
 #[actix_web::test]
-async fn create_trims_text_and_blanks_become_null() {
+async fn text_is_taken_as_sent_and_surrounding_blanks_are_refused() {
     let app = TestApp::new().await;
+    // What the schema refuses (white space around a text, a blank, an empty string for
+    // an optional one) the service refuses too, naming each field: nothing is trimmed.
     let body = json!({
         "code": "  OGSMS-T1 ",
         "kind": "country_office",
@@ -203,15 +205,40 @@ async fn create_trims_text_and_blanks_become_null() {
         "contacts": {"email": "", "phone": "  ", "website": " https://www.oas.org "},
         "opened_on": "1990-05-01"
     });
+    let res = app.post("/v1/offices", &body).await;
+    res.problem(422, "validation-failed");
+    let mut fields = res.problem_fields();
+    fields.sort();
+    assert_eq!(
+        fields,
+        vec![
+            "address",
+            "city",
+            "code",
+            "contacts.email",
+            "contacts.phone",
+            "contacts.website",
+            "member_state",
+            "name.en"
+        ]
+    );
+    let body = json!({
+        "code": "OGSMS-T1",
+        "kind": "country_office",
+        "member_state": "PE",
+        "name": {"en": "Office in Peru"},
+        "city": "Lima",
+        "address": null,
+        "contacts": {"email": null, "phone": "+51 1 611 2000", "website": "https://www.oas.org"},
+        "opened_on": "1990-05-01"
+    });
     let office = create_body(&app, &body).await.json();
-    assert_eq!(office["code"], "OGSMS-T1");
-    assert_eq!(office["member_state"], "PE");
     assert_eq!(office["name"], json!({"en": "Office in Peru"}));
     assert_eq!(office["city"], "Lima");
     assert!(office["address"].is_null(), "{office}");
     assert_eq!(
         office["contacts"],
-        json!({"email": null, "phone": null, "website": "https://www.oas.org"})
+        json!({"email": null, "phone": "+51 1 611 2000", "website": "https://www.oas.org"})
     );
 
     // Without contacts and address at all.
@@ -498,11 +525,11 @@ async fn a_duplicate_code_is_409_naming_code() {
     let p = res.problem(409, "duplicate");
     assert_eq!(res.problem_fields(), vec!["code"], "{p}");
     assert_eq!(p["errors"][0]["code"], "duplicate");
-    // The code is trimmed before it is compared.
+    // A code with white space around it is no code at all (nothing is trimmed).
     let res = app
         .post("/v1/offices", &new_office(" OGSMS-T1 ", "CO"))
         .await;
-    res.problem(409, "duplicate");
+    res.problem(422, "validation-failed");
     assert_eq!(app.collect("/v1/offices").await.len(), 1);
 }
 

@@ -167,7 +167,7 @@ async fn create_returns_201_with_location_etag_and_links() {
     let lead = insert_agency(&app, "Jurado Nacional de Elecciones", "active");
     let partner = insert_agency(&app, "Transparencia", "active");
     let mut body = new_project("PE-DEM-2026-01");
-    body["description"] = json!({"es": "  Observación electoral  "});
+    body["description"] = json!({"es": "Observación electoral"});
     body["funding_source"] = json!("specific_fund");
     body["donor"] = json!("Government of Canada");
     body["donor_agreement"] = json!("CAN-2026-07");

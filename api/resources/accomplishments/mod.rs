@@ -24,7 +24,9 @@ use crate::core::enums::string_enum;
 use crate::core::error::{ApiError, FieldError};
 use crate::core::http::{IfMatch, JsonBody, Tagged, from_value};
 use crate::core::i18n::text;
-use crate::core::localized::{DEFAULT_MAX_CHARS, LocalizedText};
+use crate::core::localized::{
+    DEFAULT_MAX_CHARS, LocalizedText, LocalizedText500, LocalizedText10000,
+};
 use crate::core::pagination::keyset;
 use crate::core::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::core::validate;
@@ -84,7 +86,7 @@ pub const CONSTRAINTS: &[Constraint] = &[
 inventory::submit! { crate::db::Constraints(CONSTRAINTS) }
 
 /// Most characters of an item's text, per language.
-pub const TEXT_MAX_CHARS: usize = 10_000;
+pub const TEXT_MAX_CHARS: usize = LocalizedText10000::MAX_CHARS;
 /// Most links of each kind.
 const MAX_LINKS: usize = 50;
 
@@ -227,11 +229,13 @@ impl Links {
 pub struct NewAccomplishment {
     /// The office it is about; an office's people write only their own office's.
     pub office_id: Uuid,
-    /// Not more than a year ahead (an event announced in advance).
+    /// Not more than a year ahead (an event announced in advance), not before
+    /// 1948-04-30 (the OAS Charter).
     pub occurred_on: NaiveDate,
     pub kind: AccomplishmentKind,
+    #[schema(value_type = LocalizedText500)]
     pub title: LocalizedText,
-    /// At most 10,000 characters per language.
+    #[schema(value_type = LocalizedText10000)]
     pub text: LocalizedText,
     /// Projects of the same office, at most 50.
     #[serde(default)]
@@ -251,15 +255,20 @@ pub struct NewAccomplishment {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct AccomplishmentPatch {
+    /// Not more than a year ahead, not before 1948-04-30.
+    #[schema(nullable = false)]
     pub occurred_on: Option<NaiveDate>,
+    #[schema(value_type = AccomplishmentKind, required = false)]
     pub kind: Option<AccomplishmentKind>,
+    #[schema(value_type = LocalizedText500, required = false)]
     pub title: Option<LocalizedText>,
+    #[schema(value_type = LocalizedText10000, required = false)]
     pub text: Option<LocalizedText>,
-    #[schema(max_items = 50)]
+    #[schema(nullable = false, max_items = 50)]
     pub project_ids: Option<Vec<Uuid>>,
-    #[schema(max_items = 50)]
+    #[schema(nullable = false, max_items = 50)]
     pub mandate_ids: Option<Vec<Uuid>>,
-    #[schema(max_items = 50)]
+    #[schema(nullable = false, max_items = 50)]
     pub agency_ids: Option<Vec<Uuid>>,
 }
 
@@ -724,8 +733,8 @@ pub async fn create_accomplishment(
         office_id: new.office_id,
         occurred_on: new.occurred_on,
         kind: new.kind,
-        title: new.title.trimmed(),
-        text: new.text.trimmed(),
+        title: new.title,
+        text: new.text,
         status: AccomplishmentStatus::Draft,
         return_reason: None,
         project_ids: new.project_ids,
@@ -879,10 +888,10 @@ pub async fn update_accomplishment(
                 next.kind = v;
             }
             if let Some(v) = patch.title {
-                next.title = v.trimmed();
+                next.title = v;
             }
             if let Some(v) = patch.text {
-                next.text = v.trimmed();
+                next.text = v;
             }
             if let Some(v) = patch.project_ids {
                 next.project_ids = v;
@@ -1128,6 +1137,7 @@ pub async fn publish_accomplishment(
 #[serde(deny_unknown_fields)]
 pub struct ReturnRequest {
     /// What to change, at most 2000 characters.
+    #[schema(pattern = "<line>", max_length = 2000)]
     pub reason: String,
 }
 
@@ -1164,7 +1174,7 @@ pub async fn return_accomplishment(
     body: JsonBody<ReturnRequest>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let reason = Some(body.0.reason.trim().to_owned()).filter(|r| !r.is_empty());
+    let reason = Some(body.0.reason);
     transition(&state, &caller, id.into_inner(), Step::Return, reason, &req).await
 }
 

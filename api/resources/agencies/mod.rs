@@ -19,7 +19,7 @@ use crate::core::enums::string_enum;
 use crate::core::error::{ApiError, FieldError};
 use crate::core::http::{IfMatch, JsonBody, Tagged, from_value};
 use crate::core::i18n::text;
-use crate::core::localized::LocalizedText;
+use crate::core::localized::{LocalizedText, LocalizedText300};
 use crate::core::pagination::keyset;
 use crate::core::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::core::validate::{self, nullable};
@@ -28,8 +28,8 @@ use crate::db::schema::{executing_agencies, project_agencies};
 use crate::db::{Constraint, Meaning};
 use crate::formats::page_type;
 use crate::resources::shared::{
-    Contacts, ContactsPatch, blank_to_none, delete_error, localized_sql, param_search,
-    search_condition, still_referenced, trim_contacts,
+    Contacts, ContactsPatch, MemberStateCode, check_member_state, delete_error, localized_sql,
+    param_search, search_condition, still_referenced,
 };
 use crate::state::AppState;
 
@@ -149,21 +149,26 @@ impl From<AgencyRow> for ExecutingAgency {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewExecutingAgency {
+    #[schema(value_type = LocalizedText300)]
     pub name: LocalizedText,
     #[serde(default)]
-    #[schema(example = "APCI")]
+    #[schema(example = "APCI", pattern = "<line>", max_length = 30)]
     pub acronym: Option<String>,
     /// ISO 3166-1 alpha-2 code of an OAS member state.
-    #[schema(example = "PE")]
+    #[schema(value_type = MemberStateCode)]
     pub member_state: String,
     pub kind: AgencyKind,
     /// Unique within the member state.
-    #[schema(example = "20504915523")]
+    #[schema(example = "20504915523", pattern = "<line>", max_length = 64)]
     pub registration_number: String,
     /// Optional IATI organisation identifier, e.g. `PE-RUC-20504915523` (the prefix from
     /// IATI's OrganisationRegistrationAgency codelist); unique.
     #[serde(default)]
-    #[schema(example = "PE-RUC-20504915523")]
+    #[schema(
+        example = "PE-RUC-20504915523",
+        pattern = "<org_identifier>",
+        max_length = 100
+    )]
     pub org_identifier: Option<String>,
     #[serde(default)]
     pub contacts: Option<Contacts>,
@@ -175,16 +180,21 @@ pub struct NewExecutingAgency {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutingAgencyPatch {
+    #[schema(value_type = LocalizedText300, required = false)]
     pub name: Option<LocalizedText>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "<line>", max_length = 30)]
     pub acronym: Option<Option<String>>,
+    #[schema(value_type = MemberStateCode, required = false)]
     pub member_state: Option<String>,
+    #[schema(value_type = AgencyKind, required = false)]
     pub kind: Option<AgencyKind>,
+    #[schema(nullable = false, pattern = "<line>", max_length = 64)]
     pub registration_number: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "<org_identifier>", max_length = 100)]
     pub org_identifier: Option<Option<String>>,
+    #[schema(value_type = ContactsPatch, required = false)]
     pub contacts: Option<ContactsPatch>,
 }
 
@@ -192,20 +202,12 @@ const READ_ONLY: &[&str] = &["id", "status", "created_at", "updated_at"];
 
 fn validate_agency(a: &ExecutingAgency) -> Result<(), ApiError> {
     let mut errors = Vec::new();
-    a.name.validate("name", 300, &mut errors);
+    a.name
+        .validate("name", LocalizedText300::MAX_CHARS, &mut errors);
     if let Some(v) = &a.acronym {
         validate::line("acronym", v, 30, &mut errors);
     }
-    if !validate::is_alpha2(&a.member_state) {
-        errors.push(FieldError::new(
-            "member_state",
-            "invalid_format",
-            text!(
-                "must be an ISO 3166-1 alpha-2 code",
-                "debe ser un código ISO 3166-1 alfa-2"
-            ),
-        ));
-    }
+    check_member_state("member_state", &a.member_state, &mut errors);
     validate::line(
         "registration_number",
         &a.registration_number,
@@ -465,13 +467,13 @@ pub async fn create_agency(
     let now = Utc::now();
     let agency = ExecutingAgency {
         id: Uuid::now_v7(),
-        name: new.name.trimmed(),
-        acronym: blank_to_none(new.acronym),
-        member_state: new.member_state.trim().to_owned(),
+        name: new.name,
+        acronym: new.acronym,
+        member_state: new.member_state,
         kind: new.kind,
-        registration_number: new.registration_number.trim().to_owned(),
-        org_identifier: blank_to_none(new.org_identifier),
-        contacts: new.contacts.map(trim_contacts).unwrap_or_default(),
+        registration_number: new.registration_number,
+        org_identifier: new.org_identifier,
+        contacts: new.contacts.unwrap_or_default(),
         status: AgencyStatus::Active,
         created_at: now,
         updated_at: now,
@@ -569,32 +571,32 @@ pub async fn update_agency(
             let patch: ExecutingAgencyPatch = from_value(body.0.clone())?;
             let mut next = current;
             if let Some(v) = patch.name {
-                next.name = v.trimmed();
+                next.name = v;
             }
             if let Some(v) = patch.acronym {
-                next.acronym = blank_to_none(v);
+                next.acronym = v;
             }
             if let Some(v) = patch.member_state {
-                next.member_state = v.trim().to_owned();
+                next.member_state = v;
             }
             if let Some(v) = patch.kind {
                 next.kind = v;
             }
             if let Some(v) = patch.registration_number {
-                next.registration_number = v.trim().to_owned();
+                next.registration_number = v;
             }
             if let Some(v) = patch.org_identifier {
-                next.org_identifier = blank_to_none(v);
+                next.org_identifier = v;
             }
             if let Some(c) = patch.contacts {
                 if let Some(v) = c.email {
-                    next.contacts.email = blank_to_none(v);
+                    next.contacts.email = v;
                 }
                 if let Some(v) = c.phone {
-                    next.contacts.phone = blank_to_none(v);
+                    next.contacts.phone = v;
                 }
                 if let Some(v) = c.website {
-                    next.contacts.website = blank_to_none(v);
+                    next.contacts.website = v;
                 }
             }
             validate_agency(&next)?;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{AssetCondition, AssetStatus, blank_to_none, office_status};
+use super::{AssetCondition, AssetStatus, office_status};
 use crate::auth::Caller;
 use crate::core::enums::string_enum;
 use crate::core::error::{ApiError, FieldError};
@@ -320,7 +320,8 @@ pub struct NewAssetCount {
     #[serde(default)]
     #[schema(
         example = "Yearly physical count 2026",
-        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+        pattern = "<line>",
+        max_length = 1000
     )]
     pub note: Option<String>,
 }
@@ -332,13 +333,13 @@ pub struct CountItemResult {
     pub result: AssetCountOutcome,
     /// Where it was found (only with `found`).
     #[serde(default)]
-    #[schema(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(pattern = "<line>", max_length = 200)]
     pub location: Option<String>,
     /// The condition it was found in (only with `found`).
     #[serde(default)]
     pub condition: Option<AssetCondition>,
     #[serde(default)]
-    #[schema(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(pattern = "<line>", max_length = 1000)]
     pub note: Option<String>,
 }
 
@@ -535,7 +536,7 @@ pub async fn open_count(
                     text!("must not be after today", "no puede ser posterior a hoy"),
                 ));
             }
-            let note = blank_to_none(new.note.clone());
+            let note = new.note.clone();
             if let Some(n) = &note {
                 validate::line("note", n, 1000, &mut errors);
             }
@@ -672,8 +673,8 @@ pub async fn record_count_item(
             };
             if_match.check_if_present(&Tagged::new(&current).etag)?;
             let mut errors = Vec::new();
-            let location = blank_to_none(new.location.clone());
-            let note = blank_to_none(new.note.clone());
+            let location = new.location.clone();
+            let note = new.note.clone();
             match new.result {
                 AssetCountOutcome::Missing => {
                     let only_found = |f: &str| {

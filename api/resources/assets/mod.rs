@@ -235,6 +235,7 @@ impl From<AssetRow> for Asset {
 
 /// A new asset of the office.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"tag_number": "OAS-PE-0931", "category": "it_equipment", "description": "Laptop Dell Latitude 5440", "acquired_on": "2025-01-02", "cost": {"amount": "1100.00", "currency": "USD"}}))]
 #[serde(deny_unknown_fields)]
 pub struct NewAsset {
     /// Unique across the organisation: 2 to 40 upper-case letters, digits or hyphens.
@@ -243,7 +244,8 @@ pub struct NewAsset {
     pub category: AssetCategory,
     #[schema(
         example = "Laptop Dell Latitude 5440",
-        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+        pattern = "<line>",
+        max_length = 500
     )]
     pub description: String,
     pub acquired_on: NaiveDate,
@@ -258,27 +260,32 @@ pub struct NewAsset {
     #[serde(default)]
     pub custodian_id: Option<Uuid>,
     #[serde(default)]
-    #[schema(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(pattern = "<line>", max_length = 200)]
     pub location: Option<String>,
     /// Default `new`.
     #[serde(default)]
     pub condition: Option<AssetCondition>,
-    /// `in_use`, `in_storage` or `under_repair`; default `in_use`.
+    /// Default `in_use`.
     #[serde(default)]
+    #[schema(value_type = Option<SettableAssetStatus>)]
     pub status: Option<AssetStatus>,
 }
 
 /// Changes to an asset (JSON merge patch: an absent field is unchanged, `null` clears an
 /// optional one). The office changes by a transfer, `disposed` by a disposal.
 #[derive(Deserialize, ToSchema, Default)]
+#[schema(example = json!({"location": "Storage room 2"}))]
 #[serde(deny_unknown_fields)]
 pub struct AssetPatch {
-    #[schema(pattern = "^[A-Z0-9][A-Z0-9-]{1,39}$")]
+    #[schema(nullable = false, pattern = "^[A-Z0-9][A-Z0-9-]{1,39}$")]
     pub tag_number: Option<String>,
+    #[schema(value_type = AssetCategory, required = false)]
     pub category: Option<AssetCategory>,
-    #[schema(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(nullable = false, pattern = "<line>", max_length = 500)]
     pub description: Option<String>,
+    #[schema(nullable = false)]
     pub acquired_on: Option<NaiveDate>,
+    #[schema(value_type = MonetaryAmount, required = false)]
     pub cost: Option<MonetaryAmount>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Uuid>)]
@@ -290,15 +297,17 @@ pub struct AssetPatch {
     #[schema(value_type = Option<Uuid>)]
     pub custodian_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(value_type = Option<String>, pattern = "<line>", max_length = 200)]
     pub location: Option<Option<String>>,
+    #[schema(value_type = AssetCondition, required = false)]
     pub condition: Option<AssetCondition>,
-    /// `in_use`, `in_storage` or `under_repair`.
+    #[schema(value_type = SettableAssetStatus, required = false)]
     pub status: Option<AssetStatus>,
 }
 
 /// Disposing of an asset: it leaves the inventory, its record stays.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"disposed_on": "2026-12-01", "reason": "scrapped", "note": "Beyond repair"}))]
 #[serde(deny_unknown_fields)]
 pub struct NewDisposal {
     /// Not before `acquired_on`, not after today.
@@ -308,11 +317,42 @@ pub struct NewDisposal {
     #[serde(default)]
     pub proceeds: Option<MonetaryAmount>,
     #[serde(default)]
-    #[schema(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(pattern = "<line>", max_length = 1000)]
     pub note: Option<String>,
 }
 
 const READ_ONLY: &[&str] = &["id", "office_id", "disposal", "created_at", "updated_at"];
+
+/// Schema-only type of the statuses an office sets by hand: `in_use`, `in_storage` or
+/// `under_repair` (transfers and disposals have their own operations), what
+/// [`settable_status`] takes.
+pub struct SettableAssetStatus;
+
+impl utoipa::PartialSchema for SettableAssetStatus {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "`in_use`, `in_storage` or `under_repair` (an asset is transferred and \
+                 disposed of by operations of their own).",
+            ))
+            .enum_values(Some(
+                [
+                    AssetStatus::InUse,
+                    AssetStatus::InStorage,
+                    AssetStatus::UnderRepair,
+                ]
+                .map(|s| s.as_str()),
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for SettableAssetStatus {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("SettableAssetStatus")
+    }
+}
 
 /// The statuses an office sets by hand (the others have their own operations).
 fn settable_status(field: &str, s: AssetStatus, errors: &mut Vec<FieldError>) {
@@ -326,10 +366,6 @@ fn settable_status(field: &str, s: AssetStatus, errors: &mut Vec<FieldError>) {
             ),
         ));
     }
-}
-
-pub(crate) fn blank_to_none(v: Option<String>) -> Option<String> {
-    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
 fn validate_fields(a: &Asset, errors: &mut Vec<FieldError>) {
@@ -770,15 +806,15 @@ pub async fn create_asset(
             let asset = Asset {
                 id: Uuid::now_v7(),
                 office_id,
-                tag_number: new.tag_number.trim().to_owned(),
+                tag_number: new.tag_number,
                 category: new.category,
-                description: new.description.trim().to_owned(),
+                description: new.description,
                 acquired_on: new.acquired_on,
                 cost: cost.unwrap_or(Money::usd(0)),
                 ledger_id: new.ledger_id,
                 entry_id: new.entry_id,
                 custodian_id: new.custodian_id,
-                location: blank_to_none(new.location),
+                location: new.location,
                 condition: new.condition.unwrap_or(AssetCondition::New),
                 status: asset_status,
                 disposal: None,
@@ -904,13 +940,13 @@ pub async fn update_asset(
             let mut next = current;
             let mut errors = Vec::new();
             if let Some(v) = patch.tag_number {
-                next.tag_number = v.trim().to_owned();
+                next.tag_number = v;
             }
             if let Some(v) = patch.category {
                 next.category = v;
             }
             if let Some(v) = patch.description {
-                next.description = v.trim().to_owned();
+                next.description = v;
             }
             if let Some(v) = patch.acquired_on {
                 next.acquired_on = v;
@@ -930,7 +966,7 @@ pub async fn update_asset(
                 next.custodian_id = v;
             }
             if let Some(v) = patch.location {
-                next.location = blank_to_none(v);
+                next.location = v;
             }
             if let Some(v) = patch.condition {
                 next.condition = v;
@@ -1088,7 +1124,7 @@ pub async fn dispose_asset(
                     text!("must not be after today", "no puede ser posterior a hoy"),
                 ));
             }
-            let note = blank_to_none(new.note.clone());
+            let note = new.note.clone();
             if let Some(n) = &note {
                 validate::line("note", n, 1000, &mut errors);
             }

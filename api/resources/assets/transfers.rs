@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{Asset, AssetRow, AssetStatus, blank_to_none, check_custodian, load, must_be_held};
+use super::{Asset, AssetRow, AssetStatus, check_custodian, load, must_be_held};
 use crate::auth::Caller;
 use crate::core::error::{ApiError, FieldError};
 use crate::core::http::{IfMatch, JsonBody, Tagged};
@@ -94,20 +94,21 @@ impl TransferRow {
 
 /// Transferring an asset to another office.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"to_office_id": "0b5c7a3e-7d0e-4f6b-9a57-2d1f0e8c9b11", "transferred_on": "2026-12-01", "reason": "Needed for the electoral mission"}))]
 #[serde(deny_unknown_fields)]
 pub struct NewAssetTransfer {
     /// An open office other than the one that holds the asset.
     pub to_office_id: Uuid,
     /// Not before the asset's acquisition or its last transfer, not after today.
     pub transferred_on: NaiveDate,
-    #[schema(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(pattern = "<line>", max_length = 1000)]
     pub reason: String,
     /// A current appointment of the receiving office, answerable for it there.
     #[serde(default)]
     pub custodian_id: Option<Uuid>,
     /// Where it will be in the receiving office.
     #[serde(default)]
-    #[schema(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(pattern = "<line>", max_length = 200)]
     pub location: Option<String>,
 }
 
@@ -159,9 +160,9 @@ pub async fn transfer_asset(
             caller.may_write_assets(office_id)?;
             if_match.check_if_present(&Tagged::new(&current).etag)?;
             let mut errors = Vec::new();
-            let reason = new.reason.trim().to_owned();
+            let reason = new.reason;
             validate::line("reason", &reason, 1000, &mut errors);
-            let location = blank_to_none(new.location.clone());
+            let location = new.location.clone();
             if let Some(l) = &location {
                 validate::line("location", l, 200, &mut errors);
             }

@@ -14,7 +14,7 @@ use crate::core::enums::string_enum;
 use crate::core::error::{ApiError, FieldError};
 use crate::core::http::{IfMatch, JsonBody, Tagged, from_value};
 use crate::core::i18n::text;
-use crate::core::localized::LocalizedText;
+use crate::core::localized::{LocalizedText, LocalizedText300};
 use crate::core::pagination::keyset;
 use crate::core::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::core::validate::{self, nullable};
@@ -101,6 +101,7 @@ impl From<DepartmentRow> for Department {
 
 /// A new Secretariat or Department.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"code": "SPX", "kind": "secretariat", "name": {"en": "Secretariat for Planning"}}))]
 #[serde(deny_unknown_fields)]
 pub struct NewDepartment {
     /// Unique code: 2–16 upper-case letters, digits or hyphens.
@@ -110,6 +111,7 @@ pub struct NewDepartment {
     /// Required for a department: the id of its Secretariat. Absent for a Secretariat.
     #[serde(default)]
     pub parent_id: Option<Uuid>,
+    #[schema(value_type = LocalizedText300)]
     pub name: LocalizedText,
 }
 
@@ -117,12 +119,14 @@ pub struct NewDepartment {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DepartmentPatch {
-    #[schema(pattern = "^[A-Z0-9][A-Z0-9-]{1,15}$")]
+    #[schema(nullable = false, pattern = "^[A-Z0-9][A-Z0-9-]{1,15}$")]
     pub code: Option<String>,
+    #[schema(value_type = LocalizedText300, required = false)]
     pub name: Option<LocalizedText>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Uuid>)]
     pub parent_id: Option<Option<Uuid>>,
+    #[schema(value_type = DepartmentStatus, required = false)]
     pub status: Option<DepartmentStatus>,
 }
 
@@ -137,7 +141,8 @@ async fn validate_department(
 ) -> Result<(), ApiError> {
     let mut errors = Vec::new();
     validate::code("code", &d.code, 16, &mut errors);
-    d.name.validate("name", 300, &mut errors);
+    d.name
+        .validate("name", LocalizedText300::MAX_CHARS, &mut errors);
     match (d.kind, d.parent_id) {
         (DepartmentKind::Secretariat, Some(_)) => errors.push(FieldError::new(
             "parent_id",
@@ -400,10 +405,10 @@ pub async fn create_department(
     let now = Utc::now();
     let department = Department {
         id: Uuid::now_v7(),
-        code: new.code.trim().to_owned(),
+        code: new.code,
         kind: new.kind,
         parent_id: new.parent_id,
-        name: new.name.trimmed(),
+        name: new.name,
         status: DepartmentStatus::Active,
         created_at: now,
         updated_at: now,
@@ -488,10 +493,10 @@ pub async fn update_department(
             let old_parent = current.parent_id;
             let mut next = current;
             if let Some(v) = patch.code {
-                next.code = v.trim().to_owned();
+                next.code = v;
             }
             if let Some(v) = patch.name {
-                next.name = v.trimmed();
+                next.name = v;
             }
             if let Some(v) = patch.parent_id {
                 next.parent_id = v;

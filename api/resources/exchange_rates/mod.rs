@@ -76,11 +76,12 @@ impl From<RateRow> for ExchangeRate {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewExchangeRate {
-    #[schema(example = "PEN")]
+    #[schema(value_type = crate::core::money::RateCurrencyCode)]
     pub currency: String,
     pub effective_on: NaiveDate,
-    /// US dollars per unit: a positive decimal string, at most 12 decimals.
-    #[schema(example = "0.2671")]
+    /// US dollars per unit: a positive decimal string below 1,000,000, without leading
+    /// zeros, at most 12 decimals.
+    #[schema(example = "0.2671", pattern = "<rate>")]
     pub rate: String,
 }
 
@@ -242,7 +243,7 @@ pub async fn create_rate(
 ) -> Result<HttpResponse, ApiError> {
     caller.may_manage_finance()?;
     let new = body.0;
-    let currency = new.currency.trim().to_ascii_uppercase();
+    let currency = new.currency;
     let mut errors = Vec::new();
     if currency == "USD" {
         errors.push(FieldError::new(
@@ -263,14 +264,14 @@ pub async fn create_rate(
             ),
         ));
     }
-    let rate = money::parse_rate(new.rate.trim());
+    let rate = money::parse_rate(&new.rate);
     if rate.is_none() {
         errors.push(FieldError::new(
             "rate",
             "invalid",
             text!(
-                "must be a positive decimal string with at most 12 decimals",
-                "debe ser una cadena decimal positiva con hasta 12 decimales"
+                "must be a positive decimal string below 1000000, without leading zeros, with at most 12 decimals",
+                "debe ser una cadena decimal positiva menor que 1000000, sin ceros a la izquierda, con hasta 12 decimales"
             ),
         ));
     }

@@ -144,7 +144,10 @@ pub async fn reverse_entry(
     let new: NewReversal = crate::core::http::from_value(body.0.clone())?;
     let mut errors = Vec::new();
     if let Some(d) = &new.description {
-        validate::line("description", d.trim(), 1000, &mut errors);
+        validate::line("description", d, 1000, &mut errors);
+    }
+    if let Some(r) = &new.reference {
+        validate::line("reference", r, 100, &mut errors);
     }
     validate::finish(errors)?;
     post_idempotently(
@@ -210,12 +213,8 @@ pub(super) async fn reverse(
         entry_date,
         description: new
             .description
-            .map(|d| d.trim().to_owned())
             .unwrap_or_else(|| format!("Reversal of entry {seq}")),
-        reference: new
-            .reference
-            .map(|r| r.trim().to_owned())
-            .filter(|r| !r.is_empty()),
+        reference: new.reference,
         project_id: original.project_id,
         payee_agency_id: original.payee_agency_id,
         amount: Money::from_db(original.amount_minor, &original.currency),

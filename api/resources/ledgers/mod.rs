@@ -221,10 +221,11 @@ impl From<LedgerRow> for Ledger {
 #[serde(deny_unknown_fields)]
 pub struct NewLedger {
     pub office_id: Uuid,
-    #[schema(example = 2026)]
+    #[schema(example = 2026, minimum = 1948, maximum = 2200)]
     pub fiscal_year: i32,
     pub fund: Fund,
     /// Required for a specific or trust fund (the donor agreement), refused otherwise.
+    #[schema(pattern = "<line>", max_length = 64)]
     pub fund_code: Option<String>,
 }
 
@@ -459,10 +460,7 @@ pub async fn create_ledger(
 ) -> Result<HttpResponse, ApiError> {
     caller.may_manage_finance()?;
     let new = body.0;
-    let fund_code = new
-        .fund_code
-        .map(|c| c.trim().to_owned())
-        .filter(|c| !c.is_empty());
+    let fund_code = new.fund_code;
     let mut errors = Vec::new();
     if !(1948..=2200).contains(&new.fiscal_year) {
         errors.push(FieldError::new(

@@ -8,9 +8,12 @@ use crate::db::schema::executing_agencies;
 
 /// A new entry. (Reversals have their own operation.)
 #[derive(Deserialize, ToSchema, Serialize)]
+#[schema(example = json!({"kind": "allocation", "entry_date": "2026-03-02", "description": "Quarterly allocation", "amount": {"amount": "1250.50", "currency": "USD"}}))]
 #[serde(deny_unknown_fields)]
 pub struct NewEntry {
-    /// `allocation`, `expense`, `refund` or `adjustment`.
+    /// `allocation`, `expense`, `refund` or `adjustment` (a reversal has an operation of
+    /// its own).
+    #[schema(value_type = PostableEntryKind)]
     pub kind: EntryKind,
     /// Required for expenses and refunds; refused otherwise.
     pub category: Option<Category>,
@@ -18,14 +21,52 @@ pub struct NewEntry {
     pub direction: Option<Direction>,
     /// Within the ledger's fiscal year, after its closed periods.
     pub entry_date: NaiveDate,
-    #[schema(example = "Airfare Lima–Washington, electoral observation mission")]
+    #[schema(
+        example = "Airfare Lima–Washington, electoral observation mission",
+        pattern = "<line>",
+        max_length = 1000
+    )]
     pub description: String,
+    #[schema(pattern = "<line>", max_length = 100)]
     pub reference: Option<String>,
     /// A project of the ledger's office.
     pub project_id: Option<Uuid>,
     /// The executing agency paid.
     pub payee_agency_id: Option<Uuid>,
+    /// Greater than zero.
+    #[schema(value_type = crate::core::money::PositiveMonetaryAmount)]
     pub amount: MonetaryAmount,
+}
+
+/// Schema-only type of the kinds of entry `POST /v1/ledgers/{id}/entries` posts: every
+/// kind but `reversal`, which has an operation of its own.
+pub struct PostableEntryKind;
+
+impl utoipa::PartialSchema for PostableEntryKind {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "`allocation`, `expense`, `refund` or `adjustment` (a reversal is posted with \
+                 `POST /v1/ledgers/{id}/entries/{entry_id}/reversal`).",
+            ))
+            .enum_values(Some(
+                [
+                    EntryKind::Allocation,
+                    EntryKind::Expense,
+                    EntryKind::Refund,
+                    EntryKind::Adjustment,
+                ]
+                .map(|k| k.as_str()),
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PostableEntryKind {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("PostableEntryKind")
+    }
 }
 
 /// Reversing an entry.
@@ -35,7 +76,9 @@ pub struct NewReversal {
     /// Defaults to today.
     pub entry_date: Option<NaiveDate>,
     /// Defaults to "Reversal of entry N".
+    #[schema(pattern = "<line>", max_length = 1000)]
     pub description: Option<String>,
+    #[schema(pattern = "<line>", max_length = 100)]
     pub reference: Option<String>,
 }
 
@@ -141,13 +184,9 @@ pub(super) fn check_new_entry(new: &NewEntry) -> Result<Posting, ApiError> {
             1
         }
     };
-    let description = new.description.trim().to_owned();
+    let description = new.description.clone();
     validate::line("description", &description, 1000, &mut errors);
-    let reference = new
-        .reference
-        .as_ref()
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty());
+    let reference = new.reference.clone();
     if let Some(r) = &reference {
         validate::line("reference", r, 100, &mut errors);
     }

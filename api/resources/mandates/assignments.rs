@@ -48,6 +48,7 @@ impl From<AssignmentRow> for Assignment {
 
 /// Assigning a mandate to an office (created `assigned`).
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"office_id": "0b5c7a3e-7d0e-4f6b-9a57-2d1f0e8c9b11", "progress_notes": "Workshop planned"}))]
 #[serde(deny_unknown_fields)]
 pub struct NewAssignment {
     /// An open office; a mandate is assigned to an office once.
@@ -56,6 +57,7 @@ pub struct NewAssignment {
     #[serde(default)]
     pub due_on: Option<NaiveDate>,
     #[serde(default)]
+    #[schema(pattern = "<text>", max_length = 4000)]
     pub progress_notes: Option<String>,
 }
 
@@ -67,9 +69,10 @@ pub struct AssignmentPatch {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<NaiveDate>)]
     pub due_on: Option<Option<NaiveDate>>,
+    #[schema(value_type = AssignmentStatus, required = false)]
     pub status: Option<AssignmentStatus>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "<text>", max_length = 4000)]
     pub progress_notes: Option<Option<String>>,
 }
 
@@ -78,28 +81,7 @@ pub(super) const ASSIGNMENT_READ_ONLY: &[&str] =
 
 pub(super) fn validate_notes(notes: &Option<String>, errors: &mut Vec<FieldError>) {
     if let Some(n) = notes {
-        if n.chars().count() > 4000 {
-            errors.push(FieldError::new(
-                "progress_notes",
-                "too_long",
-                text!(
-                    "must be at most 4000 characters",
-                    "debe tener como máximo 4000 caracteres"
-                ),
-            ));
-        } else if n
-            .chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        {
-            errors.push(FieldError::new(
-                "progress_notes",
-                "control_characters",
-                text!(
-                    "must not contain control characters",
-                    "no debe contener caracteres de control"
-                ),
-            ));
-        }
+        validate::text("progress_notes", n, 4000, errors);
     }
 }
 
@@ -361,7 +343,7 @@ pub async fn create_assignment(
 ) -> Result<HttpResponse, ApiError> {
     let mandate_id = id.into_inner();
     let new = body.0;
-    let notes = blank_to_none(new.progress_notes);
+    let notes = new.progress_notes;
     let mut conn = state.pool.get().await?;
     let created = conn
         .transaction(async |conn| {
@@ -508,7 +490,7 @@ pub async fn update_assignment(
                 next.due_on = v;
             }
             if let Some(v) = patch.progress_notes {
-                next.progress_notes = blank_to_none(v);
+                next.progress_notes = v;
                 validate_notes(&next.progress_notes, &mut errors);
             }
             validate::finish(errors)?;

@@ -19,7 +19,7 @@ use crate::core::enums::string_enum;
 use crate::core::error::{ApiError, FieldError};
 use crate::core::http::{IfMatch, JsonBody, Tagged, from_value};
 use crate::core::i18n::text;
-use crate::core::localized::LocalizedText;
+use crate::core::localized::{LocalizedText, LocalizedText500, LocalizedText4000};
 use crate::core::pagination::keyset;
 use crate::core::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::core::validate::{self, nullable};
@@ -29,7 +29,7 @@ use crate::db::{Constraint, Meaning};
 use crate::formats::page_type;
 pub use crate::resources::shared::Pillar;
 use crate::resources::shared::{
-    blank_to_none, delete_error, localized_sql, param_search, search_condition, still_referenced,
+    delete_error, localized_sql, param_search, search_condition, still_referenced,
 };
 use crate::state::AppState;
 pub use reference::{
@@ -151,11 +151,16 @@ impl From<MandateRow> for Mandate {
 
 /// A new mandate.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"reference": "AG/RES. 2999 (LII-O/22)", "adopted_on": "2022-10-07", "pillar": "democracy", "title": {"en": "Strengthening democracy"}}))]
 #[serde(deny_unknown_fields)]
 pub struct NewMandate {
     /// The OAS citation: `AG/RES. 2976 (LII-O/22)`, `AG/DEC. 74 (XLIV-O/14)`,
     /// `CP/RES. 1234 (2345/22)`, `CIDI/RES. 123 (XX-O/15)`.
-    #[schema(example = "AG/RES. 2976 (LII-O/22)")]
+    #[schema(
+        example = "AG/RES. 2976 (LII-O/22)",
+        pattern = "<mandate_reference>",
+        max_length = 64
+    )]
     pub reference: String,
     /// Optional: derived from the reference, and a 422 when it disagrees.
     #[serde(default)]
@@ -166,8 +171,10 @@ pub struct NewMandate {
     /// Not in the future; in the year the reference names.
     pub adopted_on: NaiveDate,
     pub pillar: Pillar,
+    #[schema(value_type = LocalizedText500)]
     pub title: LocalizedText,
     #[serde(default)]
+    #[schema(value_type = Option<LocalizedText4000>)]
     pub summary: Option<LocalizedText>,
     /// Default `in_force`.
     #[serde(default)]
@@ -178,17 +185,26 @@ pub struct NewMandate {
 /// `summary`). `issuing_body` and `document_kind` follow the reference; when given they
 /// must agree with it.
 #[derive(Deserialize, ToSchema, Default)]
+#[schema(example = json!({"title": {"en": "Strengthening democracy in the Americas"}}))]
 #[serde(deny_unknown_fields)]
 pub struct MandatePatch {
+    #[schema(nullable = false, pattern = "<mandate_reference>", max_length = 64)]
     pub reference: Option<String>,
+    #[schema(value_type = IssuingBody, required = false)]
     pub issuing_body: Option<IssuingBody>,
+    #[schema(value_type = DocumentKind, required = false)]
     pub document_kind: Option<DocumentKind>,
+    /// Not in the future; in the year the reference (as patched or stored) names.
+    #[schema(nullable = false)]
     pub adopted_on: Option<NaiveDate>,
+    #[schema(value_type = Pillar, required = false)]
     pub pillar: Option<Pillar>,
+    #[schema(value_type = LocalizedText500, required = false)]
     pub title: Option<LocalizedText>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<LocalizedText>)]
+    #[schema(value_type = Option<LocalizedText4000>)]
     pub summary: Option<Option<LocalizedText>>,
+    #[schema(value_type = MandateStatus, required = false)]
     pub status: Option<MandateStatus>,
 }
 
@@ -252,9 +268,10 @@ fn validate_mandate(
             text!("must not be in the future", "no puede ser una fecha futura"),
         ));
     }
-    m.title.validate("title", 500, &mut errors);
+    m.title
+        .validate("title", LocalizedText500::MAX_CHARS, &mut errors);
     if let Some(s) = &m.summary {
-        s.validate("summary", 4000, &mut errors);
+        s.validate("summary", LocalizedText4000::MAX_CHARS, &mut errors);
     }
     validate::finish(errors)
 }
@@ -501,13 +518,13 @@ pub async fn create_mandate(
     let now = Utc::now();
     let mut mandate = Mandate {
         id: Uuid::now_v7(),
-        reference: new.reference.trim().to_owned(),
+        reference: new.reference,
         issuing_body: IssuingBody::GeneralAssembly,
         document_kind: DocumentKind::Resolution,
         adopted_on: new.adopted_on,
         pillar: new.pillar,
-        title: new.title.trimmed(),
-        summary: new.summary.map(LocalizedText::trimmed),
+        title: new.title,
+        summary: new.summary,
         status: new.status.unwrap_or(MandateStatus::InForce),
         created_at: now,
         updated_at: now,
@@ -616,7 +633,7 @@ pub async fn update_mandate(
             };
             let mut next = current;
             if let Some(v) = patch.reference {
-                next.reference = v.trim().to_owned();
+                next.reference = v;
             }
             if let Some(v) = patch.adopted_on {
                 next.adopted_on = v;
@@ -625,10 +642,10 @@ pub async fn update_mandate(
                 next.pillar = v;
             }
             if let Some(v) = patch.title {
-                next.title = v.trimmed();
+                next.title = v;
             }
             if let Some(v) = patch.summary {
-                next.summary = v.map(LocalizedText::trimmed);
+                next.summary = v;
             }
             if let Some(v) = patch.status {
                 next.status = v;

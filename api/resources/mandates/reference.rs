@@ -46,6 +46,20 @@ static REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("the reference pattern compiles")
 });
 
+/// The grammar of a well-formed reference, the document's `pattern` of `reference`
+/// and the first check of [`parse_reference`] (which then tells the faults apart with
+/// the looser pattern above): General Assembly and CIDI with a session in canonical
+/// Roman numerals from I to C, the Permanent Council with a meeting number.
+pub const REFERENCE_PATTERN: &str = concat!(
+    r"^((AG|CIDI)/(RES|DEC)\. [1-9][0-9]{0,4} \(",
+    r"(C|(XC|XL|LX{0,3}|X{1,3})(IX|IV|VI{0,3}|I{0,3})|IX|IV|VI{0,3}|I{1,3})",
+    r"-[OE]/[0-9]{2}\)",
+    r"|CP/(RES|DEC)\. [1-9][0-9]{0,4} \([1-9][0-9]{0,4}/[0-9]{2}\))$"
+);
+
+static WELL_FORMED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(REFERENCE_PATTERN).expect("REFERENCE_PATTERN compiles"));
+
 const ROMAN: &[(u32, &str)] = &[
     (100, "C"),
     (90, "XC"),
@@ -138,6 +152,10 @@ pub fn parse_reference(s: &str) -> Result<ParsedReference, (&'static str, Text)>
             ));
         }
     }
+    // The document's pattern has the last word (the checks above name the faults).
+    if !WELL_FORMED.is_match(s) {
+        return Err(("invalid_format", shapes()));
+    }
     let year = c[6].parse().expect("two digits");
     Ok(ParsedReference {
         issuing_body,
@@ -159,6 +177,36 @@ mod tests {
             "", "IIII", "IC", "VX", "XXXX", "LL", "CI", "IIV", "MC", "VV", "XIIII",
         ] {
             assert_eq!(roman_value(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_documented_pattern_is_what_the_parser_takes() {
+        let pattern = Regex::new(REFERENCE_PATTERN).unwrap();
+        for n in 1..=100 {
+            for (body, form) in [("AG", "-O"), ("CIDI", "-E")] {
+                let s = format!("{body}/RES. 12 ({}{form}/22)", to_roman(n));
+                assert!(pattern.is_match(&s), "{s}");
+                assert!(parse_reference(&s).is_ok(), "{s}");
+            }
+        }
+        for s in [
+            "CP/RES. 1234 (2345/22)",
+            "CP/DEC. 1 (1/00)",
+            "AG/DEC. 74 (XLIV-O/14)",
+        ] {
+            assert!(pattern.is_match(s) && parse_reference(s).is_ok(), "{s}");
+        }
+        for s in [
+            "AG/RES. 1 (IIII-O/22)",
+            "AG/RES. 1 (CI-O/22)",
+            "AG/RES. 1 (-O/22)",
+            "AG/RES. 1 (12/22)",
+            "CP/RES. 1 (XL-O/22)",
+            "CIDI/RES. 01 (X-O/22)",
+            "AG/RES. 1 (X-O/22)\n",
+        ] {
+            assert!(!pattern.is_match(s) && parse_reference(s).is_err(), "{s}");
         }
     }
 }

@@ -595,15 +595,37 @@ async fn lock_office(conn: &mut AsyncPgConnection, office_id: Uuid) -> Result<()
     Ok(())
 }
 
+/// Schema-only type of an attachment's reference: a single-line text of at most 500
+/// characters (`validate::line`).
+pub struct AttachmentReference;
+
+impl utoipa::PartialSchema for AttachmentReference {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("The reference of an attached document."))
+            .max_length(Some(500))
+            .pattern(Some("<line>"))
+            .into()
+    }
+}
+
+impl ToSchema for AttachmentReference {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("AttachmentReference")
+    }
+}
+
 /// An office's evidence of compliance.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCompliance {
     /// What the office did, at most 10,000 characters.
+    #[schema(pattern = "<text>", max_length = 10000)]
     pub text: String,
     /// References of the attached documents, at most 20, each at most 500 characters.
     #[serde(default)]
-    #[schema(max_items = 20)]
+    #[schema(max_items = 20, value_type = Vec<AttachmentReference>)]
     pub attachments: Vec<String>,
     /// The day the office complied: not before the memorandum's issue, not after today.
     pub complied_on: NaiveDate,
@@ -648,12 +670,8 @@ pub async fn submit_compliance(
     let (id, office_id) = path.into_inner();
     let if_match = IfMatch::of(&req);
     let new = body.0;
-    let text_value = new.text.trim().to_owned();
-    let attachments: Vec<String> = new
-        .attachments
-        .iter()
-        .map(|a| a.trim().to_owned())
-        .collect();
+    let text_value = new.text;
+    let attachments = new.attachments;
     let mut conn = state.pool.get().await?;
     let after = conn
         .transaction(async |conn| {
@@ -662,34 +680,7 @@ pub async fn submit_compliance(
             caller.may_answer_memorandum(office_id)?;
             if_match.check_if_present(&Tagged::new(&before).etag)?;
             let mut errors = Vec::new();
-            if text_value.is_empty() {
-                errors.push(FieldError::new(
-                    "text",
-                    "empty",
-                    text!("must not be empty", "no debe estar vacío"),
-                ));
-            } else if text_value.chars().count() > 10_000 {
-                errors.push(FieldError::new(
-                    "text",
-                    "too_long",
-                    text!(
-                        "must be at most 10000 characters",
-                        "debe tener como máximo 10000 caracteres"
-                    ),
-                ));
-            } else if text_value
-                .chars()
-                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-            {
-                errors.push(FieldError::new(
-                    "text",
-                    "control_characters",
-                    text!(
-                        "must not contain control characters",
-                        "no debe contener caracteres de control"
-                    ),
-                ));
-            }
+            validate::text("text", &text_value, 10_000, &mut errors);
             if attachments.len() > MAX_ATTACHMENTS {
                 errors.push(FieldError::new(
                     "attachments",
@@ -806,6 +797,7 @@ pub struct NewReview {
     pub decision: ReviewDecision,
     /// Required to return it (what is missing); at most 2000 characters.
     #[serde(default)]
+    #[schema(pattern = "<line>", max_length = 2000)]
     pub reason: Option<String>,
 }
 
@@ -847,12 +839,7 @@ pub async fn review_compliance(
     let (id, office_id) = path.into_inner();
     let if_match = IfMatch::of(&req);
     let new = body.0;
-    let reason = new
-        .reason
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .map(str::to_owned);
+    let reason = new.reason.clone();
     let mut conn = state.pool.get().await?;
     let after = conn
         .transaction(async |conn| {

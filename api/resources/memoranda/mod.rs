@@ -23,7 +23,9 @@ use crate::auth::policy::MemorandumScope;
 use crate::core::error::{ApiError, FieldError};
 use crate::core::http::{IfMatch, JsonBody, Tagged, from_value};
 use crate::core::i18n::text;
-use crate::core::localized::{DEFAULT_MAX_CHARS, LocalizedText};
+use crate::core::localized::{
+    DEFAULT_MAX_CHARS, LocalizedText, LocalizedText500, LocalizedText2000, LocalizedText20000,
+};
 use crate::core::pagination::keyset;
 use crate::core::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::core::validate::{self, nullable};
@@ -64,7 +66,7 @@ pub const CONSTRAINTS: &[Constraint] = &[
 inventory::submit! { crate::db::Constraints(CONSTRAINTS) }
 
 /// Most characters of a memorandum's text, per language.
-pub const TEXT_MAX_CHARS: usize = 20_000;
+pub const TEXT_MAX_CHARS: usize = LocalizedText20000::MAX_CHARS;
 /// Most offices a memorandum lists.
 const MAX_OFFICES: usize = 200;
 
@@ -134,13 +136,15 @@ impl MemorandumRow {
 
 /// A new memorandum.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"number": "AM/2026/31", "title": {"en": "Year-end inventory"}, "text": {"en": "Count every asset before 15 December."}, "issued_on": "2026-11-02", "applies_to_all": true, "deadline": "2026-12-15"}))]
 #[serde(deny_unknown_fields)]
 pub struct NewMemorandum {
     /// Unique: letters, digits, `/`, `.`, `-` and spaces, at most 40 characters.
     #[schema(example = "AM/2026/07", pattern = "^[A-Za-z0-9][A-Za-z0-9/ .-]{0,39}$")]
     pub number: String,
+    #[schema(value_type = LocalizedText500)]
     pub title: LocalizedText,
-    /// At most 20,000 characters per language.
+    #[schema(value_type = LocalizedText20000)]
     pub text: LocalizedText,
     pub issued_on: NaiveDate,
     pub applies_to_all: bool,
@@ -153,6 +157,7 @@ pub struct NewMemorandum {
     #[serde(default)]
     pub deadline: Option<NaiveDate>,
     #[serde(default)]
+    #[schema(value_type = Option<LocalizedText2000>)]
     pub evidence_required: Option<LocalizedText>,
 }
 
@@ -160,18 +165,23 @@ pub struct NewMemorandum {
 /// issued. An office that has answered cannot be taken off the list, and the evidence
 /// cannot be dropped once an office has submitted some (409).
 #[derive(Deserialize, ToSchema, Default)]
+#[schema(example = json!({"title": {"en": "Year-end inventory (revised)"}}))]
 #[serde(deny_unknown_fields)]
 pub struct MemorandumPatch {
+    #[schema(value_type = LocalizedText500, required = false)]
     pub title: Option<LocalizedText>,
+    #[schema(value_type = LocalizedText20000, required = false)]
     pub text: Option<LocalizedText>,
+    #[schema(nullable = false)]
     pub applies_to_all: Option<bool>,
-    #[schema(max_items = 200)]
+    #[schema(nullable = false, max_items = 200)]
     pub office_ids: Option<Vec<Uuid>>,
+    /// Not before `issued_on`.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<NaiveDate>)]
     pub deadline: Option<Option<NaiveDate>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<LocalizedText>)]
+    #[schema(value_type = Option<LocalizedText2000>)]
     pub evidence_required: Option<Option<LocalizedText>>,
 }
 
@@ -580,10 +590,10 @@ pub async fn create_memorandum(
 ) -> Result<HttpResponse, ApiError> {
     caller.may_issue_memoranda()?;
     let new = body.0;
-    let number = new.number.trim().to_owned();
-    let title = new.title.trimmed();
-    let body_text = new.text.trimmed();
-    let evidence = new.evidence_required.map(LocalizedText::trimmed);
+    let number = new.number;
+    let title = new.title;
+    let body_text = new.text;
+    let evidence = new.evidence_required;
     let mut office_ids = new.office_ids.unwrap_or_default();
     let mut conn = state.pool.get().await?;
     let created = conn
@@ -593,7 +603,11 @@ pub async fn create_memorandum(
             title.validate("title", DEFAULT_MAX_CHARS, &mut errors);
             body_text.validate("text", TEXT_MAX_CHARS, &mut errors);
             if let Some(e) = &evidence {
-                e.validate("evidence_required", 2000, &mut errors);
+                e.validate(
+                    "evidence_required",
+                    LocalizedText2000::MAX_CHARS,
+                    &mut errors,
+                );
             }
             validate_deadline(new.deadline, new.issued_on, &mut errors);
             validate_offices(conn, new.applies_to_all, &mut office_ids, &mut errors).await?;
@@ -683,11 +697,11 @@ pub async fn update_memorandum(
             let mut next = current.clone();
             let mut errors = Vec::new();
             if let Some(t) = patch.title {
-                next.title = t.trimmed();
+                next.title = t;
                 next.title.validate("title", DEFAULT_MAX_CHARS, &mut errors);
             }
             if let Some(t) = patch.text {
-                next.text = t.trimmed();
+                next.text = t;
                 next.text.validate("text", TEXT_MAX_CHARS, &mut errors);
             }
             if let Some(d) = patch.deadline {
@@ -695,9 +709,9 @@ pub async fn update_memorandum(
                 validate_deadline(d, next.issued_on, &mut errors);
             }
             if let Some(e) = patch.evidence_required {
-                next.evidence_required = e.map(LocalizedText::trimmed);
+                next.evidence_required = e;
                 if let Some(e) = &next.evidence_required {
-                    e.validate("evidence_required", 2000, &mut errors);
+                    e.validate("evidence_required", LocalizedText2000::MAX_CHARS, &mut errors);
                 }
             }
             let offices_changed = patch.applies_to_all.is_some() || patch.office_ids.is_some();

@@ -121,6 +121,7 @@ impl From<AppointmentRow> for Appointment {
 
 /// Ending another appointment in the same request as a new one (a handover).
 #[derive(Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct Replaces {
     /// An appointment of the same office, still open on `ends_on`.
@@ -130,17 +131,24 @@ pub struct Replaces {
     pub ends_on: NaiveDate,
 }
 
+crate::core::validate::object_only!(Replaces);
+
 /// A new appointment.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAppointment {
-    #[schema(example = "María Fernanda Quispe")]
+    #[schema(
+        example = "María Fernanda Quispe",
+        pattern = "<line>",
+        max_length = 200
+    )]
     pub person_name: String,
     #[serde(default)]
-    #[schema(example = "mquispe@oas.org")]
+    #[schema(example = "mquispe@oas.org", pattern = "<email>", max_length = 254)]
     pub email: Option<String>,
     pub position: Position,
     pub starts_on: NaiveDate,
+    /// Not before `starts_on`.
     #[serde(default)]
     pub ends_on: Option<NaiveDate>,
     /// Ends this appointment in the same transaction (e.g. the outgoing representative).
@@ -154,11 +162,15 @@ pub struct NewAppointment {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct AppointmentPatch {
+    #[schema(nullable = false, pattern = "<line>", max_length = 200)]
     pub person_name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "<email>", max_length = 254)]
     pub email: Option<Option<String>>,
+    /// Not after `ends_on` (as patched or stored).
+    #[schema(nullable = false)]
     pub starts_on: Option<NaiveDate>,
+    /// Not before `starts_on` (as patched or stored).
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<NaiveDate>)]
     pub ends_on: Option<Option<NaiveDate>>,
@@ -197,10 +209,6 @@ fn validate_appointment(a: &Appointment) -> Result<(), ApiError> {
         errors.push(before_starts_on("ends_on"));
     }
     validate::finish(errors)
-}
-
-fn blank_to_none(v: Option<String>) -> Option<String> {
-    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
 /// Whether an appointment is held on `day`.
@@ -497,8 +505,8 @@ pub async fn create_appointment(
     let appointment = Appointment {
         id: Uuid::now_v7(),
         office_id,
-        person_name: new.person_name.trim().to_owned(),
-        email: blank_to_none(new.email),
+        person_name: new.person_name,
+        email: new.email,
         position: new.position,
         starts_on: new.starts_on,
         ends_on: new.ends_on,
@@ -709,10 +717,10 @@ pub async fn update_appointment(
             let before = current.clone();
             let mut next = current;
             if let Some(v) = patch.person_name {
-                next.person_name = v.trim().to_owned();
+                next.person_name = v;
             }
             if let Some(v) = patch.email {
-                next.email = blank_to_none(v);
+                next.email = v;
             }
             if let Some(v) = patch.starts_on {
                 next.starts_on = v;

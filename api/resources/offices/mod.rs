@@ -17,7 +17,7 @@ use crate::core::enums::string_enum;
 use crate::core::error::ApiError;
 use crate::core::http::{IfMatch, JsonBody, Tagged, from_value};
 use crate::core::i18n::text;
-use crate::core::localized::LocalizedText;
+use crate::core::localized::{LocalizedText, LocalizedText300};
 use crate::core::pagination::keyset;
 use crate::core::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::core::validate::{self, nullable};
@@ -26,7 +26,7 @@ use crate::db::schema::offices;
 use crate::db::{Constraint, Meaning};
 use crate::formats::page_type;
 use crate::resources::offices::appointments::Appointment;
-use crate::resources::shared::{Contacts, ContactsPatch, blank_to_none, trim_contacts};
+use crate::resources::shared::{Contacts, ContactsPatch, MemberStateCode, check_member_state};
 use crate::state::AppState;
 
 string_enum! {
@@ -174,19 +174,22 @@ impl From<OfficeRow> for Office {
 #[serde(deny_unknown_fields)]
 pub struct NewOffice {
     /// Unique code: 2–32 upper-case letters, digits or hyphens.
-    #[schema(example = "OGSMS-PE")]
+    #[schema(example = "OGSMS-PE", pattern = "^[A-Z0-9][A-Z0-9-]{1,31}$")]
     pub code: String,
     pub kind: OfficeKind,
     /// ISO 3166-1 alpha-2 code of an OAS member state.
-    #[schema(example = "PE")]
+    #[schema(value_type = MemberStateCode)]
     pub member_state: String,
+    #[schema(value_type = LocalizedText300)]
     pub name: LocalizedText,
-    #[schema(example = "Lima")]
+    #[schema(example = "Lima", pattern = "<line>", max_length = 120)]
     pub city: String,
     #[serde(default)]
+    #[schema(pattern = "<line>", max_length = 500)]
     pub address: Option<String>,
     #[serde(default)]
     pub contacts: Option<Contacts>,
+    /// Not after `closed_on` (an office is created open).
     pub opened_on: NaiveDate,
 }
 
@@ -196,13 +199,19 @@ pub struct NewOffice {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct OfficePatch {
+    #[schema(nullable = false, pattern = "^[A-Z0-9][A-Z0-9-]{1,31}$")]
     pub code: Option<String>,
+    #[schema(value_type = LocalizedText300, required = false)]
     pub name: Option<LocalizedText>,
+    #[schema(nullable = false, pattern = "<line>", max_length = 120)]
     pub city: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "<line>", max_length = 500)]
     pub address: Option<Option<String>>,
+    #[schema(value_type = ContactsPatch, required = false)]
     pub contacts: Option<ContactsPatch>,
+    /// Not after the office's `closed_on` (a closed office).
+    #[schema(nullable = false)]
     pub opened_on: Option<NaiveDate>,
 }
 
@@ -228,17 +237,9 @@ const READ_ONLY: &[&str] = &[
 fn validate_office(o: &Office) -> Result<(), ApiError> {
     let mut errors = Vec::new();
     validate::code("code", &o.code, 32, &mut errors);
-    if !validate::is_alpha2(&o.member_state) {
-        errors.push(crate::core::error::FieldError::new(
-            "member_state",
-            "invalid_format",
-            text!(
-                "must be an ISO 3166-1 alpha-2 code",
-                "debe ser un código ISO 3166-1 alfa-2"
-            ),
-        ));
-    }
-    o.name.validate("name", 300, &mut errors);
+    check_member_state("member_state", &o.member_state, &mut errors);
+    o.name
+        .validate("name", LocalizedText300::MAX_CHARS, &mut errors);
     validate::line("city", &o.city, 120, &mut errors);
     if let Some(a) = &o.address {
         validate::line("address", a, 500, &mut errors);
@@ -548,13 +549,13 @@ pub async fn create_office(
     let now = Utc::now();
     let office = Office {
         id: Uuid::now_v7(),
-        code: new.code.trim().to_owned(),
+        code: new.code,
         kind: new.kind,
-        member_state: new.member_state.trim().to_owned(),
-        name: new.name.trimmed(),
-        city: new.city.trim().to_owned(),
-        address: blank_to_none(new.address),
-        contacts: new.contacts.map(trim_contacts).unwrap_or_default(),
+        member_state: new.member_state,
+        name: new.name,
+        city: new.city,
+        address: new.address,
+        contacts: new.contacts.unwrap_or_default(),
         opened_on: new.opened_on,
         closed_on: None,
         status: OfficeStatus::Open,
@@ -647,26 +648,26 @@ pub async fn update_office(
             let patch: OfficePatch = from_value(body.0.clone())?;
             let mut next = current;
             if let Some(v) = patch.code {
-                next.code = v.trim().to_owned();
+                next.code = v;
             }
             if let Some(v) = patch.name {
-                next.name = v.trimmed();
+                next.name = v;
             }
             if let Some(v) = patch.city {
-                next.city = v.trim().to_owned();
+                next.city = v;
             }
             if let Some(v) = patch.address {
-                next.address = blank_to_none(v);
+                next.address = v;
             }
             if let Some(c) = patch.contacts {
                 if let Some(v) = c.email {
-                    next.contacts.email = blank_to_none(v);
+                    next.contacts.email = v;
                 }
                 if let Some(v) = c.phone {
-                    next.contacts.phone = blank_to_none(v);
+                    next.contacts.phone = v;
                 }
                 if let Some(v) = c.website {
-                    next.contacts.website = blank_to_none(v);
+                    next.contacts.website = v;
                 }
             }
             if let Some(v) = patch.opened_on {

@@ -24,17 +24,18 @@ pub const MAX_PERIOD_DAYS: i64 = 365;
 /// A sector of a project: an OECD DAC 5-digit CRS purpose code (IATI sector vocabulary
 /// 1) and the share of the project in it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct ProjectSector {
-    /// An active code of the OECD DAC 5-digit sector codelist (IATI `Sector`), e.g.
-    /// `15151` Elections, `15160` Human rights, `43060` Disaster Risk Reduction.
-    #[schema(example = "15151", pattern = "^[0-9]{5}$")]
+    #[schema(value_type = crate::resources::shared::iati::SectorCode)]
     pub code: String,
     /// The share of the project, a decimal string above 0 and at most 100 with at most two
-    /// decimals; a project's percentages sum to 100.
-    #[schema(example = "100", pattern = r"^[0-9]{1,3}(\.[0-9]{1,2})?$")]
+    /// decimals (and at most three integer digits); a project's percentages sum to 100.
+    #[schema(example = "100", pattern = "<percentage>")]
     pub percentage: String,
 }
+
+crate::core::validate::object_only!(ProjectSector, serialize);
 
 string_enum! {
     /// Whether a budget line is the original budget of its period or a revision of it
@@ -47,6 +48,7 @@ string_enum! {
 
 /// The budget of a period of at most a year (365 days from start to end).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct BudgetLine {
     /// First day of the period, not before the project's `starts_on`.
@@ -59,6 +61,8 @@ pub struct BudgetLine {
     pub status: BudgetLineStatus,
 }
 
+crate::core::validate::object_only!(BudgetLine, serialize);
+
 /// A budget line as stored (`projects.budget_lines`): the amount in minor units of the
 /// budget's currency.
 #[derive(Serialize, Deserialize)]
@@ -67,6 +71,22 @@ struct StoredLine {
     period_end: NaiveDate,
     amount_minor: i64,
     status: String,
+}
+
+/// The grammar of a sector's percentage (the document's `pattern`): above 0 and at most
+/// 100, at most three integer digits (leading zeros included) and two decimals.
+pub const PERCENTAGE_PATTERN: &str = concat!(
+    r"^(0{1,3}\.(0[1-9]|[1-9][0-9]?)",
+    r"|(0{0,2}[1-9]|0?[1-9][0-9])(\.[0-9]{1,2})?",
+    r"|100(\.00?)?)$"
+);
+
+/// Whether `s` is a percentage a sector may have ([`PERCENTAGE_PATTERN`]).
+pub fn is_percentage(s: &str) -> bool {
+    static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(PERCENTAGE_PATTERN).expect("PERCENTAGE_PATTERN")
+    });
+    RE.is_match(s)
 }
 
 /// Hundredths of a percent of a percentage string, or none when it is not one.
@@ -132,7 +152,6 @@ pub fn check_sectors(sectors: &mut [ProjectSector], errors: &mut Vec<FieldError>
     let mut sum = 0i64;
     let mut all_valid = true;
     for (i, s) in sectors.iter_mut().enumerate() {
-        s.code = s.code.trim().to_owned();
         let field = format!("sectors[{i}].code");
         if !seen.insert(s.code.clone()) {
             errors.push(FieldError::new(
@@ -143,7 +162,7 @@ pub fn check_sectors(sectors: &mut [ProjectSector], errors: &mut Vec<FieldError>
         } else {
             iati::check_sector(&field, &s.code, errors);
         }
-        match percentage_hundredths(s.percentage.trim()) {
+        match percentage_hundredths(&s.percentage).filter(|_| is_percentage(&s.percentage)) {
             Some(h) if h > 0 && h <= 10_000 => {
                 sum += h;
                 s.percentage = format_percentage(h);

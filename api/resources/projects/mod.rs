@@ -27,7 +27,7 @@ use crate::core::enums::string_enum;
 use crate::core::error::{ApiError, FieldError, ProblemType};
 use crate::core::http::{IfMatch, JsonBody, Tagged, from_value};
 use crate::core::i18n::text;
-use crate::core::localized::LocalizedText;
+use crate::core::localized::{LocalizedText, LocalizedText300, LocalizedText5000};
 use crate::core::money::{MonetaryAmount, Money};
 use crate::core::pagination::keyset;
 use crate::core::pagination::{self, Cursor, Page, Sort, SortField};
@@ -190,11 +190,14 @@ inventory::submit! { crate::db::Constraints(CONSTRAINTS) }
 
 /// An executing agency's part in a project.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct ProjectAgency {
     pub agency_id: Uuid,
     pub role: AgencyRole,
 }
+
+crate::core::validate::object_only!(ProjectAgency, serialize);
 
 /// A project monitored by an office.
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -297,13 +300,16 @@ impl ProjectRow {
 
 /// A new project. It starts in `pipeline`.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"code": "PE-DEM-2026-09", "title": {"en": "Electoral observation", "es": "Observación electoral"}, "office_id": "0b5c7a3e-7d0e-4f6b-9a57-2d1f0e8c9b11", "department_id": "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", "pillar": "democracy", "starts_on": "2026-01-05", "ends_on": "2026-12-18", "budget": {"amount": "150000.00", "currency": "USD"}, "funding_source": "regular_fund"}))]
 #[serde(deny_unknown_fields)]
 pub struct NewProject {
     /// Unique code: 2–32 upper-case letters, digits or hyphens.
-    #[schema(example = "PE-DEM-2026-01")]
+    #[schema(example = "PE-DEM-2026-01", pattern = "^[A-Z0-9][A-Z0-9-]{1,31}$")]
     pub code: String,
+    #[schema(value_type = LocalizedText300)]
     pub title: LocalizedText,
     #[serde(default)]
+    #[schema(value_type = Option<LocalizedText5000>)]
     pub description: Option<LocalizedText>,
     /// An open office. Office roles may only name their own.
     pub office_id: Uuid,
@@ -318,13 +324,15 @@ pub struct NewProject {
     pub funding_source: FundingSource,
     /// Required for `specific_fund` and `trust_fund`, refused for the other funds.
     #[serde(default)]
+    #[schema(pattern = "<line>", max_length = 200)]
     pub donor: Option<String>,
     /// Required for `specific_fund` and `trust_fund`, refused for the other funds.
     #[serde(default)]
+    #[schema(pattern = "<line>", max_length = 64)]
     pub donor_agreement: Option<String>,
     /// Existing mandates, each at most once.
     #[serde(default)]
-    #[schema(max_items = 100)]
+    #[schema(max_items = 100, value_type = std::collections::HashSet<Uuid>)]
     pub mandate_ids: Vec<Uuid>,
     /// Executing agencies, each at most once and active when linked; at most one lead.
     #[serde(default)]
@@ -334,7 +342,7 @@ pub struct NewProject {
     /// prefix from IATI's OrganisationRegistrationAgency codelist); only for specific and
     /// trust funds.
     #[serde(default)]
-    #[schema(example = "XM-DAC-7")]
+    #[schema(example = "XM-DAC-7", pattern = "<org_identifier>", max_length = 100)]
     pub donor_org_identifier: Option<String>,
     /// OECD DAC 5-digit sectors with percentages summing to 100. Omitted, the project
     /// gets its pillar's sector at 100 %: democracy 15150 (Democratic participation and
@@ -361,43 +369,59 @@ pub struct NewProject {
 /// cancelling are reserved to the Coordinating Office and the project's HQ department
 /// (422 naming `status` for other roles). A closed or cancelled project is read-only.
 #[derive(Deserialize, ToSchema, Default)]
+#[schema(example = json!({"title": {"en": "Electoral observation, second round"}}))]
 #[serde(deny_unknown_fields)]
 pub struct ProjectPatch {
+    #[schema(nullable = false, pattern = "^[A-Z0-9][A-Z0-9-]{1,31}$")]
     pub code: Option<String>,
+    #[schema(value_type = LocalizedText300, required = false)]
     pub title: Option<LocalizedText>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<LocalizedText>)]
+    #[schema(value_type = Option<LocalizedText5000>)]
     pub description: Option<Option<LocalizedText>>,
+    #[schema(nullable = false)]
     pub office_id: Option<Uuid>,
+    #[schema(nullable = false)]
     pub department_id: Option<Uuid>,
+    #[schema(value_type = Pillar, required = false)]
     pub pillar: Option<Pillar>,
+    #[schema(value_type = ProjectStatus, required = false)]
     pub status: Option<ProjectStatus>,
+    /// Not after `ends_on` (as patched or stored).
+    #[schema(nullable = false)]
     pub starts_on: Option<NaiveDate>,
+    /// Not before `starts_on` (as patched or stored).
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<NaiveDate>)]
     pub ends_on: Option<Option<NaiveDate>>,
+    #[schema(value_type = MonetaryAmount, required = false)]
     pub budget: Option<MonetaryAmount>,
+    #[schema(value_type = FundingSource, required = false)]
     pub funding_source: Option<FundingSource>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "<line>", max_length = 200)]
     pub donor: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "<line>", max_length = 64)]
     pub donor_agreement: Option<Option<String>>,
-    #[schema(max_items = 100)]
+    #[schema(
+        nullable = false,
+        max_items = 100,
+        value_type = Option<std::collections::HashSet<Uuid>>
+    )]
     pub mandate_ids: Option<Vec<Uuid>>,
-    #[schema(max_items = 100)]
+    #[schema(nullable = false, max_items = 100)]
     pub agencies: Option<Vec<ProjectAgency>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "<org_identifier>", max_length = 100)]
     pub donor_org_identifier: Option<Option<String>>,
     /// Replaces the sectors (at least one; percentages summing to 100).
-    #[schema(min_items = 1, max_items = 100)]
+    #[schema(nullable = false, min_items = 1, max_items = 100)]
     pub sectors: Option<Vec<ProjectSector>>,
     /// Replaces the budget lines (`[]` removes the breakdown). They must still sum to the
     /// budget and fit the project's dates after every change (a 422 naming
     /// `budget_lines` when a new budget or new dates no longer fit them).
-    #[schema(max_items = 100)]
+    #[schema(nullable = false, max_items = 100)]
     pub budget_lines: Option<Vec<BudgetLine>>,
 }
 
@@ -422,10 +446,6 @@ const NOT_NULL: &[&str] = &[
 /// Most mandates or agencies a project may list.
 /// At most this many mandates and agencies a project (`max_items` in the schemas says it too).
 const MAX_LINKS: usize = 100;
-
-fn blank_to_none(v: Option<String>) -> Option<String> {
-    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
-}
 
 /// A project row with its links, read in the same query (one round trip for a project or
 /// a page of them): the mandate ids, then the agency ids and their roles, lead first.
@@ -541,9 +561,10 @@ async fn check_project(
     errors: &mut Vec<FieldError>,
 ) -> Result<(), ApiError> {
     validate::code("code", &p.code, 32, errors);
-    p.title.validate("title", 300, errors);
+    p.title
+        .validate("title", LocalizedText300::MAX_CHARS, errors);
     if let Some(d) = &p.description {
-        d.validate("description", 5000, errors);
+        d.validate("description", LocalizedText5000::MAX_CHARS, errors);
     }
     if let Some(ends) = p.ends_on
         && ends < p.starts_on

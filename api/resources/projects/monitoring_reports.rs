@@ -17,7 +17,7 @@ use crate::core::enums::string_enum;
 use crate::core::error::{ApiError, FieldError};
 use crate::core::http::{IfMatch, JsonBody, Tagged, from_value};
 use crate::core::i18n::text;
-use crate::core::localized::LocalizedText;
+use crate::core::localized::{LocalizedText, LocalizedText10000};
 use crate::core::pagination::keyset;
 use crate::core::pagination::{self, Cursor, Page, Sort, SortField};
 use crate::core::validate;
@@ -73,6 +73,17 @@ fn period_message() -> crate::core::i18n::Text {
         "must be a month YYYY-MM or a quarter YYYY-Qn, e.g. 2026-03 or 2026-Q1",
         "debe ser un mes AAAA-MM o un trimestre AAAA-Qn, p. ej. 2026-03 o 2026-Q1"
     )
+}
+
+/// The grammar of a report's period in a request body (the document's `pattern`): a
+/// month `YYYY-MM` or a quarter `YYYY-Qn` of the years 1900–2199, as [`parse_period`]
+/// normalizes them (the list's `period` parameter also takes lower case and spaces).
+pub const PERIOD_PATTERN: &str = r"^(19[0-9]{2}|2[01][0-9]{2})-(0[1-9]|1[0-2]|Q[1-4])$";
+
+fn is_period(s: &str) -> bool {
+    static RE: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(PERIOD_PATTERN).expect("PERIOD_PATTERN"));
+    RE.is_match(s)
 }
 
 /// The first and last day of a period: `YYYY-MM` (a month) or `YYYY-Qn` (a quarter),
@@ -172,13 +183,15 @@ impl From<ReportRow> for MonitoringReport {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMonitoringReport {
-    /// `YYYY-MM` (a month) or `YYYY-Qn` (a quarter).
-    #[schema(example = "2026-Q1")]
+    /// `YYYY-MM` (a month) or `YYYY-Qn` (a quarter), 1900 to 2199.
+    #[schema(example = "2026-Q1", pattern = "<period>")]
     pub period: String,
     /// Percent, an integer from 0 to 100.
     #[schema(minimum = 0, maximum = 100, example = 40)]
+    #[serde(deserialize_with = "crate::core::validate::integer")]
     pub physical_progress: i64,
     pub risk_level: RiskLevel,
+    #[schema(value_type = LocalizedText10000)]
     pub narrative: LocalizedText,
 }
 
@@ -186,11 +199,14 @@ pub struct NewMonitoringReport {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct MonitoringReportPatch {
-    #[schema(example = "2026-Q1")]
+    #[schema(example = "2026-Q1", nullable = false, pattern = "<period>")]
     pub period: Option<String>,
-    #[schema(minimum = 0, maximum = 100)]
+    #[schema(nullable = false, minimum = 0, maximum = 100)]
+    #[serde(default, deserialize_with = "crate::core::validate::optional_integer")]
     pub physical_progress: Option<i64>,
+    #[schema(value_type = RiskLevel, required = false)]
     pub risk_level: Option<RiskLevel>,
+    #[schema(value_type = LocalizedText10000, required = false)]
     pub narrative: Option<LocalizedText>,
 }
 
@@ -211,7 +227,7 @@ fn check(
     narrative: &LocalizedText,
 ) -> Result<(String, NaiveDate, NaiveDate, i16), ApiError> {
     let mut errors = Vec::new();
-    let parsed = parse_period(period);
+    let parsed = parse_period(period).filter(|_| is_period(period));
     if parsed.is_none() {
         errors.push(FieldError::new(
             "period",
@@ -229,7 +245,7 @@ fn check(
             ),
         ));
     }
-    narrative.validate("narrative", 10_000, &mut errors);
+    narrative.validate("narrative", LocalizedText10000::MAX_CHARS, &mut errors);
     validate::finish(errors)?;
     let (period, start, end) = parsed.expect("checked");
     Ok((period, start, end, physical_progress as i16))
@@ -535,7 +551,7 @@ pub async fn create_monitoring_report(
                     monitoring_reports::period_end.eq(end),
                     monitoring_reports::physical_progress.eq(progress),
                     monitoring_reports::risk_level.eq(new.risk_level.as_str()),
-                    monitoring_reports::narrative.eq(new.narrative.trimmed().to_json()),
+                    monitoring_reports::narrative.eq(new.narrative.to_json()),
                     monitoring_reports::created_by.eq(&caller.sub),
                 ))
                 .returning(ReportRow::as_returning())
@@ -616,10 +632,7 @@ pub async fn update_monitoring_report(
             let progress = patch
                 .physical_progress
                 .unwrap_or(i64::from(current.physical_progress));
-            let narrative = patch
-                .narrative
-                .map(LocalizedText::trimmed)
-                .unwrap_or_else(|| current.narrative.clone());
+            let narrative = patch.narrative.unwrap_or_else(|| current.narrative.clone());
             let risk_level = patch.risk_level.unwrap_or(current.risk_level);
             let (period, start, end, progress) = check(&period, progress, &narrative)?;
             if project.status.is_final() {

@@ -39,9 +39,9 @@ pub async fn create_project(
     let now = Utc::now();
     let project = Project {
         id: Uuid::now_v7(),
-        code: new.code.trim().to_owned(),
-        title: new.title.trimmed(),
-        description: new.description.map(LocalizedText::trimmed),
+        code: new.code,
+        title: new.title,
+        description: new.description,
         office_id: new.office_id,
         department_id: new.department_id,
         pillar: new.pillar,
@@ -53,11 +53,11 @@ pub async fn create_project(
             currency: crate::core::money::Currency::from_db("USD"),
         }),
         funding_source: new.funding_source,
-        donor: blank_to_none(new.donor),
-        donor_agreement: blank_to_none(new.donor_agreement),
+        donor: new.donor,
+        donor_agreement: new.donor_agreement,
         mandate_ids: new.mandate_ids,
         agencies: new.agencies,
-        donor_org_identifier: blank_to_none(new.donor_org_identifier),
+        donor_org_identifier: new.donor_org_identifier,
         sectors,
         budget_lines: new.budget_lines,
         created_at: now,
@@ -199,13 +199,13 @@ pub async fn update_project(
             let mut errors = Vec::new();
             let mut next = current.clone();
             if let Some(v) = patch.code {
-                next.code = v.trim().to_owned();
+                next.code = v;
             }
             if let Some(v) = patch.title {
-                next.title = v.trimmed();
+                next.title = v;
             }
             if let Some(v) = patch.description {
-                next.description = v.map(LocalizedText::trimmed);
+                next.description = v;
             }
             if let Some(v) = patch.office_id {
                 next.office_id = v;
@@ -234,10 +234,10 @@ pub async fn update_project(
                 next.funding_source = v;
             }
             if let Some(v) = patch.donor {
-                next.donor = blank_to_none(v);
+                next.donor = v;
             }
             if let Some(v) = patch.donor_agreement {
-                next.donor_agreement = blank_to_none(v);
+                next.donor_agreement = v;
             }
             if let Some(v) = patch.mandate_ids {
                 next.mandate_ids = v;
@@ -246,7 +246,7 @@ pub async fn update_project(
                 next.agencies = v;
             }
             if let Some(v) = patch.donor_org_identifier {
-                next.donor_org_identifier = blank_to_none(v);
+                next.donor_org_identifier = v;
             }
             if let Some(mut v) = patch.sectors {
                 iati_fields::check_sectors(&mut v, &mut errors);

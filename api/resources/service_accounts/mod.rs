@@ -483,10 +483,12 @@ pub async fn issue_token(
 #[serde(deny_unknown_fields)]
 pub struct NewRevocation {
     /// The token's `jti`.
+    #[schema(pattern = "<line>", max_length = 128)]
     pub jti: String,
     /// When the token expires (its `exp`); the revocation is kept until then. Defaults
     /// to 24 hours from now.
     pub expires_at: Option<DateTime<Utc>>,
+    #[schema(pattern = "<line>", max_length = 500)]
     pub reason: Option<String>,
 }
 
@@ -574,19 +576,8 @@ pub async fn revoke_token(
     caller.may_revoke_tokens()?;
     let new = body.0;
     let mut errors = Vec::new();
-    if new.jti.is_empty() || new.jti.len() > 128 {
-        errors.push(FieldError::new(
-            "jti",
-            "invalid",
-            text!(
-                "must be 1 to 128 characters",
-                "debe tener de 1 a 128 caracteres"
-            ),
-        ));
-    } else {
-        // A NUL reached the database, which cannot store it, as a 500.
-        crate::core::validate::no_control_characters("jti", &new.jti, &mut errors);
-    }
+    // (A NUL reached the database, which cannot store it, as a 500.)
+    crate::core::validate::line("jti", &new.jti, 128, &mut errors);
     if let Some(r) = &new.reason {
         crate::core::validate::line("reason", r, 500, &mut errors);
     }

@@ -7,18 +7,25 @@ use crate::core::validate::{self, nullable};
 
 /// How to reach an office or an executing agency.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct Contacts {
     #[serde(default)]
-    #[schema(example = "oasperu@oas.org")]
+    #[schema(example = "oasperu@oas.org", pattern = "<email>", max_length = 254)]
     pub email: Option<String>,
     #[serde(default)]
-    #[schema(example = "+51 1 611 2000")]
+    #[schema(example = "+51 1 611 2000", pattern = "<phone>", max_length = 40)]
     pub phone: Option<String>,
     #[serde(default)]
-    #[schema(example = "https://www.oas.org/en/ocosgem/per")]
+    #[schema(
+        example = "https://www.oas.org/en/ocosgem/per",
+        pattern = "<url>",
+        max_length = 500
+    )]
     pub website: Option<String>,
 }
+
+crate::core::validate::object_only!(Contacts, serialize);
 
 impl Contacts {
     pub fn validate(&self, errors: &mut Vec<crate::core::error::FieldError>) {
@@ -36,27 +43,18 @@ impl Contacts {
 
 /// Changes to contacts: an absent field is unchanged, `null` clears it.
 #[derive(Deserialize, ToSchema, Default)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct ContactsPatch {
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "<email>", max_length = 254)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "<phone>", max_length = 40)]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "<url>", max_length = 500)]
     pub website: Option<Option<String>>,
 }
 
-pub fn blank_to_none(v: Option<String>) -> Option<String> {
-    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
-}
-
-pub fn trim_contacts(c: Contacts) -> Contacts {
-    Contacts {
-        email: blank_to_none(c.email),
-        phone: blank_to_none(c.phone),
-        website: blank_to_none(c.website),
-    }
-}
+crate::core::validate::object_only!(ContactsPatch);

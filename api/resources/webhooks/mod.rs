@@ -86,7 +86,7 @@ pub struct Webhook {
     pub url: String,
     pub description: Option<String>,
     /// The resource types delivered; null for all.
-    #[schema(max_items = 32)]
+    #[schema(max_items = 50)]
     pub resource_types: Option<Vec<String>>,
     /// The actions delivered (`created`, `updated`, `deleted`); null for all.
     #[schema(max_items = 3)]
@@ -169,13 +169,14 @@ pub struct NewWebhook {
     #[schema(
         min_length = 10,
         max_length = 2000,
-        example = "https://hq.example.org/ogsms-events"
+        example = "https://hq.example.org/ogsms-events",
+        pattern = "<webhook_url>"
     )]
     pub url: String,
-    #[schema(max_length = 500)]
+    #[schema(pattern = "<line>", max_length = 500)]
     pub description: Option<String>,
     /// Resource types to deliver (e.g. `project`, `ledger_entry`); omitted for all.
-    #[schema(min_items = 1, max_items = 50)]
+    #[schema(min_items = 1, max_items = 50, value_type = Option<Vec<ResourceTypeName>>)]
     pub resource_types: Option<Vec<String>>,
     /// Actions to deliver; omitted for all.
     #[schema(min_items = 1, max_items = 3)]
@@ -189,10 +190,48 @@ pub struct SecretRotation {
     /// How long the previous secret stays valid (deliveries are signed with both), in
     /// seconds, 0 to 604800 (7 days); default 86400.
     #[schema(minimum = 0, maximum = 604800, default = 86400)]
+    #[serde(default, deserialize_with = "validate::optional_integer")]
     pub overlap_seconds: Option<i64>,
 }
 
+/// Schema-only type of a resource type a subscription names: 1 to 64 lower-case letters
+/// or underscores (a type no change has never matches).
+pub struct ResourceTypeName;
+
+impl utoipa::PartialSchema for ResourceTypeName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("A resource type, e.g. `project` or `ledger_entry`."))
+            .pattern(Some("^[a-z_]{1,64}$"))
+            .into()
+    }
+}
+
+impl ToSchema for ResourceTypeName {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("ResourceTypeName")
+    }
+}
+
+fn is_resource_type_name(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+}
+
+/// The grammar of a subscription's URL (the document's `pattern`, checked before the URI
+/// is parsed): `http` or `https`, a host name or IPv4 address, an optional port (1 to
+/// 65535), a path
+/// and a query of URI characters; no credentials, no fragment, no white space.
+pub const WEBHOOK_URL_PATTERN: &str = concat!(
+    r"^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?",
+    r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?",
+    r"(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
+);
+
 fn check_url(url: &str) -> Result<(), FieldError> {
+    static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(WEBHOOK_URL_PATTERN).expect("WEBHOOK_URL_PATTERN")
+    });
     let bad = |m| FieldError::new("url", "invalid", m);
     if url.len() < 10
         || url.len() > 2000
@@ -209,7 +248,7 @@ fn check_url(url: &str) -> Result<(), FieldError> {
             "debe ser una URL http o https absoluta"
         ))
     })?;
-    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https")) && RE.is_match(url);
     let host_ok = uri.host().is_some_and(|h| !h.is_empty());
     let no_userinfo = !uri.authority().is_some_and(|a| a.as_str().contains('@'));
     if !scheme_ok || !host_ok || !no_userinfo || url.contains('#') {
@@ -352,31 +391,16 @@ pub async fn create_webhook(
     authorize(&mut conn, &caller).await?;
     let new = body.0;
     let mut errors = Vec::new();
-    let url = new.url.trim().to_owned();
+    let url = new.url;
     if let Err(e) = check_url(&url) {
         errors.push(e);
     }
-    let description = new
-        .description
-        .map(|d| d.trim().to_owned())
-        .filter(|d| !d.is_empty());
-    if description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > 500)
-    {
-        errors.push(FieldError::new(
-            "description",
-            "too_long",
-            text!(
-                "must be at most 500 characters",
-                "debe tener como máximo 500 caracteres"
-            ),
-        ));
+    let description = new.description;
+    if let Some(d) = &description {
+        validate::line("description", d, 500, &mut errors);
     }
     if let Some(types) = &new.resource_types
-        && (types.is_empty()
-            || types.len() > 50
-            || changes::parse_filters(Some(&types.join(",")), None, None).is_err())
+        && (types.is_empty() || types.len() > 50 || !types.iter().all(|t| is_resource_type_name(t)))
     {
         errors.push(FieldError::new(
             "resource_types",
@@ -387,13 +411,17 @@ pub async fn create_webhook(
             ),
         ));
     }
-    if new.actions.as_ref().is_some_and(Vec::is_empty) {
+    if new
+        .actions
+        .as_ref()
+        .is_some_and(|a| a.is_empty() || a.len() > 3)
+    {
         errors.push(FieldError::new(
             "actions",
             "invalid",
             text!(
-                "must name at least one action",
-                "debe nombrar al menos una acción"
+                "must name one to three actions",
+                "debe nombrar de una a tres acciones"
             ),
         ));
     }
