@@ -338,15 +338,14 @@ pub const SPEND_SQL: [&str; 5] = [
     "::float8, ",
     "::float8, statement_timestamp()) \
      INSERT INTO rate_buckets AS b (key, tokens, updated_at, accepted, taken) \
-     SELECT key, burst - rate_bucket_lease(burst, cap), at, true, rate_bucket_lease(burst, cap) FROM p \
-     ON CONFLICT (key) DO UPDATE SET \
-       tokens = (SELECT l.level - rate_bucket_lease(l.level, p.cap) FROM p, LATERAL \
-         (SELECT rate_bucket_level(b.tokens, b.updated_at, p.at, p.burst, p.per_second) AS level) l), \
-       taken = (SELECT rate_bucket_lease(rate_bucket_level(b.tokens, b.updated_at, p.at, p.burst, \
-         p.per_second), p.cap) FROM p), \
-       accepted = (SELECT rate_bucket_level(b.tokens, b.updated_at, p.at, p.burst, p.per_second) >= 1 \
-         FROM p), \
-       updated_at = greatest(b.updated_at, (SELECT at FROM p)) \
+     SELECT p.key, p.burst - n.n, p.at, n.n > 0, n.n \
+       FROM p, LATERAL (SELECT rate_bucket_lease(p.burst, p.cap) AS n) n \
+     ON CONFLICT (key) DO UPDATE SET (tokens, taken, accepted, updated_at) = \
+       (SELECT l.level - n.n, n.n, n.n > 0, greatest(b.updated_at, p.at) \
+          FROM p, \
+          LATERAL (SELECT rate_bucket_level(b.tokens, b.updated_at, p.at, p.burst, p.per_second) \
+            AS level) l, \
+          LATERAL (SELECT rate_bucket_lease(l.level, p.cap) AS n) n) \
      RETURNING tokens, taken",
 ];
 
@@ -367,6 +366,13 @@ pub struct Lease {
     refused_until: Option<Instant>,
 }
 
+impl Lease {
+    /// Whether it still holds a token this process may spend at `now`.
+    fn live(&self, now: Instant) -> bool {
+        self.held > 0 && self.taken_at.is_some_and(|t| now - t < LEASE_TTL)
+    }
+}
+
 /// A caller's lease, locked while its holder spends from it or asks the bucket for more:
 /// one spend per caller at a time in a process, so that a caller's concurrent requests
 /// wait for one lease instead of each taking its own.
@@ -385,11 +391,10 @@ impl Leases {
             return slot.clone();
         }
         if map.len() >= 4096 {
+            let now = Instant::now();
             map.retain(|_, slot| {
                 std::sync::Arc::strong_count(slot) > 1
-                    || slot.try_lock().map_or(true, |l| {
-                        l.held > 0 && l.taken_at.is_some_and(|t| t.elapsed() < LEASE_TTL)
-                    })
+                    || slot.try_lock().map_or(true, |l| l.live(now))
             });
         }
         map.entry(key.to_owned()).or_default().clone()
@@ -455,7 +460,7 @@ impl Limits {
             Ok(snapshot) => Ok(self.remaining(f64::from(snapshot.remaining_burst_capacity()))),
             Err(not_until) => {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
-                Err(self.refusal(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)))
+                Err(self.refusal(wait))
             }
         })
     }
@@ -475,15 +480,11 @@ impl Limits {
         let now = Instant::now();
         if let Some(until) = lease.refused_until {
             if now < until {
-                let wait = until - now;
-                return Some(Err(
-                    self.refusal(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
-                ));
+                return Some(Err(self.refusal(until - now)));
             }
             lease.refused_until = None;
         }
-        let valid = lease.taken_at.is_some_and(|t| now - t < LEASE_TTL);
-        if lease.held == 0 || !valid {
+        if !lease.live(now) {
             return None;
         }
         lease.held -= 1;
@@ -505,7 +506,7 @@ impl Limits {
             let wait = Duration::from_secs_f64((1.0 - tokens).max(0.0) / self.per_second());
             lease.held = 0;
             lease.refused_until = Some(Instant::now() + wait);
-            return Err(self.refusal(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)));
+            return Err(self.refusal(wait));
         }
         let extra = u32::try_from(taken - 1).unwrap_or(0);
         *lease = Lease {
@@ -530,8 +531,10 @@ impl Limits {
         }
     }
 
-    /// The 429 problem, with its `Retry-After` and `RateLimit-*` headers.
-    fn refusal(&self, secs: u64) -> ApiError {
+    /// The 429 problem, with its `Retry-After` and `RateLimit-*` headers: retry after
+    /// `wait`, in whole seconds rounded up.
+    fn refusal(&self, wait: Duration) -> ApiError {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let mut e = ApiError::new(
             ProblemType::RateLimited,
             text!(
