@@ -2,8 +2,6 @@
 //! official languages, at least one present. Stored as `jsonb` and checked there too
 //! (`is_localized_text`).
 
-use std::borrow::Cow;
-
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
@@ -146,11 +144,7 @@ macro_rules! localized_texts {
             }
         }
 
-        impl ToSchema for $name {
-            fn name() -> Cow<'static, str> {
-                Cow::Borrowed(stringify!($name))
-            }
-        }
+        impl ToSchema for $name {}
     )*};
 }
 

@@ -319,11 +319,7 @@ impl utoipa::PartialSchema for PositiveMonetaryAmount {
     }
 }
 
-impl ToSchema for PositiveMonetaryAmount {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("PositiveMonetaryAmount")
-    }
-}
+impl ToSchema for PositiveMonetaryAmount {}
 
 /// Schema-only type of a currency code in a request or a response: the ISO 4217 codes
 /// with a minor unit that the service knows (`Currency::lookup`).
@@ -331,25 +327,16 @@ pub struct CurrencyCode;
 
 impl utoipa::PartialSchema for CurrencyCode {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        let mut codes: Vec<&str> = LISTS.iter().flat_map(|(l, _)| l.iter().copied()).collect();
-        codes.sort_unstable();
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .description(Some(
-                "An ISO 4217 currency code with a minor unit (precious metals, SDRs and the \
-                 testing codes are not money here).",
-            ))
-            .enum_values(Some(codes))
-            .examples(["USD"])
-            .into()
+        currencies_schema(
+            "An ISO 4217 currency code with a minor unit (precious metals, SDRs and the \
+             testing codes are not money here).",
+            |_| true,
+            "USD",
+        )
     }
 }
 
-impl ToSchema for CurrencyCode {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("CurrencyCode")
-    }
-}
+impl ToSchema for CurrencyCode {}
 
 /// Schema-only type of the currency of an exchange rate: a [`CurrencyCode`] other than
 /// USD (the currency of account has no rate).
@@ -357,29 +344,36 @@ pub struct RateCurrencyCode;
 
 impl utoipa::PartialSchema for RateCurrencyCode {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        let mut codes: Vec<&str> = LISTS
-            .iter()
-            .flat_map(|(l, _)| l.iter().copied())
-            .filter(|c| *c != "USD")
-            .collect();
-        codes.sort_unstable();
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .description(Some(
-                "An ISO 4217 currency code with a minor unit, other than USD (the currency of \
-                 account, which has no rate).",
-            ))
-            .enum_values(Some(codes))
-            .examples(["PEN"])
-            .into()
+        currencies_schema(
+            "An ISO 4217 currency code with a minor unit, other than USD (the currency of \
+             account, which has no rate).",
+            |c| c != "USD",
+            "PEN",
+        )
     }
 }
 
-impl ToSchema for RateCurrencyCode {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("RateCurrencyCode")
-    }
+/// A string schema whose values are the known currencies that `keep` keeps, sorted.
+fn currencies_schema(
+    description: &str,
+    keep: fn(&str) -> bool,
+    example: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let mut codes: Vec<&str> = LISTS
+        .iter()
+        .flat_map(|(l, _)| l.iter().copied())
+        .filter(|c| keep(c))
+        .collect();
+    codes.sort_unstable();
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some(description))
+        .enum_values(Some(codes))
+        .examples([example])
+        .into()
 }
+
+impl ToSchema for RateCurrencyCode {}
 
 impl Money {
     /// US dollars, from cents.

@@ -348,11 +348,7 @@ impl utoipa::PartialSchema for SettableAssetStatus {
     }
 }
 
-impl ToSchema for SettableAssetStatus {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("SettableAssetStatus")
-    }
-}
+impl ToSchema for SettableAssetStatus {}
 
 /// The statuses an office sets by hand (the others have their own operations).
 fn settable_status(field: &str, s: AssetStatus, errors: &mut Vec<FieldError>) {

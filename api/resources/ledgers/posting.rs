@@ -63,11 +63,7 @@ impl utoipa::PartialSchema for PostableEntryKind {
     }
 }
 
-impl utoipa::ToSchema for PostableEntryKind {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("PostableEntryKind")
-    }
-}
+impl utoipa::ToSchema for PostableEntryKind {}
 
 /// Reversing an entry.
 #[derive(Deserialize, ToSchema, Serialize, Default)]

@@ -610,11 +610,7 @@ impl utoipa::PartialSchema for AttachmentReference {
     }
 }
 
-impl ToSchema for AttachmentReference {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("AttachmentReference")
-    }
-}
+impl ToSchema for AttachmentReference {}
 
 /// An office's evidence of compliance.
 #[derive(Deserialize, ToSchema)]

@@ -129,11 +129,7 @@ impl utoipa::PartialSchema for SectorCode {
     }
 }
 
-impl utoipa::ToSchema for SectorCode {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("SectorCode")
-    }
-}
+impl utoipa::ToSchema for SectorCode {}
 
 /// The grammar of an IATI organisation identifier, the document's `pattern` of every
 /// such field and what [`check_org_identifier`] matches: an active code of the

@@ -3,8 +3,6 @@
 //! for every body field that names a member state, and the check of those fields, so
 //! that a code the schema allows is one the database knows.
 
-use std::borrow::Cow;
-
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
@@ -71,11 +69,7 @@ impl PartialSchema for MemberStateCode {
     }
 }
 
-impl ToSchema for MemberStateCode {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("MemberStateCode")
-    }
-}
+impl ToSchema for MemberStateCode {}
 
 #[cfg(test)]
 mod tests {

@@ -208,11 +208,7 @@ impl utoipa::PartialSchema for ResourceTypeName {
     }
 }
 
-impl ToSchema for ResourceTypeName {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("ResourceTypeName")
-    }
-}
+impl ToSchema for ResourceTypeName {}
 
 fn is_resource_type_name(s: &str) -> bool {
     (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
