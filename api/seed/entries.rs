@@ -717,6 +717,15 @@ pub async fn load(url: &str, total: usize) -> anyhow::Result<EntriesReport> {
     )
     .await?;
     tx.execute(
+        "INSERT INTO ledger_rate_totals (ledger_id, currency, usd_per_unit_e12, entries, first_entry_date, last_entry_date) \
+         SELECT ledger_id, currency::text, usd_per_unit_e12, count(*), min(entry_date), max(entry_date) \
+           FROM ledger_entries e JOIN seed_ledger_state s ON s.id = e.ledger_id \
+          WHERE usd_per_unit_e12 IS NOT NULL \
+          GROUP BY ledger_id, currency::text, usd_per_unit_e12",
+        &[],
+    )
+    .await?;
+    tx.execute(
         "INSERT INTO project_daily_totals (project_id, ledger_id, entry_date, kind, category, effect_minor, usd_minor, entries) \
          SELECT project_id, ledger_id, entry_date, kind, coalesce(category, ''), sum(effect_minor), sum(usd_minor), count(*) \
            FROM ledger_entries e JOIN seed_ledger_state s ON s.id = e.ledger_id \

@@ -564,6 +564,24 @@ async fn the_demo_money_is_consistent_and_shows_in_the_api() {
             ),
         );
     }
+    // The rates kept per ledger (issue 19: the balance reads them instead of grouping the
+    // entries) are the entries' own, both ways.
+    let rates_of_entries = "SELECT ledger_id, currency::text, usd_per_unit_e12, count(*), \
+         min(entry_date), max(entry_date) FROM ledger_entries WHERE usd_per_unit_e12 IS NOT NULL \
+         GROUP BY ledger_id, currency::text, usd_per_unit_e12";
+    let rates_kept = "SELECT ledger_id, currency, usd_per_unit_e12, entries, first_entry_date, \
+         last_entry_date FROM ledger_rate_totals";
+    assert!(int(db, "SELECT count(*) FROM ledger_rate_totals") > 0);
+    for (a, b) in [
+        (rates_of_entries, rates_kept),
+        (rates_kept, rates_of_entries),
+    ] {
+        none(
+            db,
+            "rates kept that are not the entries'",
+            &format!("SELECT count(*) FROM ({a} EXCEPT {b}) x"),
+        );
+    }
     none(
         db,
         "entries without their audit event",

@@ -206,8 +206,9 @@ pub async fn get_balance(
 /// - without `$2`, the totals over all dates (a few dozen rows kept with every entry)
 ///   and the day they are as of: today (UTC) or the ledger's last entry date, whichever
 ///   is later; with it, the daily totals up to that day;
-/// - the rates that converted the entries counted (a partial index holds the foreign
-///   ones);
+/// - the rates that converted the entries counted: without `$2`, the per-rate counts kept
+///   with every entry (`ledger_rate_totals`, a few rows); with it, the foreign entries up
+///   to that day, grouped (a partial index holds them);
 /// - for a department, whether any entry of the ledger is tagged to its projects.
 ///
 /// Arrays carry the row sets (one element per totals row, per rate), each aggregated in
@@ -241,10 +242,14 @@ const BALANCE_SQL: &str = concat!(
     "array_agg(y.n ORDER BY y.currency, y.first, y.rate) AS rate_entries, ",
     "array_agg(y.first ORDER BY y.currency, y.first, y.rate) AS rate_firsts, ",
     "array_agg(y.last ORDER BY y.currency, y.first, y.rate) AS rate_lasts FROM (",
-    "SELECT e.currency::text AS currency, e.usd_per_unit_e12 AS rate, count(*) AS n, ",
-    "min(e.entry_date) AS first, max(e.entry_date) AS last FROM ledger_entries e ",
-    "WHERE e.ledger_id = l.id AND e.currency <> 'USD' AND e.entry_date <= d.as_of ",
-    "AND e.usd_per_unit_e12 IS NOT NULL GROUP BY 1, 2) y) r ",
+    "SELECT rt.currency, rt.usd_per_unit_e12 AS rate, rt.entries AS n, ",
+    "rt.first_entry_date AS first, rt.last_entry_date AS last FROM ledger_rate_totals rt ",
+    "WHERE rt.ledger_id = l.id AND $2::date IS NULL ",
+    "UNION ALL ",
+    "SELECT e.currency::text, e.usd_per_unit_e12, count(*), min(e.entry_date), ",
+    "max(e.entry_date) FROM ledger_entries e ",
+    "WHERE e.ledger_id = l.id AND $2::date IS NOT NULL AND e.currency <> 'USD' ",
+    "AND e.entry_date <= $2::date AND e.usd_per_unit_e12 IS NOT NULL GROUP BY 1, 2) y) r ",
     "WHERE l.id = $1",
 );
 
