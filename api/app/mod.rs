@@ -15,7 +15,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 use utoipa_actix_web::AppExt;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 /// The service: every route, the OpenAPI document at `/openapi.json`, interactive docs at
 /// `/docs/` (served from the binary, no internet needed), and the middleware that makes
@@ -44,7 +44,8 @@ pub fn app(
         .app_data(routes)
         .split_for_parts();
     app.configure(http::extractor_configs)
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::document().clone()))
+        .route("/openapi.json", web::get().to(openapi::serve_document))
+        .service(SwaggerUi::new("/docs/{_:.*}").config(Config::new(["/openapi.json"])))
         .service(web::redirect("/docs", "/docs/"))
         .default_service(web::to(envelope::no_route))
         .wrap(cors())

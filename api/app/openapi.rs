@@ -801,6 +801,22 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
     DOC.get_or_init(build)
 }
 
+/// `GET /openapi.json`: the document as compact JSON, serialized once. Swagger UI's own
+/// route kept a copy of the document's structure per worker and serialized it again at
+/// every request; the copies were ~5 MB each of the service's resident memory (massif of
+/// `ogsms serve` at start, issue 19's export memory target).
+pub async fn serve_document() -> actix_web::HttpResponse {
+    static JSON: OnceLock<actix_web::web::Bytes> = OnceLock::new();
+    let body = JSON.get_or_init(|| {
+        serde_json::to_vec(document())
+            .expect("the document serializes")
+            .into()
+    });
+    actix_web::HttpResponse::Ok()
+        .content_type(mime::APPLICATION_JSON)
+        .body(body.clone())
+}
+
 /// The document as committed in `openapi/openapi.json`: pretty JSON with a final newline.
 pub fn document_json() -> String {
     let mut s = document()

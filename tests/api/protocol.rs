@@ -230,6 +230,13 @@ async fn docs_and_document_are_served_offline() {
     let res = app.get("/docs/").await;
     assert_eq!(res.status, 200);
     assert!(res.text().contains("swagger-ui"), "{}", res.text());
+    let res = app.get("/docs/swagger-initializer.js").await;
+    assert_eq!(res.status, 200);
+    assert!(
+        res.text().contains("\"/openapi.json\""),
+        "Swagger UI reads the served document: {}",
+        res.text()
+    );
     let res = app.get("/docs/swagger-ui-bundle.js").await;
     assert_eq!(res.status, 200);
     assert!(
