@@ -224,7 +224,37 @@ async fn two_hundred_concurrent_expenses_against_funds_for_one_hundred() {
     post(&app, &b, &allocation("100.00")).await;
     let url = format!("/v1/ledgers/{}/entries", b.ledger);
     let body = expense("1.00");
-    let results = join_all((0..200).map(|_| app.post(&url, &body))).await;
+    // Each posting as a careful client sends it: its own Idempotency-Key, and again after
+    // a 503 (on a loaded machine some of the 200 wait longer for a connection than the
+    // pool allows; the key makes the retry safe whatever the 503 came from).
+    let busy = std::sync::atomic::AtomicUsize::new(0);
+    let results = join_all((0..200).map(|i| {
+        let (app, url, body, busy) = (&app, &url, &body, &busy);
+        async move {
+            let key = format!("concurrent-{i}");
+            for _ in 0..30 {
+                let res = app
+                    .request(
+                        actix_web::http::Method::POST,
+                        url,
+                        &[("idempotency-key", key.as_str())],
+                        Some(body),
+                    )
+                    .await;
+                if res.status != 503 {
+                    return res;
+                }
+                busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            panic!("posting {i} was unavailable 30 times");
+        }
+    }))
+    .await;
+    eprintln!(
+        "503 answers retried: {}",
+        busy.load(std::sync::atomic::Ordering::Relaxed)
+    );
     let created = results.iter().filter(|r| r.status == 201).count();
     let refused = results
         .iter()
