@@ -301,10 +301,12 @@ fn document_formats(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// Every route under `/v1`: each folder registers its own, saying what they write
-/// (`auth::routes`), into `table`. The order is the order of matching.
+/// Every route under `/v1`: each folder registers its own, saying which first path
+/// segment they are under and what they write (`auth::routes`), into `table`; they are
+/// mounted in one scope per segment, within which the order is the order of matching.
 pub fn v1(cfg: &mut ServiceConfig, table: &mut RouteResources) {
-    let r = &mut Routes::new(cfg, "/v1", table);
+    let mut routes = Routes::new(cfg, "/v1", table);
+    let r = &mut routes;
     member_states::routes(r);
     departments::routes(r);
     offices::routes(r);
@@ -313,7 +315,7 @@ pub fn v1(cfg: &mut ServiceConfig, table: &mut RouteResources) {
     projects::routes(r);
     assets::routes(r);
     service_accounts::routes(r);
-    r.handler_decides().service(auth::me::me);
+    r.under("/me").handler_decides().service(auth::me::me);
     audit::routes(r);
     changes::routes(r);
     webhooks::routes(r);
@@ -326,6 +328,7 @@ pub fn v1(cfg: &mut ServiceConfig, table: &mut RouteResources) {
     memoranda::routes(r);
     accomplishments::routes(r);
     reconciliation::routes(r);
+    routes.finish();
 }
 
 /// The probes, outside `/v1`.

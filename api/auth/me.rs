@@ -26,13 +26,14 @@ pub struct Me {
 
 /// Who am I?
 #[utoipa::path(
+    context_path = "/me",
     tag = "Authentication",
     responses(
         (status = 200, description = "The caller", body = Me),
         (status = 401, response = crate::core::error::responses::Unauthorized),
     )
 )]
-#[get("/me")]
+#[get("")]
 pub async fn me(caller: Caller) -> web::Json<Me> {
     web::Json(Me {
         permissions: permissions(caller.role),

@@ -396,6 +396,7 @@ pub struct ProjectExportQuery {
 /// pagination: NDJSON (one `Project` a line, the default) or CSV (`format=csv` or
 /// `Accept: text/csv`; the columns of the project list's CSV).
 #[utoipa::path(
+    context_path = "/exports",
     tag = "Exports",
     params(ProjectExportQuery),
     responses(
@@ -409,7 +410,7 @@ pub struct ProjectExportQuery {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/exports/projects")]
+#[get("/projects")]
 pub async fn export_projects(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -484,6 +485,7 @@ pub struct EntryExportQuery {
 /// none), ordered by `(created_at, id)`. CSV rows carry the ledger's office, fund and
 /// fiscal year and the project's code.
 #[utoipa::path(
+    context_path = "/exports",
     tag = "Exports",
     params(EntryExportQuery),
     responses(
@@ -497,7 +499,7 @@ pub struct EntryExportQuery {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/exports/ledger-entries")]
+#[get("/ledger-entries")]
 pub async fn export_ledger_entries(
     state: web::Data<AppState>,
     caller: Caller,
@@ -566,6 +568,7 @@ pub struct AuditExportQuery {
 ///
 /// Every event the filters select, ordered by `(occurred_at, id)`.
 #[utoipa::path(
+    context_path = "/exports",
     tag = "Exports",
     params(AuditExportQuery),
     responses(
@@ -580,7 +583,7 @@ pub struct AuditExportQuery {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/exports/audit-events")]
+#[get("/audit-events")]
 pub async fn export_audit_events(
     state: web::Data<AppState>,
     caller: Caller,
@@ -613,7 +616,8 @@ pub async fn export_audit_events(
 /// This folder's routes, in the order they are matched, each with what it writes (read
 /// by the body gate: `auth::routes`).
 pub fn routes(r: &mut crate::auth::routes::Routes) {
-    r.handler_decides()
+    r.under("/exports")
+        .handler_decides()
         .service(export_projects)
         .service(export_ledger_entries)
         .service(export_audit_events);

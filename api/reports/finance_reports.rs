@@ -123,6 +123,7 @@ struct LedgerExecutionRow {
 /// Finance: the Coordinating Office and auditors; the project's office (its ledgers
 /// only) and HQ department. Others get 403.
 #[utoipa::path(
+    context_path = "/projects",
     tag = "Projects",
     params(("id" = Uuid, Path, description = "The project's id"), FinanceReportQuery),
     responses(
@@ -133,7 +134,7 @@ struct LedgerExecutionRow {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/projects/{id}/budget-execution")]
+#[get("/{id}/budget-execution")]
 pub async fn project_budget_execution(
     state: web::Data<AppState>,
     caller: Caller,
@@ -292,6 +293,7 @@ struct MandateSqlRow {
 /// office sees its own ledgers' figures, an HQ department its projects' figures, the
 /// Coordinating Office and auditors everything; viewers get 403.
 #[utoipa::path(
+    context_path = "/mandates",
     tag = "Mandates",
     params(("id" = Uuid, Path, description = "The mandate's id"), FinanceReportQuery),
     responses(
@@ -302,7 +304,7 @@ struct MandateSqlRow {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/mandates/{id}/expenditures")]
+#[get("/{id}/expenditures")]
 pub async fn mandate_expenditures(
     state: web::Data<AppState>,
     caller: Caller,
@@ -398,7 +400,8 @@ pub async fn mandate_expenditures(
 /// This folder's routes, in the order they are matched, each with what it writes (read
 /// by the body gate: `auth::routes`).
 pub fn routes(r: &mut crate::auth::routes::Routes) {
-    r.handler_decides()
-        .service(project_budget_execution)
-        .service(mandate_expenditures);
+    r.under("/projects")
+        .handler_decides()
+        .service(project_budget_execution);
+    r.under("/mandates").service(mandate_expenditures);
 }

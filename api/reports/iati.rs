@@ -789,6 +789,7 @@ impl Exporter {
 /// budget, and transactions (2 commitments from allocations, 4 expenditures from
 /// expenses, refunds and reversals negative). Streamed in batches of projects.
 #[utoipa::path(
+    context_path = "/exports",
     tag = "Exports",
     params(IatiQuery),
     responses(
@@ -799,7 +800,7 @@ impl Exporter {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/exports/iati-activities.xml")]
+#[get("/iati-activities.xml")]
 pub async fn iati_activities(
     state: web::Data<AppState>,
     caller: Caller,
@@ -848,7 +849,9 @@ pub async fn iati_activities(
 /// This folder's routes, in the order they are matched, each with what it writes (read
 /// by the body gate: `auth::routes`).
 pub fn routes(r: &mut crate::auth::routes::Routes) {
-    r.handler_decides().service(iati_activities);
+    r.under("/exports")
+        .handler_decides()
+        .service(iati_activities);
 }
 
 #[cfg(test)]

@@ -254,6 +254,7 @@ pub struct Reconciliation {
 /// the office's whole ledgers (the Coordinating Office, auditors, the office's
 /// representative and staff); others get 404. `Accept: text/csv` or `format=csv` for CSV.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Offices",
     params(("id" = Uuid, Path, description = "The office's id"), ReconciliationQuery),
     responses(
@@ -270,7 +271,7 @@ pub struct Reconciliation {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/offices/{id}/reconciliation")]
+#[get("/{id}/reconciliation")]
 pub async fn office_reconciliation(
     state: web::Data<AppState>,
     caller: Caller,
@@ -300,6 +301,7 @@ pub async fn office_reconciliation(
 /// The same rows as `GET /v1/offices/{id}/reconciliation`, for every office.
 /// `Accept: text/csv` or `format=csv` for CSV.
 #[utoipa::path(
+    context_path = "/reconciliation",
     tag = "Statistics",
     params(AllReconciliationQuery),
     responses(
@@ -316,7 +318,7 @@ pub async fn office_reconciliation(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/reconciliation")]
+#[get("")]
 pub async fn reconciliation(
     state: web::Data<AppState>,
     caller: Caller,
@@ -785,9 +787,10 @@ async fn respond(
 /// This folder's routes, in the order they are matched, each with what it writes (read
 /// by the body gate: `auth::routes`).
 pub fn routes(r: &mut crate::auth::routes::Routes) {
-    r.handler_decides()
-        .service(office_reconciliation)
-        .service(reconciliation);
+    r.under("/offices")
+        .handler_decides()
+        .service(office_reconciliation);
+    r.under("/reconciliation").service(reconciliation);
 }
 
 #[cfg(test)]

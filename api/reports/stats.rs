@@ -398,6 +398,7 @@ fn sector_name(code: &str) -> Option<String> {
 /// daily totals kept with every entry (never from the entries). Readable by every role:
 /// these are aggregates of every office. `Accept: text/csv` or `format=csv` for CSV.
 #[utoipa::path(
+    context_path = "/stats",
     tag = "Statistics",
     params(SpendingQuery),
     responses(
@@ -410,7 +411,7 @@ fn sector_name(code: &str) -> Option<String> {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/stats/spending")]
+#[get("/spending")]
 pub async fn spending(
     state: web::Data<AppState>,
     caller: Caller,
@@ -797,6 +798,7 @@ struct ExecutionSqlRow {
 /// Only budgets in US dollars are summed (see `ExecutionRow`); spending is read from the
 /// per-project totals kept with every entry. Readable by every role.
 #[utoipa::path(
+    context_path = "/stats",
     tag = "Statistics",
     params(ExecutionQuery),
     responses(
@@ -808,7 +810,7 @@ struct ExecutionSqlRow {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/stats/budget-execution")]
+#[get("/budget-execution")]
 pub async fn budget_execution(
     state: web::Data<AppState>,
     caller: Caller,
@@ -1059,6 +1061,7 @@ struct ProjectCountSqlRow {
 ///
 /// Readable by every role.
 #[utoipa::path(
+    context_path = "/stats",
     tag = "Statistics",
     params(ProjectCountQuery),
     responses(
@@ -1070,7 +1073,7 @@ struct ProjectCountSqlRow {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/stats/projects")]
+#[get("/projects")]
 pub async fn project_counts(
     state: web::Data<AppState>,
     caller: Caller,
@@ -1259,7 +1262,8 @@ pub async fn project_counts(
 /// This folder's routes, in the order they are matched, each with what it writes (read
 /// by the body gate: `auth::routes`).
 pub fn routes(r: &mut crate::auth::routes::Routes) {
-    r.handler_decides()
+    r.under("/stats")
+        .handler_decides()
         .service(spending)
         .service(budget_execution)
         .service(project_counts);

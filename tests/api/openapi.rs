@@ -137,3 +137,62 @@ fn every_route_declares_what_it_writes() {
         assert_eq!(writes, Writes::Resource(expected), "{method} {path}");
     }
 }
+
+/// Every declared route is where the router finds it: a request to its pattern (each
+/// `{param}` filled in) matches exactly that pattern, the key under which the body gate
+/// looks the route up (`HttpRequest::match_pattern`). This holds the handlers'
+/// `context_path` and their route macros' paths (relative to the segment's scope,
+/// `auth::routes`) to each other: a route the document shows at one path and the
+/// router mounts at another fails here.
+#[actix_web::test]
+async fn every_declared_route_is_matched_at_its_pattern() {
+    use actix_web::body::BoxBody;
+    use actix_web::dev::ServiceRequest;
+    use actix_web::middleware::{Next, from_fn};
+    use actix_web::{App, HttpResponse, test};
+    use utoipa_actix_web::AppExt;
+
+    let mut table = ogsms::auth::routes::RouteResources::default();
+    let (app, _) = App::new()
+        .into_utoipa_app()
+        .service(
+            utoipa_actix_web::scope("/v1")
+                .configure(|cfg| ogsms::app::openapi::v1(cfg, &mut table)),
+        )
+        .split_for_parts();
+    // Answers with the pattern actix's resource map (built with the router, from the
+    // same definitions) matches, without running the handler.
+    let app = test::init_service(app.wrap(from_fn(
+        |req: ServiceRequest, _: Next<BoxBody>| async move {
+            let pattern = req.match_pattern().unwrap_or_else(|| "(unmatched)".into());
+            Ok::<_, actix_web::Error>(req.into_response(HttpResponse::Ok().body(pattern)))
+        },
+    )))
+    .await;
+    let mut routes = 0;
+    for (method, pattern, _) in table.iter() {
+        let path = pattern
+            .split('/')
+            .map(|s| {
+                if s.starts_with('{') {
+                    "0193a6f0-0000-7000-8000-000000000000"
+                } else {
+                    s
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let req = test::TestRequest::default()
+            .method(method.parse().unwrap())
+            .uri(&path)
+            .to_request();
+        let matched = test::call_and_read_body(&app, req).await;
+        assert_eq!(
+            std::str::from_utf8(&matched).unwrap(),
+            pattern,
+            "{method} {path}"
+        );
+        routes += 1;
+    }
+    assert!(routes > 100, "only {routes} routes");
+}

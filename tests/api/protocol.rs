@@ -436,3 +436,57 @@ async fn oversized_request_lines_and_headers_are_problems() {
     assert!(text.starts_with("HTTP/1.1 431"), "{text}");
     assert!(text.contains("header-fields-too-large"), "{text}");
 }
+
+/// The edges of routing, as they were before the routes moved into one scope per first
+/// segment (`auth::routes`): a path no route has, under a segment or not, is a 404
+/// problem; a path with other methods is a 405 with `Allow` (a trailing slash counts as
+/// the path without it); a bad path parameter is a 400 naming it; names that only start
+/// like a segment, empty segments and the segments' own paths behave as any path.
+#[actix_web::test]
+async fn routing_edges_are_problems() {
+    let app = TestApp::new().await;
+    let id = "0193a6f0-0000-7000-8000-000000000000";
+    for path in [
+        "/v1/nonexistent".to_owned(),
+        "/v1".to_owned(),
+        "/v1/".to_owned(),
+        "/v1/officesx".to_owned(),
+        "/v1//offices".to_owned(),
+        format!("/v1/offices/{id}/nonexistent"),
+        format!("/v1/offices//{id}"),
+        format!("/v1/ledgers/{id}/balance/extra"),
+    ] {
+        app.get(&path).await.problem(404, "not-found");
+    }
+    for (method, path, allow) in [
+        (Method::GET, "/v1/offices/".to_owned(), "GET, POST"),
+        (Method::DELETE, "/v1/offices/".to_owned(), "GET, POST"),
+        (Method::GET, format!("/v1/offices/{id}/"), "GET, PATCH"),
+        (Method::DELETE, format!("/v1/ledgers/{id}/balance"), "GET"),
+        (Method::GET, format!("/v1/ledgers/{id}/balance/"), "GET"),
+        (Method::POST, "/v1/feeds/accomplishments".to_owned(), "GET"),
+        (Method::PUT, "/v1/me".to_owned(), "GET"),
+        (Method::GET, "/v1/me/".to_owned(), "GET"),
+    ] {
+        let res = app.request(method.clone(), &path, &[], None).await;
+        res.problem(405, "method-not-allowed");
+        assert_eq!(
+            res.header("allow").as_deref(),
+            Some(allow),
+            "{method} {path}"
+        );
+    }
+    for (path, field) in [
+        ("/v1/ledgers/not-a-uuid/balance".to_owned(), "id"),
+        (format!("/v1/ledgers/{id}/entries/nope"), "entry_id"),
+    ] {
+        let p = app.get(&path).await.problem(400, "invalid-parameter");
+        assert_eq!(p["errors"][0]["field"], field, "{path}: {p}");
+    }
+    // A segment's own path, a file-like name beside another route, and a route alone in
+    // its segment.
+    assert_eq!(app.get("/v1/me").await.status, 200);
+    assert_eq!(app.get("/v1/offices").await.status, 200);
+    assert_eq!(app.get("/v1/feeds/accomplishments.atom").await.status, 200);
+    assert_eq!(app.get("/v1/exports/iati-activities.xml").await.status, 200);
+}

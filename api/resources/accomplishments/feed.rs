@@ -461,6 +461,7 @@ fn cached(req: &HttpRequest, content_type: &str, body: Vec<u8>) -> HttpResponse 
 /// filters combine. Cacheable: a strong `ETag` (`If-None-Match` gives 304) and
 /// `Cache-Control: public, max-age=300`.
 #[utoipa::path(
+    context_path = "/feeds",
     tag = "Accomplishments",
     params(FeedQuery),
     security(()),
@@ -480,7 +481,7 @@ fn cached(req: &HttpRequest, content_type: &str, body: Vec<u8>) -> HttpResponse 
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/feeds/accomplishments")]
+#[get("/accomplishments")]
 pub async fn feed(
     state: web::Data<AppState>,
     query: web::Query<FeedQuery>,
@@ -515,6 +516,7 @@ pub async fn feed(
 /// office as `author`, the kind and member state as `category`), and
 /// `<link rel="next">` to the next page. No token needed; cacheable like the JSON.
 #[utoipa::path(
+    context_path = "/feeds",
     tag = "Accomplishments",
     params(FeedQuery),
     security(()),
@@ -530,7 +532,7 @@ pub async fn feed(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/feeds/accomplishments.atom")]
+#[get("/accomplishments.atom")]
 pub async fn feed_atom(
     state: web::Data<AppState>,
     query: web::Query<FeedQuery>,

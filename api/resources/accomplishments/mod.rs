@@ -544,6 +544,7 @@ pub struct AccomplishmentQuery {
 /// Published items of every office, and the unpublished ones the caller may see (the
 /// Coordinating Office and auditors all; an office's people their office's).
 #[utoipa::path(
+    context_path = "/accomplishments",
     tag = "Accomplishments",
     params(AccomplishmentQuery),
     responses(
@@ -553,7 +554,7 @@ pub struct AccomplishmentQuery {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/accomplishments")]
+#[get("")]
 pub async fn list_accomplishments(
     state: web::Data<AppState>,
     caller: Caller,
@@ -671,6 +672,7 @@ pub async fn list_accomplishments(
 
 /// Get an event or accomplishment.
 #[utoipa::path(
+    context_path = "/accomplishments",
     tag = "Accomplishments",
     params(("id" = Uuid, Path, description = "The item's id")),
     responses(
@@ -682,7 +684,7 @@ pub async fn list_accomplishments(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/accomplishments/{id}")]
+#[get("/{id}")]
 pub async fn get_accomplishment(
     state: web::Data<AppState>,
     caller: Caller,
@@ -700,6 +702,7 @@ pub async fn get_accomplishment(
 /// people only for their own office: a 422 naming `office_id` otherwise). Linked
 /// projects must be the office's.
 #[utoipa::path(
+    context_path = "/accomplishments",
     tag = "Accomplishments",
     request_body = NewAccomplishment,
     responses(
@@ -714,7 +717,7 @@ pub async fn get_accomplishment(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/accomplishments")]
+#[post("")]
 pub async fn create_accomplishment(
     state: web::Data<AppState>,
     caller: Caller,
@@ -829,6 +832,7 @@ fn not_editable(status: AccomplishmentStatus, what: &str, que: &str) -> ApiError
 /// The item's writers (see the creation). Only `draft` and `returned` items change
 /// (409 otherwise). Requires `If-Match` (428 without, 412 when stale).
 #[utoipa::path(
+    context_path = "/accomplishments",
     tag = "Accomplishments",
     params(
         ("id" = Uuid, Path, description = "The item's id"),
@@ -849,7 +853,7 @@ fn not_editable(status: AccomplishmentStatus, what: &str, que: &str) -> ApiError
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[patch("/accomplishments/{id}")]
+#[patch("/{id}")]
 pub async fn update_accomplishment(
     state: web::Data<AppState>,
     caller: Caller,
@@ -1077,6 +1081,7 @@ async fn transition(
 /// Its writers, from `draft` or `returned` (409 otherwise). Takes `If-Match` when given
 /// (412 when stale).
 #[utoipa::path(
+    context_path = "/accomplishments",
     tag = "Accomplishments",
     params(
         ("id" = Uuid, Path, description = "The item's id"),
@@ -1092,7 +1097,7 @@ async fn transition(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/accomplishments/{id}/submit")]
+#[post("/{id}/submit")]
 pub async fn submit_accomplishment(
     state: web::Data<AppState>,
     caller: Caller,
@@ -1107,6 +1112,7 @@ pub async fn submit_accomplishment(
 /// The Coordinating Office's, from `submitted` (409 otherwise). The item then appears
 /// in the public feed. Takes `If-Match` when given (412 when stale).
 #[utoipa::path(
+    context_path = "/accomplishments",
     tag = "Accomplishments",
     params(
         ("id" = Uuid, Path, description = "The item's id"),
@@ -1122,7 +1128,7 @@ pub async fn submit_accomplishment(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/accomplishments/{id}/publish")]
+#[post("/{id}/publish")]
 pub async fn publish_accomplishment(
     state: web::Data<AppState>,
     caller: Caller,
@@ -1147,6 +1153,7 @@ pub struct ReturnRequest {
 /// without one). The office edits it and submits it again. Takes `If-Match` when given
 /// (412 when stale).
 #[utoipa::path(
+    context_path = "/accomplishments",
     tag = "Accomplishments",
     params(
         ("id" = Uuid, Path, description = "The item's id"),
@@ -1166,7 +1173,7 @@ pub struct ReturnRequest {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/accomplishments/{id}/return")]
+#[post("/{id}/return")]
 pub async fn return_accomplishment(
     state: web::Data<AppState>,
     caller: Caller,
@@ -1181,9 +1188,11 @@ pub async fn return_accomplishment(
 /// This folder's routes, in the order they are matched, each with what it writes (read
 /// by the body gate: `auth::routes`).
 pub fn routes(r: &mut crate::auth::routes::Routes) {
-    r.writes("accomplishments")
+    r.under("/feeds")
+        .writes("accomplishments")
         .service(feed::feed)
-        .service(feed::feed_atom)
+        .service(feed::feed_atom);
+    r.under("/accomplishments")
         .service(list_accomplishments)
         .service(create_accomplishment)
         .service(get_accomplishment)

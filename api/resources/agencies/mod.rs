@@ -277,6 +277,7 @@ pub struct AgencyQuery {
 
 /// List executing agencies.
 #[utoipa::path(
+    context_path = "/executing-agencies",
     tag = "Executing agencies",
     params(AgencyQuery),
     responses(
@@ -286,7 +287,7 @@ pub struct AgencyQuery {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/executing-agencies")]
+#[get("")]
 pub async fn list_agencies(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -414,6 +415,7 @@ async fn load(
 
 /// Get an executing agency.
 #[utoipa::path(
+    context_path = "/executing-agencies",
     tag = "Executing agencies",
     params(("id" = Uuid, Path, description = "The agency's id")),
     responses(
@@ -425,7 +427,7 @@ async fn load(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/executing-agencies/{id}")]
+#[get("/{id}")]
 pub async fn get_agency(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -442,6 +444,7 @@ pub async fn get_agency(
 /// The Coordinating Office and the offices' representatives and staff may register
 /// agencies. The registration number is unique within the member state (409).
 #[utoipa::path(
+    context_path = "/executing-agencies",
     tag = "Executing agencies",
     request_body = NewExecutingAgency,
     responses(
@@ -456,7 +459,7 @@ pub async fn get_agency(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/executing-agencies")]
+#[post("")]
 pub async fn create_agency(
     state: web::Data<AppState>,
     caller: Caller,
@@ -520,6 +523,7 @@ pub async fn create_agency(
 ///
 /// Requires `If-Match` with the current ETag (428 without it, 412 when stale).
 #[utoipa::path(
+    context_path = "/executing-agencies",
     tag = "Executing agencies",
     params(
         ("id" = Uuid, Path, description = "The agency's id"),
@@ -540,7 +544,7 @@ pub async fn create_agency(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[patch("/executing-agencies/{id}")]
+#[patch("/{id}")]
 pub async fn update_agency(
     state: web::Data<AppState>,
     caller: Caller,
@@ -705,6 +709,7 @@ async fn set_status(
 /// linked to another project until it is reactivated. 409 when it is already
 /// suspended. Honours `If-Match` when given.
 #[utoipa::path(
+    context_path = "/executing-agencies",
     tag = "Executing agencies",
     params(
         ("id" = Uuid, Path, description = "The agency's id"),
@@ -720,7 +725,7 @@ async fn set_status(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/executing-agencies/{id}/suspend")]
+#[post("/{id}/suspend")]
 pub async fn suspend_agency(
     state: web::Data<AppState>,
     caller: Caller,
@@ -741,6 +746,7 @@ pub async fn suspend_agency(
 ///
 /// 409 when it is already active. Honours `If-Match` when given.
 #[utoipa::path(
+    context_path = "/executing-agencies",
     tag = "Executing agencies",
     params(
         ("id" = Uuid, Path, description = "The agency's id"),
@@ -756,7 +762,7 @@ pub async fn suspend_agency(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/executing-agencies/{id}/reactivate")]
+#[post("/{id}/reactivate")]
 pub async fn reactivate_agency(
     state: web::Data<AppState>,
     caller: Caller,
@@ -771,6 +777,7 @@ pub async fn reactivate_agency(
 /// Only an agency that no project refers to (409 `still-referenced` otherwise: suspend
 /// it instead). Honours `If-Match` when given.
 #[utoipa::path(
+    context_path = "/executing-agencies",
     tag = "Executing agencies",
     params(
         ("id" = Uuid, Path, description = "The agency's id"),
@@ -786,7 +793,7 @@ pub async fn reactivate_agency(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[delete("/executing-agencies/{id}")]
+#[delete("/{id}")]
 pub async fn delete_agency(
     state: web::Data<AppState>,
     caller: Caller,
@@ -833,7 +840,8 @@ pub async fn delete_agency(
 /// This folder's routes, in the order they are matched, each with what it writes (read
 /// by the body gate: `auth::routes`).
 pub fn routes(r: &mut crate::auth::routes::Routes) {
-    r.writes("executing_agencies")
+    r.under("/executing-agencies")
+        .writes("executing_agencies")
         .service(list_agencies)
         .service(create_agency)
         .service(get_agency)

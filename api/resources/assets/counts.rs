@@ -388,6 +388,7 @@ pub struct CountQuery {
 
 /// List an office's physical counts.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Assets",
     params(("id" = Uuid, Path, description = "The office's id"), CountQuery),
     responses(
@@ -398,7 +399,7 @@ pub struct CountQuery {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/offices/{id}/asset-counts")]
+#[get("/{id}/asset-counts")]
 pub async fn list_counts(
     state: web::Data<AppState>,
     caller: Caller,
@@ -456,6 +457,7 @@ pub async fn list_counts(
 
 /// Get a physical count, with its items and discrepancies.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Assets",
     params(
         ("id" = Uuid, Path, description = "The office's id"),
@@ -470,7 +472,7 @@ pub async fn list_counts(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/offices/{id}/asset-counts/{count_id}")]
+#[get("/{id}/asset-counts/{count_id}")]
 pub async fn get_count(
     state: web::Data<AppState>,
     caller: Caller,
@@ -490,6 +492,7 @@ pub async fn get_count(
 /// location and condition the register gives them now. One open count per office (409
 /// `invalid-state` naming `counted_on`); the office must be open.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Assets",
     params(("id" = Uuid, Path, description = "The office's id")),
     request_body = NewAssetCount,
@@ -506,7 +509,7 @@ pub async fn get_count(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/offices/{id}/asset-counts")]
+#[post("/{id}/asset-counts")]
 pub async fn open_count(
     state: web::Data<AppState>,
     caller: Caller,
@@ -625,6 +628,7 @@ pub async fn open_count(
 /// replaces the result while the count is open (a closed count is a 409). Honours
 /// `If-Match` (the count's ETag) when given. Answers the whole count.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Assets",
     params(
         ("id" = Uuid, Path, description = "The office's id"),
@@ -646,7 +650,7 @@ pub async fn open_count(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[put("/offices/{id}/asset-counts/{count_id}/items/{asset_id}")]
+#[put("/{id}/asset-counts/{count_id}/items/{asset_id}")]
 pub async fn record_count_item(
     state: web::Data<AppState>,
     caller: Caller,
@@ -746,6 +750,7 @@ pub async fn record_count_item(
 /// counted, or found in another condition or place). A closed count is a 409. Honours
 /// `If-Match` when given.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Assets",
     params(
         ("id" = Uuid, Path, description = "The office's id"),
@@ -766,7 +771,7 @@ pub async fn record_count_item(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/offices/{id}/asset-counts/{count_id}/close")]
+#[post("/{id}/asset-counts/{count_id}/close")]
 pub async fn close_count(
     state: web::Data<AppState>,
     caller: Caller,

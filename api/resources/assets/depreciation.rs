@@ -121,6 +121,7 @@ fn office_on(asset: &Asset, transfers: &[(NaiveDate, Uuid, Uuid)], day: NaiveDat
 /// on `as_of`, acquired by then and not disposed of by then. The same readers as the
 /// office's assets.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Assets",
     params(("id" = Uuid, Path, description = "The office's id"), DepreciationQuery),
     responses(
@@ -132,7 +133,7 @@ fn office_on(asset: &Asset, transfers: &[(NaiveDate, Uuid, Uuid)], day: NaiveDat
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/offices/{id}/asset-depreciation")]
+#[get("/{id}/asset-depreciation")]
 pub async fn asset_depreciation(
     state: web::Data<AppState>,
     caller: Caller,

@@ -610,6 +610,7 @@ pub struct AssetQuery {
 /// Coordinating Office, auditors and the office's representative and staff see them;
 /// for anyone else the office's inventory is a 404.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Assets",
     params(("id" = Uuid, Path, description = "The office's id"), AssetQuery),
     responses(
@@ -620,7 +621,7 @@ pub struct AssetQuery {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/offices/{id}/assets")]
+#[get("/{id}/assets")]
 pub async fn list_assets(
     state: web::Data<AppState>,
     caller: Caller,
@@ -730,6 +731,7 @@ pub async fn list_assets(
 ///
 /// Seen from the office that holds it, or from an office it was transferred from or to.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Assets",
     params(
         ("id" = Uuid, Path, description = "The office's id"),
@@ -744,7 +746,7 @@ pub async fn list_assets(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/offices/{id}/assets/{asset_id}")]
+#[get("/{id}/assets/{asset_id}")]
 pub async fn get_asset(
     state: web::Data<AppState>,
     caller: Caller,
@@ -764,6 +766,7 @@ pub async fn get_asset(
 /// `duplicate` naming `tag_number`). The custodian is a current appointment of the
 /// office; the ledger, one of the office's; the entry, an expense of that ledger.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Assets",
     params(("id" = Uuid, Path, description = "The office's id")),
     request_body = NewAsset,
@@ -780,7 +783,7 @@ pub async fn get_asset(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/offices/{id}/assets")]
+#[post("/{id}/assets")]
 pub async fn create_asset(
     state: web::Data<AppState>,
     caller: Caller,
@@ -879,6 +882,7 @@ pub async fn create_asset(
 /// Requires `If-Match` with the current ETag (428 without it, 412 when stale). Only the
 /// office that holds it changes it; a disposed asset no longer changes (409).
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Assets",
     params(
         ("id" = Uuid, Path, description = "The office's id"),
@@ -900,7 +904,7 @@ pub async fn create_asset(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[patch("/offices/{id}/assets/{asset_id}")]
+#[patch("/{id}/assets/{asset_id}")]
 pub async fn update_asset(
     state: web::Data<AppState>,
     caller: Caller,
@@ -1050,6 +1054,7 @@ pub async fn update_asset(
 /// disposal's date, reason and proceeds; nothing is deleted. Proceeds only for a sale.
 /// A disposed asset is a 409. Honours `If-Match` when given.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Assets",
     params(
         ("id" = Uuid, Path, description = "The office's id"),
@@ -1070,7 +1075,7 @@ pub async fn update_asset(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/offices/{id}/assets/{asset_id}/disposal")]
+#[post("/{id}/assets/{asset_id}/disposal")]
 pub async fn dispose_asset(
     state: web::Data<AppState>,
     caller: Caller,
@@ -1159,7 +1164,8 @@ pub async fn dispose_asset(
 /// This folder's routes, in the order they are matched, each with what it writes (read
 /// by the body gate: `auth::routes`).
 pub fn routes(r: &mut crate::auth::routes::Routes) {
-    r.writes("assets")
+    r.under("/offices")
+        .writes("assets")
         .service(list_assets)
         .service(create_asset)
         .service(get_asset)

@@ -120,6 +120,7 @@ pub struct NewAssetTransfer {
 /// coordinator) transfers; a disposed asset is a 409. Honours `If-Match` (the asset's
 /// ETag) when given.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Assets",
     params(
         ("id" = Uuid, Path, description = "The office's id"),
@@ -141,7 +142,7 @@ pub struct NewAssetTransfer {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/offices/{id}/assets/{asset_id}/transfers")]
+#[post("/{id}/assets/{asset_id}/transfers")]
 pub async fn transfer_asset(
     state: web::Data<AppState>,
     caller: Caller,
@@ -343,6 +344,7 @@ async fn tag_numbers(
 /// Both offices of a transfer see it. The Coordinating Office, auditors and the
 /// office's representative and staff read them; for anyone else a 404.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Assets",
     params(("id" = Uuid, Path, description = "The office's id"), TransferQuery),
     responses(
@@ -353,7 +355,7 @@ async fn tag_numbers(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/offices/{id}/asset-transfers")]
+#[get("/{id}/asset-transfers")]
 pub async fn list_transfers(
     state: web::Data<AppState>,
     caller: Caller,
@@ -430,6 +432,7 @@ pub async fn list_transfers(
 ///
 /// Seen from either of its offices.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Assets",
     params(
         ("id" = Uuid, Path, description = "The office's id"),
@@ -444,7 +447,7 @@ pub async fn list_transfers(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/offices/{id}/asset-transfers/{transfer_id}")]
+#[get("/{id}/asset-transfers/{transfer_id}")]
 pub async fn get_transfer(
     state: web::Data<AppState>,
     caller: Caller,

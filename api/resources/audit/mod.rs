@@ -220,6 +220,7 @@ pub(crate) async fn export_batch(
 
 /// Read the audit trail (auditors and the Coordinating Office).
 #[utoipa::path(
+    context_path = "/audit-events",
     tag = "Audit",
     params(AuditQuery),
     responses(
@@ -230,7 +231,7 @@ pub(crate) async fn export_batch(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/audit-events")]
+#[get("")]
 pub async fn list_audit_events(
     state: web::Data<AppState>,
     caller: Caller,
@@ -271,5 +272,7 @@ pub async fn list_audit_events(
 /// This folder's routes, in the order they are matched, each with what it writes (read
 /// by the body gate: `auth::routes`).
 pub fn routes(r: &mut crate::auth::routes::Routes) {
-    r.handler_decides().service(list_audit_events);
+    r.under("/audit-events")
+        .handler_decides()
+        .service(list_audit_events);
 }

@@ -59,6 +59,7 @@ pub struct ChangesQuery {
 /// with it until `has_more` is false, keep it, and ask again later. Events are kept
 /// `OGSMS_CHANGES_RETENTION_DAYS` (default 90 days); an older cursor is a 410.
 #[utoipa::path(
+    context_path = "/changes",
     tag = "Changes",
     params(ChangesQuery),
     responses(
@@ -69,7 +70,7 @@ pub struct ChangesQuery {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/changes")]
+#[get("")]
 pub async fn list_changes(
     state: web::Data<AppState>,
     caller: Caller,
@@ -115,5 +116,5 @@ pub async fn list_changes(
 /// This folder's routes, in the order they are matched, each with what it writes (read
 /// by the body gate: `auth::routes`).
 pub fn routes(r: &mut crate::auth::routes::Routes) {
-    r.handler_decides().service(list_changes);
+    r.under("/changes").handler_decides().service(list_changes);
 }

@@ -240,6 +240,7 @@ pub struct DepartmentQuery {
 
 /// List Secretariats and Departments.
 #[utoipa::path(
+    context_path = "/departments",
     tag = "Reference data",
     params(DepartmentQuery),
     responses(
@@ -249,7 +250,7 @@ pub struct DepartmentQuery {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/departments")]
+#[get("")]
 pub async fn list_departments(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -357,6 +358,7 @@ async fn load(
 
 /// Get a Secretariat or Department.
 #[utoipa::path(
+    context_path = "/departments",
     tag = "Reference data",
     params(("id" = Uuid, Path, description = "The department's id")),
     responses(
@@ -367,7 +369,7 @@ async fn load(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/departments/{id}")]
+#[get("/{id}")]
 pub async fn get_department(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -381,6 +383,7 @@ pub async fn get_department(
 
 /// Create a Secretariat or Department.
 #[utoipa::path(
+    context_path = "/departments",
     tag = "Reference data",
     request_body = NewDepartment,
     responses(
@@ -394,7 +397,7 @@ pub async fn get_department(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/departments")]
+#[post("")]
 pub async fn create_department(
     state: web::Data<AppState>,
     caller: Caller,
@@ -450,6 +453,7 @@ pub async fn create_department(
 ///
 /// Requires `If-Match` with the current ETag (428 without it, 412 when stale).
 #[utoipa::path(
+    context_path = "/departments",
     tag = "Reference data",
     params(
         ("id" = Uuid, Path, description = "The department's id"),
@@ -470,7 +474,7 @@ pub async fn create_department(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[patch("/departments/{id}")]
+#[patch("/{id}")]
 pub async fn update_department(
     state: web::Data<AppState>,
     caller: Caller,
@@ -544,7 +548,8 @@ pub async fn update_department(
 /// This folder's routes, in the order they are matched, each with what it writes (read
 /// by the body gate: `auth::routes`).
 pub fn routes(r: &mut crate::auth::routes::Routes) {
-    r.writes("departments")
+    r.under("/departments")
+        .writes("departments")
         .service(list_departments)
         .service(create_department)
         .service(get_department)

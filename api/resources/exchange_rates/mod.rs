@@ -124,6 +124,7 @@ pub struct RateQuery {
 
 /// List exchange rates.
 #[utoipa::path(
+    context_path = "/exchange-rates",
     tag = "Exchange rates",
     params(RateQuery),
     responses(
@@ -133,7 +134,7 @@ pub struct RateQuery {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/exchange-rates")]
+#[get("")]
 pub async fn list_rates(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -192,6 +193,7 @@ pub async fn list_rates(
 
 /// Get an exchange rate.
 #[utoipa::path(
+    context_path = "/exchange-rates",
     tag = "Exchange rates",
     params(("id" = Uuid, Path, description = "The rate's id")),
     responses(
@@ -202,7 +204,7 @@ pub async fn list_rates(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/exchange-rates/{id}")]
+#[get("/{id}")]
 pub async fn get_rate(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -222,6 +224,7 @@ pub async fn get_rate(
 
 /// Record an exchange rate (Coordinating Office).
 #[utoipa::path(
+    context_path = "/exchange-rates",
     tag = "Exchange rates",
     request_body = NewExchangeRate,
     responses(
@@ -235,7 +238,7 @@ pub async fn get_rate(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/exchange-rates")]
+#[post("")]
 pub async fn create_rate(
     state: web::Data<AppState>,
     caller: Caller,
@@ -311,7 +314,8 @@ pub async fn create_rate(
 /// This folder's routes, in the order they are matched, each with what it writes (read
 /// by the body gate: `auth::routes`).
 pub fn routes(r: &mut crate::auth::routes::Routes) {
-    r.writes("exchange_rates")
+    r.under("/exchange-rates")
+        .writes("exchange_rates")
         .service(list_rates)
         .service(create_rate)
         .service(get_rate);

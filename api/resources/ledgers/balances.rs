@@ -50,6 +50,7 @@ pub struct BalanceQuery {
 ///
 /// Read from totals kept with every entry, never by summing the entries.
 #[utoipa::path(
+    context_path = "/ledgers",
     tag = "Ledgers",
     params(("id" = Uuid, Path, description = "The ledger's id"), BalanceQuery),
     responses(
@@ -60,7 +61,7 @@ pub struct BalanceQuery {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/ledgers/{id}/balance")]
+#[get("/{id}/balance")]
 pub async fn get_balance(
     state: web::Data<AppState>,
     caller: Caller,

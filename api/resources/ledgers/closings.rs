@@ -23,6 +23,7 @@ pub struct Closing {
 /// Close a period (Coordinating Office): nothing dated on or before `closed_through`
 /// can be posted any more.
 #[utoipa::path(
+    context_path = "/ledgers",
     tag = "Ledgers",
     params(("id" = Uuid, Path, description = "The ledger's id")),
     request_body = NewClosing,
@@ -38,7 +39,7 @@ pub struct Closing {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/ledgers/{id}/closings")]
+#[post("/{id}/closings")]
 pub async fn close_period(
     state: web::Data<AppState>,
     caller: Caller,
@@ -131,6 +132,7 @@ pub(super) async fn close_in_tx(
 
 /// Close a ledger (Coordinating Office): no entry can be posted into it any more.
 #[utoipa::path(
+    context_path = "/ledgers",
     tag = "Ledgers",
     params(("id" = Uuid, Path, description = "The ledger's id")),
     responses(
@@ -142,7 +144,7 @@ pub(super) async fn close_in_tx(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/ledgers/{id}/close")]
+#[post("/{id}/close")]
 pub async fn close_ledger(
     state: web::Data<AppState>,
     caller: Caller,

@@ -65,6 +65,7 @@ pub(super) async fn post_idempotently(
 /// with another body is a 422; the same key while the first request is still running a
 /// 409. Keys are per caller and kept at least 24 hours.
 #[utoipa::path(
+    context_path = "/ledgers",
     tag = "Ledgers",
     params(
         ("id" = Uuid, Path, description = "The ledger's id"),
@@ -83,7 +84,7 @@ pub(super) async fn post_idempotently(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/ledgers/{id}/entries")]
+#[post("/{id}/entries")]
 pub async fn post_entry(
     state: web::Data<AppState>,
     caller: Caller,
@@ -113,6 +114,7 @@ pub async fn post_entry(
 /// at most once (409 `already-reversed`); a reversal is not itself reversed. Honours
 /// `Idempotency-Key` like posting.
 #[utoipa::path(
+    context_path = "/ledgers",
     tag = "Ledgers",
     params(
         ("id" = Uuid, Path, description = "The ledger's id"),
@@ -132,7 +134,7 @@ pub async fn post_entry(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/ledgers/{id}/entries/{entry_id}/reversal")]
+#[post("/{id}/entries/{entry_id}/reversal")]
 pub async fn reverse_entry(
     state: web::Data<AppState>,
     caller: Caller,
@@ -260,6 +262,7 @@ pub(super) async fn append_with_rate(
 
 /// Get an entry.
 #[utoipa::path(
+    context_path = "/ledgers",
     tag = "Ledgers",
     params(
         ("id" = Uuid, Path, description = "The ledger's id"),
@@ -273,7 +276,7 @@ pub(super) async fn append_with_rate(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/ledgers/{id}/entries/{entry_id}")]
+#[get("/{id}/entries/{entry_id}")]
 pub async fn get_entry(
     state: web::Data<AppState>,
     caller: Caller,
@@ -488,6 +491,7 @@ pub(crate) async fn export_entries_batch(
 ///
 /// An HQ department sees only the entries tagged to its projects.
 #[utoipa::path(
+    context_path = "/ledgers",
     tag = "Ledgers",
     params(("id" = Uuid, Path, description = "The ledger's id"), EntryQuery),
     responses(
@@ -498,7 +502,7 @@ pub(crate) async fn export_entries_batch(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/ledgers/{id}/entries")]
+#[get("/{id}/entries")]
 pub async fn list_entries(
     state: web::Data<AppState>,
     caller: Caller,

@@ -325,6 +325,7 @@ pub struct LedgerQuery {
 
 /// List the ledgers the caller may see.
 #[utoipa::path(
+    context_path = "/ledgers",
     tag = "Ledgers",
     params(LedgerQuery),
     responses(
@@ -334,7 +335,7 @@ pub struct LedgerQuery {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/ledgers")]
+#[get("")]
 pub async fn list_ledgers(
     state: web::Data<AppState>,
     caller: Caller,
@@ -415,6 +416,7 @@ pub async fn list_ledgers(
 
 /// Get a ledger.
 #[utoipa::path(
+    context_path = "/ledgers",
     tag = "Ledgers",
     params(("id" = Uuid, Path, description = "The ledger's id")),
     responses(
@@ -425,7 +427,7 @@ pub async fn list_ledgers(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/ledgers/{id}")]
+#[get("/{id}")]
 pub async fn get_ledger(
     state: web::Data<AppState>,
     caller: Caller,
@@ -439,6 +441,7 @@ pub async fn get_ledger(
 
 /// Open a ledger (Coordinating Office).
 #[utoipa::path(
+    context_path = "/ledgers",
     tag = "Ledgers",
     request_body = NewLedger,
     responses(
@@ -452,7 +455,7 @@ pub async fn get_ledger(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/ledgers")]
+#[post("")]
 pub async fn create_ledger(
     state: web::Data<AppState>,
     caller: Caller,
@@ -694,7 +697,8 @@ impl From<EntryRow> for Entry {
 /// This folder's routes, in the order they are matched, each with what it writes (read
 /// by the body gate: `auth::routes`).
 pub fn routes(r: &mut crate::auth::routes::Routes) {
-    r.writes("ledgers")
+    r.under("/ledgers")
+        .writes("ledgers")
         .service(list_ledgers)
         .service(create_ledger)
         .service(get_ledger);

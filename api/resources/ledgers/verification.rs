@@ -25,6 +25,7 @@ pub struct Verification {
 /// The outcome is recorded (when, how many entries, whether the chain held), so that a
 /// ledger with entries posted after its last good verification can be told.
 #[utoipa::path(
+    context_path = "/ledgers",
     tag = "Ledgers",
     params(("id" = Uuid, Path, description = "The ledger's id")),
     responses(
@@ -35,7 +36,7 @@ pub struct Verification {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/ledgers/{id}/verification")]
+#[get("/{id}/verification")]
 pub async fn verify_ledger(
     state: web::Data<AppState>,
     caller: Caller,

@@ -228,6 +228,7 @@ macro_rules! assignment_filters {
 
 /// List a mandate's assignments.
 #[utoipa::path(
+    context_path = "/mandates",
     tag = "Mandates",
     params(("id" = Uuid, Path, description = "The mandate's id"), AssignmentQuery),
     responses(
@@ -238,7 +239,7 @@ macro_rules! assignment_filters {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/mandates/{id}/assignments")]
+#[get("/{id}/assignments")]
 pub async fn list_assignments(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -285,6 +286,7 @@ pub(super) async fn load_assignment(
 
 /// Get an assignment.
 #[utoipa::path(
+    context_path = "/mandates",
     tag = "Mandates",
     params(
         ("id" = Uuid, Path, description = "The mandate's id"),
@@ -299,7 +301,7 @@ pub(super) async fn load_assignment(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/mandates/{id}/assignments/{assignment_id}")]
+#[get("/{id}/assignments/{assignment_id}")]
 pub async fn get_assignment(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -318,6 +320,7 @@ pub async fn get_assignment(
 /// is assigned to an office once (409 naming `office_id`), and only while it is in force
 /// (409).
 #[utoipa::path(
+    context_path = "/mandates",
     tag = "Mandates",
     params(("id" = Uuid, Path, description = "The mandate's id")),
     request_body = NewAssignment,
@@ -334,7 +337,7 @@ pub async fn get_assignment(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/mandates/{id}/assignments")]
+#[post("/{id}/assignments")]
 pub async fn create_assignment(
     state: web::Data<AppState>,
     caller: Caller,
@@ -425,6 +428,7 @@ pub async fn create_assignment(
 /// Coordinating Office's (422 for anyone else). Requires `If-Match` with the current
 /// ETag (428 without it, 412 when stale).
 #[utoipa::path(
+    context_path = "/mandates",
     tag = "Mandates",
     params(
         ("id" = Uuid, Path, description = "The mandate's id"),
@@ -446,7 +450,7 @@ pub async fn create_assignment(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[patch("/mandates/{id}/assignments/{assignment_id}")]
+#[patch("/{id}/assignments/{assignment_id}")]
 pub async fn update_assignment(
     state: web::Data<AppState>,
     caller: Caller,
@@ -582,6 +586,7 @@ page_type!(
 /// List an office's mandates: its assignments, each with its mandate's reference and
 /// title.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Mandates",
     params(("id" = Uuid, Path, description = "The office's id"), AssignmentQuery),
     responses(
@@ -592,7 +597,7 @@ page_type!(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/offices/{id}/mandates")]
+#[get("/{id}/mandates")]
 pub async fn list_office_mandates(
     state: web::Data<AppState>,
     _caller: Caller,

@@ -335,6 +335,7 @@ pub struct MandateQuery {
 
 /// List mandates.
 #[utoipa::path(
+    context_path = "/mandates",
     tag = "Mandates",
     params(MandateQuery),
     responses(
@@ -344,7 +345,7 @@ pub struct MandateQuery {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/mandates")]
+#[get("")]
 pub async fn list_mandates(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -465,6 +466,7 @@ async fn load(
 
 /// Get a mandate.
 #[utoipa::path(
+    context_path = "/mandates",
     tag = "Mandates",
     params(("id" = Uuid, Path, description = "The mandate's id")),
     responses(
@@ -476,7 +478,7 @@ async fn load(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/mandates/{id}")]
+#[get("/{id}")]
 pub async fn get_mandate(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -493,6 +495,7 @@ pub async fn get_mandate(
 /// The issuing body and the document kind are derived from the reference, which is
 /// unique (409).
 #[utoipa::path(
+    context_path = "/mandates",
     tag = "Mandates",
     request_body = NewMandate,
     responses(
@@ -507,7 +510,7 @@ pub async fn get_mandate(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/mandates")]
+#[post("")]
 pub async fn create_mandate(
     state: web::Data<AppState>,
     caller: Caller,
@@ -574,6 +577,7 @@ pub async fn create_mandate(
 ///
 /// Requires `If-Match` with the current ETag (428 without it, 412 when stale).
 #[utoipa::path(
+    context_path = "/mandates",
     tag = "Mandates",
     params(
         ("id" = Uuid, Path, description = "The mandate's id"),
@@ -594,7 +598,7 @@ pub async fn create_mandate(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[patch("/mandates/{id}")]
+#[patch("/{id}")]
 pub async fn update_mandate(
     state: web::Data<AppState>,
     caller: Caller,
@@ -701,6 +705,7 @@ pub async fn update_mandate(
 /// naming them otherwise: mark it `superseded` or `fulfilled` instead). Honours
 /// `If-Match` when given.
 #[utoipa::path(
+    context_path = "/mandates",
     tag = "Mandates",
     params(
         ("id" = Uuid, Path, description = "The mandate's id"),
@@ -716,7 +721,7 @@ pub async fn update_mandate(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[delete("/mandates/{id}")]
+#[delete("/{id}")]
 pub async fn delete_mandate(
     state: web::Data<AppState>,
     caller: Caller,
@@ -779,8 +784,10 @@ pub async fn delete_mandate(
 /// This folder's routes, in the order they are matched, each with what it writes (read
 /// by the body gate: `auth::routes`).
 pub fn routes(r: &mut crate::auth::routes::Routes) {
-    r.writes("mandates")
-        .service(assignments::list_office_mandates)
+    r.under("/offices")
+        .writes("mandates")
+        .service(assignments::list_office_mandates);
+    r.under("/mandates")
         .service(list_mandates)
         .service(create_mandate)
         .service(get_mandate)

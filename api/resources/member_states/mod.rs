@@ -99,6 +99,7 @@ pub struct MemberStateQuery {
 
 /// List the member states.
 #[utoipa::path(
+    context_path = "/member-states",
     tag = "Reference data",
     params(MemberStateQuery),
     responses(
@@ -108,7 +109,7 @@ pub struct MemberStateQuery {
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/member-states")]
+#[get("")]
 pub async fn list_member_states(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -170,6 +171,7 @@ pub async fn list_member_states(
 
 /// Get a member state by its alpha-2 or alpha-3 code.
 #[utoipa::path(
+    context_path = "/member-states",
     tag = "Reference data",
     params(("code" = String, Path, description = "ISO 3166-1 alpha-2 or alpha-3 code, e.g. `PE` or `PER`")),
     responses(
@@ -180,7 +182,7 @@ pub async fn list_member_states(
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/member-states/{code}")]
+#[get("/{code}")]
 pub async fn get_member_state(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -219,7 +221,8 @@ pub async fn get_member_state(
 /// by the body gate: `auth::routes`).
 pub fn routes(r: &mut crate::auth::routes::Routes) {
     // Reference data no role writes through the API.
-    r.handler_decides()
+    r.under("/member-states")
+        .handler_decides()
         .service(list_member_states)
         .service(get_member_state);
 }

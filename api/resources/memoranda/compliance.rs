@@ -378,6 +378,7 @@ fn page(rows: Vec<Row>, limit: i64) -> Page<OfficeCompliance> {
 /// answered) and `overdue` flagged; newest memoranda first. For the Coordinating Office
 /// and auditors. JSON or CSV.
 #[utoipa::path(
+    context_path = "/memorandum-compliance",
     tag = "Memoranda",
     params(ComplianceQuery),
     responses(
@@ -388,7 +389,7 @@ fn page(rows: Vec<Row>, limit: i64) -> Page<OfficeCompliance> {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/memorandum-compliance")]
+#[get("")]
 pub async fn list_compliance(
     state: web::Data<AppState>,
     caller: Caller,
@@ -407,6 +408,7 @@ pub async fn list_compliance(
 ///
 /// An office's representative and staff see their own office's row only.
 #[utoipa::path(
+    context_path = "/memoranda",
     tag = "Memoranda",
     params(("id" = Uuid, Path, description = "The memorandum's id"), ComplianceQuery),
     responses(
@@ -417,7 +419,7 @@ pub async fn list_compliance(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/memoranda/{id}/offices")]
+#[get("/{id}/offices")]
 pub async fn list_memorandum_offices(
     state: web::Data<AppState>,
     caller: Caller,
@@ -468,6 +470,7 @@ async fn visible(
 
 /// Get an office's standing on a memorandum.
 #[utoipa::path(
+    context_path = "/memoranda",
     tag = "Memoranda",
     params(
         ("id" = Uuid, Path, description = "The memorandum's id"),
@@ -482,7 +485,7 @@ async fn visible(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/memoranda/{id}/offices/{office_id}")]
+#[get("/{id}/offices/{office_id}")]
 pub async fn get_office_compliance(
     state: web::Data<AppState>,
     caller: Caller,
@@ -513,6 +516,7 @@ fn invalid_state(status: ComplianceStatus, en: &str, es: &str, field: &'static s
 /// Once per office (409 when it already did). Takes `If-Match` with the standing's
 /// ETag when given (412 when stale).
 #[utoipa::path(
+    context_path = "/memoranda",
     tag = "Memoranda",
     params(
         ("id" = Uuid, Path, description = "The memorandum's id"),
@@ -530,7 +534,7 @@ fn invalid_state(status: ComplianceStatus, en: &str, es: &str, field: &'static s
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/memoranda/{id}/offices/{office_id}/acknowledgement")]
+#[post("/{id}/offices/{office_id}/acknowledgement")]
 pub async fn acknowledge(
     state: web::Data<AppState>,
     caller: Caller,
@@ -634,6 +638,7 @@ pub struct NewCompliance {
 /// office's standing is `pending`, `acknowledged` or `returned` (409 while `submitted`
 /// or once `accepted`). Takes `If-Match` when given (412 when stale).
 #[utoipa::path(
+    context_path = "/memoranda",
     tag = "Memoranda",
     params(
         ("id" = Uuid, Path, description = "The memorandum's id"),
@@ -655,7 +660,7 @@ pub struct NewCompliance {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/memoranda/{id}/offices/{office_id}/compliance")]
+#[post("/{id}/offices/{office_id}/compliance")]
 pub async fn submit_compliance(
     state: web::Data<AppState>,
     caller: Caller,
@@ -803,6 +808,7 @@ pub struct NewReview {
 /// otherwise). Returning needs a `reason` (422); the office can then submit again.
 /// Takes `If-Match` when given (412 when stale).
 #[utoipa::path(
+    context_path = "/memoranda",
     tag = "Memoranda",
     params(
         ("id" = Uuid, Path, description = "The memorandum's id"),
@@ -824,7 +830,7 @@ pub struct NewReview {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/memoranda/{id}/offices/{office_id}/review")]
+#[post("/{id}/offices/{office_id}/review")]
 pub async fn review_compliance(
     state: web::Data<AppState>,
     caller: Caller,

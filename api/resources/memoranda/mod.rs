@@ -415,6 +415,7 @@ fn applying_to(
 /// representative and staff those that apply to their office; other roles none (an
 /// empty page).
 #[utoipa::path(
+    context_path = "/memoranda",
     tag = "Memoranda",
     params(MemorandumQuery),
     responses(
@@ -424,7 +425,7 @@ fn applying_to(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/memoranda")]
+#[get("")]
 pub async fn list_memoranda(
     state: web::Data<AppState>,
     caller: Caller,
@@ -515,6 +516,7 @@ pub async fn list_memoranda(
 
 /// Get a memorandum.
 #[utoipa::path(
+    context_path = "/memoranda",
     tag = "Memoranda",
     params(("id" = Uuid, Path, description = "The memorandum's id")),
     responses(
@@ -526,7 +528,7 @@ pub async fn list_memoranda(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/memoranda/{id}")]
+#[get("/{id}")]
 pub async fn get_memorandum(
     state: web::Data<AppState>,
     caller: Caller,
@@ -568,6 +570,7 @@ async fn write_offices(
 ///
 /// The Coordinating Office's, for the General Secretariat. `number` is unique (409).
 #[utoipa::path(
+    context_path = "/memoranda",
     tag = "Memoranda",
     request_body = NewMemorandum,
     responses(
@@ -582,7 +585,7 @@ async fn write_offices(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/memoranda")]
+#[post("")]
 pub async fn create_memorandum(
     state: web::Data<AppState>,
     caller: Caller,
@@ -654,6 +657,7 @@ pub async fn create_memorandum(
 /// answered off the memorandum, or dropping the evidence once an office has submitted
 /// some, is a 409.
 #[utoipa::path(
+    context_path = "/memoranda",
     tag = "Memoranda",
     params(
         ("id" = Uuid, Path, description = "The memorandum's id"),
@@ -674,7 +678,7 @@ pub async fn create_memorandum(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[patch("/memoranda/{id}")]
+#[patch("/{id}")]
 pub async fn update_memorandum(
     state: web::Data<AppState>,
     caller: Caller,
@@ -814,9 +818,11 @@ pub async fn update_memorandum(
 /// This folder's routes, in the order they are matched, each with what it writes (read
 /// by the body gate: `auth::routes`).
 pub fn routes(r: &mut crate::auth::routes::Routes) {
-    r.writes("memorandum_compliance")
+    r.under("/memorandum-compliance")
+        .writes("memorandum_compliance")
         .service(compliance::list_compliance);
-    r.writes("memoranda")
+    r.under("/memoranda")
+        .writes("memoranda")
         .service(list_memoranda)
         .service(create_memorandum)
         .service(get_memorandum)

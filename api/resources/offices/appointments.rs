@@ -336,6 +336,7 @@ fn param_bool(name: &str, raw: Option<&str>) -> Result<Option<bool>, ApiError> {
 
 /// List an office's appointments.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Offices",
     params(("id" = Uuid, Path, description = "The office's id"), AppointmentQuery),
     responses(
@@ -346,7 +347,7 @@ fn param_bool(name: &str, raw: Option<&str>) -> Result<Option<bool>, ApiError> {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/offices/{id}/appointments")]
+#[get("/{id}/appointments")]
 pub async fn list_appointments(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -442,6 +443,7 @@ pub async fn list_appointments(
 
 /// Get an appointment.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Offices",
     params(
         ("id" = Uuid, Path, description = "The office's id"),
@@ -456,7 +458,7 @@ pub async fn list_appointments(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/offices/{id}/appointments/{appointment_id}")]
+#[get("/{id}/appointments/{appointment_id}")]
 pub async fn get_appointment(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -476,6 +478,7 @@ pub async fn get_appointment(
 /// `replaces` ends that appointment in the same transaction. The coordinator, or the
 /// office's representative (for others than themselves), may appoint.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Offices",
     params(("id" = Uuid, Path, description = "The office's id")),
     request_body = NewAppointment,
@@ -492,7 +495,7 @@ pub async fn get_appointment(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/offices/{id}/appointments")]
+#[post("/{id}/appointments")]
 pub async fn create_appointment(
     state: web::Data<AppState>,
     caller: Caller,
@@ -674,6 +677,7 @@ pub(super) async fn end_all(
 /// Requires `If-Match` with the current ETag (428 without it, 412 when stale). A
 /// representative may not change their own appointment.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Offices",
     params(
         ("id" = Uuid, Path, description = "The office's id"),
@@ -695,7 +699,7 @@ pub(super) async fn end_all(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[patch("/offices/{id}/appointments/{appointment_id}")]
+#[patch("/{id}/appointments/{appointment_id}")]
 pub async fn update_appointment(
     state: web::Data<AppState>,
     caller: Caller,
@@ -787,6 +791,7 @@ pub async fn update_appointment(
 /// Sets its last day. An appointment that has already ended is a 409. Honours
 /// `If-Match` when given.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Offices",
     params(
         ("id" = Uuid, Path, description = "The office's id"),
@@ -807,7 +812,7 @@ pub async fn update_appointment(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/offices/{id}/appointments/{appointment_id}/end")]
+#[post("/{id}/appointments/{appointment_id}/end")]
 pub async fn end_appointment(
     state: web::Data<AppState>,
     caller: Caller,

@@ -309,6 +309,7 @@ pub struct OfficeQuery {
 
 /// List offices.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Offices",
     params(OfficeQuery),
     responses(
@@ -318,7 +319,7 @@ pub struct OfficeQuery {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/offices")]
+#[get("")]
 pub async fn list_offices(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -449,6 +450,7 @@ async fn load(
 
 /// Get an office.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Offices",
     params(("id" = Uuid, Path, description = "The office's id")),
     responses(
@@ -460,7 +462,7 @@ async fn load(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/offices/{id}")]
+#[get("/{id}")]
 pub async fn get_office(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -524,6 +526,7 @@ async fn load_with_representative(
 
 /// Create an office.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Offices",
     request_body = NewOffice,
     responses(
@@ -538,7 +541,7 @@ async fn load_with_representative(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/offices")]
+#[post("")]
 pub async fn create_office(
     state: web::Data<AppState>,
     caller: Caller,
@@ -606,6 +609,7 @@ pub async fn create_office(
 ///
 /// Requires `If-Match` with the current ETag (428 without it, 412 when stale).
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Offices",
     params(
         ("id" = Uuid, Path, description = "The office's id"),
@@ -626,7 +630,7 @@ pub async fn create_office(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[patch("/offices/{id}")]
+#[patch("/{id}")]
 pub async fn update_office(
     state: web::Data<AppState>,
     caller: Caller,
@@ -808,6 +812,7 @@ async fn in_the_way_of_closing(
 /// current appointments on the closing date (each audited as `end`). No entry may be
 /// dated after the closing date.
 #[utoipa::path(
+    context_path = "/offices",
     tag = "Offices",
     params(
         ("id" = Uuid, Path, description = "The office's id"),
@@ -827,7 +832,7 @@ async fn in_the_way_of_closing(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/offices/{id}/close")]
+#[post("/{id}/close")]
 pub async fn close_office(
     state: web::Data<AppState>,
     caller: Caller,
@@ -899,7 +904,8 @@ pub async fn close_office(
 /// This folder's routes, in the order they are matched, each with what it writes (read
 /// by the body gate: `auth::routes`).
 pub fn routes(r: &mut crate::auth::routes::Routes) {
-    r.writes("offices")
+    r.under("/offices")
+        .writes("offices")
         .service(list_offices)
         .service(create_office)
         .service(get_office)

@@ -259,6 +259,7 @@ pub(crate) async fn export_batch(
 
 /// List projects.
 #[utoipa::path(
+    context_path = "/projects",
     tag = "Projects",
     params(ProjectQuery),
     responses(
@@ -268,7 +269,7 @@ pub(crate) async fn export_batch(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/projects")]
+#[get("")]
 pub async fn list_projects(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -328,6 +329,7 @@ pub async fn list_projects(
 
 /// Get a project.
 #[utoipa::path(
+    context_path = "/projects",
     tag = "Projects",
     params(("id" = Uuid, Path, description = "The project's id")),
     responses(
@@ -339,7 +341,7 @@ pub async fn list_projects(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/projects/{id}")]
+#[get("/{id}")]
 pub async fn get_project(
     state: web::Data<AppState>,
     _caller: Caller,

@@ -839,7 +839,8 @@ async fn insert_links(conn: &mut AsyncPgConnection, p: &Project) -> Result<(), A
 /// This folder's routes, in the order they are matched, each with what it writes (read
 /// by the body gate: `auth::routes`).
 pub fn routes(r: &mut crate::auth::routes::Routes) {
-    r.writes("projects")
+    r.under("/projects")
+        .writes("projects")
         .service(list::list_projects)
         .service(writes::create_project)
         .service(list::get_project)

@@ -335,6 +335,7 @@ fn param_period(name: &str, raw: Option<&str>) -> Result<Option<(NaiveDate, Naiv
 
 /// List a project's monitoring reports.
 #[utoipa::path(
+    context_path = "/projects",
     tag = "Monitoring reports",
     params(("id" = Uuid, Path, description = "The project's id"), ReportQuery),
     responses(
@@ -345,7 +346,7 @@ fn param_period(name: &str, raw: Option<&str>) -> Result<Option<(NaiveDate, Naiv
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/projects/{id}/monitoring-reports")]
+#[get("/{id}/monitoring-reports")]
 pub async fn list_monitoring_reports(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -474,6 +475,7 @@ async fn load(
 
 /// Get a monitoring report.
 #[utoipa::path(
+    context_path = "/projects",
     tag = "Monitoring reports",
     params(
         ("id" = Uuid, Path, description = "The project's id"),
@@ -488,7 +490,7 @@ async fn load(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/projects/{id}/monitoring-reports/{report_id}")]
+#[get("/{id}/monitoring-reports/{report_id}")]
 pub async fn get_monitoring_report(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -506,6 +508,7 @@ pub async fn get_monitoring_report(
 /// One report per project and period (409 naming `period` otherwise). The reports of a
 /// closed or cancelled project are read-only (409).
 #[utoipa::path(
+    context_path = "/projects",
     tag = "Monitoring reports",
     params(("id" = Uuid, Path, description = "The project's id")),
     request_body = NewMonitoringReport,
@@ -522,7 +525,7 @@ pub async fn get_monitoring_report(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/projects/{id}/monitoring-reports")]
+#[post("/{id}/monitoring-reports")]
 pub async fn create_monitoring_report(
     state: web::Data<AppState>,
     caller: Caller,
@@ -583,6 +586,7 @@ pub async fn create_monitoring_report(
 /// Requires `If-Match` with the current ETag (428 without it, 412 when stale). The
 /// reports of a closed or cancelled project are read-only (409).
 #[utoipa::path(
+    context_path = "/projects",
     tag = "Monitoring reports",
     params(
         ("id" = Uuid, Path, description = "The project's id"),
@@ -604,7 +608,7 @@ pub async fn create_monitoring_report(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[patch("/projects/{id}/monitoring-reports/{report_id}")]
+#[patch("/{id}/monitoring-reports/{report_id}")]
 pub async fn update_monitoring_report(
     state: web::Data<AppState>,
     caller: Caller,

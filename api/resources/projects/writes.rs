@@ -8,6 +8,7 @@ use super::*;
 /// HQ departments projects under themselves (422 naming `office_id` or `department_id`
 /// otherwise).
 #[utoipa::path(
+    context_path = "/projects",
     tag = "Projects",
     request_body = NewProject,
     responses(
@@ -22,7 +23,7 @@ use super::*;
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/projects")]
+#[post("")]
 pub async fn create_project(
     state: web::Data<AppState>,
     caller: Caller,
@@ -156,6 +157,7 @@ pub(super) fn final_conflict(status: ProjectStatus) -> ApiError {
 /// other roles get a 422 naming `status`. An active project needs exactly one lead
 /// agency (422 naming `agencies`). A closed or cancelled project is read-only (409).
 #[utoipa::path(
+    context_path = "/projects",
     tag = "Projects",
     params(
         ("id" = Uuid, Path, description = "The project's id"),
@@ -176,7 +178,7 @@ pub(super) fn final_conflict(status: ProjectStatus) -> ApiError {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[patch("/projects/{id}")]
+#[patch("/{id}")]
 pub async fn update_project(
     state: web::Data<AppState>,
     caller: Caller,
@@ -359,6 +361,7 @@ pub async fn update_project(
 /// (409 otherwise); a project with history is closed or cancelled instead. Honours
 /// `If-Match` when given.
 #[utoipa::path(
+    context_path = "/projects",
     tag = "Projects",
     params(
         ("id" = Uuid, Path, description = "The project's id"),
@@ -374,7 +377,7 @@ pub async fn update_project(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[delete("/projects/{id}")]
+#[delete("/{id}")]
 pub async fn delete_project(
     state: web::Data<AppState>,
     caller: Caller,

@@ -305,6 +305,7 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
 /// declares only the standard form encoding, because client generators turn one schema
 /// under two media types into code that does not import.)
 #[utoipa::path(
+    context_path = "/auth",
     tag = "Authentication",
     request_body(content(
         (TokenRequest = "application/x-www-form-urlencoded"),
@@ -321,7 +322,7 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/auth/token")]
+#[post("/token")]
 pub async fn issue_token(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -555,6 +556,7 @@ pub async fn revoke(
 ///
 /// The token is refused from now until it would have expired anyway.
 #[utoipa::path(
+    context_path = "/auth",
     tag = "Authentication",
     request_body = NewRevocation,
     responses(
@@ -567,7 +569,7 @@ pub async fn revoke(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/auth/revocations")]
+#[post("/revocations")]
 pub async fn revoke_token(
     state: web::Data<AppState>,
     caller: Caller,
@@ -605,6 +607,6 @@ pub async fn revoke_token(
 /// by the body gate: `auth::routes`).
 pub fn routes(r: &mut crate::auth::routes::Routes) {
     // The token endpoint is public (client credentials in a form body).
-    r.handler_decides().service(issue_token);
+    r.under("/auth").handler_decides().service(issue_token);
     r.writes("tokens").service(revoke_token);
 }

@@ -312,6 +312,7 @@ pub struct WebhookListQuery {
 
 /// List webhook subscriptions: the caller's own (all of them for the Coordinating Office).
 #[utoipa::path(
+    context_path = "/webhooks",
     tag = "Webhooks",
     params(WebhookListQuery),
     responses(
@@ -321,7 +322,7 @@ pub struct WebhookListQuery {
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/webhooks")]
+#[get("")]
 pub async fn list_webhooks(
     state: web::Data<AppState>,
     caller: Caller,
@@ -364,6 +365,7 @@ pub async fn list_webhooks(
 /// Subscribe a URL to changes. Deliveries start with the changes after the subscription.
 /// The answer carries the signing `secret`, shown this once.
 #[utoipa::path(
+    context_path = "/webhooks",
     tag = "Webhooks",
     request_body = NewWebhook,
     responses(
@@ -377,7 +379,7 @@ pub async fn list_webhooks(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/webhooks")]
+#[post("")]
 pub async fn create_webhook(
     state: web::Data<AppState>,
     caller: Caller,
@@ -473,6 +475,7 @@ pub async fn create_webhook(
 
 /// One subscription (without its secret).
 #[utoipa::path(
+    context_path = "/webhooks",
     tag = "Webhooks",
     params(("id" = Uuid, Path, description = "The subscription's id")),
     responses(
@@ -485,7 +488,7 @@ pub async fn create_webhook(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/webhooks/{id}")]
+#[get("/{id}")]
 pub async fn get_webhook(
     state: web::Data<AppState>,
     caller: Caller,
@@ -500,6 +503,7 @@ pub async fn get_webhook(
 
 /// Unsubscribe (and drop the delivery log). `If-Match` is checked when given.
 #[utoipa::path(
+    context_path = "/webhooks",
     tag = "Webhooks",
     params(
         ("id" = Uuid, Path, description = "The subscription's id"),
@@ -514,7 +518,7 @@ pub async fn get_webhook(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[delete("/webhooks/{id}")]
+#[delete("/{id}")]
 pub async fn delete_webhook(
     state: web::Data<AppState>,
     caller: Caller,
@@ -544,6 +548,7 @@ pub async fn delete_webhook(
 /// previous one stays valid for `overlap_seconds` (default one day): until then every
 /// delivery carries a signature with each.
 #[utoipa::path(
+    context_path = "/webhooks",
     tag = "Webhooks",
     params(("id" = Uuid, Path, description = "The subscription's id")),
     request_body = SecretRotation,
@@ -558,7 +563,7 @@ pub async fn delete_webhook(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/webhooks/{id}/secret-rotations")]
+#[post("/{id}/secret-rotations")]
 pub async fn rotate_secret(
     state: web::Data<AppState>,
     caller: Caller,
@@ -612,6 +617,7 @@ pub async fn rotate_secret(
 
 /// Resume a failing subscription: deliveries start again with the event that failed.
 #[utoipa::path(
+    context_path = "/webhooks",
     tag = "Webhooks",
     params(("id" = Uuid, Path, description = "The subscription's id")),
     responses(
@@ -622,7 +628,7 @@ pub async fn rotate_secret(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[post("/webhooks/{id}/reactivation")]
+#[post("/{id}/reactivation")]
 pub async fn reactivate_webhook(
     state: web::Data<AppState>,
     caller: Caller,
@@ -712,6 +718,7 @@ page_type!(
 /// The delivery log of a subscription, oldest first: every event it was sent, with its
 /// attempts and outcome.
 #[utoipa::path(
+    context_path = "/webhooks",
     tag = "Webhooks",
     params(("id" = Uuid, Path, description = "The subscription's id"), WebhookListQuery),
     responses(
@@ -722,7 +729,7 @@ page_type!(
         (status = 503, response = crate::core::error::responses::Unavailable),
     )
 )]
-#[get("/webhooks/{id}/deliveries")]
+#[get("/{id}/deliveries")]
 pub async fn list_deliveries(
     state: web::Data<AppState>,
     caller: Caller,
@@ -779,7 +786,8 @@ pub async fn list_deliveries(
 /// by the body gate: `auth::routes`).
 pub fn routes(r: &mut crate::auth::routes::Routes) {
     // The Coordinating Office and service accounts, which no role table row describes.
-    r.handler_decides()
+    r.under("/webhooks")
+        .handler_decides()
         .service(list_webhooks)
         .service(create_webhook)
         .service(get_webhook)
