@@ -328,6 +328,10 @@ pub async fn list_webhooks(
     query: web::Query<WebhookListQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    // Authorized before the parameters are read: a caller who may not list webhooks
+    // learns nothing of their rules (403 whatever it sends).
+    let mut conn = state.pool.get().await?;
+    authorize(&mut conn, &caller).await?;
     let limit = pagination::limit(validate::param_i64("limit", query.limit.as_deref())?)?;
     let after = query
         .cursor
@@ -336,8 +340,6 @@ pub async fn list_webhooks(
         .transpose()?
         .map(|c| Ok::<_, ApiError>((c.value_as::<DateTime<Utc>>()?, c.id)))
         .transpose()?;
-    let mut conn = state.pool.get().await?;
-    authorize(&mut conn, &caller).await?;
     let mut q = webhook_subscriptions::table
         .select(SubscriptionRow::as_select())
         .into_boxed();
@@ -730,6 +732,10 @@ pub async fn list_deliveries(
     query: web::Query<WebhookListQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    // Authorized (and the subscription found) before the parameters are read.
+    let mut conn = state.pool.get().await?;
+    authorize(&mut conn, &caller).await?;
+    let sub = visible(&mut conn, &caller, path.into_inner()).await?;
     let limit = pagination::limit(validate::param_i64("limit", query.limit.as_deref())?)?;
     let after = query
         .cursor
@@ -738,9 +744,6 @@ pub async fn list_deliveries(
         .transpose()?
         .map(|c| Ok::<_, ApiError>((c.value_as::<DateTime<Utc>>()?, c.id)))
         .transpose()?;
-    let mut conn = state.pool.get().await?;
-    authorize(&mut conn, &caller).await?;
-    let sub = visible(&mut conn, &caller, path.into_inner()).await?;
     let q = webhook_deliveries::table
         .filter(webhook_deliveries::subscription_id.eq(sub.id))
         .select(DeliveryRow::as_select())
