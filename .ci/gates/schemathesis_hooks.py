@@ -395,7 +395,13 @@ def possible_rules(case) -> None:
     elif op == "POST /v1/offices/{id}/assets/{asset_id}/disposal":
         if body.get("reason") != "sold":
             body.pop("proceeds", None)
+    elif op == "POST /v1/offices/{id}/appointments" and case_hash(case) % 3 == 2:
+        # The appointment it replaces must be a current one of this office (stored rows).
+        body.pop("replaces", None)
     elif op == TRANSFER:
+        # Not before the asset's last transfer, which an earlier case may have made today.
+        if isinstance(body.get("transferred_on"), str):
+            body["transferred_on"] = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
         # Another office than the one holding the asset now (after a transfer, not the
         # path's any more: the asset stays addressable there).
         params = case.path_parameters or {}
@@ -503,6 +509,12 @@ def choose_ids(case, pool: list[dict], params: dict) -> dict:
     rules would then rarely be reached)."""
     h = value_hash(params)
     resource = resource_of(case.operation.path)
+    own = me().get("office_id")
+    if h % 3 == 2 and own and case.operation.path.startswith("/v1/offices/{id}"):
+        # An office role writes in its own office only (every office is visible to it).
+        mine = [c for c in pool if c.get("id") == own]
+        if mine:
+            return pick(mine, params)
     if h % 3 == 2 and resource is not None:
         keys = [k.strip("{}") for k in resource.split("/") if k.startswith("{")]
         seen = [c for c in pool if visible(resource, {k: c[k] for k in keys if k in c})]
