@@ -185,8 +185,10 @@ ROLES=(
   "viewer"
 )
 
-# One role's run, its output in $WORK/schemathesis-<role>.log and the status of every
-# answer in $WORK/statuses-<role>.txt (schemathesis_hooks.py).
+# One role's run, its output in $WORK/schemathesis-<role>.log, the status of every
+# answer in $WORK/statuses-<role>.txt and every schema-valid case Schemathesis counts as
+# rejected (a 4xx other than 401, 403, 404, 409, 429) with its phase and the fields the
+# problem names in $WORK/rejections-<role>.txt (schemathesis_hooks.py).
 schemathesis_role() {
   local spec="$1" role="${1%% *}" token me
   # A fresh log, so that a role that stops early is never reported with an old one.
@@ -219,9 +221,12 @@ schemathesis_role() {
         ;;
     esac
   } > "$WORK/schemathesis-$role.toml"
+  : > "$WORK/rejections-$role.txt"
   OGSMS_GATES_BASE_URL="$BASE_URL" OGSMS_GATES_TOKEN="$token" OGSMS_GATES_IDS="$WORK/ids.json" \
     OGSMS_GATES_DOC="$DOC" \
     OGSMS_GATES_STATUSES="$WORK/statuses-$role.txt" \
+    OGSMS_GATES_REJECTIONS="$WORK/rejections-$role.txt" \
+    OGSMS_GATES_CLIENT="$GATE_CLIENT" \
     PYTHONPATH="$GATES${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=schemathesis_hooks \
     "$GATES/.venv/bin/schemathesis" --config-file "$WORK/schemathesis-$role.toml" run "$DOC" \
     --url "$BASE_URL" \
@@ -241,7 +246,10 @@ schemathesis_gate() {
   say "Schemathesis fixtures: real ids for the operations on /{id} paths"
   OGSMS_GATES_ADMIN_TOKEN="$(ogsms token --role coordinator --sub schemathesis-fixtures --ttl 3600)" \
     python3 "$GATES/schemathesis_fixtures.py" "$BASE_URL" "$WORK/ids.json"
-  rm -f "$WORK"/statuses-*.txt
+  rm -f "$WORK"/statuses-*.txt "$WORK"/rejections-*.txt
+  # A service account whose credentials the hooks send in a third of the valid token
+  # requests (a secret cannot be generated); a viewer, the least a token can do.
+  GATE_CLIENT="$(ogsms service-account create --client-id schemathesis-gate --name "Schemathesis gate" --role viewer)"
   # Schemathesis is bound by one Python process's CPU: two roles at a time use both
   # cores of a CI machine.
   local jobs="${OGSMS_GATES_JOBS:-2}" failed=0 spec role

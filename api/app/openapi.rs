@@ -713,6 +713,7 @@ fn document_limits_and_headers(doc: &mut serde_json::Value) {
             return;
         }
         let name = m["name"].as_str().unwrap_or_default().to_owned();
+        let in_query = m.get("in") == Some(&json!("query"));
         let required = m.get("required") == Some(&json!(true));
         let description = m
             .get("description")
@@ -745,9 +746,16 @@ fn document_limits_and_headers(doc: &mut serde_json::Value) {
                     .collect();
                 schema.insert("enum".into(), json!(values));
             }
+            // A cursor is what a list returned: base64url without padding
+            // (`Cursor::encode`); any other is a 400 whatever the role, and a NUL in it a
+            // 400 before authorization (`formats::prepare`).
             "cursor" => {
                 schema.insert("minLength".into(), json!(1));
                 schema.insert("maxLength".into(), json!(1024));
+                schema.insert(
+                    "pattern".into(),
+                    json!(crate::core::pagination::CURSOR_PATTERN),
+                );
             }
             // Where it is required, an empty one counts as missing (428).
             "If-Match" if required => {
@@ -765,6 +773,11 @@ fn document_limits_and_headers(doc: &mut serde_json::Value) {
                 schema.insert("pattern".into(), json!(format!("^({UUID}(,{UUID})*)?$")));
             }
             _ => {}
+        }
+        // No query value may hold a NUL (`formats::prepare` refuses it, before any
+        // handler authorizes): said where nothing stricter says it already.
+        if in_query && !schema.contains_key("pattern") && !schema.contains_key("enum") {
+            schema.insert("pattern".into(), json!("^[^\\u0000]*$"));
         }
     });
 

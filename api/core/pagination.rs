@@ -93,6 +93,10 @@ impl<F: SortField> Sort<F> {
     }
 }
 
+/// Every cursor [`Cursor::encode`] makes: base64url without padding. The pattern of the
+/// `cursor` parameters in the document.
+pub const CURSOR_PATTERN: &str = "^[A-Za-z0-9_-]+$";
+
 /// The position after the last row of a page.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Cursor {
@@ -284,3 +288,29 @@ macro_rules! filter_in {
 }
 
 pub use crate::{filter_in, keyset};
+
+#[cfg(test)]
+mod cursor_pattern_tests {
+    use super::*;
+
+    #[test]
+    fn every_cursor_matches_the_documented_pattern() {
+        let pattern = regex::Regex::new(CURSOR_PATTERN).unwrap();
+        for value in [
+            serde_json::json!(null),
+            serde_json::json!(-12),
+            serde_json::json!("2026-01-31T12:00:00.123456Z"),
+            serde_json::json!("é ü / + = ?"),
+        ] {
+            let c = Cursor {
+                sort: "-updated_at".into(),
+                value,
+                id: Uuid::now_v7(),
+            };
+            let encoded = c.encode();
+            assert!(pattern.is_match(&encoded), "{encoded}");
+        }
+        assert!(!pattern.is_match("a\u{0}b"));
+        assert!(!pattern.is_match("abc="));
+    }
+}

@@ -142,7 +142,6 @@ pub async fn project_budget_execution(
     query: web::Query<FinanceReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let (from, to) = date_range(query.from.as_deref(), query.to.as_deref())?;
     let mut conn = state.read_pool().get().await?;
     // Before the figures: every change committed before it is in them.
     let as_of = crate::core::sync::watermark(&mut conn).await?;
@@ -161,6 +160,8 @@ pub async fn project_budget_execution(
     let (code, office_id, department_id, budget_minor, budget_currency) =
         project.ok_or_else(ApiError::not_found)?;
     caller.may_read_project_finance(office_id, department_id)?;
+    // Authorized before the parameters are read.
+    let (from, to) = date_range(query.from.as_deref(), query.to.as_deref())?;
     let (office, _) = scope_filters(&caller);
     let rows: Vec<LedgerExecutionRow> = diesel::sql_query(
         "SELECT l.id AS ledger_id, l.office_id, o.code AS office_code, l.fiscal_year, l.fund, \
@@ -312,7 +313,6 @@ pub async fn mandate_expenditures(
     query: web::Query<FinanceReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let (from, to) = date_range(query.from.as_deref(), query.to.as_deref())?;
     let mut conn = state.read_pool().get().await?;
     // Before the figures: every change committed before it is in them.
     let as_of = crate::core::sync::watermark(&mut conn).await?;
@@ -324,6 +324,8 @@ pub async fn mandate_expenditures(
         .optional()?
         .ok_or_else(ApiError::not_found)?;
     caller.may_read_finance()?;
+    // Authorized before the parameters are read.
+    let (from, to) = date_range(query.from.as_deref(), query.to.as_deref())?;
     let (office, department) = scope_filters(&caller);
     let projects: i64 = project_mandates::table
         .filter(project_mandates::mandate_id.eq(id))

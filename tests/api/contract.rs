@@ -487,3 +487,75 @@ async fn reports_and_exports_carry_their_provenance() {
         assert!(as_of >= started && as_of <= chrono::Utc::now(), "{path}");
     }
 }
+
+/// Reads are authorized before their parameters are read too: a caller who may not see
+/// a list or a report gets its 403 (or the 404 of a resource it may not see) whatever
+/// the cursor or the dates, and never a 400 about them; who may see it gets the 400.
+#[actix_web::test]
+async fn a_read_is_authorized_before_its_parameters_are_read() {
+    let app = TestApp::demo().await;
+    let first = |path: &str| {
+        let app = &app;
+        let path = path.to_owned();
+        async move {
+            let res = app.get(&path).await;
+            assert_eq!(res.status, 200, "{path}: {}", res.text());
+            let id = res.json()["items"][0]["id"].as_str().map(str::to_owned);
+            id.unwrap_or_else(|| panic!("{path} lists nothing: {}", res.text()))
+        }
+    };
+    let office = first("/v1/offices").await;
+    let res = app
+        .post(
+            "/v1/ledgers",
+            &json!({"office_id": office, "fiscal_year": 2026, "fund": "indirect_cost_recovery"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    let ledger = res.json()["id"].as_str().unwrap().to_owned();
+    let project = crate::projects::id(
+        &crate::projects::create(&app, &crate::projects::new_project("PE-DEM-2026-77")).await,
+    );
+    let mandate = crate::projects::insert_mandate(&app, "AG/RES. 2999 (LIV-O/24)");
+    let res = app
+        .post(
+            "/v1/memoranda",
+            &json!({"number": "CONTRACT/1", "title": {"en": "A memorandum"},
+                    "text": {"en": "Comply."}, "issued_on": "2026-01-05", "applies_to_all": true}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    let memo = res.json()["id"].as_str().unwrap().to_owned();
+    let res = app
+        .post(
+            "/v1/webhooks",
+            &json!({"url": "https://hooks.example.org/contract"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    let hook = res.json()["id"].as_str().unwrap().to_owned();
+    let viewer = bearer(&app, Role::Viewer, None);
+    let dates = "from=2026-02-01&to=2026-01-01";
+    for (path, refused) in [
+        ("/v1/webhooks?cursor=garbage".to_owned(), 403),
+        (
+            format!("/v1/webhooks/{hook}/deliveries?cursor=garbage"),
+            403,
+        ),
+        (
+            format!("/v1/projects/{project}/budget-execution?{dates}"),
+            403,
+        ),
+        (format!("/v1/mandates/{mandate}/expenditures?{dates}"), 403),
+        (format!("/v1/ledgers/{ledger}/entries?cursor=garbage"), 404),
+        (format!("/v1/memoranda/{memo}/offices?cursor=garbage"), 404),
+    ] {
+        let res = app
+            .request(Method::GET, &path, &[("authorization", &viewer)], None)
+            .await;
+        assert_eq!(res.status, refused, "viewer {path}: {}", res.text());
+        // The coordinator sees them all, so the parameters decide: 400 naming one.
+        let res = app.get(&path).await;
+        res.problem(400, "invalid-parameter");
+    }
+}

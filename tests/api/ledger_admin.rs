@@ -169,6 +169,28 @@ async fn opening_a_ledger_checks_its_year_fund_code_office_and_uniqueness() {
         assert_eq!(e["before"], Value::Null);
         assert_eq!(e["after"], *l);
     }
+
+    // The year is an integer as JSON Schema counts them, like every integer field of the
+    // document: `2027.0` is the year 2027, a fraction is refused naming the field.
+    let res = new_ledger(
+        &app,
+        json!({"office_id": pe, "fiscal_year": 2027.0, "fund": "regular_fund"}),
+    )
+    .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    assert_eq!(res.json()["fiscal_year"], 2027);
+    for year in [json!(2028.5), json!(1e300), json!("2028")] {
+        let res = refused(&app, async || {
+            new_ledger(
+                &app,
+                json!({"office_id": pe, "fiscal_year": year, "fund": "regular_fund"}),
+            )
+            .await
+        })
+        .await;
+        let p = res.problem(422, "validation-failed");
+        assert_eq!(p["errors"][0]["field"], "fiscal_year", "{year}: {p}");
+    }
 }
 
 #[actix_web::test]

@@ -511,6 +511,9 @@ pub async fn list_entries(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
+    // The ledger first: one the caller may not see is a 404 whatever the parameters.
+    let mut conn = state.pool.get().await?;
+    load_ledger(&mut conn, &caller, id, false).await?;
     let limit = pagination::limit(validate::param_i64("limit", query.limit.as_deref())?)?;
     let sort = Sort::<EntrySort>::parse(query.sort.as_deref())?;
     let sort_name = sort.name();
@@ -519,8 +522,6 @@ pub async fn list_entries(
         .as_deref()
         .map(|c| Cursor::decode(c, &sort_name))
         .transpose()?;
-    let mut conn = state.pool.get().await?;
-    load_ledger(&mut conn, &caller, id, false).await?;
     let q = entries_query(&caller, &query)?.filter(ledger_entries::ledger_id.eq(id));
     let after = after
         .map(|c| Ok::<_, ApiError>((c.value_as::<i64>()?, c.value_as::<i64>()?)))

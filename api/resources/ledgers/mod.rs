@@ -221,8 +221,10 @@ impl From<LedgerRow> for Ledger {
 #[serde(deny_unknown_fields)]
 pub struct NewLedger {
     pub office_id: Uuid,
-    #[schema(example = 2026, minimum = 1948, maximum = 2200)]
-    pub fiscal_year: i32,
+    // An integer as JSON Schema counts them (`2026.0` is one), as every integer field.
+    #[schema(value_type = i32, example = 2026, minimum = 1948, maximum = 2200)]
+    #[serde(deserialize_with = "crate::core::validate::integer")]
+    pub fiscal_year: i64,
     pub fund: Fund,
     /// Required for a specific or trust fund (the donor agreement), refused otherwise.
     #[schema(pattern = "<line>", max_length = 64)]
@@ -465,7 +467,8 @@ pub async fn create_ledger(
     let new = body.0;
     let fund_code = new.fund_code;
     let mut errors = Vec::new();
-    if !(1948..=2200).contains(&new.fiscal_year) {
+    let fiscal_year = i32::try_from(new.fiscal_year).unwrap_or(i32::MIN);
+    if !(1948..=2200).contains(&fiscal_year) {
         errors.push(FieldError::new(
             "fiscal_year",
             "out_of_range",
@@ -529,7 +532,7 @@ pub async fn create_ledger(
                 .values((
                     ledgers::id.eq(Uuid::now_v7()),
                     ledgers::office_id.eq(new.office_id),
-                    ledgers::fiscal_year.eq(new.fiscal_year),
+                    ledgers::fiscal_year.eq(fiscal_year),
                     ledgers::fund.eq(new.fund.as_str()),
                     ledgers::fund_code.eq(&fund_code),
                 ))

@@ -428,10 +428,11 @@ pub async fn list_memorandum_offices(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let mut f = parse(&query)?;
-    let limit = f.limit - 1;
+    // The memorandum first: one the caller may not see is a 404 whatever the parameters.
     let mut conn = state.pool.get().await?;
     load(&mut conn, &caller, id, false).await?;
+    let mut f = parse(&query)?;
+    let limit = f.limit - 1;
     let mine = vec![id];
     f.memoranda = Some(match f.memoranda {
         Some(v) if !v.contains(&id) => vec![],

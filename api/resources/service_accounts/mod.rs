@@ -231,8 +231,8 @@ pub async fn list(conn: &mut AsyncPgConnection) -> Result<Vec<ServiceAccount>, A
 /// client may instead authenticate with HTTP Basic (`client_id:client_secret`).
 #[derive(Deserialize, ToSchema)]
 pub struct TokenRequest {
-    /// Must be `client_credentials`.
-    #[schema(example = "client_credentials")]
+    /// Must be `client_credentials` (any other is a 400 `unsupported_grant_type`).
+    #[schema(example = "client_credentials", pattern = "^client_credentials$")]
     pub grant_type: String,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,

@@ -329,6 +329,10 @@ pub async fn list_webhooks(
     query: web::Query<WebhookListQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    // Authorized before the parameters are read: a caller who may not list webhooks
+    // learns nothing of their rules (403 whatever it sends).
+    let mut conn = state.pool.get().await?;
+    authorize(&mut conn, &caller).await?;
     let limit = pagination::limit(validate::param_i64("limit", query.limit.as_deref())?)?;
     let after = query
         .cursor
@@ -337,8 +341,6 @@ pub async fn list_webhooks(
         .transpose()?
         .map(|c| Ok::<_, ApiError>((c.value_as::<DateTime<Utc>>()?, c.id)))
         .transpose()?;
-    let mut conn = state.pool.get().await?;
-    authorize(&mut conn, &caller).await?;
     let mut q = webhook_subscriptions::table
         .select(SubscriptionRow::as_select())
         .into_boxed();
@@ -737,6 +739,10 @@ pub async fn list_deliveries(
     query: web::Query<WebhookListQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    // Authorized (and the subscription found) before the parameters are read.
+    let mut conn = state.pool.get().await?;
+    authorize(&mut conn, &caller).await?;
+    let sub = visible(&mut conn, &caller, path.into_inner()).await?;
     let limit = pagination::limit(validate::param_i64("limit", query.limit.as_deref())?)?;
     let after = query
         .cursor
@@ -745,9 +751,6 @@ pub async fn list_deliveries(
         .transpose()?
         .map(|c| Ok::<_, ApiError>((c.value_as::<DateTime<Utc>>()?, c.id)))
         .transpose()?;
-    let mut conn = state.pool.get().await?;
-    authorize(&mut conn, &caller).await?;
-    let sub = visible(&mut conn, &caller, path.into_inner()).await?;
     let q = webhook_deliveries::table
         .filter(webhook_deliveries::subscription_id.eq(sub.id))
         .select(DeliveryRow::as_select())
