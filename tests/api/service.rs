@@ -163,12 +163,19 @@ async fn the_service_purges_expired_idempotency_keys_at_start() {
     };
     assert_eq!(keys(), "ancient,fresh,nearly,old");
     let _svc = Service::start(&db, &[]).await;
+    // The purge runs once the service is up; on a machine loaded by the other tests that
+    // took more than 5 s once (the local CI). What is checked is that it happens, and
+    // what it leaves, read once per round so the message shows what was seen.
     let started = Instant::now();
-    while keys() != "fresh,nearly" {
+    loop {
+        let left = keys();
+        if left == "fresh,nearly" {
+            break;
+        }
         assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "left after start: {}",
-            keys()
+            started.elapsed() < Duration::from_secs(30),
+            "left {:?} after start: {left}",
+            started.elapsed()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
