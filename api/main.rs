@@ -257,8 +257,6 @@ async fn resolve(
         .ok_or_else(|| anyhow::anyhow!("no {table} with code {key}"))
 }
 
-/// Exit codes: 0, 1 for a failure (one line saying what and what to do), 2 for a bad
-/// setting or usage.
 /// glibc's allocator with two arenas (issue 19's export target: < 100 MB resident). The
 /// exports encode their batches on threads of their own, and glibc gave each thread an
 /// arena of its own (up to eight per core) that kept what the batches freed: 94 MB peak
@@ -299,6 +297,8 @@ fn trim_freed_memory_periodically() {
         });
 }
 
+/// Exit codes: 0, 1 for a failure (one line saying what and what to do), 2 for a bad
+/// setting or usage.
 fn main() -> std::process::ExitCode {
     bound_the_allocator();
     ogsms::ops::init_logging();
